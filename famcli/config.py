@@ -1,0 +1,91 @@
+"""The frozen memory configuration shared by the engine, the CLI and adapters (design doc section 4)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+MODES = ("full", "sink", "bswa", "fam")
+
+
+class ConfigError(ValueError):
+    """A memory configuration that cannot work (zero sizes, unknown modes, block larger than the window)."""
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """How a document is cut into blocks and what each block may see.
+
+    mode             full | sink | bswa | fam (see the design doc, section 4)
+    block_size       B, tokens per block
+    memory_segments  m, previous blocks kept per layer (ring buffer)
+    fam_length       N, feedback memory vectors per layer (mode fam only; 0 turns FAM off)
+    sink_tokens      first tokens kept forever (mode sink only, StreamingLLM)
+    fam_zero_residual  first FAM update uses a zero residual (paper, Algorithm 2)
+    """
+
+    mode: str = "fam"
+    block_size: int = 256
+    memory_segments: int = 1
+    fam_length: int = 16
+    sink_tokens: int = 4
+    fam_zero_residual: bool = False
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown memory mode {self.mode!r} (choose one of {', '.join(MODES)})")
+        for name in ("block_size", "memory_segments", "fam_length", "sink_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{name.replace('_', '-')} must be an integer, got {value!r}")
+        if self.block_size < 1:
+            raise ConfigError(f"block-size must be at least 1, got {self.block_size}")
+        if self.memory_segments < 0:
+            raise ConfigError(f"memory-segments must be 0 or more, got {self.memory_segments}")
+        if self.fam_length < 0 or self.sink_tokens < 0:
+            raise ConfigError("fam-length and sink-tokens must not be negative")
+        if self.mode == "sink" and self.sink_tokens < 1:
+            raise ConfigError("sink-tokens must be at least 1 in mode sink")
+
+    @property
+    def uses_fam(self) -> bool:
+        return self.mode == "fam"
+
+    @property
+    def n_sink(self) -> int:
+        return self.sink_tokens if self.mode == "sink" else 0
+
+    @property
+    def n_fam(self) -> int:
+        return self.fam_length if self.mode == "fam" else 0
+
+    @property
+    def window(self) -> int:
+        """Most keys a block token can see from the document (ring buffer + its own block)."""
+        return (self.memory_segments + 1) * self.block_size
+
+    def check_against(self, context_window: int) -> None:
+        """Refuse sizes that push relative positions past what the model was trained on."""
+        if self.mode == "full":
+            return
+        span = self.window + self.n_fam + self.n_sink
+        if span > context_window:
+            raise ConfigError(
+                f"block-size x (memory-segments + 1) + fam/sink = {span} tokens exceeds the model's "
+                f"context window of {context_window}; use a smaller --block-size or --memory-segments"
+            )
+
+    def replace(self, **changes) -> "MemoryConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MemoryConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,321 @@
+"""The streaming engine: BSWA + Feedback Attention Memory over a pretrained decoder (design doc 2-5).
+
+Notation: L layers, d hidden size, H / Hkv query / key-value heads, D head size, B block size,
+m memory segments, N FAM length, S sink tokens, c tokens in the chunk being read.
+
+The engine runs the model's own modules (norms, projections, MLP) layer by layer; only attention is
+famcli's. Per layer the keys and values live in one buffer laid out as
+
+    [ sink (S) | FAM (N) | ring of m+1 block slots (B each) ]
+
+The block being read is one slot of the ring (slot tau mod (m+1)); the other m slots hold the previous
+blocks, so a finished block never moves. Its FAM rows (Algorithm 2) go through the same projections and
+MLP as the block's tokens, fed back within the layer: layer l's FAM output for block tau is layer l's FAM
+input for block tau+1. FAM queries see the previous FAM and the whole block, never the ring.
+
+Where the paper and the design doc differ (positions), this follows the design doc; see positions.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+import kernels
+from famcli.config import ConfigError, MemoryConfig
+from famcli.positions import Rotary, rotate
+
+STATE_FORMAT = "famcli-state-1"
+ZERO_SHOT_FAM_TEXT = (
+    "Working memory. Keep the important facts of the text read so far: names, numbers, places, events."
+)
+
+
+class ContextOverflow(RuntimeError):
+    """Mode `full` was asked to read past the model's context window."""
+
+
+@dataclass
+class State:
+    """Everything the engine carries from block to block; constant size whatever the document length."""
+
+    k: torch.Tensor  # (L, Hkv, S + N + slots*B, D) rotated keys
+    v: torch.Tensor  # (L, Hkv, S + N + slots*B, D)
+    fam: torch.Tensor | None  # (L, N, d) F^l_{tau-1}, the FAM the current block reads and updates
+    q_fam: torch.Tensor | None  # (L, H, N, D) FAM queries of the current block, kept between chunks
+    sink_raw: torch.Tensor | None  # (L, Hkv, S, D) keys of the first tokens before rotation
+    n_tokens: int = 0
+    fam_updates: int = 0
+    logits: torch.Tensor | None = None  # (V,) logits after the last token read
+    extra: dict = field(default_factory=dict)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {"k": self.k, "v": self.v}
+        for name in ("fam", "q_fam", "sink_raw", "logits"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.tensors().values())
+
+    def clone(self) -> "State":
+        copy = {name: t.clone() for name, t in self.tensors().items()}
+        return State(copy["k"], copy["v"], copy.get("fam"), copy.get("q_fam"), copy.get("sink_raw"),
+                     self.n_tokens, self.fam_updates, copy.get("logits"), dict(self.extra))
+
+
+class Engine:
+    """Streams tokens through a loaded Llama-family model under one MemoryConfig."""
+
+    def __init__(self, model, config: MemoryConfig, fam_prompt: torch.Tensor | None = None,
+                 fam_prompt_ids: list[int] | None = None, context_window: int | None = None):
+        self.model = model
+        self.config = config
+        c = model.config
+        self.n_layers = c.num_hidden_layers
+        self.hidden = c.hidden_size
+        self.n_heads = c.num_attention_heads
+        self.n_kv = getattr(c, "num_key_value_heads", None) or self.n_heads
+        self.head_dim = getattr(c, "head_dim", None) or self.hidden // self.n_heads
+        self.context_window = context_window or int(getattr(c, "max_position_embeddings", 2048))
+        self.param = next(model.parameters())
+        self.rotary = Rotary(model, self.param.dtype, self.param.device)
+        self.layers = model.model.layers
+        self.scale = float(getattr(self.layers[0].self_attn, "scaling", self.head_dim ** -0.5))
+        config.check_against(self.context_window)
+        if config.mode == "sink" and config.sink_tokens > config.block_size:
+            raise ConfigError("sink-tokens must not exceed block-size")
+        B = config.block_size
+        self.slots = math.ceil(self.context_window / B) if config.mode == "full" else config.memory_segments + 1
+        self.lookback = self.slots - 1  # previous blocks visible
+        self.S, self.N = config.n_sink, config.n_fam
+        self.buffer_len = self.S + self.N + self.slots * B
+        self._fam_prompt = fam_prompt
+        self._fam_prompt_ids = fam_prompt_ids
+        self._initial_fam = None
+
+    # ----- state -------------------------------------------------------------------------------
+
+    def new_state(self) -> State:
+        L, Hkv, D = self.n_layers, self.n_kv, self.head_dim
+        kw = {"dtype": self.param.dtype, "device": self.param.device}
+        k = torch.empty(L, Hkv, self.buffer_len, D, **kw)
+        v = torch.empty(L, Hkv, self.buffer_len, D, **kw)
+        head = self.S + self.N  # sink and FAM regions are read before they are written: zero them
+        k[:, :, :head].zero_()
+        v[:, :, :head].zero_()
+        fam = self.initial_fam().clone() if self.N else None
+        q_fam = torch.zeros(L, self.n_heads, self.N, D, **kw) if self.N else None
+        sink_raw = torch.zeros(L, Hkv, self.S, D, **kw) if self.S else None
+        return State(k, v, fam, q_fam, sink_raw)
+
+    def fam_prompt(self) -> torch.Tensor:
+        """(N, d) soft prompt: the adapter's, else the embeddings of a fixed text (zero-shot, 3.1)."""
+        if self._fam_prompt is not None:
+            return self._fam_prompt.to(self.param)
+        ids = self._fam_prompt_ids or list(range(1, self.N + 1))
+        ids = [ids[i % len(ids)] for i in range(self.N)]
+        return self.model.model.embed_tokens(torch.tensor(ids, device=self.param.device))
+
+    @torch.no_grad()
+    def initial_fam(self) -> torch.Tensor:
+        """F^l_{-1}: each layer's output when the FAM prompt is read alone (causally), (L, N, d)."""
+        if self._initial_fam is None:
+            self._initial_fam = self.run_prompt(self.fam_prompt())
+        return self._initial_fam
+
+    def run_prompt(self, x: torch.Tensor) -> torch.Tensor:
+        """Read N vectors through every layer with ordinary causal attention; returns (L, N, d)."""
+        n = x.shape[0]
+        cos, sin = self.rotary.tables(-n, n)
+        valid = torch.zeros(n, dtype=torch.bool, device=x.device)
+        outs = []
+        for layer in self.layers:
+            q, k, v = self._project(layer, layer.input_layernorm(x))
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            attn = kernels.block_attention(q, k, v, valid, 0, 0, self.scale)
+            x = self._finish(layer, x, attn)
+            outs.append(x)
+        return torch.stack(outs)
+
+    # ----- reading -----------------------------------------------------------------------------
+
+    def feed(self, state: State, ids, all_logits: bool = False) -> torch.Tensor:
+        """Read token ids (any number, any chunking) into the state.
+
+        Returns logits (V,) after the last token, or (T, V) for every token with all_logits=True.
+        """
+        ids = torch.as_tensor(ids, dtype=torch.long, device=self.param.device).reshape(-1)
+        if ids.numel() == 0:
+            if state.logits is None:
+                raise ValueError("nothing has been read yet")
+            return state.logits
+        if self.config.mode == "full" and state.n_tokens + ids.numel() > self.context_window:
+            raise ContextOverflow(
+                f"{state.n_tokens + ids.numel()} tokens exceed the model's context window of "
+                f"{self.context_window}; mode full cannot read past it (use --memory fam)"
+            )
+        B, pieces, start = self.config.block_size, [], 0
+        while start < ids.numel():
+            take = min(B - (state.n_tokens % B), ids.numel() - start)
+            pieces.append(self._chunk(state, ids[start:start + take], all_logits))
+            start += take
+        return torch.cat(pieces) if all_logits else pieces[-1][-1]
+
+    @torch.no_grad()
+    def _chunk(self, state: State, ids: torch.Tensor, all_logits: bool) -> torch.Tensor:
+        return self.chunk_forward(state, ids, all_logits)
+
+    def chunk_forward(self, state: State, ids: torch.Tensor, all_logits: bool) -> torch.Tensor:
+        """Read c <= B - offset tokens of the current block through all layers (the block step)."""
+        plan = self._plan(state, ids.numel())
+        x = self.model.model.embed_tokens(ids)  # (c, d)
+        if plan.offset == 0 and plan.sink_active:
+            self._place_sink(state, plan)
+        new_fam = []
+        for l, layer in enumerate(self.layers):
+            x, f = self._layer(l, layer, x, state, plan)
+            new_fam.append(f)
+        if plan.completes:
+            state.fam = torch.stack(new_fam)
+            state.fam_updates += 1
+        state.n_tokens += ids.numel()
+        rows = x if all_logits else x[-1:]
+        logits = self.model.lm_head(self.model.model.norm(rows)).float()
+        state.logits = logits[-1].detach()
+        return logits
+
+    def _plan(self, state: State, c: int) -> "_Plan":
+        B = self.config.block_size
+        tau, offset = divmod(state.n_tokens, B)
+        slot = tau % self.slots
+        base = self.S + self.N + slot * B
+        used = self.buffer_len if tau >= self.slots else base + offset + c
+        valid = torch.zeros(used, dtype=torch.bool, device=self.param.device)
+        sink_active = bool(self.S) and tau > self.lookback
+        valid[: self.S] = sink_active
+        valid[self.S: self.S + self.N] = True
+        for j in range(self.slots):
+            age = (tau - j) % self.slots  # ring slot j holds block tau - age
+            lo = self.S + self.N + j * B
+            if j != slot and 1 <= age <= self.lookback and tau - age >= 0 and lo < used:
+                valid[lo: lo + B] = True
+        fam_valid = None
+        if self.N:
+            fam_valid = torch.zeros(used, dtype=torch.bool, device=self.param.device)
+            fam_valid[self.S: self.S + self.N] = True
+            fam_valid[base: base + B] = True
+        starts = offset == 0 and bool(self.N)
+        completes = offset + c == B and bool(self.N)
+        return _Plan(tau, offset, c, base, used, valid, fam_valid, starts, completes, sink_active)
+
+    def _layer(self, l: int, layer, x: torch.Tensor, state: State, plan: "_Plan"):
+        """One decoder layer for the chunk's tokens and (when due) the FAM rows; returns (x, F^l_tau)."""
+        n, c = self.N, plan.c
+        rows = layer.input_layernorm(torch.cat([state.fam[l], x]) if plan.starts else x)
+        q, k, v = self._project(layer, rows)  # (H|Hkv, rows, D)
+        if plan.starts:
+            cos_k, sin_k = self.rotary.tables(plan.tau * self.config.block_size - n, n)
+            cos_q, sin_q = self.rotary.tables((plan.tau + 1) * self.config.block_size - n, n)
+            state.k[l, :, self.S: self.S + n] = rotate(k[:, :n], cos_k, sin_k)
+            state.v[l, :, self.S: self.S + n] = v[:, :n]
+            state.q_fam[l] = rotate(q[:, :n], cos_q, sin_q)
+            q, k, v = q[:, n:], k[:, n:], v[:, n:]
+        if self.S and state.n_tokens < self.S:
+            first = min(self.S - state.n_tokens, c)
+            state.sink_raw[l, :, state.n_tokens: state.n_tokens + first] = k[:, :first]
+        cos, sin = self.rotary.tables(state.n_tokens, c)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        lo = plan.base + plan.offset
+        state.k[l, :, lo: lo + c] = k
+        state.v[l, :, lo: lo + c] = v
+        keys, values = state.k[l, :, : plan.used], state.v[l, :, : plan.used]
+        attn = kernels.block_attention(q, keys, values, plan.valid, plan.base, plan.offset, self.scale)
+        if not plan.completes:
+            return self._finish(layer, x, attn), None
+        attn_f = kernels.block_attention(state.q_fam[l], keys, values, plan.fam_valid, None, 0, self.scale)
+        first_update = state.fam_updates == 0 and self.config.fam_zero_residual
+        residual_f = torch.zeros_like(state.fam[l]) if first_update else state.fam[l]
+        out = self._finish(layer, torch.cat([residual_f, x]), torch.cat([attn_f, attn], dim=1))
+        return out[n:], out[:n]
+
+    def _project(self, layer, h: torch.Tensor):
+        """(rows, d) normed hidden -> q (H, rows, D), k and v (Hkv, rows, D)."""
+        a, r, D = layer.self_attn, h.shape[0], self.head_dim
+        q = a.q_proj(h).view(r, self.n_heads, D)
+        k = a.k_proj(h).view(r, self.n_kv, D)
+        v = a.v_proj(h).view(r, self.n_kv, D)
+        if hasattr(a, "q_norm"):
+            q, k = a.q_norm(q), a.k_norm(k)
+        return q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+
+    def _finish(self, layer, residual: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        """Output projection, residual, MLP: attn (H, rows, D) -> (rows, d)."""
+        h = residual + layer.self_attn.o_proj(attn.transpose(0, 1).reshape(residual.shape[0], -1))
+        return h + layer.mlp(layer.post_attention_layernorm(h))
+
+    def _place_sink(self, state: State, plan: "_Plan") -> None:
+        """Rotate the kept first tokens to the positions just before the window (StreamingLLM)."""
+        window_start = (plan.tau - self.lookback) * self.config.block_size
+        cos, sin = self.rotary.tables(window_start - self.S, self.S)
+        for l in range(self.n_layers):
+            state.k[l, :, : self.S] = rotate(state.sink_raw[l], cos, sin)
+
+    # ----- saving ------------------------------------------------------------------------------
+
+    def save_state(self, state: State, path, identity: dict | None = None) -> None:
+        """Write the complete memory state to a safetensors file (no pickle)."""
+        from safetensors.torch import save_file
+
+        used = self.buffer_len if state.n_tokens >= self.slots * self.config.block_size else \
+            self.S + self.N + state.n_tokens
+        tensors = {name: t.contiguous() for name, t in state.tensors().items()}
+        tensors["k"] = state.k[:, :, :used].contiguous()
+        tensors["v"] = state.v[:, :, :used].contiguous()
+        meta = {"format": STATE_FORMAT, "config": self.config.to_json(),
+                "n_tokens": str(state.n_tokens), "fam_updates": str(state.fam_updates),
+                "model": json.dumps(identity or {}, sort_keys=True), "extra": json.dumps(state.extra)}
+        save_file(tensors, str(path), metadata=meta)
+
+    def load_state(self, path, identity: dict | None = None) -> State:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt", device=str(self.param.device)) as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != STATE_FORMAT:
+                raise ValueError(f"{path} is not a famcli state file")
+            saved = MemoryConfig.from_dict(json.loads(meta["config"]))
+            if saved != self.config:
+                raise ValueError(f"{path} was saved with memory {saved.to_json()}, not {self.config.to_json()}")
+            if identity is not None and json.loads(meta.get("model", "{}")) != identity:
+                raise ValueError(f"{path} was saved with a different model")
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+        state = self.new_state()
+        used = tensors["k"].shape[2]
+        state.k[:, :, :used] = tensors["k"]
+        state.v[:, :, :used] = tensors["v"]
+        for name in ("fam", "q_fam", "sink_raw", "logits"):
+            if name in tensors:
+                setattr(state, name, tensors[name].to(self.param.dtype if name != "logits" else torch.float32))
+        state.n_tokens = int(meta["n_tokens"])
+        state.fam_updates = int(meta["fam_updates"])
+        state.extra = json.loads(meta.get("extra", "{}"))
+        return state
+
+
+@dataclass
+class _Plan:
+    tau: int
+    offset: int
+    c: int
+    base: int
+    used: int
+    valid: torch.Tensor
+    fam_valid: torch.Tensor | None
+    starts: bool
+    completes: bool
+    sink_active: bool

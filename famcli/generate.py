@@ -1,0 +1,71 @@
+"""Decoding on top of the engine (design doc section 5): greedy or sampled, with stop tokens.
+
+The prompt extends the current block; each new token is read like any other, so when a block fills it
+rolls into the ring buffer and the FAM updates exactly as during reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from famcli.engine import Engine, State
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """temperature 0 means greedy; top_k 0 and top_p 1 mean no cut."""
+
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ValueError("temperature must be >= 0, top-p in (0, 1], top-k >= 0")
+
+
+def pick(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None) -> int:
+    """Choose the next token id from (V,) logits."""
+    if sampling.temperature == 0:
+        return int(logits.argmax())
+    logits = logits.float() / sampling.temperature
+    if sampling.top_k:
+        kth = torch.topk(logits, min(sampling.top_k, logits.numel())).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = logits.softmax(-1)
+    if sampling.top_p < 1:
+        sorted_p, order = probs.sort(descending=True)
+        drop = sorted_p.cumsum(-1) - sorted_p > sampling.top_p
+        probs = probs.scatter(0, order, sorted_p.masked_fill(drop, 0.0))
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def stream_tokens(engine: Engine, state: State, prompt_ids, max_new_tokens: int,
+                  sampling: Sampling = Sampling(), stop_ids=(),
+                  should_stop: Callable[[list[int]], bool] | None = None) -> Iterator[int]:
+    """Yield new token ids one at a time; stops at a stop id (not yielded), a callback or the limit."""
+    generator = None
+    if sampling.seed is not None:
+        generator = torch.Generator(device="cpu").manual_seed(sampling.seed)
+    logits = engine.feed(state, prompt_ids)
+    out: list[int] = []
+    stop = set(int(i) for i in stop_ids)
+    for step in range(max_new_tokens):
+        token = pick(logits.cpu(), sampling, generator)
+        if token in stop:
+            return
+        out.append(token)
+        yield token
+        if should_stop is not None and should_stop(out):
+            return
+        if step + 1 < max_new_tokens:
+            logits = engine.feed(state, [token])
+
+
+def generate(engine: Engine, state: State, prompt_ids, max_new_tokens: int,
+             sampling: Sampling = Sampling(), stop_ids=(), should_stop=None) -> list[int]:
+    return list(stream_tokens(engine, state, prompt_ids, max_new_tokens, sampling, stop_ids, should_stop))

