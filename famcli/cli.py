@@ -5,15 +5,20 @@ Only this module talks to the terminal: results on stdout, progress and errors o
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import sys
+import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from famcli import __version__
 from famcli.config import MODES, ConfigError, MemoryConfig
+from famcli.documents import DocumentError
 
 app = typer.Typer(
     name="famcli",
@@ -76,11 +81,282 @@ def info(model: ModelOpt = None, memory: MemoryOpt = "fam", block_size: BlockOpt
         typer.echo(f"{key:15} {value}")
 
 
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, passkey keys).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress", help="Show progress even when stderr is not a terminal.")]
+MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, help="Most tokens to generate.")]
+TempOpt = Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy decoding.")]
+PasswordOpt = Annotated[Optional[str], typer.Option("--password", help="Password of an encrypted PDF.")]
+SaveOpt = Annotated[Optional[Path], typer.Option("--save-state", help="Save the memory after reading (safetensors).")]
+LoadOpt = Annotated[Optional[Path], typer.Option("--load-state", help="Start from a saved memory instead of reading FILE again.")]
+
+
+class Ui:
+    """Progress and notes on stderr; silent when stderr is not a terminal unless --progress."""
+
+    def __init__(self, quiet: bool, progress: bool):
+        self.quiet = quiet
+        self.show = not quiet and (progress or sys.stderr.isatty())
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            typer.echo(text, err=True)
+
+    @contextlib.contextmanager
+    def reading(self, total: int | None, label: str):
+        if not self.show:
+            yield lambda n: None
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("tokens · {task.speed:>6.0f} tok/s" if True else ""), TimeElapsedColumn(),
+                   TimeRemainingColumn()]
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda n: bar.advance(task, n)
+
+
+def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed):
+    import torch
+
+    from famcli.models import load_model
+    from famcli.tasks import Session
+
+    config = memory_config(memory, block_size, memory_segments, fam_length)
+    torch.manual_seed(seed)
+    return Session(load_model(model, dtype=dtype, device=device), config)
+
+
+def _count_tokens(session, path: str, password) -> int | None:
+    """Token total for progress and ETA: text files only (a cheap tiktoken pass); PDFs and stdin get a spinner."""
+    from famcli.documents import open_document
+
+    if path == "-" or path.lower().endswith(".pdf"):
+        return None
+    return sum(session.tokens.count(piece) for piece in open_document(path, password).pieces)
+
+
+def _check_fits(session, total: int | None) -> None:
+    from famcli.engine import ContextOverflow
+
+    if session.config.mode == "full" and total and total > session.engine.context_window:
+        raise ContextOverflow(f"the document has {total:,} tokens, more than the model's context window of "
+                              f"{session.engine.context_window:,}; mode full cannot read it (use --memory fam)")
+
+
+def _emit(as_json: bool, payload: dict, text: str) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
+
+
+def _payload(command, session, reading, t_start, **result) -> dict:
+    return {"command": command, **result, "tokens_read": reading.tokens,
+            "timings": {"read_seconds": round(reading.seconds, 3), "total_seconds": round(time.perf_counter() - t_start, 3),
+                        "tokens_per_second": round(reading.tokens_per_second, 1)},
+            "memory": session.config.to_dict(), "model": session.loaded.name, "notes": reading.notes}
+
+
+def _read_document(session, state, path, password, ui, every=None, on_section=None, prefix=""):
+    """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep."""
+    from famcli.documents import open_document
+
+    total = _count_tokens(session, path, password)
+    _check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
+    doc = open_document(path, password)
+    pieces = itertools.chain([prefix], doc.pieces) if prefix else doc.pieces
+    with ui.reading(total, f"reading {Path(doc.name).name}") as progress:
+        reading = session.read_text(state, pieces, progress, every, on_section)
+    reading.notes.extend(doc.notes)
+    for note in doc.notes:
+        ui.note(f"Note: {note}")
+    if reading.tokens == 0:
+        raise DocumentError(f"{path} holds no text")
+    ui.note(f"Read {reading.tokens:,} tokens in {reading.seconds:.1f} s ({reading.tokens_per_second:,.0f} tokens/s).")
+    return reading
+
+
+def _save(session, state, path: Path | None, ui, document: str | None = None) -> None:
+    if path is None:
+        return
+    state.extra.update({"document": document} if document else {})
+    session.engine.save_state(state, path, session.loaded.identity)
+    ui.note(f"Saved the memory ({state.n_tokens:,} tokens read) to {path}.")
+
+
+@app.command()
+def summarize(
+    file: Annotated[str, typer.Argument(help="Text, Markdown, log or PDF file, or - for stdin.")],
+    model: ModelOpt = None, memory: MemoryOpt = "fam", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 200,
+    instruction: Annotated[str, typer.Option("--instruction", help="What the final summary should be.")] =
+        "Write a short summary of the whole document.",
+    notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
+    sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes over the document.")] = 16,
+):
+    """Summarize a whole document: running notes per section from the memory, then a final summary."""
+    from famcli.generate import Sampling
+    from famcli.tasks import note_on, section_length, summarize_notes
+
+    t_start, ui = time.perf_counter(), Ui(quiet, progress)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
+    total = _count_tokens(session, file, password)
+    every = section_length(total, session.config.window, sections)
+    running: list[str] = []
+    state = session.engine.new_state()
+    reading = _read_document(session, state, file, password, ui, every,
+                             lambda st: running.append(note_on(session, st)))
+    if not running or state.n_tokens % every:
+        running.append(note_on(session, state))
+    summary = summarize_notes(session, running, instruction, max_tokens, Sampling(seed=seed))
+    text = summary if not notes else "\n".join(["Notes:", *[f"{i + 1}. {n}" for i, n in enumerate(running)],
+                                                 "", "Summary:", summary])
+    _emit(as_json, _payload("summarize", session, reading, t_start, summary=summary, running_notes=running), text)
+
+
+@app.command()
+def ask(
+    file: Annotated[str, typer.Argument(help="Text, Markdown, log or PDF file, or - for stdin.")],
+    question: Annotated[str, typer.Argument(help="The question to answer from the document.")],
+    model: ModelOpt = None, memory: MemoryOpt = "fam", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
+    temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
+):
+    """Answer a question about a document (the question goes before and after it)."""
+    from famcli.generate import Sampling
+    from famcli.tasks import Reading, ask as answer_question, question_header
+
+    t_start, ui = time.perf_counter(), Ui(quiet, progress)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
+    if not question.strip():
+        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    document = _document_id(file)
+    if load_state is not None:
+        state = _load(session, load_state, document)
+        reading = Reading(tokens=state.n_tokens)
+        ui.note(f"Loaded the memory of {state.n_tokens:,} tokens from {load_state}.")
+    else:
+        state = session.engine.new_state()
+        prefix = "" if save_state else question_header(question)  # a saved reading serves any question
+        try:
+            reading = _read_document(session, state, file, password, ui, prefix=prefix)
+        except KeyboardInterrupt:
+            _save(session, state, save_state, ui, document)
+            raise
+        _save(session, state, save_state, ui, document)
+    answer = answer_question(session, state, question, max_tokens, Sampling(temperature, seed=seed))
+    _emit(as_json, _payload("ask", session, reading, t_start, question=question, answer=answer), answer)
+
+
+def _document_id(path: str) -> str:
+    if path == "-":
+        return "<stdin>"
+    p = Path(path)
+    return f"{p.name}:{p.stat().st_size}" if p.is_file() else p.name
+
+
+def _load(session, path: Path, document: str):
+    if not path.is_file():
+        raise DocumentError(f"no such state file: {path}")
+    state = session.engine.load_state(path, session.loaded.identity)
+    saved = state.extra.get("document")
+    if saved and document != "<stdin>" and saved != document:
+        raise DocumentError(f"{path} holds a reading of {saved}, not of {document}")
+    return state
+
+
+@app.command()
+def passkey(
+    length: Annotated[str, typer.Option("--length", help="Token counts: list (4k,16k,64k) or range (2k-16k).")] = "2k,8k",
+    depth: Annotated[str, typer.Option("--depth", help="Needle depths as fractions.")] = "0.1,0.5,0.9",
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Random keys per cell.")] = 2,
+    memories: Annotated[str, typer.Option("--memory", help="Memory modes side by side, comma separated.")] = "fam,bswa,sink",
+    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+    fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
+    as_json: JsonOpt = False, quiet: QuietOpt = False, progress: ProgressOpt = False,
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the accuracy heatmap (PNG).")] = None,
+):
+    """The standard passkey retrieval check: accuracy per length x depth for each memory mode."""
+    from famcli.models import load_model
+    from famcli.passkey import accuracy_table, keys_for, markdown, parse_depths, parse_lengths, plot, run_trial
+    from famcli.tasks import Session
+
+    t_start, ui = time.perf_counter(), Ui(quiet, progress)
+    lengths, depths = parse_lengths(length), parse_depths(depth)
+    modes = [m.strip() for m in memories.split(",") if m.strip()]
+    configs = [memory_config(m, block_size, memory_segments, fam_length) for m in modes]
+    loaded = load_model(model, dtype=dtype, device=device)
+    results = []
+    for config in configs:
+        session = Session(loaded, config)
+        for n in lengths:
+            if config.mode == "full" and n > loaded.context_window:
+                ui.note(f"Note: full skips {n:,} tokens (past the {loaded.context_window:,}-token window)")
+                continue
+            for d in depths:
+                for key in keys_for(seed + n + int(d * 1000), trials):
+                    with ui.reading(n, f"{config.mode} {n / 1000:g}k depth {d:g}") as bar:
+                        results.append(run_trial(session, n, d, key, bar))
+    table = accuracy_table(results)
+    if plot_path:
+        plot(table, depths, str(plot_path))
+        ui.note(f"Wrote the heatmap to {plot_path}.")
+    payload = {"command": "passkey", "accuracy": table, "trials": [vars(t) | {"correct": t.correct} for t in results],
+               "tokens_read": sum(t.tokens for t in results), "seconds": round(time.perf_counter() - t_start, 1),
+               "memory": {c.mode: c.to_dict() for c in configs}, "model": loaded.name}
+    _emit(as_json, payload, markdown(table, depths))
+
+
+@app.command()
+def stream(
+    model: ModelOpt = None, memory: MemoryOpt = "fam", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, max_tokens: MaxTokensOpt = 48, save_state: SaveOpt = None,
+    load_state: LoadOpt = None,
+    every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
+    question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.")] = None,
+):
+    """Read stdin as it arrives (e.g. `tail -f app.log | famcli stream`), printing a digest every N tokens."""
+    from famcli.generate import Sampling
+    from famcli.tasks import ask as answer_question, note_on
+
+    t_start, ui = time.perf_counter(), Ui(quiet, progress)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
+    state = _load(session, load_state, "<stdin>") if load_state else session.engine.new_state()
+    digests: list[dict] = []
+
+    def digest(st):
+        note = note_on(session, st, max_tokens)
+        digests.append({"tokens": st.n_tokens, "digest": note})
+        if not as_json:
+            typer.echo(f"[{st.n_tokens:,} tokens] {note}")
+            sys.stdout.flush()
+
+    try:
+        reading = _read_document(session, state, "-", None, ui, every, digest)
+    except KeyboardInterrupt:
+        _save(session, state, save_state, ui)
+        raise
+    _save(session, state, save_state, ui)
+    answer = answer_question(session, state.clone(), question, max_tokens, Sampling(seed=seed)) if question else None
+    if as_json:
+        typer.echo(json.dumps(_payload("stream", session, reading, t_start, digests=digests, question=question,
+                                       answer=answer), indent=2))
+    elif answer is not None:
+        typer.echo(answer)
+
+
 def _known_errors() -> tuple[type[BaseException], ...]:
     from famcli.engine import ContextOverflow
     from famcli.models import ModelError
 
-    return (ModelError, ConfigError, ContextOverflow, ValueError, OSError)
+    return (ModelError, ConfigError, ContextOverflow, DocumentError, ValueError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:

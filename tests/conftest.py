@@ -41,3 +41,30 @@ def arch(request):
 @pytest.fixture
 def llama():
     return tiny_model("llama")
+
+
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer with a 256-token vocabulary, built offline."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=256, special_tokens=["<eos>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["the pass key is 123. the grass is green."] * 10, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory):
+    """Saved tiny model folders (config, safetensors, tokenizer), one per architecture."""
+    root = tmp_path_factory.mktemp("models")
+    dirs = {}
+    for arch in ARCHS:
+        path = root / arch
+        tiny_model(arch).save_pretrained(path)
+        tiny_tokenizer().save_pretrained(path)
+        dirs[arch] = path
+    return dirs

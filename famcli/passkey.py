@@ -1,0 +1,136 @@
+"""The passkey check (design doc section 8): a number hidden at a depth in filler, asked for at the end."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from famcli.generate import generate
+from famcli.tasks import Session
+
+HEADER = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
+          "I will quiz you about the important information there.\n\n")
+FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+NEEDLE = "The pass key is {key}. Remember it. {key} is the pass key. "
+QUESTION = "\n\nWhat is the pass key? The pass key is"
+
+
+def parse_lengths(text: str) -> list[int]:
+    """`4k,16k,64k` or a range `2k-16k` (doubling) into token counts."""
+    def one(t: str) -> int:
+        t = t.strip().lower()
+        scale = 1000 if t.endswith("k") else 1_000_000 if t.endswith("m") else 1
+        value = float(t.rstrip("km")) * scale
+        if value < 64 or value != value:
+            raise ValueError(f"passkey length {t!r} is too small (at least 64 tokens)")
+        return int(value)
+
+    try:
+        if "-" in text and "," not in text:
+            lo, hi = (one(t) for t in text.split("-", 1))
+            out = []
+            while lo <= hi:
+                out.append(lo)
+                lo *= 2
+            return out
+        return [one(t) for t in text.split(",") if t.strip()]
+    except ValueError as exc:
+        raise ValueError(f"bad --length {text!r}: {exc}") from None
+
+
+def parse_depths(text: str) -> list[float]:
+    try:
+        depths = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"bad --depth {text!r}: give fractions like 0.1,0.5,0.9") from None
+    if not depths or any(not 0 <= d <= 1 for d in depths):
+        raise ValueError(f"bad --depth {text!r}: fractions must lie in [0, 1]")
+    return depths
+
+
+@dataclass
+class Trial:
+    mode: str
+    length: int
+    depth: float
+    key: int
+    answer: str
+    tokens: int
+
+    @property
+    def correct(self) -> bool:
+        return re.search(rf"(?<!\d){self.key}(?!\d)", self.answer) is not None
+
+
+def document_ids(session: Session, length: int, depth: float, key: int) -> list[int]:
+    """Header + filler with the needle at `depth`, about `length` tokens in all with the question."""
+    enc = session.tokens.encode
+    head, needle, question, filler = enc(HEADER), enc(NEEDLE.format(key=key)), enc(QUESTION), enc(FILLER)
+    room = max(0, length - len(head) - len(needle) - len(question))
+    body = (filler * (room // len(filler) + 1))[:room]
+    cut = int(round(depth * len(body) / len(filler))) * len(filler)
+    cut = min(cut, len(body) // len(filler) * len(filler))
+    return head + body[:cut] + needle + body[cut:] + question
+
+
+def run_trial(session: Session, length: int, depth: float, key: int, progress=None) -> Trial:
+    ids = document_ids(session, length, depth, key)
+    state = session.engine.new_state()
+    session.read_ids(state, ids[:-1], progress)
+    answer_ids = generate(session.engine, state, ids[-1:], 8)
+    answer = session.loaded.tokenizer.decode(answer_ids)
+    return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids))
+
+
+def keys_for(seed: int, trials: int) -> list[int]:
+    rng = random.Random(seed)
+    return [rng.randint(1, 50000) for _ in range(trials)]
+
+
+def accuracy_table(trials: list[Trial]) -> dict:
+    """{mode: {length: {depth: accuracy}}}"""
+    table: dict = {}
+    for t in trials:
+        cell = table.setdefault(t.mode, {}).setdefault(t.length, {}).setdefault(t.depth, [0, 0])
+        cell[0] += t.correct
+        cell[1] += 1
+    return {m: {n: {d: c[0] / c[1] for d, c in row.items()} for n, row in rows.items()} for m, rows in table.items()}
+
+
+def markdown(table: dict, depths: list[float]) -> str:
+    lines = ["| memory | tokens | " + " | ".join(f"depth {d:g}" for d in depths) + " | mean |",
+             "|---|---:|" + "---:|" * (len(depths) + 1)]
+    for mode, rows in table.items():
+        for length, row in rows.items():
+            cells = [row.get(d) for d in depths]
+            mean = sum(c for c in cells if c is not None) / max(1, sum(c is not None for c in cells))
+            lines.append(f"| {mode} | {length:,} | " + " | ".join(f"{c:.0%}" for c in cells) + f" | {mean:.0%} |")
+    return "\n".join(lines)
+
+
+def plot(table: dict, depths: list[float], path: str) -> None:
+    """The needle-in-a-haystack heatmap: one panel per memory mode, depth x length, green = found."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    modes = list(table)
+    fig, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 3.6), squeeze=False)
+    for ax, mode in zip(axes[0], modes):
+        lengths = list(table[mode])
+        grid = np.array([[table[mode][n].get(d, np.nan) for n in lengths] for d in depths])
+        image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(lengths)), [f"{n / 1000:g}k" for n in lengths])
+        ax.set_yticks(range(len(depths)), [f"{d:g}" for d in depths])
+        ax.set_xlabel("document length (tokens)")
+        ax.set_ylabel("needle depth")
+        ax.set_title(f"passkey: {mode}")
+        for (i, j), value in np.ndenumerate(grid):
+            if value == value:
+                ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="accuracy")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)

@@ -1,0 +1,153 @@
+"""What summarize, ask and stream do: reading through the memory, prompts, notes and answers.
+
+Prompts use the plain completion format (`Question: ... / Answer:`), which the default model answers far
+more reliably than its chat template (see MEASURED.md); the question is put both before and after the
+document so that the memory reads the document knowing what matters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from famcli.config import MemoryConfig
+from famcli.engine import Engine, State
+from famcli.generate import Sampling, generate
+from famcli.models import LoadedModel
+from famcli.runtime import build_engine
+from famcli.tokens import Tokens
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Reading:
+    """What one pass over a document did."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+class Session:
+    """A loaded model, its tokenizer and one engine: everything a command needs to read and answer."""
+
+    def __init__(self, loaded: LoadedModel, config: MemoryConfig):
+        self.loaded = loaded
+        self.tokens = Tokens(loaded.tokenizer)
+        self.engine: Engine = build_engine(loaded, config)
+
+    @property
+    def config(self) -> MemoryConfig:
+        return self.engine.config
+
+    def read_ids(self, state: State, ids: list[int], progress: Progress | None = None) -> None:
+        """Feed ids block by block so progress and Ctrl-C land between blocks."""
+        B = self.config.block_size
+        for start in range(0, len(ids), B):
+            piece = ids[start:start + B]
+            self.engine.feed(state, piece)
+            if progress:
+                progress(len(piece))
+
+    def read_text(self, state: State, pieces: Iterable[str], progress: Progress | None = None,
+                  every: int | None = None, on_section: Callable[[State], None] | None = None) -> Reading:
+        """Stream text pieces through the memory; call on_section every `every` tokens."""
+        reading, t0, next_mark = Reading(), time.perf_counter(), every
+        for ids in self.tokens.stream(pieces):
+            for start in range(0, len(ids), self.config.block_size):
+                piece = ids[start:start + self.config.block_size]
+                if next_mark is not None and reading.tokens + len(piece) >= next_mark:
+                    cut = next_mark - reading.tokens
+                    self._feed_counted(state, piece[:cut], reading, progress)
+                    on_section(state)
+                    next_mark += every
+                    piece = piece[cut:]
+                self._feed_counted(state, piece, reading, progress)
+        reading.seconds = time.perf_counter() - t0
+        return reading
+
+    def _feed_counted(self, state, ids, reading: Reading, progress) -> None:
+        if ids:
+            self.engine.feed(state, ids)
+            reading.tokens += len(ids)
+            if progress:
+                progress(len(ids))
+
+    def complete(self, state: State, prompt: str, max_tokens: int, sampling: Sampling = Sampling(),
+                 stop: tuple[str, ...] = ("\n\n",)) -> str:
+        """Feed a prompt after what was read and decode an answer; the state is changed (clone first)."""
+        tok = self.loaded.tokenizer
+        stop_ids = [i for i in (tok.eos_token_id, getattr(tok, "convert_tokens_to_ids")("<|im_end|>")) if
+                    isinstance(i, int) and i >= 0]
+
+        def should_stop(ids):
+            return any(s in tok.decode(ids[-8:]) for s in stop)
+
+        prompt_ids = tok.encode(prompt, add_special_tokens=False)  # prompts may hold chat special tokens
+        ids = generate(self.engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop)
+        text = tok.decode(ids, skip_special_tokens=True)
+        for s in stop:
+            text = text.split(s)[0]
+        return text.strip()
+
+    def final_reader(self) -> Engine:
+        """The plain model (mode full) for texts that fit its window, e.g. the notes of a summary."""
+        return build_engine(self.loaded, MemoryConfig(mode="full", block_size=self.config.block_size))
+
+
+def question_header(question: str) -> str:
+    return f"Read the following document and answer this question about it: {question}\n\n"
+
+
+def question_prompt(question: str) -> str:
+    return f"\n\nQuestion: {question}\nAnswer:"
+
+
+def ask(session: Session, state: State, question: str, max_tokens: int, sampling: Sampling) -> str:
+    return session.complete(state, question_prompt(question), max_tokens, sampling)
+
+
+NOTE_INSTRUCTION = "Summarize the text above in one sentence."
+SUMMARY_INSTRUCTION = "Write a short summary of the whole document."
+
+
+def chat_turn(session: Session, instruction: str) -> str:
+    """The instruction as a user turn of the model's chat template (plain text when it has none)."""
+    tok = session.loaded.tokenizer
+    if not getattr(tok, "chat_template", None):
+        return f"\n\n{instruction}\n"
+    turn = tok.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False,
+                                   add_generation_prompt=True)
+    user = turn.find("<|im_start|>user")  # a default system turn only distracts a small model here
+    return "\n" + (turn[user:] if user > 0 else turn)
+
+
+def section_length(total_tokens: int | None, window: int, sections: int = 16) -> int:
+    """Notes every section: about `sections` of them over a known length, never shorter than the window."""
+    if not total_tokens:
+        return max(window, 4096)
+    return max(window, -(-total_tokens // sections))
+
+
+def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
+    """A one-sentence note about what the memory holds now, on a copy of the state."""
+    return session.complete(state.clone(), chat_turn(session, NOTE_INSTRUCTION), max_tokens, stop=("\n\n",))
+
+
+def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
+                    sampling: Sampling) -> str:
+    """Final summary from the running notes, read with the plain model when they fit its window."""
+    numbered = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(notes) if n)
+    prompt = chat_turn(session, f"Notes on consecutive parts of a document, in order:\n{numbered}\n\n{instruction}")
+    window = session.loaded.context_window - max_tokens - 16
+    ids = session.tokens.encode(prompt)
+    engine = session.final_reader() if len(ids) <= window else session.engine
+    reader = Session.__new__(Session)
+    reader.loaded, reader.tokens, reader.engine = session.loaded, session.tokens, engine
+    return reader.complete(engine.new_state(), prompt, max_tokens, sampling)

@@ -1,0 +1,106 @@
+"""Token accounting: a tiktoken encoding built offline from the model's own byte-level BPE, and incremental
+tokenisation of a text stream.
+
+tiktoken merges the adjacent pair whose concatenated bytes have the lowest rank; a Hugging Face BPE merges
+the pair with the lowest merge index. Ranking each token's bytes by the first merge that makes it makes the
+two agree; the ranks are then mapped back to the model's ids. `Tokens.check` proves it on real text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+def _byte_decoder() -> dict[str, int]:
+    """The inverse of GPT-2's bytes_to_unicode table."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    chars, n = printable[:], 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(printable, chars)}
+
+
+def build_tiktoken(hf_tokenizer):
+    """A tiktoken.Encoding equal to a byte-level BPE tokenizer (GPT-2 pre-tokenisation), or None."""
+    backend = getattr(hf_tokenizer, "backend_tokenizer", None) or getattr(hf_tokenizer, "_tokenizer", None)
+    if backend is None:
+        return None
+    spec = json.loads(backend.to_str())
+    model, pre = spec.get("model", {}), spec.get("pre_tokenizer") or {}
+    if model.get("type") != "BPE" or spec.get("normalizer") or pre.get("type") != "ByteLevel" \
+            or pre.get("add_prefix_space") or not pre.get("use_regex", True) or model.get("byte_fallback"):
+        return None
+    import tiktoken
+
+    decoder = _byte_decoder()
+    try:
+        to_bytes = {tok: bytes(decoder[ch] for ch in tok) for tok in model["vocab"]}
+    except KeyError:
+        return None
+    ranks: dict[bytes, int] = {bytes([b]): b for b in range(256)}  # bytes the vocab lacks map to -1
+    for merge in model["merges"]:
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        ranks.setdefault(to_bytes[left] + to_bytes[right], len(ranks))
+    rank_to_id = np.full(len(ranks), -1, dtype=np.int64)
+    by_bytes = {b: model["vocab"][tok] for tok, b in to_bytes.items()}
+    for b, r in ranks.items():
+        if b not in by_bytes and len(b) > 1:
+            return None
+        rank_to_id[r] = by_bytes.get(b, -1)
+    enc = tiktoken.Encoding(name="famcli-bpe", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    return enc, rank_to_id
+
+
+class Tokens:
+    """Plain-text tokenisation through tiktoken when it reproduces the model tokenizer, else the model's."""
+
+    def __init__(self, hf_tokenizer):
+        self.hf = hf_tokenizer
+        built = build_tiktoken(hf_tokenizer)
+        self.tiktoken, self._rank_to_id = built if built else (None, None)
+
+    @property
+    def backend(self) -> str:
+        return "tiktoken" if self.tiktoken is not None else "model tokenizer"
+
+    def encode(self, text: str) -> list[int]:
+        if self.tiktoken is None:
+            return self.hf.encode(text, add_special_tokens=False)
+        ids = self._rank_to_id[np.asarray(self.tiktoken.encode_ordinary(text), dtype=np.int64)]
+        if ids.size and ids.min() < 0:  # a byte the vocabulary cannot express: the model tokenizer decides
+            return self.hf.encode(text, add_special_tokens=False)
+        return ids.tolist()
+
+    def count(self, text: str) -> int:
+        if self.tiktoken is None:
+            return len(self.encode(text))
+        return len(self.tiktoken.encode_ordinary(text))
+
+    def check(self, text: str) -> bool:
+        """True when this encoding gives exactly the model tokenizer's ids on the text."""
+        return self.encode(text) == self.hf.encode(text, add_special_tokens=False)
+
+    def stream(self, chunks: Iterable[str]) -> Iterator[list[int]]:
+        """Token ids of a text arriving in pieces; pieces are cut after a newline so no word is split."""
+        carry = ""
+        for chunk in chunks:
+            text = carry + chunk
+            cut = text.rfind("\n")
+            if cut < 0 and len(text) < 65536:
+                carry = text
+                continue
+            cut = cut + 1 if cut >= 0 else len(text)
+            carry = text[cut:]
+            if cut:
+                yield self.encode(text[:cut])
+        if carry:
+            yield self.encode(carry)
