@@ -68,10 +68,15 @@ def info(model: ModelOpt = None, memory: MemoryOpt = "fam", block_size: BlockOpt
     """Show the model, its context window, dtype, device and the memory configuration with its state size."""
     from famcli.models import describe, load_model
     from famcli.runtime import build_engine, memory_summary
+    from famcli.tokens import Tokens
 
     config = memory_config(memory, block_size, memory_segments, fam_length)
     loaded = load_model(model, dtype=dtype, device=device)
-    result = {"famcli": __version__, **describe(loaded), "memory": memory_summary(build_engine(loaded, config))}
+    tokens = Tokens(loaded.tokenizer)
+    result = {"famcli": __version__, **describe(loaded), "tokenizer": tokens.backend,
+              "memory": memory_summary(build_engine(loaded, config))}
+    if tokens.tiktoken is None:
+        result["tokenizer_note"] = "tiktoken cannot express this tokenizer; famcli counts with the model's own"
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -94,7 +99,8 @@ LoadOpt = Annotated[Optional[Path], typer.Option("--load-state", help="Start fro
 class Ui:
     """Progress and notes on stderr; silent when stderr is not a terminal unless --progress."""
 
-    def __init__(self, quiet: bool, progress: bool):
+    def __init__(self, quiet: bool, progress: bool, block_size: int = 256):
+        self.block_size = block_size
         self.quiet = quiet
         self.show = not quiet and (progress or sys.stderr.isatty())
 
@@ -112,11 +118,18 @@ class Ui:
                                    TimeElapsedColumn, TimeRemainingColumn)
 
         columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("tokens · {task.speed:>6.0f} tok/s" if True else ""), TimeElapsedColumn(),
-                   TimeRemainingColumn()]
+                   TextColumn("tokens · {task.fields[rate]} tok/s · {task.fields[blocks]} blocks"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        t0, block = time.perf_counter(), self.block_size
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(label, total=total)
-            yield lambda n: bar.advance(task, n)
+            task = bar.add_task(label, total=total, rate="-", blocks=0)
+
+            def advance(n: int) -> None:
+                done = bar.tasks[0].completed + n
+                rate = f"{done / max(time.perf_counter() - t0, 1e-9):,.0f}"
+                bar.update(task, advance=n, rate=rate, blocks=done // block)
+
+            yield advance
 
 
 def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed):
@@ -362,7 +375,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one-line errors on stderr, exit 1 for failures, 2 for usage, 130 for Ctrl-C."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # returns Exit codes, 130 for Ctrl-C
+        if code == 130:
+            typer.echo("Error: interrupted", err=True)
+        return code if isinstance(code, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
@@ -379,7 +395,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"Error: {one_line(exc)}", err=True)
         return 1
-    return 0
 
 
 def one_line(exc: BaseException) -> str:

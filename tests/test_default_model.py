@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -36,3 +38,46 @@ def test_engine_generation_equals_hf_generate_on_default_model(default, mode):
     config = MemoryConfig(mode=mode, block_size=64, memory_segments=4, fam_length=0)
     engine = build_engine(default, config)
     assert generate(engine, engine.new_state(), ids, 24) == theirs
+
+
+def famcli(*args, **kwargs):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "famcli", *args], capture_output=True, text=True, timeout=600,
+                          **kwargs)
+
+
+FACTS = ("The harbour town of Wexley was quiet that winter. Fishing boats stayed in port.\n"
+         "The secret password is bluebird.\n"
+         "The mayor gave a speech about the new lighthouse, and everyone went home early.\n")
+
+
+def test_ask_end_to_end(tmp_path):
+    doc = tmp_path / "facts.txt"
+    doc.write_text(FACTS)
+    result = famcli("ask", str(doc), "What is the secret password?", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "bluebird" in json.loads(result.stdout)["answer"].lower()
+
+
+def test_passkey_end_to_end_within_window():
+    result = famcli("passkey", "--length", "400", "--depth", "0.2,0.8", "--trials", "2", "--memory", "bswa,fam",
+                    "--json")
+    assert result.returncode == 0, result.stderr
+    accuracy = json.loads(result.stdout)["accuracy"]
+    assert accuracy["bswa"]["400"] == {"0.2": 1.0, "0.8": 1.0}
+
+
+def test_summarize_and_stream_end_to_end(tmp_path):
+    doc = tmp_path / "story.txt"
+    doc.write_text(FACTS * 3)
+    result = famcli("summarize", str(doc), "--json", "--max-tokens", "60")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert len(payload["summary"]) > 20 and payload["running_notes"]
+    result = famcli("stream", "--question", "What is the secret password?", "--every", "40", "--max-tokens", "24",
+                    input=FACTS)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("[") and "bluebird" in lines[-1].lower()

@@ -1,0 +1,5 @@
+import sys
+
+from famcli.cli import main
+
+sys.exit(main())

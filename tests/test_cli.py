@@ -1,0 +1,193 @@
+"""The command line on a tiny model: outputs, JSON, exit codes, one-line errors, pipes and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from pdfs import encrypted_pdf, text_pdf
+from typer.testing import CliRunner
+
+from famcli import __version__
+from famcli.cli import app, main
+
+DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n" * 3
+
+
+@pytest.fixture
+def tiny(tiny_model_dirs):
+    return str(tiny_model_dirs["llama"])
+
+
+@pytest.fixture
+def doc(tmp_path):
+    path = tmp_path / "doc.txt"
+    path.write_text(DOC)
+    return path
+
+
+def run_main(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version_and_help():
+    runner = CliRunner()
+    assert runner.invoke(app, ["--version"]).output.strip() == f"famcli {__version__}"
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("summarize", "ask", "passkey", "stream", "info"):
+        assert command in result.output
+
+
+def test_info_json(capsys, tiny):
+    code, out, err = run_main(capsys, "info", "--model", tiny, "--json", "--dtype", "fp32")
+    info = json.loads(out)
+    assert code == 0 and info["architecture"] == "llama" and info["context_window"] == 2048
+    assert info["memory"]["mode"] == "fam" and info["memory"]["state_bytes"] > 0
+    assert info["tokenizer"] == "tiktoken"
+
+
+def test_ask_json_schema(capsys, tiny, doc):
+    code, out, err = run_main(capsys, "ask", str(doc), "What is the password?", "--model", tiny, "--json",
+                              "--max-tokens", "5", "-q")
+    result = json.loads(out)
+    assert code == 0 and err == ""
+    assert set(result) >= {"command", "question", "answer", "tokens_read", "timings", "memory", "model"}
+    assert result["tokens_read"] > 20 and result["memory"]["mode"] == "fam"
+
+
+def test_ask_saved_reading_serves_another_question(capsys, tiny, doc, tmp_path):
+    state = tmp_path / "doc.state"
+    code, out, _ = run_main(capsys, "ask", str(doc), "q1?", "--model", tiny, "--save-state", str(state), "--json", "-q")
+    first = json.loads(out)
+    code, out, _ = run_main(capsys, "ask", str(doc), "q1?", "--model", tiny, "--load-state", str(state), "--json", "-q")
+    second = json.loads(out)
+    assert code == 0 and second["answer"] == first["answer"] and second["tokens_read"] == first["tokens_read"]
+    other = tmp_path / "other.txt"
+    other.write_text("something else entirely\n")
+    code, _, err = run_main(capsys, "ask", str(other), "q?", "--model", tiny, "--load-state", str(state))
+    assert code == 1 and "holds a reading of doc.txt" in err
+
+
+def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
+    book = tmp_path / "book.txt"
+    book.write_text(DOC * 10)
+    code, out, _ = run_main(capsys, "summarize", str(book), "--model", tiny, "--json", "--max-tokens", "5", "-q",
+                            "--sections", "2")
+    result = json.loads(out)
+    assert code == 0 and len(result["running_notes"]) == 2 and result["tokens_read"] > 1000
+    plot = tmp_path / "heat.png"
+    code, out, _ = run_main(capsys, "passkey", "--model", tiny, "--length", "200,400", "--depth", "0.2,0.8",
+                            "--trials", "1", "--memory", "fam,bswa,sink", "--plot", str(plot), "-q")
+    assert code == 0 and plot.stat().st_size > 1000
+    assert out.count("| fam |") == 2 and out.count("| bswa |") == 2 and out.count("| sink |") == 2
+
+
+def _bad_files(tmp_path):
+    files = {"empty.txt": b"", "binary.bin": b"\x00\x01\x02ELF", "latin1.txt": b"caf\xe9 au lait\n",
+             "corrupt.pdf": b"%PDF-1.7 nonsense", "scanned.pdf": text_pdf([""]),
+             "locked.pdf": encrypted_pdf(["secret"], "pw")}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    return tmp_path
+
+
+@pytest.mark.parametrize("args,message", [
+    (["ask", "{dir}/missing.txt", "q"], "no such file"),
+    (["ask", "{dir}", "q"], "is a directory"),
+    (["ask", "{dir}/empty.txt", "q"], "is empty"),
+    (["ask", "{dir}/binary.bin", "q"], "looks binary"),
+    (["ask", "{dir}/latin1.txt", "q"], "not valid UTF-8 at byte 3"),
+    (["ask", "{dir}/corrupt.pdf", "q"], "not a readable PDF"),
+    (["ask", "{dir}/scanned.pdf", "q"], "no extractable text"),
+    (["ask", "{dir}/locked.pdf", "q"], "encrypted: pass --password"),
+    (["ask", "{dir}/locked.pdf", "q", "--password", "nope"], "wrong password"),
+    (["summarize", "{doc}", "--block-size", "0"], "block-size must be at least 1"),
+    (["summarize", "{doc}", "--memory-segments", "-2"], "memory-segments must be 0 or more"),
+    (["summarize", "{doc}", "--block-size", "4096"], "exceeds the model's context window"),
+    (["summarize", "{doc}", "--memory", "magic"], "unknown memory mode"),
+    (["passkey", "--length", "lots"], "bad --length"),
+    (["passkey", "--depth", "1.5"], "bad --depth"),
+])
+def test_bad_input_gives_one_line_error(capsys, tiny, doc, tmp_path, args, message):
+    folder = _bad_files(tmp_path)
+    argv = [a.format(dir=folder, doc=doc) for a in args] + ["--model", tiny]
+    code, out, err = run_main(capsys, *argv)
+    assert code == 1, err
+    assert err.startswith("Error: ") and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and out == ""
+
+
+@pytest.mark.parametrize("model,message", [("/nowhere/model.gguf", "model file not found"),
+                                           ("{dir}/fake.gguf", "cannot read GGUF")])
+def test_bad_model_paths(capsys, doc, tmp_path, model, message):
+    (tmp_path / "fake.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 40)
+    code, _, err = run_main(capsys, "ask", str(doc), "q", "--model", model.format(dir=tmp_path))
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_full_past_context_window_suggests_fam(capsys, tiny, tmp_path):
+    long = tmp_path / "long.txt"
+    long.write_text("word " * 5000)
+    code, _, err = run_main(capsys, "ask", str(long), "q", "--model", tiny, "--memory", "full")
+    assert code == 1 and "--memory fam" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    code, _, err = run_main(capsys, "ask", "--bogus")
+    assert code == 2 and err.startswith("Error: ")
+    code, _, err = run_main(capsys, "passkey", "--trials", "0")
+    assert code == 2
+
+
+def famcli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "famcli", *args], capture_output=True, text=True, timeout=300,
+                          **kwargs)
+
+
+def test_subprocess_stdin_pipe_json(tiny):
+    result = famcli("ask", "-", "What is the password?", "--model", tiny, "--json", "--max-tokens", "4",
+                    input=DOC)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tokens_read"] > 20
+    assert "Read " in result.stderr and "{" not in result.stderr
+
+
+def test_stream_digests_and_ctrl_c_saves_state(tiny, tmp_path):
+    state = tmp_path / "stream.state"
+    proc = subprocess.Popen([sys.executable, "-m", "famcli", "stream", "--model", tiny, "--every", "50",
+                             "--max-tokens", "3", "--save-state", str(state)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write("log line one: disk is fine\n" * 40)
+    proc.stdin.flush()
+    first = proc.stdout.readline()  # arrives while stdin is still open: no waiting for EOF
+    assert first.startswith("[") and "tokens]" in first
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert state.stat().st_size > 0 and "Saved the memory" in err and "Traceback" not in err
+
+
+def test_stream_question_at_eof(tiny, tmp_path):
+    state = tmp_path / "s.state"
+    result = famcli("stream", "--model", tiny, "--question", "What is the password?", "--max-tokens", "3",
+                    "--save-state", str(state), "--json", input=DOC * 5)
+    payload = json.loads(result.stdout)
+    assert result.returncode == 0 and payload["answer"] is not None and payload["tokens_read"] > 100
+    assert state.is_file()
+
+
+def test_progress_only_on_request(tiny, doc):
+    quiet = famcli("ask", str(doc), "q", "--model", tiny, "--max-tokens", "2")
+    shown = famcli("ask", str(doc), "q", "--model", tiny, "--max-tokens", "2", "--progress",
+                   env=os.environ | {"COLUMNS": "100"})
+    assert quiet.returncode == shown.returncode == 0
+    assert "tok/s" not in quiet.stderr
