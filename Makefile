@@ -18,7 +18,8 @@ $(VENV)/.ready: pyproject.toml
 
 demo: setup
 	$(FAMCLI) info
-	$(PY) examples/read_and_continue.py
+	FAMCLI=$(FAMCLI) bash examples/ask_report.sh
+	$(FAMCLI) passkey --length 400,2k --depth 0.2,0.8 --trials 2 --memory fam,bswa,sink
 
 test: setup
 	$(PY) -m pytest -q
