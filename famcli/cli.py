@@ -337,7 +337,7 @@ def stream(
 ):
     """Read stdin as it arrives (e.g. `tail -f app.log | famcli stream`), printing a digest every N tokens."""
     from famcli.generate import Sampling
-    from famcli.tasks import ask as answer_question, note_on
+    from famcli.tasks import ask as answer_question, note_on, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
@@ -352,7 +352,8 @@ def stream(
             sys.stdout.flush()
 
     try:
-        reading = _read_document(session, state, "-", None, ui, every, digest)
+        prefix = question_header(question) if question and not load_state else ""
+        reading = _read_document(session, state, "-", None, ui, every, digest, prefix=prefix)
     except KeyboardInterrupt:
         _save(session, state, save_state, ui)
         raise
@@ -374,6 +375,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one-line errors on stderr, exit 1 for failures, 2 for usage, 130 for Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (nohup, &)
     try:
         code = app(args=argv, standalone_mode=False)  # returns Exit codes, 130 for Ctrl-C
         if code == 130:

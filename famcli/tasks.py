@@ -1,8 +1,8 @@
 """What summarize, ask and stream do: reading through the memory, prompts, notes and answers.
 
-Prompts use the plain completion format (`Question: ... / Answer:`), which the default model answers far
-more reliably than its chat template (see MEASURED.md); the question is put both before and after the
-document so that the memory reads the document knowing what matters.
+Questions go both before the document (so the memory reads it knowing what matters) and after it as a
+chat turn; notes and summaries are chat turns too. Measured on the default model with a fact in a short
+report: only question-before + chat-turn-after answered it; `Question: / Answer:` repeated a sentence.
 """
 
 from __future__ import annotations
@@ -105,12 +105,10 @@ def question_header(question: str) -> str:
     return f"Read the following document and answer this question about it: {question}\n\n"
 
 
-def question_prompt(question: str) -> str:
-    return f"\n\nQuestion: {question}\nAnswer:"
-
-
 def ask(session: Session, state: State, question: str, max_tokens: int, sampling: Sampling) -> str:
-    return session.complete(state, question_prompt(question), max_tokens, sampling)
+    """The question again after the document, as a chat turn: on the default model this answered a fact
+    that `Question: / Answer:` missed, and the question before the document was needed too (see README)."""
+    return session.complete(state, chat_turn(session, question), max_tokens, sampling)
 
 
 NOTE_INSTRUCTION = "Summarize the text above in one sentence."
