@@ -99,8 +99,7 @@ LoadOpt = Annotated[Optional[Path], typer.Option("--load-state", help="Start fro
 class Ui:
     """Progress and notes on stderr; silent when stderr is not a terminal unless --progress."""
 
-    def __init__(self, quiet: bool, progress: bool, block_size: int = 256):
-        self.block_size = block_size
+    def __init__(self, quiet: bool, progress: bool):
         self.quiet = quiet
         self.show = not quiet and (progress or sys.stderr.isatty())
 
@@ -109,7 +108,7 @@ class Ui:
             typer.echo(text, err=True)
 
     @contextlib.contextmanager
-    def reading(self, total: int | None, label: str):
+    def reading(self, total: int | None, label: str, block_size: int):
         if not self.show:
             yield lambda n: None
             return
@@ -120,14 +119,14 @@ class Ui:
         columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("tokens · {task.fields[rate]} tok/s · {task.fields[blocks]} blocks"),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-        t0, block = time.perf_counter(), self.block_size
+        t0 = time.perf_counter()
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(label, total=total, rate="-", blocks=0)
 
             def advance(n: int) -> None:
                 done = bar.tasks[0].completed + n
                 rate = f"{done / max(time.perf_counter() - t0, 1e-9):,.0f}"
-                bar.update(task, advance=n, rate=rate, blocks=done // block)
+                bar.update(task, advance=n, rate=rate, blocks=done // block_size)
 
             yield advance
 
@@ -171,15 +170,15 @@ def _payload(command, session, reading, t_start, **result) -> dict:
             "memory": session.config.to_dict(), "model": session.loaded.name, "notes": reading.notes}
 
 
-def _read_document(session, state, path, password, ui, every=None, on_section=None, prefix=""):
+def _read_document(session, state, path, password, ui, every=None, on_section=None, prefix="", total=None):
     """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep."""
     from famcli.documents import open_document
 
-    total = _count_tokens(session, path, password)
+    total = total if total is not None else _count_tokens(session, path, password)
     _check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
     pieces = itertools.chain([prefix], doc.pieces) if prefix else doc.pieces
-    with ui.reading(total, f"reading {Path(doc.name).name}") as progress:
+    with ui.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
         reading = session.read_text(state, pieces, progress, every, on_section)
     reading.notes.extend(doc.notes)
     for note in doc.notes:
@@ -205,14 +204,14 @@ def summarize(
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
     progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 200,
-    instruction: Annotated[str, typer.Option("--instruction", help="What the final summary should be.")] =
-        "Write a short summary of the whole document.",
+    instruction: Annotated[Optional[str], typer.Option(
+        "--instruction", help="What the final summary should be (default: a short summary of the whole document).")] = None,
     notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
     sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes over the document.")] = 16,
 ):
     """Summarize a whole document: running notes per section from the memory, then a final summary."""
     from famcli.generate import Sampling
-    from famcli.tasks import note_on, section_length, summarize_notes
+    from famcli.tasks import SUMMARY_INSTRUCTION, note_on, section_length, summarize_notes
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
@@ -221,10 +220,10 @@ def summarize(
     running: list[str] = []
     state = session.engine.new_state()
     reading = _read_document(session, state, file, password, ui, every,
-                             lambda st: running.append(note_on(session, st)))
+                             lambda st: running.append(note_on(session, st)), total=total)
     if not running or state.n_tokens % every:
         running.append(note_on(session, state))
-    summary = summarize_notes(session, running, instruction, max_tokens, Sampling(seed=seed))
+    summary = summarize_notes(session, running, instruction or SUMMARY_INSTRUCTION, max_tokens, Sampling(seed=seed))
     text = summary if not notes else "\n".join(["Notes:", *[f"{i + 1}. {n}" for i, n in enumerate(running)],
                                                  "", "Summary:", summary])
     _emit(as_json, _payload("summarize", session, reading, t_start, summary=summary, running_notes=running), text)
@@ -313,7 +312,7 @@ def passkey(
                 continue
             for d in depths:
                 for key in keys_for(seed + n + int(d * 1000), trials):
-                    with ui.reading(n, f"{config.mode} {n / 1000:g}k depth {d:g}") as bar:
+                    with ui.reading(n, f"{config.mode} {n / 1000:g}k depth {d:g}", config.block_size) as bar:
                         results.append(run_trial(session, n, d, key, bar))
     table = accuracy_table(results)
     if plot_path:

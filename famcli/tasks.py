@@ -80,8 +80,10 @@ class Session:
                 progress(len(ids))
 
     def complete(self, state: State, prompt: str, max_tokens: int, sampling: Sampling = Sampling(),
-                 stop: tuple[str, ...] = ("\n\n",)) -> str:
-        """Feed a prompt after what was read and decode an answer; the state is changed (clone first)."""
+                 stop: tuple[str, ...] = ("\n\n",), engine: Engine | None = None) -> str:
+        """Feed a prompt after what was read and decode an answer; the state is changed (clone first).
+
+        `engine` reads the prompt instead of the session's own (the state must be that engine's)."""
         tok = self.loaded.tokenizer
         stop_ids = [i for i in (tok.eos_token_id, getattr(tok, "convert_tokens_to_ids")("<|im_end|>")) if
                     isinstance(i, int) and i >= 0]
@@ -90,7 +92,7 @@ class Session:
             return any(s in tok.decode(ids[-8:]) for s in stop)
 
         prompt_ids = tok.encode(prompt, add_special_tokens=False)  # prompts may hold chat special tokens
-        ids = generate(self.engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop)
+        ids = generate(engine or self.engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop)
         text = tok.decode(ids, skip_special_tokens=True)
         for s in stop:
             text = text.split(s)[0]
@@ -146,6 +148,4 @@ def summarize_notes(session: Session, notes: list[str], instruction: str, max_to
     window = session.loaded.context_window - max_tokens - 16
     ids = session.tokens.encode(prompt)
     engine = session.final_reader() if len(ids) <= window else session.engine
-    reader = Session.__new__(Session)
-    reader.loaded, reader.tokens, reader.engine = session.loaded, session.tokens, engine
-    return reader.complete(engine.new_state(), prompt, max_tokens, sampling)
+    return session.complete(engine.new_state(), prompt, max_tokens, sampling, engine=engine)
