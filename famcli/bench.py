@@ -1,0 +1,105 @@
+"""Throughput and memory measurements: the engine's reading speed per memory mode, the plain model, the
+bf16 matrix-product roofline, and the attention kernel against scaled_dot_product_attention.
+
+Everything is measured side by side in one process, so ratios are meaningful even where absolute times drift.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import torch
+import torch.nn.functional as F
+
+import kernels
+from famcli.config import MemoryConfig
+from famcli.engine import Engine
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_gflops(dtype=torch.bfloat16, device="cpu", n: int = 1024, repeats: int = 5) -> float:
+    """The rate of an n x n x n matrix product: the ceiling the layer weights are bound by."""
+    device = torch.device(device)
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
+    a @ b
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * n ** 3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def weight_gflop_per_token(model) -> float:
+    """2 x the parameters of the layer weights (no embedding, no vocabulary projection) per token."""
+    n = sum(p.numel() for p in model.model.layers.parameters() if p.dim() == 2)
+    return 2 * n / 1e9
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def engine_rate(model, config: MemoryConfig, ids: torch.Tensor, context_window: int | None = None) -> dict:
+    """Tokens/s reading ids through the engine, in block-sized feeds (logits only for the last token)."""
+    engine = Engine(model, config, context_window=context_window)
+    state = engine.new_state()
+    device = next(model.parameters()).device
+    engine.feed(state, ids[: config.block_size])  # warm-up: allocator, kernels
+    state = engine.new_state()
+    _sync(device)
+    t0 = time.perf_counter()
+    engine.feed(state, ids)
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    return {"mode": config.mode, "tokens": int(ids.numel()), "seconds": seconds,
+            "tokens_per_second": ids.numel() / seconds, "state_bytes": state.nbytes()}
+
+
+@torch.no_grad()
+def hf_rate(model, ids: torch.Tensor) -> dict:
+    """The plain model in one forward pass (full attention), logits for the last token only."""
+    device = next(model.parameters()).device
+    model(ids[None, :64], logits_to_keep=1)
+    _sync(device)
+    t0 = time.perf_counter()
+    model(ids[None], logits_to_keep=1)
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    return {"mode": "hf-full", "tokens": int(ids.numel()), "seconds": seconds, "tokens_per_second": ids.numel() / seconds}
+
+
+def _time(fn, repeats: int, device) -> float:
+    fn()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - t0) / repeats
+
+
+def kernel_vs_sdpa(H=9, Hkv=3, D=64, block_size=1024, memory_segments=3, fam_length=64,
+                   dtype=torch.bfloat16, device="cuda", repeats=50) -> dict:
+    """One block step: the dispatched kernel vs SDPA over the same queries and keys (causal, no window)."""
+    device = torch.device(device)
+    S = fam_length + (memory_segments + 1) * block_size
+    q = torch.randn(H, block_size, D, dtype=dtype, device=device)
+    k = torch.randn(Hkv, S, D, dtype=dtype, device=device)
+    v = torch.randn(Hkv, S, D, dtype=dtype, device=device)
+    valid = torch.ones(S, dtype=torch.bool, device=device)
+    base = S - block_size
+    valid[base:] = False
+    kk, vv = k.repeat_interleave(H // Hkv, 0), v.repeat_interleave(H // Hkv, 0)
+    mask = torch.ones(block_size, S, dtype=torch.bool, device=device).tril(diagonal=base)
+    ours = _time(lambda: kernels.block_attention(q, k, v, valid, base, 0, D ** -0.5), repeats, device)
+    sdpa = _time(lambda: F.scaled_dot_product_attention(q[None], kk[None], vv[None], attn_mask=mask), repeats, device)
+    flops = 4 * H * block_size * S * D
+    return {"backend": kernels.backend_for(device.type), "queries": block_size, "keys": S, "dtype": str(dtype),
+            "ours_ms": ours * 1e3, "sdpa_masked_ms": sdpa * 1e3, "ours_tflops": flops / ours / 1e12,
+            "speedup_vs_sdpa": sdpa / ours}
