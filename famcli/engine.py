@@ -228,6 +228,7 @@ class Engine:
         if self.S and state.n_tokens < self.S:
             first = min(self.S - state.n_tokens, c)
             state.sink_raw[l, :, state.n_tokens: state.n_tokens + first] = k[:, :first]
+            state.v[l, :, state.n_tokens: state.n_tokens + first] = v[:, :first]  # values need no rotation
         cos, sin = self.rotary.tables(state.n_tokens, c)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         lo = plan.base + plan.offset

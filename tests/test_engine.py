@@ -25,6 +25,20 @@ def test_whole_document_in_window_equals_hf(arch, mode, extra):
     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("T", [77, 200, 129])
+def test_sink_equals_hf_on_sink_tokens_plus_window(llama, T):
+    """StreamingLLM: the last block sees the first tokens and itself, at contiguous positions. (With m=0 the
+    window holds nothing computed under an older window, so the plain model on [sink, block] is exact.)"""
+    B, S, m = 32, 4, 0
+    ids = ids_of(T)
+    engine = Engine(llama, MemoryConfig(mode="sink", block_size=B, memory_segments=m, sink_tokens=S))
+    ours = engine.feed(engine.new_state(), ids, all_logits=True)
+    last = (T - 1) // B * B
+    window = torch.cat([ids[:S], ids[last - m * B:]])
+    theirs = llama(window[None]).logits[0][S + m * B:]
+    torch.testing.assert_close(ours[last:], theirs, atol=1e-4, rtol=1e-4)
+
+
 def test_window_smaller_than_document_differs_from_hf(llama):
     ids = ids_of(300)
     theirs = llama(ids[None]).logits[0]
