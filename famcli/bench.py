@@ -103,3 +103,54 @@ def kernel_vs_sdpa(H=9, Hkv=3, D=64, block_size=1024, memory_segments=3, fam_len
     return {"backend": kernels.backend_for(device.type), "queries": block_size, "keys": S, "dtype": str(dtype),
             "ours_ms": ours * 1e3, "sdpa_masked_ms": sdpa * 1e3, "ours_tflops": flops / ours / 1e12,
             "speedup_vs_sdpa": sdpa / ours}
+
+
+def llama_cpp_rate(gguf_path: str, ids: list[int], threads: int) -> dict | None:
+    """llama.cpp's prompt evaluation on the same GGUF and token ids, when llama-cpp-python is importable."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    llm = Llama(model_path=gguf_path, n_ctx=len(ids) + 8, n_threads=threads, n_batch=512, verbose=False)
+    t0 = time.perf_counter()
+    llm.eval(ids)
+    seconds = time.perf_counter() - t0
+    return {"mode": "llama.cpp", "tokens": len(ids), "seconds": seconds, "tokens_per_second": len(ids) / seconds}
+
+
+def markdown_table(rows: list[dict], roofline: float) -> str:
+    """One row per (engine, length): tokens/s, share of the roofline, ratio to full, peak memory."""
+    full = {r["tokens"]: r["tokens_per_second"] for r in rows if r["mode"] == "full"}
+    lines = ["| memory | tokens | tokens/s | of roofline | vs full | peak RSS MiB | state MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        ratio = f"{r['tokens_per_second'] / full[r['tokens']]:.2f}x" if r["tokens"] in full else "-"
+        state = f"{r['state_bytes'] / 2**20:.1f}" if r.get("state_bytes") else "-"
+        rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
+        lines.append(f"| {r['mode']} | {r['tokens']:,} | {r['tokens_per_second']:,.0f} | "
+                     f"{r['tokens_per_second'] / roofline:.0%} | {ratio} | {rss} | {state} |")
+    return "\n".join(lines)
+
+
+def plot_rates(rows: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for mode in dict.fromkeys(r["mode"] for r in rows):
+        mine = [r for r in rows if r["mode"] == mode]
+        xs = [r["tokens"] for r in mine]
+        left.plot(xs, [r["tokens_per_second"] for r in mine], marker="o", label=mode)
+        if all(r.get("peak_rss_mib") for r in mine):
+            right.plot(xs, [r["peak_rss_mib"] for r in mine], marker="o", label=mode)
+    for ax, label in ((left, "tokens/s"), (right, "peak resident memory (MiB)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("document length (tokens)")
+        ax.set_ylabel(label)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -6,6 +6,7 @@ Only this module talks to the terminal: results on stdout, progress and errors o
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -363,6 +364,90 @@ def stream(
                                        answer=answer), indent=2))
     elif answer is not None:
         typer.echo(answer)
+
+
+@app.command()
+def bench(
+    length: Annotated[str, typer.Option("--length", help="Document lengths in tokens (list or doubling range).")] = "2k,8k,32k",
+    memories: Annotated[str, typer.Option("--memory", help="Modes to time; full is the plain model, one forward pass.")] = "full,fam,bswa,sink",
+    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+    fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
+    as_json: JsonOpt = False, quiet: QuietOpt = False,
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
+):
+    """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline."""
+    import subprocess
+
+    from famcli.bench import markdown_table, matmul_gflops, plot_rates, weight_gflop_per_token
+    from famcli.models import load_model
+    from famcli.passkey import parse_lengths
+
+    ui = Ui(quiet, False)
+    lengths = parse_lengths(length)
+    modes = [m.strip() for m in memories.split(",") if m.strip()]
+    for m in modes:
+        memory_config(m, block_size, memory_segments, fam_length)  # validate before the long runs
+    if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
+        modes.append("llama.cpp")  # the speed users compare with, on the same GGUF file
+    loaded = load_model(model, dtype=dtype, device=device)
+    gflops = matmul_gflops(loaded.dtype, loaded.device)
+    roofline = gflops / weight_gflop_per_token(loaded.model)
+    ui.note(f"{loaded.dtype} matmul: {gflops:,.0f} GFLOP/s -> weights-only roofline {roofline:,.0f} tokens/s")
+    source, loaded_window = loaded.source, loaded.context_window
+    del loaded
+    rows = []
+    for mode in modes:
+        for n in lengths:
+            if mode in ("full", "llama.cpp") and n > loaded_window:
+                ui.note(f"{mode} skips {n:,} tokens (past the {loaded_window:,}-token window)")
+                continue
+            args = [sys.executable, "-m", "famcli", "bench-cell", "--mode", mode, "--tokens", str(n),
+                    "--dtype", dtype, "--device", device, "--seed", str(seed)]
+            for flag, value in (("--model", model), ("--block-size", block_size),
+                                ("--memory-segments", memory_segments), ("--fam-length", fam_length)):
+                if value is not None:
+                    args += [flag, str(value)]
+            ui.note(f"timing {mode} at {n:,} tokens ...")
+            done = subprocess.run(args, capture_output=True, text=True)
+            if done.returncode != 0:
+                ui.note(f"  {mode} at {n:,} tokens: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'}")
+                continue
+            rows.append(json.loads(done.stdout))
+    if plot_path:
+        plot_rates(rows, str(plot_path))
+    payload = {"command": "bench", "model": source, "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,
+               "results": rows}
+    _emit(as_json, payload, markdown_table(rows, roofline) + f"\n\nroofline (weights only): {roofline:,.0f} tokens/s")
+
+
+@app.command("bench-cell", hidden=True)
+def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],
+               model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+               fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0):
+    """One measurement in a fresh process, so its peak resident memory is its own."""
+    import torch
+
+    from famcli.bench import engine_rate, hf_rate, llama_cpp_rate, peak_rss_mib
+    from famcli.models import ModelError, load_model
+
+    loaded = load_model(model, dtype=dtype, device=device)
+    ids = torch.randint(0, loaded.config.vocab_size, (tokens,), generator=torch.Generator().manual_seed(seed))
+    baseline = peak_rss_mib()
+    with torch.no_grad():
+        if mode == "full":
+            if tokens > loaded.context_window:
+                raise ConfigError(f"full cannot read {tokens:,} tokens (window {loaded.context_window:,})")
+            row = hf_rate(loaded.model, ids.to(loaded.device))
+            row["mode"] = "full"
+        elif mode == "llama.cpp":
+            row = llama_cpp_rate(loaded.source, ids.tolist(), torch.get_num_threads())
+            if row is None:
+                raise ModelError("llama-cpp-python is not installed")
+        else:
+            config = memory_config(mode, block_size, memory_segments, fam_length)
+            row = engine_rate(loaded.model, config, ids.to(loaded.device), loaded.context_window)
+    row |= {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline}
+    typer.echo(json.dumps(row))
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

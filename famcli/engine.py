@@ -204,14 +204,21 @@ class Engine:
             lo = self.S + self.N + j * B
             if j != slot and 1 <= age <= self.lookback and tau - age >= 0 and lo < used:
                 valid[lo: lo + B] = True
-        fam_valid = None
-        if self.N:
-            fam_valid = torch.zeros(used, dtype=torch.bool, device=self.param.device)
-            fam_valid[self.S: self.S + self.N] = True
-            fam_valid[base: base + B] = True
         starts = offset == 0 and bool(self.N)
         completes = offset + c == B and bool(self.N)
-        return _Plan(tau, offset, c, base, used, valid, fam_valid, starts, completes, sink_active)
+        group, dtype = self.n_heads // self.n_kv, self.param.dtype
+        plan = _Plan(tau, offset, c, base, used, valid, None, starts, completes, sink_active,
+                     self.rotary.tables(state.n_tokens, c),
+                     kernels.attention_bias(valid, c, base, offset, group, dtype))
+        if starts:
+            plan.rope_fam_k = self.rotary.tables(tau * B - self.N, self.N)
+            plan.rope_fam_q = self.rotary.tables((tau + 1) * B - self.N, self.N)
+        if completes:
+            plan.fam_valid = torch.zeros(used, dtype=torch.bool, device=self.param.device)
+            plan.fam_valid[self.S: self.S + self.N] = True
+            plan.fam_valid[base: base + B] = True
+            plan.fam_bias = kernels.attention_bias(plan.fam_valid, self.N, None, 0, group, dtype)
+        return plan
 
     def _layer(self, l: int, layer, x: torch.Tensor, state: State, plan: "_Plan"):
         """One decoder layer for the chunk's tokens and (when due) the FAM rows; returns (x, F^l_tau)."""
@@ -219,26 +226,24 @@ class Engine:
         rows = layer.input_layernorm(torch.cat([state.fam[l], x]) if plan.starts else x)
         q, k, v = self._project(layer, rows)  # (H|Hkv, rows, D)
         if plan.starts:
-            cos_k, sin_k = self.rotary.tables(plan.tau * self.config.block_size - n, n)
-            cos_q, sin_q = self.rotary.tables((plan.tau + 1) * self.config.block_size - n, n)
-            state.k[l, :, self.S: self.S + n] = rotate(k[:, :n], cos_k, sin_k)
+            state.k[l, :, self.S: self.S + n] = rotate(k[:, :n], *plan.rope_fam_k)
             state.v[l, :, self.S: self.S + n] = v[:, :n]
-            state.q_fam[l] = rotate(q[:, :n], cos_q, sin_q)
+            state.q_fam[l] = rotate(q[:, :n], *plan.rope_fam_q)
             q, k, v = q[:, n:], k[:, n:], v[:, n:]
         if self.S and state.n_tokens < self.S:
             first = min(self.S - state.n_tokens, c)
             state.sink_raw[l, :, state.n_tokens: state.n_tokens + first] = k[:, :first]
             state.v[l, :, state.n_tokens: state.n_tokens + first] = v[:, :first]  # values need no rotation
-        cos, sin = self.rotary.tables(state.n_tokens, c)
-        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        q, k = rotate(q, *plan.rope), rotate(k, *plan.rope)
         lo = plan.base + plan.offset
         state.k[l, :, lo: lo + c] = k
         state.v[l, :, lo: lo + c] = v
         keys, values = state.k[l, :, : plan.used], state.v[l, :, : plan.used]
-        attn = kernels.block_attention(q, keys, values, plan.valid, plan.base, plan.offset, self.scale)
+        attn = kernels.block_attention(q, keys, values, plan.valid, plan.base, plan.offset, self.scale, plan.bias)
         if not plan.completes:
             return self._finish(layer, x, attn), None
-        attn_f = kernels.block_attention(state.q_fam[l], keys, values, plan.fam_valid, None, 0, self.scale)
+        attn_f = kernels.block_attention(state.q_fam[l], keys, values, plan.fam_valid, None, 0, self.scale,
+                                         plan.fam_bias)
         first_update = state.fam_updates == 0 and self.config.fam_zero_residual
         residual_f = torch.zeros_like(state.fam[l]) if first_update else state.fam[l]
         out = self._finish(layer, torch.cat([residual_f, x]), torch.cat([attn_f, attn], dim=1))
@@ -320,3 +325,8 @@ class _Plan:
     starts: bool
     completes: bool
     sink_active: bool
+    rope: tuple  # (cos, sin) of the chunk's tokens
+    bias: torch.Tensor | None  # the block queries' mask, prepared once for every layer
+    rope_fam_k: tuple | None = None  # positions of the previous FAM (keys) ...
+    rope_fam_q: tuple | None = None  # ... and of the FAM being computed (queries)
+    fam_bias: torch.Tensor | None = None

@@ -80,7 +80,7 @@ def test_backward_matches_reference(c, B, m, N):
 
 def test_dispatch_picks_reference_on_cpu_and_can_force_triton(monkeypatch):
     monkeypatch.delenv("FAMCLI_KERNEL", raising=False)
-    assert kernels.backend_for("cpu") == "reference"
+    assert kernels.backend_for("cpu") == "cpu"
     assert kernels.backend_for("cuda") == "triton"
     monkeypatch.setenv("FAMCLI_KERNEL", "triton")
     assert kernels.backend_for("cpu") == "triton"

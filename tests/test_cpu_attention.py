@@ -1,0 +1,34 @@
+"""The CPU attention path against the reference, and the dispatch between backends."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import kernels
+from kernels import cpu_attention
+from kernels.reference import block_attention_naive
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("H,Hkv", [(4, 4), (9, 3), (4, 1)])
+@pytest.mark.parametrize("c,S,causal_start,q_offset", [(63, 200, 137, 0), (1, 100, 50, 30), (100, 357, None, 0),
+                                                       (257, 600, 300, 0)])
+def test_cpu_path_matches_reference(c, S, causal_start, q_offset, H, Hkv, dtype, tol):
+    g = torch.Generator().manual_seed(c + S)
+    q, k, v = (torch.randn(h, n, 64, generator=g).to(dtype) for h, n in ((H, c), (Hkv, S), (Hkv, S)))
+    valid = torch.rand(S, generator=g) < 0.6
+    if causal_start is None:
+        valid[0] = True  # FAM queries always see the FAM
+    bias = cpu_attention.additive_mask(valid, c, causal_start, q_offset, H // Hkv, dtype)
+    ours = cpu_attention.block_attention(q, k, v, 0.125, bias)
+    expected = block_attention_naive(q.float(), k.float(), v.float(), valid, causal_start, q_offset, 0.125)
+    assert ((ours.float() - expected).norm() / expected.norm()).item() < tol
+
+
+def test_backend_choice(monkeypatch):
+    monkeypatch.delenv("FAMCLI_KERNEL", raising=False)
+    assert kernels.backend_for("cpu") == "cpu"
+    monkeypatch.setenv("FAMCLI_KERNEL", "reference")
+    assert kernels.backend_for("cpu") == "reference"
+    assert kernels.attention_bias(torch.ones(4, dtype=torch.bool), 2, 0, 0, 1, torch.float32) is None
