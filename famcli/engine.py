@@ -96,6 +96,8 @@ class Engine:
         self.buffer_len = self.S + self.N + self.slots * B
         self._fam_prompt = fam_prompt
         self._fam_prompt_ids = fam_prompt_ids
+        for layer in self.layers:
+            _fuse_gate_up(layer.mlp)
         self._initial_fam = None
 
     # ----- state -------------------------------------------------------------------------------
@@ -262,7 +264,15 @@ class Engine:
     def _finish(self, layer, residual: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
         """Output projection, residual, MLP: attn (H, rows, D) -> (rows, d)."""
         h = residual + layer.self_attn.o_proj(attn.transpose(0, 1).reshape(residual.shape[0], -1))
-        return h + layer.mlp(layer.post_attention_layernorm(h))
+        return h + self._mlp(layer, layer.post_attention_layernorm(h))
+
+    def _mlp(self, layer, x: torch.Tensor) -> torch.Tensor:
+        """The layer's MLP; gate and up projections as one matrix product when they could be fused."""
+        gate_up = getattr(layer.mlp, "_famcli_gate_up", None)
+        if gate_up is None or torch.is_grad_enabled():
+            return layer.mlp(x)
+        gate, up = torch.nn.functional.linear(x, gate_up).chunk(2, dim=-1)
+        return layer.mlp.down_proj(layer.mlp.act_fn(gate) * up)
 
     def _place_sink(self, state: State, plan: "_Plan") -> None:
         """Rotate the kept first tokens to the positions just before the window (StreamingLLM)."""
@@ -330,3 +340,23 @@ class _Plan:
     rope_fam_k: tuple | None = None  # positions of the previous FAM (keys) ...
     rope_fam_q: tuple | None = None  # ... and of the FAM being computed (queries)
     fam_bias: torch.Tensor | None = None
+
+
+def _fuse_gate_up(mlp) -> bool:
+    """Put a gated MLP's gate and up weights side by side in one tensor (no copy kept: the module's own
+    weights become views of it), so inference does one matrix product instead of two."""
+    names = ("gate_proj", "up_proj", "down_proj", "act_fn")
+    if not all(hasattr(mlp, n) for n in names) or mlp.gate_proj.bias is not None or mlp.up_proj.bias is not None:
+        return False
+    if not isinstance(mlp.gate_proj, torch.nn.Linear) or not isinstance(mlp.up_proj, torch.nn.Linear):
+        return False  # e.g. LoRA-wrapped layers during training
+    fused = getattr(mlp, "_famcli_gate_up", None)
+    if fused is not None and mlp.gate_proj.weight.data_ptr() == fused.data_ptr():
+        return True
+    inter = mlp.gate_proj.weight.shape[0]
+    with torch.no_grad():
+        fused = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+    mlp.gate_proj.weight = torch.nn.Parameter(fused[:inter], requires_grad=mlp.gate_proj.weight.requires_grad)
+    mlp.up_proj.weight = torch.nn.Parameter(fused[inter:], requires_grad=mlp.up_proj.weight.requires_grad)
+    mlp._famcli_gate_up = fused
+    return True
