@@ -191,3 +191,16 @@ def test_progress_only_on_request(tiny, doc):
                    env=os.environ | {"COLUMNS": "100"})
     assert quiet.returncode == shown.returncode == 0
     assert "tok/s" not in quiet.stderr
+
+
+def test_bench_json_and_plot(capsys, tiny, tmp_path):
+    plot = tmp_path / "bench.png"
+    code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "200,400", "--memory", "full,fam",
+                              "--json", "--plot", str(plot))
+    result = json.loads(out)
+    assert code == 0, err
+    rows = {(r["mode"], r["tokens"]): r for r in result["results"]}
+    assert set(rows) == {("full", 200), ("full", 400), ("fam", 200), ("fam", 400)}
+    assert all(r["tokens_per_second"] > 0 and r["peak_rss_mib"] > 0 for r in rows.values())
+    assert rows[("fam", 400)]["state_bytes"] == rows[("fam", 200)]["state_bytes"]
+    assert result["roofline_tokens_per_second"] > 0 and plot.stat().st_size > 1000
