@@ -50,7 +50,9 @@ def test_info_json(capsys, tiny):
     code, out, err = run_main(capsys, "info", "--model", tiny, "--json", "--dtype", "fp32")
     info = json.loads(out)
     assert code == 0 and info["architecture"] == "llama" and info["context_window"] == 2048
-    assert info["memory"]["mode"] == "fam" and info["memory"]["state_bytes"] > 0
+    assert info["memory"]["mode"] == "sink" and info["memory"]["state_bytes"] > 0  # auto without an adapter
+    code, out, _ = run_main(capsys, "info", "--model", tiny, "--json", "--memory", "fam", "--fam-length", "8")
+    assert json.loads(out)["memory"]["mode"] == "fam" and json.loads(out)["memory"]["fam_length"] == 8
     assert info["tokenizer"] == "tiktoken"
 
 
@@ -60,7 +62,7 @@ def test_ask_json_schema(capsys, tiny, doc):
     result = json.loads(out)
     assert code == 0 and err == ""
     assert set(result) >= {"command", "question", "answer", "tokens_read", "timings", "memory", "model"}
-    assert result["tokens_read"] > 20 and result["memory"]["mode"] == "fam"
+    assert result["tokens_read"] > 20 and result["memory"]["mode"] == "sink"
 
 
 def test_ask_saved_reading_serves_another_question(capsys, tiny, doc, tmp_path):
