@@ -16,16 +16,26 @@ from famcli.engine import Engine, State
 
 @dataclass(frozen=True)
 class Sampling:
-    """temperature 0 means greedy; top_k 0 and top_p 1 mean no cut."""
+    """temperature 0 means greedy; top_k 0 and top_p 1 mean no cut; no_repeat_ngram n > 0 forbids a token
+    that would repeat an n-gram already generated (small models loop without it)."""
 
     temperature: float = 0.0
     top_k: int = 0
     top_p: float = 1.0
     seed: int | None = None
+    no_repeat_ngram: int = 0
 
     def __post_init__(self):
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ValueError("temperature must be >= 0, top-p in (0, 1], top-k >= 0")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0 or self.no_repeat_ngram < 0:
+            raise ValueError("temperature must be >= 0, top-p in (0, 1], top-k and no-repeat-ngram >= 0")
+
+
+def banned_tokens(history: list[int], n: int) -> set[int]:
+    """Tokens that would complete an n-gram already present in history."""
+    if n <= 0 or len(history) < n:
+        return set()
+    prefix = tuple(history[len(history) - n + 1:])
+    return {history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i:i + n - 1]) == prefix}
 
 
 def pick(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None) -> int:
@@ -55,7 +65,12 @@ def stream_tokens(engine: Engine, state: State, prompt_ids, max_new_tokens: int,
     out: list[int] = []
     stop = set(int(i) for i in stop_ids)
     for step in range(max_new_tokens):
-        token = pick(logits.cpu(), sampling, generator)
+        logits = logits.cpu()
+        banned = banned_tokens(out, sampling.no_repeat_ngram)
+        if banned:
+            logits = logits.clone()
+            logits[list(banned)] = float("-inf")
+        token = pick(logits, sampling, generator)
         if token in stop:
             return
         out.append(token)

@@ -7,6 +7,7 @@ report: only question-before + chat-turn-after answered it; `Question: / Answer:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -114,7 +115,8 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
 
 
 NOTE_INSTRUCTION = "Summarize the text above in one sentence."
-SUMMARY_INSTRUCTION = "Write a short summary of the whole document."
+SUMMARY_INSTRUCTION = "Write one paragraph that summarizes the whole story, from beginning to end."
+NO_REPEAT = 3  # notes and summaries of a 135M model loop without it
 
 
 def chat_turn(session: Session, instruction: str) -> str:
@@ -137,7 +139,8 @@ def section_length(total_tokens: int | None, window: int, sections: int = 16) ->
 
 def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
     """A one-sentence note about what the memory holds now, on a copy of the state."""
-    return session.complete(state.clone(), chat_turn(session, NOTE_INSTRUCTION), max_tokens, stop=("\n\n",))
+    return session.complete(state.clone(), chat_turn(session, NOTE_INSTRUCTION), max_tokens,
+                            Sampling(no_repeat_ngram=NO_REPEAT), stop=("\n\n",))
 
 
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
@@ -148,4 +151,5 @@ def summarize_notes(session: Session, notes: list[str], instruction: str, max_to
     window = session.loaded.context_window - max_tokens - 16
     ids = session.tokens.encode(prompt)
     engine = session.final_reader() if len(ids) <= window else session.engine
+    sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
     return session.complete(engine.new_state(), prompt, max_tokens, sampling, engine=engine)

@@ -252,3 +252,14 @@ def test_sampling_is_deterministic_with_seed_and_stops(llama):
     greedy = generate(engine, engine.new_state(), ids_of(10), 20)
     stopped = generate(engine, engine.new_state(), ids_of(10), 20, stop_ids=[greedy[5]])
     assert stopped == greedy[: greedy.index(greedy[5])]
+
+
+def test_no_repeat_ngram_blocks_loops(llama):
+    from famcli.generate import banned_tokens
+
+    assert banned_tokens([1, 2, 3, 1, 2], 3) == {3}
+    assert banned_tokens([1, 2, 3], 0) == set()
+    engine = Engine(llama, MemoryConfig(mode="bswa", block_size=16))
+    out = generate(engine, engine.new_state(), ids_of(5), 60, Sampling(no_repeat_ngram=3))
+    trigrams = [tuple(out[i:i + 3]) for i in range(len(out) - 2)]
+    assert len(trigrams) == len(set(trigrams))
