@@ -253,7 +253,7 @@ def ask(
 ):
     """Answer a question about a document (the question goes before and after it)."""
     from famcli.generate import Sampling
-    from famcli.tasks import Reading, ask as answer_question, question_header
+    from famcli.tasks import READING_HEADER, Reading, ask as answer_question, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
@@ -266,7 +266,8 @@ def ask(
         ui.note(f"Loaded the memory of {state.n_tokens:,} tokens from {load_state}.")
     else:
         state = session.engine.new_state()
-        prefix = "" if save_state else question_header(question)  # a saved reading serves any question
+        # a saved reading must serve any question: a generic header (measured: better than none)
+        prefix = READING_HEADER if save_state else question_header(question)
         try:
             reading = _read_document(session, state, file, password, ui, prefix=prefix)
         except KeyboardInterrupt:

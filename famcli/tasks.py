@@ -104,6 +104,9 @@ class Session:
         return build_engine(self.loaded, MemoryConfig(mode="full", block_size=self.config.block_size))
 
 
+READING_HEADER = "Read the following document carefully. Questions about it will follow.\n\n"
+
+
 def question_header(question: str) -> str:
     return f"Read the following document and answer this question about it: {question}\n\n"
 
@@ -111,7 +114,7 @@ def question_header(question: str) -> str:
 def ask(session: Session, state: State, question: str, max_tokens: int, sampling: Sampling) -> str:
     """The question again after the document, as a chat turn: on the default model this answered a fact
     that `Question: / Answer:` missed, and the question before the document was needed too (see README)."""
-    return session.complete(state, chat_turn(session, question), max_tokens, sampling)
+    return session.complete(state, chat_turn(session, question), max_tokens, sampling, stop=("\n",))
 
 
 NOTE_INSTRUCTION = "Summarize the text above in one sentence."
