@@ -6,6 +6,7 @@ Only this module talks to the terminal: results on stdout, progress and errors o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -44,6 +45,9 @@ FamOpt = Annotated[Optional[int], typer.Option("--fam-length", help="Feedback me
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | bf16 | fp16 | fp32 (auto: bf16 where the CPU supports it).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+AdapterOpt = Annotated[str, typer.Option(
+    "--adapter", help="A FAM adapter from `famcli train` (LoRA merged at load), `auto` (the one shipped for the "
+                      "default model, used with fam) or `none` (zero-shot FAM).")]
 
 
 def memory_config(memory: str, block_size, memory_segments, fam_length) -> MemoryConfig:
@@ -52,13 +56,12 @@ def memory_config(memory: str, block_size, memory_segments, fam_length) -> Memor
     return MemoryConfig(mode=resolve_memory(memory), **{k: v for k, v in given.items() if v is not None})
 
 
-def resolve_memory(memory: str, adapter=None) -> str:
-    """`auto`: FAM only where it was trained. No adapter ships yet (issue 4), so auto reads with `sink`,
-    which measured best without training (next-token loss on 8k tokens of book text: full 2.96,
-    sink 3.08, bswa 3.70, untrained fam 5.00)."""
-    if memory != "auto":
-        return memory
-    return "fam" if adapter is not None else "sink"
+def resolve_memory(memory: str) -> str:
+    """The mode to validate options against before the model is loaded (famcli.runtime.resolve decides
+    `auto` once it knows whether an adapter fits the model)."""
+    from famcli.runtime import ZERO_SHOT
+
+    return "fam" if memory in ("auto", ZERO_SHOT) else memory
 
 
 def _version(value: bool):
@@ -76,17 +79,19 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
 @app.command()
 def info(model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
          memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-         device: DeviceOpt = "auto", as_json: JsonOpt = False):
+         device: DeviceOpt = "auto", as_json: JsonOpt = False, adapter: AdapterOpt = "auto"):
     """Show the model, its context window, dtype, device and the memory configuration with its state size."""
     from famcli.models import describe, load_model
-    from famcli.runtime import build_engine, memory_summary
+    from famcli.runtime import build_engine, memory_summary, resolve
     from famcli.tokens import Tokens
 
-    config = memory_config(memory, block_size, memory_segments, fam_length)
+    memory_config(memory, block_size, memory_segments, fam_length)
     loaded = load_model(model, dtype=dtype, device=device)
+    config = resolve(loaded, memory, adapter, block_size=block_size, memory_segments=memory_segments,
+                     fam_length=fam_length)
     tokens = Tokens(loaded.tokenizer)
     result = {"famcli": __version__, **describe(loaded), "tokenizer": tokens.backend,
-              "memory": memory_summary(build_engine(loaded, config))}
+              "memory": memory_summary(build_engine(loaded, config), loaded.adapter)}
     if tokens.tiktoken is None:
         result["tokenizer_note"] = "tiktoken cannot express this tokenizer; famcli counts with the model's own"
     if as_json:
@@ -143,15 +148,19 @@ class Ui:
             yield advance
 
 
-def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed):
+def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter="auto"):
     import torch
 
     from famcli.models import load_model
+    from famcli.runtime import resolve
     from famcli.tasks import Session
 
-    config = memory_config(memory, block_size, memory_segments, fam_length)
+    memory_config(memory, block_size, memory_segments, fam_length)  # nonsense options fail before loading
     torch.manual_seed(seed)
-    return Session(load_model(model, dtype=dtype, device=device), config)
+    loaded = load_model(model, dtype=dtype, device=device)
+    config = resolve(loaded, memory, adapter, block_size=block_size, memory_segments=memory_segments,
+                     fam_length=fam_length)
+    return Session(loaded, config)
 
 
 def _count_tokens(session, path: str, password) -> int | None:
@@ -205,7 +214,7 @@ def _save(session, state, path: Path | None, ui, document: str | None = None) ->
     if path is None:
         return
     state.extra.update({"document": document} if document else {})
-    session.engine.save_state(state, path, session.loaded.identity)
+    session.engine.save_state(state, path, session.identity)
     ui.note(f"Saved the memory ({state.n_tokens:,} tokens read) to {path}.")
 
 
@@ -216,6 +225,7 @@ def summarize(
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
     progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 200,
+    adapter: AdapterOpt = "auto",
     instruction: Annotated[Optional[str], typer.Option(
         "--instruction", help="What the final summary should be (default: a short summary of the whole document).")] = None,
     notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
@@ -226,7 +236,7 @@ def summarize(
     from famcli.tasks import SUMMARY_INSTRUCTION, note_on, section_length, summarize_notes
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
     total = _count_tokens(session, file, password)
     every = section_length(total, session.config.window, sections)
     running: list[str] = []
@@ -250,13 +260,14 @@ def ask(
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
     progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
     temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
+    adapter: AdapterOpt = "auto",
 ):
     """Answer a question about a document (the question goes before and after it)."""
     from famcli.generate import Sampling
     from famcli.tasks import READING_HEADER, Reading, ask as answer_question, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     document = _document_id(file)
@@ -288,7 +299,7 @@ def _document_id(path: str) -> str:
 def _load(session, path: Path, document: str):
     if not path.is_file():
         raise DocumentError(f"no such state file: {path}")
-    state = session.engine.load_state(path, session.loaded.identity)
+    state = session.engine.load_state(path, session.identity)
     saved = state.extra.get("document")
     if saved and document != "<stdin>" and saved != document:
         raise DocumentError(f"{path} holds a reading of {saved}, not of {document}")
@@ -300,24 +311,36 @@ def passkey(
     length: Annotated[str, typer.Option("--length", help="Token counts: list (4k,16k,64k) or range (2k-16k).")] = "2k,8k",
     depth: Annotated[str, typer.Option("--depth", help="Needle depths as fractions.")] = "0.1,0.5,0.9",
     trials: Annotated[int, typer.Option("--trials", min=1, help="Random keys per cell.")] = 2,
-    memories: Annotated[str, typer.Option("--memory", help="Memory modes side by side, comma separated.")] = "fam,bswa,sink",
+    memories: Annotated[str, typer.Option("--memory", help="Memory modes side by side, comma separated "
+                                          "(fam-zero-shot: fam without the adapter).")] = "fam,bswa,sink",
     model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
     fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
     as_json: JsonOpt = False, quiet: QuietOpt = False, progress: ProgressOpt = False,
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the accuracy heatmap (PNG).")] = None,
+    adapter: AdapterOpt = "auto",
 ):
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode."""
     from famcli.models import load_model
     from famcli.passkey import accuracy_table, keys_for, markdown, parse_depths, parse_lengths, plot, run_trial
+    from famcli.runtime import ZERO_SHOT, resolve
     from famcli.tasks import Session
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     lengths, depths = parse_lengths(length), parse_depths(depth)
     modes = [m.strip() for m in memories.split(",") if m.strip()]
-    configs = [memory_config(m, block_size, memory_segments, fam_length) for m in modes]
+    for m in modes:
+        memory_config(m, block_size, memory_segments, fam_length)
     loaded = load_model(model, dtype=dtype, device=device)
-    results = []
-    for config in configs:
+    sizes = {"block_size": block_size, "memory_segments": memory_segments, "fam_length": fam_length}
+    # modes on the base model first; the adapter's LoRA is merged into the weights for the others
+    plain = [m for m in modes if m == ZERO_SHOT or m not in ("fam", "auto") or adapter == "none"]
+    results, configs, labels = [], {}, {}
+    for label in plain + [m for m in modes if m not in plain]:
+        if label == ZERO_SHOT and loaded.adapter is not None:
+            loaded = load_model(model, dtype=dtype, device=device)
+        config = resolve(loaded, label, adapter, **sizes)
+        name = label if label == ZERO_SHOT else config.mode
+        configs[name] = config
         session = Session(loaded, config)
         for n in lengths:
             if config.mode == "full" and n > loaded.context_window:
@@ -325,15 +348,19 @@ def passkey(
                 continue
             for d in depths:
                 for key in keys_for(seed + n + int(d * 1000), trials):
-                    with ui.reading(n, f"{config.mode} {n / 1000:g}k depth {d:g}", config.block_size) as bar:
-                        results.append(run_trial(session, n, d, key, bar))
+                    with ui.reading(n, f"{name} {n / 1000:g}k depth {d:g}", config.block_size) as bar:
+                        trial = run_trial(session, n, d, key, bar)
+                        results.append(dataclasses.replace(trial, mode=name))
+    order = {m: i for i, m in enumerate(modes)}  # report in the order asked
+    results.sort(key=lambda t: order.get(t.mode, order.get("fam", 0)))
     table = accuracy_table(results)
     if plot_path:
         plot(table, depths, str(plot_path))
         ui.note(f"Wrote the heatmap to {plot_path}.")
     payload = {"command": "passkey", "accuracy": table, "trials": [vars(t) | {"correct": t.correct} for t in results],
                "tokens_read": sum(t.tokens for t in results), "seconds": round(time.perf_counter() - t_start, 1),
-               "memory": {c.mode: c.to_dict() for c in configs}, "model": loaded.name}
+               "memory": {name: c.to_dict() for name, c in configs.items()}, "model": loaded.name,
+               "adapter": str(loaded.adapter.path) if loaded.adapter is not None else None}
     _emit(as_json, payload, markdown(table, depths))
 
 
@@ -343,7 +370,7 @@ def stream(
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
     progress: ProgressOpt = False, max_tokens: MaxTokensOpt = 48, save_state: SaveOpt = None,
-    load_state: LoadOpt = None,
+    load_state: LoadOpt = None, adapter: AdapterOpt = "auto",
     every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
     question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.")] = None,
 ):
@@ -352,7 +379,7 @@ def stream(
     from famcli.tasks import ask as answer_question, note_on, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
     state = _load(session, load_state, "<stdin>") if load_state else session.engine.new_state()
     digests: list[dict] = []
 
@@ -386,6 +413,7 @@ def bench(
     fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
     as_json: JsonOpt = False, quiet: QuietOpt = False,
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
+    adapter: AdapterOpt = "auto",
 ):
     """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline."""
     import subprocess
@@ -414,7 +442,7 @@ def bench(
                 ui.note(f"{mode} skips {n:,} tokens (past the {loaded_window:,}-token window)")
                 continue
             args = [sys.executable, "-m", "famcli", "bench-cell", "--mode", mode, "--tokens", str(n),
-                    "--dtype", dtype, "--device", device, "--seed", str(seed)]
+                    "--dtype", dtype, "--device", device, "--seed", str(seed), "--adapter", adapter]
             for flag, value in (("--model", model), ("--block-size", block_size),
                                 ("--memory-segments", memory_segments), ("--fam-length", fam_length)):
                 if value is not None:
@@ -435,7 +463,8 @@ def bench(
 @app.command("bench-cell", hidden=True)
 def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],
                model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
-               fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0):
+               fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
+               adapter: AdapterOpt = "auto"):
     """One measurement in a fresh process, so its peak resident memory is its own."""
     import torch
 
@@ -456,10 +485,102 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
             if row is None:
                 raise ModelError("llama-cpp-python is not installed")
         else:
-            config = memory_config(mode, block_size, memory_segments, fam_length)
+            from famcli.runtime import resolve
+
+            config = resolve(loaded, mode, adapter, block_size=block_size, memory_segments=memory_segments,
+                             fam_length=fam_length)
             row = engine_rate(loaded.model, config, ids.to(loaded.device), loaded.context_window)
     row |= {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline}
     typer.echo(json.dumps(row))
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Adapter file to write (safetensors).")] = Path("famcli-adapter.safetensors"),
+    corpus: Annotated[Optional[list[Path]], typer.Option("--corpus", help="Plain-text books for filler and language modelling (files or folders, UTF-8); without it filler is synthetic.")] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps (one document each).")] = 300,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="LoRA learning rate.")] = 1e-3,
+    prompt_lr: Annotated[float, typer.Option("--prompt-lr", min=0.0, help="FAM prompt learning rate.")] = 2e-3,
+    rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank (attention and MLP projections).")] = 8,
+    max_blocks: Annotated[int, typer.Option("--max-blocks", min=1, help="Longest training document, in blocks (curriculum end).")] = 12,
+    state_passing: Annotated[float, typer.Option("--state-passing", min=0.0, max=1.0, help="Probability a document starts from the previous step's FAM.")] = 0.5,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")] = 20,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt.")] = False,
+    log: Annotated[Optional[Path], typer.Option("--log", help="Also append one JSON line per step here.")] = None,
+    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+    fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto",
+    seed: SeedOpt = 0, quiet: QuietOpt = False,
+):
+    """Teach a model to use FAM: LoRA + a learned FAM prompt, trained with MRBP; writes an adapter file."""
+    import signal
+
+    import torch
+
+    from famcli.models import load_model
+    from famcli.train import TrainConfig, Trainer, run
+    from famcli.traindata import TrainingData
+
+    books = []
+    for item in corpus or []:
+        if item.is_dir():
+            books += sorted(item.glob("*.txt"))
+        elif item.is_file():
+            books.append(item)
+        else:
+            raise DocumentError(f"corpus not found: {item}")
+    if corpus and not books:
+        raise DocumentError("the corpus has no .txt files")
+    checkpoint = out.with_name(out.name + ".ckpt")
+    if checkpoint.exists() and not resume:
+        raise ValueError(f"{checkpoint} exists: pass --resume to continue that run, or delete it")
+    if resume and not checkpoint.exists():
+        raise ValueError(f"--resume: no checkpoint at {checkpoint}")
+    memory = memory_config("fam", block_size, memory_segments, fam_length)
+    config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank,
+                         max_blocks=max_blocks, state_passing=state_passing, seed=seed,
+                         checkpoint_every=checkpoint_every)
+    torch.manual_seed(seed)
+    loaded = load_model(model, dtype=dtype, device=device)
+    trainer = Trainer(loaded, memory, config, TrainingData(loaded.tokenizer, books, seed=seed, window=memory.window))
+    if resume:
+        trainer.load_checkpoint(checkpoint)
+    ui = Ui(quiet, progress=True)
+    ui.note(f"training {len(trainer.lora_modules)} LoRA layers (rank {rank}) + a {memory.fam_length}-vector FAM "
+            f"prompt; block {memory.block_size}, {memory.memory_segments} memory segment(s); "
+            f"{len(books)} book(s); from step {trainer.step} to {steps}")
+    log_file = open(log, "a") if log else None
+    t0, start = time.perf_counter(), trainer.step
+
+    def on_step(entry) -> None:
+        done = entry.step + 1 - start
+        eta = (time.perf_counter() - t0) / done * (steps - entry.step - 1)
+        ui.note(f"step {entry.step + 1}/{steps} {entry.kind:5} {entry.tokens:6,} tok {entry.blocks:3} blocks "
+                f"loss {entry.loss:7.4f}  {entry.tokens_per_second:5.0f} tok/s  "
+                f"{'passed-state ' if entry.passed_state else ''}ETA {eta / 60:.0f} min")
+        if log_file:
+            log_file.write(json.dumps(entry.__dict__) + "\n")
+            log_file.flush()
+
+    stop = {"asked": False}
+
+    def ask_stop(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        ui.note("stopping after this step (Ctrl-C again to stop at once, losing the step)")
+
+    previous = signal.signal(signal.SIGINT, ask_stop)
+    try:
+        run(trainer, out, checkpoint, on_step, should_stop=lambda: stop["asked"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if log_file:
+            log_file.close()
+    if stop["asked"]:
+        ui.note(f"stopped at step {trainer.step}; checkpoint {checkpoint}, adapter {out}; continue with --resume")
+        raise typer.Exit(130)
+    checkpoint.unlink(missing_ok=True)
+    ui.note(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {trainer.step} steps")
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

@@ -172,8 +172,14 @@ class Engine:
     def _chunk(self, state: State, ids: torch.Tensor, all_logits: bool) -> torch.Tensor:
         return self.chunk_forward(state, ids, all_logits)
 
-    def chunk_forward(self, state: State, ids: torch.Tensor, all_logits: bool) -> torch.Tensor:
-        """Read c <= B - offset tokens of the current block through all layers (the block step)."""
+    def chunk_forward(self, state: State, ids: torch.Tensor, all_logits: bool,
+                      rows: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Read c <= B - offset tokens of the current block through all layers (the block step).
+
+        Logits come for the last token, every token (all_logits) or the given row indices (`rows`, as in
+        training, where most tokens carry no loss; an empty `rows` skips the vocabulary projection).
+        Under autograd `state.k`, `state.v` and `state.q_fam` may be lists of per-layer tensors (see
+        famcli.mrbp): writing one layer's slice then never touches another layer's saved tensors."""
         plan = self._plan(state, ids.numel())
         x = self.model.model.embed_tokens(ids)  # (c, d)
         if plan.offset == 0 and plan.sink_active:
@@ -186,9 +192,15 @@ class Engine:
             state.fam = torch.stack(new_fam)
             state.fam_updates += 1
         state.n_tokens += ids.numel()
-        rows = x if all_logits else x[-1:]
-        logits = self.model.lm_head(self.model.model.norm(rows)).float()
-        state.logits = logits[-1].detach()
+        if rows is not None:
+            if rows.numel() == 0:
+                return None
+            out = x[rows]
+        else:
+            out = x if all_logits else x[-1:]
+        logits = self.model.lm_head(self.model.model.norm(out)).float()
+        if rows is None:
+            state.logits = logits[-1].detach()
         return logits
 
     def _plan(self, state: State, c: int) -> "_Plan":
@@ -228,19 +240,19 @@ class Engine:
         rows = layer.input_layernorm(torch.cat([state.fam[l], x]) if plan.starts else x)
         q, k, v = self._project(layer, rows)  # (H|Hkv, rows, D)
         if plan.starts:
-            state.k[l, :, self.S: self.S + n] = rotate(k[:, :n], *plan.rope_fam_k)
-            state.v[l, :, self.S: self.S + n] = v[:, :n]
+            state.k[l][:, self.S: self.S + n] = rotate(k[:, :n], *plan.rope_fam_k)
+            state.v[l][:, self.S: self.S + n] = v[:, :n]
             state.q_fam[l] = rotate(q[:, :n], *plan.rope_fam_q)
             q, k, v = q[:, n:], k[:, n:], v[:, n:]
         if self.S and state.n_tokens < self.S:
             first = min(self.S - state.n_tokens, c)
-            state.sink_raw[l, :, state.n_tokens: state.n_tokens + first] = k[:, :first]
-            state.v[l, :, state.n_tokens: state.n_tokens + first] = v[:, :first]  # values need no rotation
+            state.sink_raw[l][:, state.n_tokens: state.n_tokens + first] = k[:, :first]
+            state.v[l][:, state.n_tokens: state.n_tokens + first] = v[:, :first]  # values need no rotation
         q, k = rotate(q, *plan.rope), rotate(k, *plan.rope)
         lo = plan.base + plan.offset
-        state.k[l, :, lo: lo + c] = k
-        state.v[l, :, lo: lo + c] = v
-        keys, values = state.k[l, :, : plan.used], state.v[l, :, : plan.used]
+        state.k[l][:, lo: lo + c] = k
+        state.v[l][:, lo: lo + c] = v
+        keys, values = state.k[l][:, : plan.used], state.v[l][:, : plan.used]
         attn = kernels.block_attention(q, keys, values, plan.valid, plan.base, plan.offset, self.scale, plan.bias)
         if not plan.completes:
             return self._finish(layer, x, attn), None
@@ -279,7 +291,7 @@ class Engine:
         window_start = (plan.tau - self.lookback) * self.config.block_size
         cos, sin = self.rotary.tables(window_start - self.S, self.S)
         for l in range(self.n_layers):
-            state.k[l, :, : self.S] = rotate(state.sink_raw[l], cos, sin)
+            state.k[l][:, : self.S] = rotate(state.sink_raw[l], cos, sin)
 
     # ----- saving ------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class LoadedModel:
     source: str
     dtype: torch.dtype
     device: torch.device
+    adapter: object = None  # the famcli.adapter.Adapter merged into the weights, if any
 
     @property
     def config(self):

@@ -47,6 +47,12 @@ class Session:
     def config(self) -> MemoryConfig:
         return self.engine.config
 
+    @property
+    def identity(self) -> dict:
+        """What a saved state must match: the model's shapes and name, and the adapter merged into it."""
+        adapter = self.loaded.adapter
+        return self.loaded.identity | ({"adapter": adapter.fingerprint} if adapter is not None else {})
+
     def read_ids(self, state: State, ids: list[int], progress: Progress | None = None) -> None:
         """Feed ids block by block so progress and Ctrl-C land between blocks."""
         B = self.config.block_size

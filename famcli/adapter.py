@@ -1,0 +1,134 @@
+"""FAM adapters: the LoRA weights and the learned FAM prompt that `famcli train` produces (design doc 6).
+
+One safetensors file: tensors `fam_prompt` (N, d) and, per adapted linear layer, `lora.<module>.A` (r, in)
+and `lora.<module>.B` (out, r); its metadata holds JSON for the base model's identity, the memory
+configuration it was trained with, the LoRA and training configuration, a data summary and measurements.
+At load the LoRA is merged into the weights (W += alpha/r * B A), so reading costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from famcli.config import MemoryConfig
+
+ADAPTER_FORMAT = "famcli-adapter-1"
+SHIPPED = Path(__file__).parent / "adapters"
+SHAPE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+              "vocab_size", "intermediate_size")
+
+
+class AdapterError(ValueError):
+    """An adapter file that cannot be read or does not fit the model; the message is one line."""
+
+
+@dataclass
+class Adapter:
+    prompt: torch.Tensor  # (N, d) FAM prompt at the token-embedding level
+    lora: dict[str, tuple[torch.Tensor, torch.Tensor]]  # module name -> (A (r, in), B (out, r))
+    scaling: float  # alpha / r
+    config: MemoryConfig
+    base: dict  # identity of the model it was trained on
+    info: dict = field(default_factory=dict)  # training configuration, data, measurements
+    path: Path | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for pair in self.lora.values() for t in pair) + \
+            self.prompt.numel() * self.prompt.element_size()
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the trained weights (for saved states): a hash of the prompt and the first LoRA pair."""
+        import hashlib
+
+        h = hashlib.sha256(self.prompt.float().numpy().tobytes())
+        for a, b in list(self.lora.values())[:1]:
+            h.update(a.float().numpy().tobytes())
+            h.update(b.float().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def check(self, identity: dict) -> None:
+        """Refuse a model of a different shape; the adapter would silently garble it."""
+        wrong = [k for k in SHAPE_KEYS if self.base.get(k) != identity.get(k)]
+        if wrong:
+            where = self.path or "the adapter"
+            raise AdapterError(f"{where} was trained for {self.base.get('name', 'another model')} "
+                               f"({', '.join(f'{k}={self.base.get(k)}' for k in wrong)}), not this model")
+
+    def merge_into(self, model: torch.nn.Module) -> None:
+        """W += scaling * B @ A for every adapted layer, in fp32, written back in the model's dtype."""
+        with torch.no_grad():
+            for name, (a, b) in self.lora.items():
+                try:
+                    weight = model.get_submodule(name).weight
+                except AttributeError as exc:
+                    raise AdapterError(f"adapter layer {name} is not in this model") from exc
+                if weight.shape != (b.shape[0], a.shape[1]):
+                    raise AdapterError(f"adapter layer {name} has shape {(b.shape[0], a.shape[1])}, "
+                                       f"the model's is {tuple(weight.shape)}")
+                delta = self.scaling * (b.float() @ a.float())
+                weight.copy_((weight.float() + delta.to(weight.device)).to(weight.dtype))
+
+
+def save_adapter(path, prompt: torch.Tensor, lora: dict, scaling: float, config: MemoryConfig, base: dict,
+                 info: dict, dtype=torch.bfloat16) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {"fam_prompt": prompt.detach().float().contiguous()}  # tiny; keep it exact
+    for name, (a, b) in lora.items():
+        tensors[f"lora.{name}.A"] = a.detach().to(dtype).contiguous()
+        tensors[f"lora.{name}.B"] = b.detach().to(dtype).contiguous()
+    meta = {"format": ADAPTER_FORMAT, "memory": config.to_json(), "base": json.dumps(base, sort_keys=True),
+            "scaling": repr(float(scaling)), "info": json.dumps(info, sort_keys=True)}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)  # never leave a half-written adapter behind
+
+
+def load_adapter(path) -> Adapter:
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise AdapterError(f"adapter not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != ADAPTER_FORMAT:
+                raise AdapterError(f"{path} is not a famcli adapter")
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+        config = MemoryConfig.from_dict(json.loads(meta["memory"]))
+        base, info, scaling = json.loads(meta["base"]), json.loads(meta.get("info", "{}")), float(meta["scaling"])
+    except AdapterError:
+        raise
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise AdapterError(f"cannot read adapter {path}: {str(exc).splitlines()[0][:160]}") from exc
+    if "fam_prompt" not in tensors:
+        raise AdapterError(f"{path} has no FAM prompt")
+    lora = {}
+    for name in tensors:
+        if name.startswith("lora.") and name.endswith(".A"):
+            module = name[len("lora."):-len(".A")]
+            lora[module] = (tensors[name], tensors[f"lora.{module}.B"])
+    return Adapter(tensors["fam_prompt"], lora, scaling, config, base, info, path)
+
+
+def shipped_adapter(identity: dict) -> Path | None:
+    """The adapter shipped inside the package for exactly this model (same name and shapes), if any."""
+    from safetensors import safe_open
+
+    for path in sorted(SHIPPED.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+            if meta.get("format") == ADAPTER_FORMAT and json.loads(meta["base"]) == identity:
+                return path
+        except Exception:  # noqa: BLE001 - a damaged shipped file is reported when it is actually loaded
+            continue
+    return None

@@ -1,0 +1,218 @@
+"""`famcli train`: FAM adaptation of a pretrained model (design doc section 6, issue 4).
+
+What learns: LoRA (peft) on the attention and MLP projections, and the N-vector FAM prompt. What it
+learns from: famcli.traindata (facts far back, language modelling, the copy task), a curriculum from
+short to long documents, random state passing (with probability p a document starts from the FAM the
+previous step ended with, so the memory learns to survive many updates), and MRBP (famcli.mrbp) so the
+gradient crosses every block and FAM update of a document while memory holds one block's activations.
+
+Checkpoints (every N steps) hold everything a resumed run needs; the data for step s depends only on
+(seed, s), so `--resume` continues the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from famcli.adapter import save_adapter
+from famcli.config import MemoryConfig
+from famcli.engine import ZERO_SHOT_FAM_TEXT, Engine
+from famcli.models import LoadedModel
+from famcli.mrbp import cut_blocks, mrbp
+from famcli.traindata import TrainingData
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+CHECKPOINT_FORMAT = "famcli-train-checkpoint-1"
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 300
+    lr: float = 1e-3  # LoRA
+    prompt_lr: float = 2e-3  # FAM prompt
+    warmup: int = 10
+    rank: int = 8
+    alpha: float = 16.0
+    targets: tuple[str, ...] = LORA_TARGETS
+    state_passing: float = 0.5
+    min_blocks: int = 3  # shortest document: the needle can lie beyond a one-segment window
+    max_blocks: int = 12  # longest document, in blocks, reached after `ramp` of the steps
+    ramp: float = 0.5
+    lm_weight: float = 0.5
+    copy_weight: float = 0.1
+    clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 20
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["targets"] = list(self.targets)
+        return d
+
+    def blocks_at(self, step: int) -> int:
+        frac = min(1.0, step / max(1.0, self.ramp * self.steps))
+        return max(self.min_blocks, round(self.min_blocks + frac * (self.max_blocks - self.min_blocks)))
+
+
+@dataclass
+class StepLog:
+    step: int
+    kind: str
+    tokens: int
+    blocks: int
+    loss: float
+    seconds: float
+    passed_state: bool
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+class Trainer:
+    """Holds the model with LoRA injected, the FAM prompt, the optimiser and the carried FAM."""
+
+    def __init__(self, loaded: LoadedModel, memory: MemoryConfig, config: TrainConfig, data: TrainingData):
+        from peft import LoraConfig, inject_adapter_in_model
+
+        if memory.mode != "fam" or memory.fam_length < 1:
+            raise ValueError("training needs --memory fam with a FAM length of at least 1")
+        self.loaded, self.memory, self.config, self.data = loaded, memory, config, data
+        model = loaded.model
+        model.requires_grad_(False)
+        lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0, bias="none",
+                          target_modules=list(config.targets))
+        inject_adapter_in_model(lora, model)
+        self.lora_modules = {name: m for name, m in model.named_modules()
+                             if hasattr(m, "lora_A") and "default" in getattr(m, "lora_A", {})}
+        if not self.lora_modules:
+            raise ValueError(f"no layer of this model matches the LoRA targets {', '.join(config.targets)}")
+        lora_params = []
+        for m in self.lora_modules.values():
+            for p in (m.lora_A["default"].weight, m.lora_B["default"].weight):
+                p.data = p.data.float()  # fp32 master weights; base weights stay in the model's dtype
+                p.requires_grad_(True)
+                lora_params.append(p)
+        ids = loaded.tokenizer.encode(ZERO_SHOT_FAM_TEXT, add_special_tokens=False)
+        ids = [ids[i % len(ids)] for i in range(memory.fam_length)]
+        with torch.no_grad():
+            init = model.model.embed_tokens(torch.tensor(ids, device=loaded.device)).float()
+        self.prompt = torch.nn.Parameter(init.clone())
+        self.engine = Engine(model, memory, fam_prompt=self.prompt, context_window=loaded.context_window)
+        self.optimizer = torch.optim.AdamW([
+            {"params": lora_params, "lr": config.lr, "weight_decay": 0.0},
+            {"params": [self.prompt], "lr": config.prompt_lr, "weight_decay": 0.0},
+        ], betas=(0.9, 0.99))
+        self.step = 0
+        self.carried: torch.Tensor | None = None
+        self.history: list[dict] = []
+
+    # ----- one step ------------------------------------------------------------------------------
+
+    def lr_scale(self, step: int) -> float:
+        return min(1.0, (step + 1) / max(1, self.config.warmup))
+
+    def train_step(self) -> StepLog:
+        cfg, B = self.config, self.memory.block_size
+        rng = random.Random(cfg.seed * 7919 + self.step)
+        n_blocks = rng.randint(cfg.min_blocks, cfg.blocks_at(self.step))
+        length = n_blocks * B - rng.randrange(0, B // 2)
+        example = self.data.example(self.step, max(length, 64))
+        weight = {"facts": 1.0, "lm": cfg.lm_weight, "copy": cfg.copy_weight}[example.kind]
+        total = sum(example.weights) or 1.0
+        weights = [w * weight / total for w in example.weights]  # mean loss per example, times its weight
+        blocks = cut_blocks(example.ids, weights, B)
+        passed = self.carried is not None and rng.random() < cfg.state_passing
+        t0 = time.perf_counter()
+        for group in self.optimizer.param_groups:
+            group.setdefault("base_lr", group["lr"])
+            group["lr"] = group["base_lr"] * self.lr_scale(self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        fam0 = self.carried if passed else self.engine.run_prompt(self.engine.fam_prompt())
+        loss, final_fam = mrbp(self.engine, fam0, blocks)
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        self.optimizer.step()
+        self.carried = final_fam
+        log = StepLog(self.step, example.kind, len(example.ids), len(blocks), loss / weight,
+                      time.perf_counter() - t0, passed)
+        self.history.append(dataclasses.asdict(log))
+        self.step += 1
+        return log
+
+    # ----- adapter and checkpoints ---------------------------------------------------------------
+
+    def lora_weights(self) -> dict:
+        return {name: (m.lora_A["default"].weight, m.lora_B["default"].weight)
+                for name, m in self.lora_modules.items()}
+
+    def save_adapter(self, path, extra: dict | None = None) -> None:
+        info = {"training": self.config.to_dict(), "steps_done": self.step, "data": self.data.summary(),
+                "lora": {"rank": self.config.rank, "alpha": self.config.alpha,
+                         "targets": list(self.config.targets)},
+                "loss_last_50": _recent_losses(self.history)} | (extra or {})
+        save_adapter(path, self.prompt, self.lora_weights(), self.config.alpha / self.config.rank, self.memory,
+                     self.loaded.identity, info)
+
+    def save_checkpoint(self, path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({"format": CHECKPOINT_FORMAT, "step": self.step, "config": self.config.to_dict(),
+                    "memory": self.memory.to_dict(), "prompt": self.prompt.detach(),
+                    "lora": {n: (a.detach(), b.detach()) for n, (a, b) in self.lora_weights().items()},
+                    "optimizer": self.optimizer.state_dict(), "carried": self.carried,
+                    "history": json.dumps(self.history)}, tmp)
+        tmp.replace(path)
+
+    def load_checkpoint(self, path) -> None:
+        ckpt = torch.load(path, map_location=self.loaded.device, weights_only=True)
+        if ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a famcli training checkpoint")
+        if ckpt["memory"] != self.memory.to_dict() or ckpt["config"] != self.config.to_dict():
+            raise ValueError(f"{path} was written by a run with other settings; resume with the same options")
+        with torch.no_grad():
+            self.prompt.copy_(ckpt["prompt"])
+            for name, (a, b) in ckpt["lora"].items():
+                m = self.lora_modules[name]
+                m.lora_A["default"].weight.copy_(a)
+                m.lora_B["default"].weight.copy_(b)
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.step, self.carried = ckpt["step"], ckpt["carried"]
+        self.history = json.loads(ckpt["history"])
+
+
+def _recent_losses(history: list[dict]) -> dict:
+    out = {}
+    for kind in ("facts", "lm", "copy"):
+        losses = [h["loss"] for h in history[-50:] if h["kind"] == kind]
+        if losses:
+            out[kind] = round(sum(losses) / len(losses), 4)
+    return out
+
+
+def run(trainer: Trainer, out: Path, checkpoint: Path, on_step: Callable[[StepLog], None] | None = None,
+        should_stop: Callable[[], bool] | None = None) -> None:
+    """Train to the configured number of steps, checkpointing and writing the adapter as it goes."""
+    t0 = time.perf_counter()
+    seconds = sum(h["seconds"] for h in trainer.history)
+    while trainer.step < trainer.config.steps:
+        log = trainer.train_step()
+        if not math.isfinite(log.loss):
+            raise FloatingPointError(f"loss became {log.loss} at step {log.step}; lower --lr")
+        if on_step:
+            on_step(log)
+        done = trainer.step == trainer.config.steps
+        if done or trainer.step % trainer.config.checkpoint_every == 0 or (should_stop and should_stop()):
+            trainer.save_checkpoint(checkpoint)
+            trainer.save_adapter(out, {"train_seconds": round(seconds + time.perf_counter() - t0, 1)})
+            if should_stop and should_stop():
+                return

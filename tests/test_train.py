@@ -1,0 +1,161 @@
+"""FAM adaptation on a tiny model: data, adapter files, merging, resume, and the train command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from famcli.adapter import AdapterError, load_adapter
+from famcli.config import MemoryConfig
+from famcli.models import load_model
+from famcli.mrbp import cut_blocks, start_state
+from famcli.runtime import build_engine, resolve
+from famcli.train import TrainConfig, Trainer
+from famcli.traindata import FACTS, TrainingData
+
+MEMORY = MemoryConfig(mode="fam", block_size=16, memory_segments=1, fam_length=4)
+
+
+def _trainer(path, steps=4, seed=0, **kw):
+    loaded = load_model(str(path), dtype="fp32")
+    config = TrainConfig(steps=steps, max_blocks=3, rank=4, alpha=8.0, seed=seed, checkpoint_every=2, **kw)
+    return Trainer(loaded, MEMORY, config, TrainingData(loaded.tokenizer, seed=seed))
+
+
+def test_training_data_is_deterministic_and_varied(tiny_model_dirs):
+    from tests.conftest import tiny_tokenizer
+
+    data = TrainingData(tiny_tokenizer(), seed=3)
+    again = TrainingData(tiny_tokenizer(), seed=3)
+    examples = [data.example(s, 800) for s in range(40)]
+    assert [e.ids for e in examples] == [again.example(s, 800).ids for s in range(40)]
+    assert all(len(e.ids) == 800 for e in examples)
+    for e in examples:
+        assert len(e.weights) == len(e.ids) and e.answer_tokens > 0
+        assert all(w == 0 for w in e.weights[:-e.answer_tokens])  # loss on the answer only
+    assert {e.kind for e in examples} == {"facts"}  # without books: facts on synthetic filler
+    answers = {tuple(e.ids[-e.answer_tokens:]) for e in examples}
+    assert len(answers) > 30
+    assert len(FACTS) >= 5
+
+
+def test_training_data_with_books(tmp_path):
+    from tests.conftest import tiny_tokenizer
+
+    book = tmp_path / "book.txt"
+    book.write_text("*** START OF THE BOOK ***\r\n" + "the pass key is a story. " * 400 + "\r\n*** END OF IT")
+    data = TrainingData(tiny_tokenizer(), [book], seed=1)
+    kinds = {data.example(s, 400).kind for s in range(60)}
+    assert kinds == {"facts", "lm", "copy"}
+    copy = next(data.example(s, 400) for s in range(60) if data.example(s, 400).kind == "copy")
+    n = copy.answer_tokens
+    assert n == 256
+    body = copy.ids[:-n]
+    tail = copy.ids[-n:]
+    assert any(body[i:i + n] == tail for i in range(len(body) - n + 1))  # copied from earlier
+
+
+def test_merged_adapter_equals_lora_model(tiny_model_dirs, tmp_path):
+    trainer = _trainer(tiny_model_dirs["llama"], steps=3, lr=2e-2, prompt_lr=2e-2)
+    for _ in range(3):
+        trainer.train_step()
+    ids = list(range(5, 60))
+    with torch.no_grad():  # the trained model as trained: LoRA unmerged, learned prompt
+        state = start_state(trainer.engine, trainer.engine.run_prompt(trainer.engine.fam_prompt()))
+        expected = [trainer.engine.chunk_forward(state, b.ids, True) for b in cut_blocks(ids + [0], [0] * 56, 16)]
+    out = tmp_path / "a.safetensors"
+    trainer.save_adapter(out)
+    adapter = load_adapter(out)
+    assert adapter.config == MEMORY and adapter.info["steps_done"] == 3
+    assert adapter.nbytes < 200_000
+    loaded = load_model(str(tiny_model_dirs["llama"]), dtype="fp32")
+    config = resolve(loaded, "auto", str(out))
+    assert config == MEMORY and loaded.adapter is not None
+    engine = build_engine(loaded, config)
+    state = engine.new_state()
+    got = engine.feed(state, ids, all_logits=True)
+    assert torch.allclose(got, torch.cat(expected), atol=2e-2, rtol=1e-2)
+    # and the adapter changed something: the base model disagrees
+    base = load_model(str(tiny_model_dirs["llama"]), dtype="fp32")
+    plain = build_engine(base, resolve(base, "fam-zero-shot", "none", block_size=16, fam_length=4))
+    assert not torch.allclose(plain.feed(plain.new_state(), ids, all_logits=True), got, atol=1e-3)
+
+
+def test_resume_continues_the_same_run(tiny_model_dirs, tmp_path):
+    straight = _trainer(tiny_model_dirs["llama"], steps=4)
+    for _ in range(4):
+        straight.train_step()
+    first = _trainer(tiny_model_dirs["llama"], steps=4)
+    for _ in range(2):
+        first.train_step()
+    first.save_checkpoint(tmp_path / "c.ckpt")
+    second = _trainer(tiny_model_dirs["llama"], steps=4)
+    second.load_checkpoint(tmp_path / "c.ckpt")
+    for _ in range(2):
+        second.train_step()
+    assert [h["loss"] for h in second.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-2)
+    assert torch.allclose(second.prompt, straight.prompt, atol=1e-3)
+    other = _trainer(tiny_model_dirs["llama"], steps=5)
+    with pytest.raises(ValueError, match="other settings"):
+        other.load_checkpoint(tmp_path / "c.ckpt")
+
+
+def test_training_lowers_the_loss(tiny_model_dirs):
+    """Not a no-op: steps on one fixed document (needle 2 blocks back) drive its answer loss down."""
+    trainer = _trainer(tiny_model_dirs["llama"], steps=12, lr=1e-2, prompt_lr=1e-2, state_passing=0.0)
+    trainer.data.rng = lambda step: __import__("random").Random(7)  # the same document every step
+    trainer.config.min_blocks = trainer.config.max_blocks = 3
+    losses = [trainer.train_step().loss for _ in range(12)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_adapter_for_another_model_is_refused(tiny_model_dirs, tmp_path):
+    trainer = _trainer(tiny_model_dirs["llama"], steps=1)
+    trainer.train_step()
+    trainer.save_adapter(tmp_path / "a.safetensors")
+    from tests.conftest import tiny_model, tiny_tokenizer
+
+    wide = tmp_path / "wide"
+    tiny_model("llama", hidden_size=96, intermediate_size=160).save_pretrained(wide)
+    tiny_tokenizer().save_pretrained(wide)
+    loaded = load_model(str(wide), dtype="fp32")
+    with pytest.raises(AdapterError, match="trained for"):
+        resolve(loaded, "fam", str(tmp_path / "a.safetensors"))
+    (tmp_path / "bad.safetensors").write_bytes(b"not an adapter at all")
+    with pytest.raises(AdapterError):
+        resolve(loaded, "fam", str(tmp_path / "bad.safetensors"))
+    with pytest.raises(AdapterError, match="not found"):
+        resolve(loaded, "fam", str(tmp_path / "missing.safetensors"))
+
+
+def test_train_command_end_to_end(tiny_model_dirs, tmp_path):
+    from famcli.cli import main
+
+    out = tmp_path / "tiny.safetensors"
+    log = tmp_path / "log.jsonl"
+    args = ["train", "--model", str(tiny_model_dirs["llama"]), "--out", str(out), "--steps", "3",
+            "--block-size", "16", "--fam-length", "4", "--max-blocks", "2", "--rank", "2", "--log", str(log),
+            "--dtype", "fp32", "--quiet"]
+    assert main(args) == 0
+    assert out.is_file() and not (tmp_path / "tiny.safetensors.ckpt").exists()
+    assert len(log.read_text().splitlines()) == 3
+    assert all(json.loads(line)["tokens"] > 0 for line in log.read_text().splitlines())
+    adapter = load_adapter(out)
+    assert adapter.info["lora"]["rank"] == 2 and adapter.config.block_size == 16
+    assert main(["passkey", "--model", str(tiny_model_dirs["llama"]), "--adapter", str(out), "--length", "100",
+                 "--depth", "0.5", "--trials", "1", "--memory", "fam,fam-zero-shot,bswa", "--json",
+                 "--quiet"]) == 0
+
+
+def test_train_refuses_to_overwrite_a_run(tiny_model_dirs, tmp_path, capsys):
+    from famcli.cli import main
+
+    out = tmp_path / "x.safetensors"
+    (tmp_path / "x.safetensors.ckpt").write_bytes(b"")
+    assert main(["train", "--model", str(tiny_model_dirs["llama"]), "--out", str(out), "--quiet"]) == 1
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "--model", str(tiny_model_dirs["llama"]), "--out", str(tmp_path / "y.safetensors"),
+                 "--resume", "--quiet"]) == 1
+    assert main(["train", "--corpus", str(tmp_path / "nope"), "--quiet"]) == 1
