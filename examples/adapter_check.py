@@ -17,7 +17,6 @@ from famcli.config import MemoryConfig
 from famcli.models import load_model
 from famcli.runtime import build_engine, resolve
 from famcli.tasks import Session, chat_turn
-from famcli.generate import generate
 
 INSTRUCTIONS = ("What is the capital of France?", "Name three colours.", "What is 7 plus 5?",
                 "Write one sentence about the sea.", "Who wrote Romeo and Juliet?")
@@ -57,10 +56,7 @@ def measure(adapter: str):
     session = Session(loaded, MemoryConfig(mode="full", block_size=256))
     answers = []
     for q in INSTRUCTIONS:
-        state = session.engine.new_state()
-        prompt = session.tokens.encode(chat_turn(session, q))
-        answers.append(loaded.tokenizer.decode(generate(session.engine, state, prompt, 24,
-                                                        stop_ids=[loaded.tokenizer.eos_token_id])).strip())
+        answers.append(session.complete(session.engine.new_state(), chat_turn(session, q).lstrip(), 32))
     out["answers"] = answers
     return out
 

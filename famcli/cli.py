@@ -504,6 +504,8 @@ def train(
     rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank (attention and MLP projections).")] = 8,
     max_blocks: Annotated[int, typer.Option("--max-blocks", min=1, help="Longest training document, in blocks (curriculum end).")] = 12,
     state_passing: Annotated[float, typer.Option("--state-passing", min=0.0, max=1.0, help="Probability a document starts from the previous step's FAM.")] = 0.5,
+    mix: Annotated[str, typer.Option("--mix", help="Shares of facts, language-modelling and copy documents (lm and copy need --corpus).")] = "0.8,0.1,0.1",
+    far: Annotated[float, typer.Option("--far", min=0.0, max=1.0, help="Share of facts hidden beyond the window (only the memory can hold them).")] = 0.8,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")] = 20,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt.")] = False,
     log: Annotated[Optional[Path], typer.Option("--log", help="Also append one JSON line per step here.")] = None,
@@ -535,13 +537,21 @@ def train(
         raise ValueError(f"{checkpoint} exists: pass --resume to continue that run, or delete it")
     if resume and not checkpoint.exists():
         raise ValueError(f"--resume: no checkpoint at {checkpoint}")
+    try:
+        shares = tuple(float(x) for x in mix.split(","))
+    except ValueError:
+        shares = ()
+    if len(shares) != 3 or min(shares) < 0 or sum(shares) <= 0:
+        raise typer.BadParameter("give three non-negative shares, e.g. 0.8,0.1,0.1", param_hint="--mix")
+    shares = tuple(x / sum(shares) for x in shares)
     memory = memory_config("fam", block_size, memory_segments, fam_length)
     config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank,
                          max_blocks=max_blocks, state_passing=state_passing, seed=seed,
                          checkpoint_every=checkpoint_every)
     torch.manual_seed(seed)
     loaded = load_model(model, dtype=dtype, device=device)
-    trainer = Trainer(loaded, memory, config, TrainingData(loaded.tokenizer, books, seed=seed, window=memory.window))
+    trainer = Trainer(loaded, memory, config, TrainingData(loaded.tokenizer, books, seed=seed, mix=shares,
+                                                             far=far, window=memory.window))
     if resume:
         trainer.load_checkpoint(checkpoint)
     ui = Ui(quiet, progress=True)

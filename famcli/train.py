@@ -167,7 +167,8 @@ class Trainer:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         torch.save({"format": CHECKPOINT_FORMAT, "step": self.step, "config": self.config.to_dict(),
-                    "memory": self.memory.to_dict(), "prompt": self.prompt.detach(),
+                    "memory": self.memory.to_dict(), "data": json.dumps(self.data.summary(), sort_keys=True),
+                    "prompt": self.prompt.detach(),
                     "lora": {n: (a.detach(), b.detach()) for n, (a, b) in self.lora_weights().items()},
                     "optimizer": self.optimizer.state_dict(), "carried": self.carried,
                     "history": json.dumps(self.history)}, tmp)
@@ -177,7 +178,8 @@ class Trainer:
         ckpt = torch.load(path, map_location=self.loaded.device, weights_only=True)
         if ckpt.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a famcli training checkpoint")
-        if ckpt["memory"] != self.memory.to_dict() or ckpt["config"] != self.config.to_dict():
+        if ckpt["memory"] != self.memory.to_dict() or ckpt["config"] != self.config.to_dict() or \
+                ckpt.get("data") != json.dumps(self.data.summary(), sort_keys=True):
             raise ValueError(f"{path} was written by a run with other settings; resume with the same options")
         with torch.no_grad():
             self.prompt.copy_(ckpt["prompt"])

@@ -104,11 +104,11 @@ def test_resume_continues_the_same_run(tiny_model_dirs, tmp_path):
 
 def test_training_lowers_the_loss(tiny_model_dirs):
     """Not a no-op: steps on one fixed document (needle 2 blocks back) drive its answer loss down."""
-    trainer = _trainer(tiny_model_dirs["llama"], steps=12, lr=1e-2, prompt_lr=1e-2, state_passing=0.0)
+    trainer = _trainer(tiny_model_dirs["llama"], steps=20, lr=1e-2, prompt_lr=1e-2, state_passing=0.0)
     trainer.data.rng = lambda step: __import__("random").Random(7)  # the same document every step
     trainer.config.min_blocks = trainer.config.max_blocks = 3
-    losses = [trainer.train_step().loss for _ in range(12)]
-    assert losses[-1] < 0.5 * losses[0]
+    losses = [trainer.train_step().loss for _ in range(20)]
+    assert sum(losses[-4:]) < 0.6 * sum(losses[:4]), losses
 
 
 def test_adapter_for_another_model_is_refused(tiny_model_dirs, tmp_path):
