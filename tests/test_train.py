@@ -159,3 +159,29 @@ def test_train_refuses_to_overwrite_a_run(tiny_model_dirs, tmp_path, capsys):
     assert main(["train", "--model", str(tiny_model_dirs["llama"]), "--out", str(tmp_path / "y.safetensors"),
                  "--resume", "--quiet"]) == 1
     assert main(["train", "--corpus", str(tmp_path / "nope"), "--quiet"]) == 1
+
+
+def test_shipped_adapter_makes_auto_fam_and_leaves_baselines_alone(tiny_model_dirs, tmp_path, monkeypatch):
+    """An adapter in famcli/adapters/ for exactly this model: auto reads with fam through it; bswa and sink
+    run the base model; another model (different name) does not pick it up."""
+    import famcli.adapter as adapter_module
+
+    trainer = _trainer(tiny_model_dirs["llama"], steps=1, lr=5e-2)
+    trainer.train_step()
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    trainer.save_adapter(shipped / "tiny.safetensors")
+    monkeypatch.setattr(adapter_module, "SHIPPED", shipped)
+
+    loaded = load_model(str(tiny_model_dirs["llama"]), dtype="fp32")
+    before = loaded.model.model.layers[0].self_attn.q_proj.weight.clone()
+    assert resolve(loaded, "bswa").mode == "bswa" and loaded.adapter is None
+    assert torch.equal(loaded.model.model.layers[0].self_attn.q_proj.weight, before)  # base weights
+    config = resolve(loaded, "auto")
+    assert config == MEMORY and loaded.adapter is not None
+    assert not torch.equal(loaded.model.model.layers[0].self_attn.q_proj.weight, before)  # LoRA merged
+    engine = build_engine(loaded, config)
+    assert torch.allclose(engine.fam_prompt(), trainer.prompt.detach())
+
+    other = load_model(str(tiny_model_dirs["mistral"]), dtype="fp32")
+    assert resolve(other, "auto").mode == "sink" and other.adapter is None
