@@ -532,6 +532,8 @@ def train(
             raise DocumentError(f"corpus not found: {item}")
     if corpus and not books:
         raise DocumentError("the corpus has no .txt files")
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ValueError(f"cannot write the adapter to {out}: give a file in a writable folder")
     checkpoint = out.with_name(out.name + ".ckpt")
     if checkpoint.exists() and not resume:
         raise ValueError(f"{checkpoint} exists: pass --resume to continue that run, or delete it")

@@ -159,6 +159,9 @@ def test_train_refuses_to_overwrite_a_run(tiny_model_dirs, tmp_path, capsys):
     assert main(["train", "--model", str(tiny_model_dirs["llama"]), "--out", str(tmp_path / "y.safetensors"),
                  "--resume", "--quiet"]) == 1
     assert main(["train", "--corpus", str(tmp_path / "nope"), "--quiet"]) == 1
+    assert main(["train", "--out", str(tmp_path / "no" / "such" / "dir.safetensors"), "--quiet"]) == 1
+    assert "writable folder" in capsys.readouterr().err
+    assert main(["train", "--mix", "1,2", "--out", str(tmp_path / "z.safetensors"), "--quiet"]) == 2
 
 
 def test_shipped_adapter_makes_auto_fam_and_leaves_baselines_alone(tiny_model_dirs, tmp_path, monkeypatch):
