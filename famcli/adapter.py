@@ -1,8 +1,10 @@
-"""FAM adapters: the LoRA weights and the learned FAM prompt that `famcli train` produces (design doc 6).
+"""Memory adapters: the LoRA weights and the memory's own learned weights that `famcli train` produces.
 
-One safetensors file: tensors `fam_prompt` (N, d) and, per adapted linear layer, `lora.<module>.A` (r, in)
-and `lora.<module>.B` (out, r); its metadata holds JSON for the base model's identity, the memory
-configuration it was trained with, the LoRA and training configuration, a data summary and measurements.
+One safetensors file: per adapted linear layer `lora.<module>.A` (r, in) and `lora.<module>.B` (out, r);
+for FAM (design doc 6) the learned prompt `fam_prompt` (N, d); for Memformer (section 7) the writer and
+initial slots `memformer.<name>` (famcli.memformer). Its metadata holds JSON for the base model's identity,
+the memory configuration it was trained with (whose mode says which memory it is for), the LoRA and
+training configuration, a data summary and measurements.
 At load the LoRA is merged into the weights (W += alpha/r * B A), so reading costs nothing extra.
 """
 
@@ -28,25 +30,44 @@ class AdapterError(ValueError):
 
 @dataclass
 class Adapter:
-    prompt: torch.Tensor  # (N, d) FAM prompt at the token-embedding level
+    prompt: torch.Tensor | None  # (N, d) FAM prompt at the token-embedding level (mode fam)
     lora: dict[str, tuple[torch.Tensor, torch.Tensor]]  # module name -> (A (r, in), B (out, r))
     scaling: float  # alpha / r
     config: MemoryConfig
     base: dict  # identity of the model it was trained on
     info: dict = field(default_factory=dict)  # training configuration, data, measurements
     path: Path | None = None
+    writer: dict[str, torch.Tensor] | None = None  # Memformer writer and initial slots (mode memformer)
+
+    @property
+    def mode(self) -> str:
+        return self.config.mode
+
+    def memory_tensors(self) -> list[torch.Tensor]:
+        return [self.prompt] if self.prompt is not None else list((self.writer or {}).values())
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for pair in self.lora.values() for t in pair) + \
-            self.prompt.numel() * self.prompt.element_size()
+        tensors = [t for pair in self.lora.values() for t in pair] + self.memory_tensors()
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def slot_writer(self):
+        from famcli.memformer import SlotWriter
+
+        try:
+            return SlotWriter.from_tensors(self.writer)
+        except (KeyError, ValueError) as exc:
+            raise AdapterError(f"{self.path or 'the adapter'}: damaged memformer weights ({exc})") from exc
 
     @property
     def fingerprint(self) -> str:
-        """Names the trained weights (for saved states): a hash of the prompt and the first LoRA pair."""
+        """Names the trained weights (for saved states): a hash of the memory's weights and the first
+        LoRA pair."""
         import hashlib
 
-        h = hashlib.sha256(self.prompt.float().numpy().tobytes())
+        h = hashlib.sha256()
+        for t in self.memory_tensors():
+            h.update(t.float().numpy().tobytes())
         for a, b in list(self.lora.values())[:1]:
             h.update(a.float().numpy().tobytes())
             h.update(b.float().numpy().tobytes())
@@ -75,11 +96,16 @@ class Adapter:
                 weight.copy_((weight.float() + delta.to(weight.device)).to(weight.dtype))
 
 
-def save_adapter(path, prompt: torch.Tensor, lora: dict, scaling: float, config: MemoryConfig, base: dict,
-                 info: dict, dtype=torch.bfloat16) -> None:
+def save_adapter(path, prompt: torch.Tensor | None, lora: dict, scaling: float, config: MemoryConfig, base: dict,
+                 info: dict, dtype=torch.bfloat16, writer: dict | None = None) -> None:
     from safetensors.torch import save_file
 
-    tensors = {"fam_prompt": prompt.detach().float().contiguous()}  # tiny; keep it exact
+    tensors = {}
+    if prompt is not None:
+        tensors["fam_prompt"] = prompt.detach().float().contiguous()  # tiny; keep it exact
+    for name, t in (writer or {}).items():  # projections in dtype like the LoRA; the small rest exact
+        keep = torch.float32 if t.dim() < 3 or name == "init_slots" else dtype
+        tensors[f"memformer.{name}"] = t.detach().to(keep).contiguous()
     for name, (a, b) in lora.items():
         tensors[f"lora.{name}.A"] = a.detach().to(dtype).contiguous()
         tensors[f"lora.{name}.B"] = b.detach().to(dtype).contiguous()
@@ -109,25 +135,30 @@ def load_adapter(path) -> Adapter:
         raise
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise AdapterError(f"cannot read adapter {path}: {str(exc).splitlines()[0][:160]}") from exc
-    if "fam_prompt" not in tensors:
+    writer = {name[len("memformer."):]: t for name, t in tensors.items() if name.startswith("memformer.")}
+    if config.mode == "fam" and "fam_prompt" not in tensors:
         raise AdapterError(f"{path} has no FAM prompt")
+    if config.mode == "memformer" and "init_slots" not in writer:
+        raise AdapterError(f"{path} has no memformer slots")
     lora = {}
     for name in tensors:
         if name.startswith("lora.") and name.endswith(".A"):
             module = name[len("lora."):-len(".A")]
             lora[module] = (tensors[name], tensors[f"lora.{module}.B"])
-    return Adapter(tensors["fam_prompt"], lora, scaling, config, base, info, path)
+    return Adapter(tensors.get("fam_prompt"), lora, scaling, config, base, info, path, writer or None)
 
 
-def shipped_adapter(identity: dict) -> Path | None:
-    """The adapter shipped inside the package for exactly this model (same name and shapes), if any."""
+def shipped_adapter(identity: dict, mode: str = "fam") -> Path | None:
+    """The adapter shipped inside the package for exactly this model (same name and shapes) and this
+    memory mode, if any."""
     from safetensors import safe_open
 
     for path in sorted(SHIPPED.glob("*.safetensors")):
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
-            if meta.get("format") == ADAPTER_FORMAT and json.loads(meta["base"]) == identity:
+            if meta.get("format") == ADAPTER_FORMAT and json.loads(meta["base"]) == identity and \
+                    json.loads(meta["memory"]).get("mode", "fam") == mode:
                 return path
         except Exception:  # noqa: BLE001 - a damaged shipped file is reported when it is actually loaded
             continue

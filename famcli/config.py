@@ -6,7 +6,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-MODES = ("full", "sink", "bswa", "fam")
+MODES = ("full", "sink", "bswa", "fam", "memformer")
 
 
 class ConfigError(ValueError):
@@ -17,10 +17,11 @@ class ConfigError(ValueError):
 class MemoryConfig:
     """How a document is cut into blocks and what each block may see.
 
-    mode             full | sink | bswa | fam (see the design doc, section 4)
+    mode             full | sink | bswa | fam | memformer (see the design doc, section 4)
     block_size       B, tokens per block
     memory_segments  m, previous blocks kept per layer (ring buffer)
-    fam_length       N, feedback memory vectors per layer (mode fam only; 0 turns FAM off)
+    fam_length       memory vectors per layer: N FAM vectors (mode fam; 0 turns FAM off) or K slots
+                     (mode memformer, design doc section 7; `--slots` on the command line)
     sink_tokens      first tokens kept forever (mode sink only, StreamingLLM)
     fam_zero_residual  first FAM update uses a zero residual (paper, Algorithm 2)
     """
@@ -47,10 +48,21 @@ class MemoryConfig:
             raise ConfigError("fam-length and sink-tokens must not be negative")
         if self.mode == "sink" and self.sink_tokens < 1:
             raise ConfigError("sink-tokens must be at least 1 in mode sink")
+        if self.mode == "memformer" and self.fam_length < 1:
+            raise ConfigError("memformer needs at least 1 slot (--slots)")
 
     @property
     def uses_fam(self) -> bool:
         return self.mode == "fam"
+
+    @property
+    def n_slots(self) -> int:
+        return self.fam_length if self.mode == "memformer" else 0
+
+    @property
+    def trainable(self) -> bool:
+        """Modes whose memory has weights that `famcli train` learns (and an adapter carries)."""
+        return self.mode in ("fam", "memformer")
 
     @property
     def n_sink(self) -> int:
@@ -69,7 +81,7 @@ class MemoryConfig:
         """Refuse sizes that push relative positions past what the model was trained on."""
         if self.mode == "full":
             return
-        span = self.window + self.n_fam + self.n_sink
+        span = self.window + self.n_fam + self.n_slots + self.n_sink
         if span > context_window:
             raise ConfigError(
                 f"block-size x (memory-segments + 1) + fam/sink = {span} tokens exceeds the model's "

@@ -6,12 +6,15 @@ m memory segments, N FAM length, S sink tokens, c tokens in the chunk being read
 The engine runs the model's own modules (norms, projections, MLP) layer by layer; only attention is
 famcli's. Per layer the keys and values live in one buffer laid out as
 
-    [ sink (S) | FAM (N) | ring of m+1 block slots (B each) ]
+    [ sink (S) | FAM (N) or Memformer slots (K) | ring of m+1 block slots (B each) ]
 
 The block being read is one slot of the ring (slot tau mod (m+1)); the other m slots hold the previous
 blocks, so a finished block never moves. Its FAM rows (Algorithm 2) go through the same projections and
 MLP as the block's tokens, fed back within the layer: layer l's FAM output for block tau is layer l's FAM
 input for block tau+1. FAM queries see the previous FAM and the whole block, never the ring.
+
+Mode memformer (design doc section 7, famcli.memformer) puts K slots where the FAM keys go; the block
+reads them the same way, and at the end of the block a small learned writer, not the layer, updates them.
 
 Where the paper and the design doc differ (positions), this follows the design doc; see positions.py.
 """
@@ -26,6 +29,7 @@ import torch
 
 import kernels
 from famcli.config import ConfigError, MemoryConfig
+from famcli.memformer import SlotWriter
 from famcli.positions import Rotary, rotate
 
 STATE_FORMAT = "famcli-state-1"
@@ -51,10 +55,14 @@ class State:
     fam_updates: int = 0
     logits: torch.Tensor | None = None  # (V,) logits after the last token read
     extra: dict = field(default_factory=dict)
+    slots: torch.Tensor | None = None  # (L, K, d) fp32 Memformer slots the current block reads
+    w_max: torch.Tensor | None = None  # (L, K) the writer's running softmax over the current block:
+    w_sum: torch.Tensor | None = None  # (L, K)   max, sum of weights,
+    w_acc: torch.Tensor | None = None  # (L, K, d) weighted sum of values
 
     def tensors(self) -> dict[str, torch.Tensor]:
         out = {"k": self.k, "v": self.v}
-        for name in ("fam", "q_fam", "sink_raw", "logits"):
+        for name in OPTIONAL:
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out
@@ -65,14 +73,20 @@ class State:
     def clone(self) -> "State":
         copy = {name: t.clone() for name, t in self.tensors().items()}
         return State(copy["k"], copy["v"], copy.get("fam"), copy.get("q_fam"), copy.get("sink_raw"),
-                     self.n_tokens, self.fam_updates, copy.get("logits"), dict(self.extra))
+                     self.n_tokens, self.fam_updates, copy.get("logits"), dict(self.extra),
+                     copy.get("slots"), copy.get("w_max"), copy.get("w_sum"), copy.get("w_acc"))
+
+
+OPTIONAL = ("fam", "q_fam", "sink_raw", "logits", "slots", "w_max", "w_sum", "w_acc")
+FP32 = ("logits", "slots", "w_max", "w_sum", "w_acc")  # state tensors kept in fp32 whatever the model's dtype
 
 
 class Engine:
     """Streams tokens through a loaded Llama-family model under one MemoryConfig."""
 
     def __init__(self, model, config: MemoryConfig, fam_prompt: torch.Tensor | None = None,
-                 fam_prompt_ids: list[int] | None = None, context_window: int | None = None):
+                 fam_prompt_ids: list[int] | None = None, context_window: int | None = None,
+                 writer: SlotWriter | None = None):
         self.model = model
         self.config = config
         c = model.config
@@ -92,13 +106,24 @@ class Engine:
         B = config.block_size
         self.slots = math.ceil(self.context_window / B) if config.mode == "full" else config.memory_segments + 1
         self.lookback = self.slots - 1  # previous blocks visible
-        self.S, self.N = config.n_sink, config.n_fam
-        self.buffer_len = self.S + self.N + self.slots * B
+        self.S, self.N, self.K = config.n_sink, config.n_fam, config.n_slots
+        self.R = self.N + self.K  # memory rows before the ring: FAM or slots (never both)
+        self.head = self.S + self.R
+        self.buffer_len = self.head + self.slots * B
         self._fam_prompt = fam_prompt
         self._fam_prompt_ids = fam_prompt_ids
         for layer in self.layers:
             _fuse_gate_up(layer.mlp)
         self._initial_fam = None
+        self.writer = writer
+        if self.K:
+            if writer is None:  # untrained: seeded projections, slots from the model's reading of a fixed text
+                self.writer = SlotWriter.initial(self.run_prompt_no_grad(self.fam_prompt(self.K)))
+            if self.writer.n_slots != self.K or self.writer.init_slots.shape[0] != self.n_layers:
+                raise ConfigError(f"the memformer writer has {self.writer.n_slots} slots for "
+                                  f"{self.writer.init_slots.shape[0]} layers; this run needs {self.K} for "
+                                  f"{self.n_layers}")
+            self.writer.to(self.param.device)
 
     # ----- state -------------------------------------------------------------------------------
 
@@ -107,21 +132,32 @@ class Engine:
         kw = {"dtype": self.param.dtype, "device": self.param.device}
         k = torch.empty(L, Hkv, self.buffer_len, D, **kw)
         v = torch.empty(L, Hkv, self.buffer_len, D, **kw)
-        head = self.S + self.N  # sink and FAM regions are read before they are written: zero them
-        k[:, :, :head].zero_()
-        v[:, :, :head].zero_()
+        k[:, :, :self.head].zero_()  # sink and memory regions are read before they are written: zero them
+        v[:, :, :self.head].zero_()
         fam = self.initial_fam().clone() if self.N else None
         q_fam = torch.zeros(L, self.n_heads, self.N, D, **kw) if self.N else None
         sink_raw = torch.zeros(L, Hkv, self.S, D, **kw) if self.S else None
-        return State(k, v, fam, q_fam, sink_raw)
+        state = State(k, v, fam, q_fam, sink_raw)
+        if self.K:
+            f32 = {"dtype": torch.float32, "device": self.param.device}
+            state.slots = self.writer.init_slots.detach().to(**f32).clone()
+            state.w_max = torch.zeros(L, self.K, **f32)
+            state.w_sum = torch.zeros(L, self.K, **f32)
+            state.w_acc = torch.zeros(L, self.K, self.hidden, **f32)
+        return state
 
-    def fam_prompt(self) -> torch.Tensor:
+    def fam_prompt(self, n: int | None = None) -> torch.Tensor:
         """(N, d) soft prompt: the adapter's, else the embeddings of a fixed text (zero-shot, 3.1)."""
         if self._fam_prompt is not None:
             return self._fam_prompt.to(self.param)
-        ids = self._fam_prompt_ids or list(range(1, self.N + 1))
-        ids = [ids[i % len(ids)] for i in range(self.N)]
+        n = n or self.N
+        ids = self._fam_prompt_ids or list(range(1, n + 1))
+        ids = [ids[i % len(ids)] for i in range(n)]
         return self.model.model.embed_tokens(torch.tensor(ids, device=self.param.device))
+
+    @torch.no_grad()
+    def run_prompt_no_grad(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run_prompt(x)
 
     @torch.no_grad()
     def initial_fam(self) -> torch.Tensor:
@@ -184,12 +220,15 @@ class Engine:
         x = self.model.model.embed_tokens(ids)  # (c, d)
         if plan.offset == 0 and plan.sink_active:
             self._place_sink(state, plan)
-        new_fam = []
+        new_memory = []
         for l, layer in enumerate(self.layers):
             x, f = self._layer(l, layer, x, state, plan)
-            new_fam.append(f)
+            new_memory.append(f)
         if plan.completes:
-            state.fam = torch.stack(new_fam)
+            if self.N:
+                state.fam = torch.stack(new_memory)
+            else:
+                state.slots = torch.stack(new_memory)
             state.fam_updates += 1
         state.n_tokens += ids.numel()
         if rows is not None:
@@ -207,27 +246,27 @@ class Engine:
         B = self.config.block_size
         tau, offset = divmod(state.n_tokens, B)
         slot = tau % self.slots
-        base = self.S + self.N + slot * B
+        base = self.head + slot * B
         used = self.buffer_len if tau >= self.slots else base + offset + c
         valid = torch.zeros(used, dtype=torch.bool, device=self.param.device)
         sink_active = bool(self.S) and tau > self.lookback
         valid[: self.S] = sink_active
-        valid[self.S: self.S + self.N] = True
+        valid[self.S: self.head] = True
         for j in range(self.slots):
             age = (tau - j) % self.slots  # ring slot j holds block tau - age
-            lo = self.S + self.N + j * B
+            lo = self.head + j * B
             if j != slot and 1 <= age <= self.lookback and tau - age >= 0 and lo < used:
                 valid[lo: lo + B] = True
-        starts = offset == 0 and bool(self.N)
-        completes = offset + c == B and bool(self.N)
+        starts = offset == 0 and bool(self.R)
+        completes = offset + c == B and bool(self.R)
         group, dtype = self.n_heads // self.n_kv, self.param.dtype
         plan = _Plan(tau, offset, c, base, used, valid, None, starts, completes, sink_active,
                      self.rotary.tables(state.n_tokens, c),
                      kernels.attention_bias(valid, c, base, offset, group, dtype))
         if starts:
-            plan.rope_fam_k = self.rotary.tables(tau * B - self.N, self.N)
+            plan.rope_fam_k = self.rotary.tables(tau * B - self.R, self.R)
             plan.rope_fam_q = self.rotary.tables((tau + 1) * B - self.N, self.N)
-        if completes:
+        if completes and self.N:
             plan.fam_valid = torch.zeros(used, dtype=torch.bool, device=self.param.device)
             plan.fam_valid[self.S: self.S + self.N] = True
             plan.fam_valid[base: base + B] = True
@@ -235,15 +274,21 @@ class Engine:
         return plan
 
     def _layer(self, l: int, layer, x: torch.Tensor, state: State, plan: "_Plan"):
-        """One decoder layer for the chunk's tokens and (when due) the FAM rows; returns (x, F^l_tau)."""
-        n, c = self.N, plan.c
-        rows = layer.input_layernorm(torch.cat([state.fam[l], x]) if plan.starts else x)
+        """One decoder layer for the chunk's tokens and (when due) the FAM rows; returns (x, F^l_tau), or
+        for memformer (x, S^l_tau) once the block is complete."""
+        n, r, c = self.N, self.R, plan.c
+        if plan.starts:
+            memory = state.fam[l] if n else state.slots[l].to(x.dtype)
+            rows = layer.input_layernorm(torch.cat([memory, x]))
+        else:
+            rows = layer.input_layernorm(x)
         q, k, v = self._project(layer, rows)  # (H|Hkv, rows, D)
         if plan.starts:
-            state.k[l][:, self.S: self.S + n] = rotate(k[:, :n], *plan.rope_fam_k)
-            state.v[l][:, self.S: self.S + n] = v[:, :n]
-            state.q_fam[l] = rotate(q[:, :n], *plan.rope_fam_q)
-            q, k, v = q[:, n:], k[:, n:], v[:, n:]
+            state.k[l][:, self.S: self.head] = rotate(k[:, :r], *plan.rope_fam_k)
+            state.v[l][:, self.S: self.head] = v[:, :r]
+            if n:
+                state.q_fam[l] = rotate(q[:, :n], *plan.rope_fam_q)
+            q, k, v = q[:, r:], k[:, r:], v[:, r:]
         if self.S and state.n_tokens < self.S:
             first = min(self.S - state.n_tokens, c)
             state.sink_raw[l][:, state.n_tokens: state.n_tokens + first] = k[:, :first]
@@ -254,6 +299,8 @@ class Engine:
         state.v[l][:, lo: lo + c] = v
         keys, values = state.k[l][:, : plan.used], state.v[l][:, : plan.used]
         attn = kernels.block_attention(q, keys, values, plan.valid, plan.base, plan.offset, self.scale, plan.bias)
+        if self.K:
+            return self._write_slots(l, state, plan, self._finish(layer, x, attn))
         if not plan.completes:
             return self._finish(layer, x, attn), None
         attn_f = kernels.block_attention(state.q_fam[l], keys, values, plan.fam_valid, None, 0, self.scale,
@@ -262,6 +309,16 @@ class Engine:
         residual_f = torch.zeros_like(state.fam[l]) if first_update else state.fam[l]
         out = self._finish(layer, torch.cat([residual_f, x]), torch.cat([attn_f, attn], dim=1))
         return out[n:], out[:n]
+
+    def _write_slots(self, l: int, state: State, plan: "_Plan", out: torch.Tensor):
+        """Memformer writer: fold this chunk's outputs into the slots' running softmax; at the end of the
+        block, return the updated slots of layer l (famcli.memformer)."""
+        acc = None if plan.offset == 0 else (state.w_max[l], state.w_sum[l], state.w_acc[l])
+        acc = self.writer.accumulate(l, state.slots[l], out, acc)
+        if not plan.completes:
+            state.w_max[l], state.w_sum[l], state.w_acc[l] = acc
+            return out, None
+        return out, self.writer.update(l, state.slots[l], acc)
 
     def _project(self, layer, h: torch.Tensor):
         """(rows, d) normed hidden -> q (H, rows, D), k and v (Hkv, rows, D)."""
@@ -300,7 +357,7 @@ class Engine:
         from safetensors.torch import save_file
 
         used = self.buffer_len if state.n_tokens >= self.slots * self.config.block_size else \
-            self.S + self.N + state.n_tokens
+            self.head + state.n_tokens
         tensors = {name: t.contiguous() for name, t in state.tensors().items()}
         tensors["k"] = state.k[:, :, :used].contiguous()
         tensors["v"] = state.v[:, :, :used].contiguous()
@@ -326,9 +383,9 @@ class Engine:
         used = tensors["k"].shape[2]
         state.k[:, :, :used] = tensors["k"]
         state.v[:, :, :used] = tensors["v"]
-        for name in ("fam", "q_fam", "sink_raw", "logits"):
+        for name in OPTIONAL:
             if name in tensors:
-                setattr(state, name, tensors[name].to(self.param.dtype if name != "logits" else torch.float32))
+                setattr(state, name, tensors[name].to(torch.float32 if name in FP32 else self.param.dtype))
         state.n_tokens = int(meta["n_tokens"])
         state.fam_updates = int(meta["fam_updates"])
         state.extra = json.loads(meta.get("extra", "{}"))

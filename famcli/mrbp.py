@@ -54,56 +54,75 @@ def block_loss(logits: torch.Tensor | None, block: Block) -> torch.Tensor:
 
 
 def _memory(state: State) -> list[torch.Tensor]:
-    """The tensors that carry information from one block to the next."""
+    """The tensors that carry information from one block to the next (FAM or Memformer slots last)."""
     out = list(state.k) + list(state.v)
-    if state.fam is not None:
-        out.append(state.fam)
+    for name in MEMORY:
+        if getattr(state, name) is not None:
+            out.append(getattr(state, name))
     return out
+
+
+MEMORY = ("fam", "slots")  # one or neither is set, never both
+PER_LAYER = ("q_fam", "sink_raw", "w_max", "w_sum", "w_acc")  # carried within a block, no gradient across
+
+
+def _per_layer(t, L: int):
+    return None if t is None else [t[l].detach().clone() for l in range(L)]
 
 
 def detached_state(engine: Engine, state: State) -> State:
     """A copy of a state with per-layer tensors (lists), detached: what MRBP saves per block."""
     L = engine.n_layers
-    return State(k=[state.k[l].detach().clone() for l in range(L)],
-                 v=[state.v[l].detach().clone() for l in range(L)],
-                 fam=None if state.fam is None else state.fam.detach().clone(),
-                 q_fam=None if state.q_fam is None else [state.q_fam[l].detach().clone() for l in range(L)],
-                 sink_raw=None if state.sink_raw is None else [t.detach().clone() for t in state.sink_raw],
-                 n_tokens=state.n_tokens, fam_updates=state.fam_updates)
+    out = State(k=_per_layer(state.k, L), v=_per_layer(state.v, L), fam=None, q_fam=None, sink_raw=None,
+                n_tokens=state.n_tokens, fam_updates=state.fam_updates)
+    for name in MEMORY:
+        if getattr(state, name) is not None:
+            setattr(out, name, getattr(state, name).detach().clone())
+    for name in PER_LAYER:
+        setattr(out, name, _per_layer(getattr(state, name), L))
+    return out
 
 
 def _leaves(state: State) -> tuple[State, list[torch.Tensor]]:
     """A working copy whose memory tensors hang off fresh leaves that collect gradients."""
     leaves = [t.detach().clone().requires_grad_(True) for t in _memory(state)]
     L = len(state.k)
-    work = State(k=[t.clone() for t in leaves[:L]], v=[t.clone() for t in leaves[L:2 * L]],
-                 fam=leaves[2 * L] if state.fam is not None else None,
-                 q_fam=None if state.q_fam is None else [t.clone() for t in state.q_fam],
-                 sink_raw=None if state.sink_raw is None else [t.clone() for t in state.sink_raw],
-                 n_tokens=state.n_tokens, fam_updates=state.fam_updates)
+    work = State(k=[t.clone() for t in leaves[:L]], v=[t.clone() for t in leaves[L:2 * L]], fam=None,
+                 q_fam=None, sink_raw=None, n_tokens=state.n_tokens, fam_updates=state.fam_updates)
+    rest = iter(leaves[2 * L:])
+    for name in MEMORY:
+        if getattr(state, name) is not None:
+            setattr(work, name, next(rest))
+    for name in PER_LAYER:
+        if getattr(state, name) is not None:
+            setattr(work, name, [t.clone() for t in getattr(state, name)])
     return work, leaves
 
 
-def start_state(engine: Engine, fam: torch.Tensor | None) -> State:
-    """A fresh state in per-layer form, starting from `fam` (the learned prompt's F_{-1} or a passed one)."""
+def start_state(engine: Engine, memory: torch.Tensor | None) -> State:
+    """A fresh state in per-layer form, starting from `memory`: the FAM (L, N, d) or the slots (L, K, d)
+    the example begins with (the learned initial one, or one passed on from the previous step)."""
     state = detached_state(engine, engine.new_state())
-    if fam is not None and engine.N:
-        state.fam = fam
+    if memory is not None and engine.N:
+        state.fam = memory
+    elif memory is not None and engine.K:
+        state.slots = memory
     return state
 
 
 def mrbp(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tuple[float, torch.Tensor | None]:
-    """Accumulate parameter gradients of sum(block losses) into .grad; returns (loss, final FAM, detached).
+    """Accumulate parameter gradients of sum(block losses) into .grad; returns (loss, final memory, detached).
 
-    fam0 is the incoming FAM (L, N, d); when it requires grad (the learned prompt's output), its gradient
-    is back-propagated too, so the prompt learns."""
+    fam0 is the incoming memory: the FAM (L, N, d) or the Memformer slots (L, K, d); when it requires grad
+    (the learned prompt's output, the learned initial slots), its gradient is back-propagated too."""
     saved = []
     with torch.no_grad():
         state = start_state(engine, None if fam0 is None else fam0.detach())
         for block in blocks:
             saved.append(detached_state(engine, state))
             engine.chunk_forward(state, block.ids, False, rows=block.rows[:0])
-    final_fam = None if state.fam is None else state.fam.detach()
+    final = _memory(state)[-1] if (engine.N or engine.K) else None
+    final_fam = None if final is None else final.detach()
     total, grads = 0.0, None
     for block, incoming in zip(reversed(blocks), reversed(saved)):
         work, leaves = _leaves(incoming)
@@ -127,9 +146,11 @@ def bptt(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tupl
     for block in blocks:
         # out-of-place copies between blocks: the next block's writes must not touch saved tensors
         state.k, state.v = [t.clone() for t in state.k], [t.clone() for t in state.v]
-        if state.q_fam is not None:
-            state.q_fam = [t.clone() for t in state.q_fam]
+        for name in PER_LAYER:
+            if getattr(state, name) is not None:
+                setattr(state, name, list(getattr(state, name)))
         loss = loss + block_loss(engine.chunk_forward(state, block.ids, False, rows=block.rows), block)
     if loss.requires_grad:
         loss.backward()
-    return float(loss.detach()), None if state.fam is None else state.fam.detach()
+    final = _memory(state)[-1] if (engine.N or engine.K) else None
+    return float(loss.detach()), None if final is None else final.detach()

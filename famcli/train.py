@@ -1,6 +1,7 @@
-"""`famcli train`: FAM adaptation of a pretrained model (design doc section 6, issue 4).
+"""`famcli train`: memory adaptation of a pretrained model (design doc sections 6 and 7, issues 4 and 6).
 
-What learns: LoRA (peft) on the attention and MLP projections, and the N-vector FAM prompt. What it
+What learns: LoRA (peft) on the attention and MLP projections, and the memory's own weights: the N-vector
+FAM prompt (--memory fam) or the Memformer writer and initial slots (--memory memformer). What it
 learns from: famcli.traindata (facts far back, language modelling, the copy task), a curriculum from
 short to long documents, random state passing (with probability p a document starts from the FAM the
 previous step ended with, so the memory learns to survive many updates), and MRBP (famcli.mrbp) so the
@@ -84,8 +85,8 @@ class Trainer:
     def __init__(self, loaded: LoadedModel, memory: MemoryConfig, config: TrainConfig, data: TrainingData):
         from peft import LoraConfig, inject_adapter_in_model
 
-        if memory.mode != "fam" or memory.fam_length < 1:
-            raise ValueError("training needs --memory fam with a FAM length of at least 1")
+        if memory.mode not in ("fam", "memformer") or memory.fam_length < 1:
+            raise ValueError("training needs --memory fam or memformer with a memory length of at least 1")
         self.loaded, self.memory, self.config, self.data = loaded, memory, config, data
         model = loaded.model
         model.requires_grad_(False)
@@ -103,14 +104,23 @@ class Trainer:
                 p.requires_grad_(True)
                 lora_params.append(p)
         ids = loaded.tokenizer.encode(ZERO_SHOT_FAM_TEXT, add_special_tokens=False)
-        ids = [ids[i % len(ids)] for i in range(memory.fam_length)]
-        with torch.no_grad():
-            init = model.model.embed_tokens(torch.tensor(ids, device=loaded.device)).float()
-        self.prompt = torch.nn.Parameter(init.clone())
-        self.engine = Engine(model, memory, fam_prompt=self.prompt, context_window=loaded.context_window)
+        self.prompt, self.writer = None, None
+        if memory.mode == "fam":
+            ids = [ids[i % len(ids)] for i in range(memory.fam_length)]
+            with torch.no_grad():
+                init = model.model.embed_tokens(torch.tensor(ids, device=loaded.device)).float()
+            self.prompt = torch.nn.Parameter(init.clone())
+            self.engine = Engine(model, memory, fam_prompt=self.prompt, context_window=loaded.context_window)
+            memory_params = [self.prompt]
+        else:  # the untrained writer (seeded) and zero-shot initial slots are where training starts
+            self.engine = Engine(model, memory, fam_prompt_ids=ids, context_window=loaded.context_window)
+            self.writer = self.engine.writer
+            memory_params = list(self.writer.parameters())
+            for p in memory_params:
+                p.requires_grad_(True)
         self.optimizer = torch.optim.AdamW([
             {"params": lora_params, "lr": config.lr, "weight_decay": 0.0},
-            {"params": [self.prompt], "lr": config.prompt_lr, "weight_decay": 0.0},
+            {"params": memory_params, "lr": config.prompt_lr, "weight_decay": 0.0},
         ], betas=(0.9, 0.99))
         self.step = 0
         self.carried: torch.Tensor | None = None
@@ -137,7 +147,12 @@ class Trainer:
             group.setdefault("base_lr", group["lr"])
             group["lr"] = group["base_lr"] * self.lr_scale(self.step)
         self.optimizer.zero_grad(set_to_none=True)
-        fam0 = self.carried if passed else self.engine.run_prompt(self.engine.fam_prompt())
+        if passed:
+            fam0 = self.carried
+        elif self.writer is not None:
+            fam0 = self.writer.init_slots
+        else:
+            fam0 = self.engine.run_prompt(self.engine.fam_prompt())
         loss, final_fam = mrbp(self.engine, fam0, blocks)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
@@ -161,14 +176,15 @@ class Trainer:
                          "targets": list(self.config.targets)},
                 "loss_last_50": _recent_losses(self.history)} | (extra or {})
         save_adapter(path, self.prompt, self.lora_weights(), self.config.alpha / self.config.rank, self.memory,
-                     self.loaded.identity, info)
+                     self.loaded.identity, info, writer=self.writer.tensors() if self.writer is not None else None)
 
     def save_checkpoint(self, path) -> None:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         torch.save({"format": CHECKPOINT_FORMAT, "step": self.step, "config": self.config.to_dict(),
                     "memory": self.memory.to_dict(), "data": json.dumps(self.data.summary(), sort_keys=True),
-                    "prompt": self.prompt.detach(),
+                    "prompt": self.prompt.detach() if self.prompt is not None else None,
+                    "writer": {n: t.detach() for n, t in self.writer.tensors().items()} if self.writer else None,
                     "lora": {n: (a.detach(), b.detach()) for n, (a, b) in self.lora_weights().items()},
                     "optimizer": self.optimizer.state_dict(), "carried": self.carried,
                     "history": json.dumps(self.history)}, tmp)
@@ -182,7 +198,11 @@ class Trainer:
                 ckpt.get("data") != json.dumps(self.data.summary(), sort_keys=True):
             raise ValueError(f"{path} was written by a run with other settings; resume with the same options")
         with torch.no_grad():
-            self.prompt.copy_(ckpt["prompt"])
+            if self.prompt is not None:
+                self.prompt.copy_(ckpt["prompt"])
+            if self.writer is not None:
+                for name, t in ckpt["writer"].items():
+                    getattr(self.writer, name).copy_(t)
             for name, (a, b) in ckpt["lora"].items():
                 m = self.lora_modules[name]
                 m.lora_A["default"].weight.copy_(a)

@@ -1,0 +1,121 @@
+"""Memformer slot memory (Wu et al., arXiv 2010.06891; design doc section 7) on a pretrained decoder.
+
+Per layer l the state holds K slots S^l (K, d). Reading costs no new weights: at the start of a block the
+slots go through the layer's own norm and key/value projections and sit in the key/value buffer where
+FAM keys would (positions just before the block), so the block's queries attend to them alongside the
+ring buffer, like cross-attention sharing one softmax with self-attention.
+
+Writing is the new part, and every weight here is learned by `famcli train --memory memformer` (MRBP):
+
+    u_i   = rms(S_i)                     slot, unit root-mean-square (no weight)
+    h_j   = rms(X_j)                     layer l's output for block token j
+    q_i   = u_i Wq ,  k_j = h_j Wk ,  k'_i = u_i Wk                       (d -> Dw)
+    a_i   = softmax over [k'_i, k_1..k_B] of q_i . k / (sqrt(Dw) * T)     the slot sees itself and the
+    c_i   = a_i . [u_i, h_1..h_B]                                          block, never other slots
+    g_i   = sigmoid([u_i, c_i] . w_g + b_g)                               forgetting gate, one per slot
+    S_i  <- (1 - g_i) S_i + g_i c_i
+
+T = exp(log_temp) < 1 sharpens (Memformer's temperature). Slots are convex combinations of unit-RMS
+vectors, so |S_i| <= max(|S_i at start|, sqrt(d)) after any number of blocks: bounded by construction
+(Memformer bounds them with biased memory normalisation; a convex gated update is the same guarantee
+without a separate step). The softmax over the block runs online (running max, sum, weighted sum), so a
+block read in many chunks, as in generation, updates the slots exactly as one read at once.
+
+Where this departs from the paper: the reader reuses the decoder's attention instead of separate
+cross-attention layers (so a model starts with something it can read), and the slots are per layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+WRITER_DIM = 64
+TEMPERATURE = 0.5  # initial sharpening
+GATE_BIAS = -1.0  # initial g = 0.27: a slot keeps about three quarters of itself per block
+PARAMS = ("wq", "wk", "log_temp", "gate_w", "gate_b", "init_slots")
+
+
+def rms(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
+
+class SlotWriter(torch.nn.Module):
+    """All of Memformer's new weights for L layers of width d with K slots (fp32)."""
+
+    def __init__(self, n_layers: int, hidden: int, n_slots: int, dim: int = WRITER_DIM):
+        super().__init__()
+        L, d, K = n_layers, hidden, n_slots
+        self.wq = torch.nn.Parameter(torch.zeros(L, d, dim))
+        self.wk = torch.nn.Parameter(torch.zeros(L, d, dim))
+        self.log_temp = torch.nn.Parameter(torch.full((L,), math.log(TEMPERATURE)))
+        self.gate_w = torch.nn.Parameter(torch.zeros(L, 2 * d))
+        self.gate_b = torch.nn.Parameter(torch.full((L,), GATE_BIAS))
+        self.init_slots = torch.nn.Parameter(torch.zeros(L, K, d))
+
+    @classmethod
+    def initial(cls, initial_slots: torch.Tensor, dim: int = WRITER_DIM, seed: int = 0) -> "SlotWriter":
+        """An untrained writer: random (seeded, so every run is the same) projections whose scores have
+        unit spread, a closed-ish gate, and the given (L, K, d) initial slots (famcli uses the model's
+        reading of a fixed text, as for zero-shot FAM)."""
+        L, K, d = initial_slots.shape
+        writer = cls(L, d, K, dim)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            writer.wq.copy_(torch.randn(L, d, dim, generator=g) / math.sqrt(d))
+            writer.wk.copy_(torch.randn(L, d, dim, generator=g) / math.sqrt(d))
+            writer.init_slots.copy_(rms(initial_slots.float()))
+        return writer
+
+    @property
+    def n_slots(self) -> int:
+        return self.init_slots.shape[1]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in PARAMS}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> "SlotWriter":
+        L, K, d = tensors["init_slots"].shape
+        writer = cls(L, d, K, tensors["wq"].shape[-1])
+        with torch.no_grad():
+            for name in PARAMS:
+                if tuple(tensors[name].shape) != tuple(getattr(writer, name).shape):
+                    raise ValueError(f"memformer weight {name} has shape {tuple(tensors[name].shape)}, "
+                                     f"expected {tuple(getattr(writer, name).shape)}")
+                getattr(writer, name).copy_(tensors[name].float())
+        return writer
+
+    # ----- the write, per layer ----------------------------------------------------------------
+
+    def _query(self, l: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u = rms(slots.float())
+        scale = torch.exp(-self.log_temp[l]) / math.sqrt(self.wq.shape[-1])
+        return (u @ self.wq[l]) * scale, u
+
+    def accumulate(self, l: int, slots: torch.Tensor, x: torch.Tensor, acc: tuple | None) -> tuple:
+        """Fold block tokens x (c, d) into the running softmax of each slot; acc is (max (K,), sum (K,),
+        weighted values (K, d)) or None at the start of a block."""
+        q, _ = self._query(l, slots)
+        h = rms(x.float())
+        scores = q @ (h @ self.wk[l]).T  # (K, c)
+        top = scores.max(dim=1).values
+        if acc is not None:
+            top = torch.maximum(top, acc[0])
+        p = torch.exp(scores - top[:, None])
+        total, weighted = p.sum(1), p @ h
+        if acc is not None:
+            keep = torch.exp(acc[0] - top)
+            total, weighted = total + keep * acc[1], weighted + keep[:, None] * acc[2]
+        return top, total, weighted
+
+    def update(self, l: int, slots: torch.Tensor, acc: tuple) -> torch.Tensor:
+        """The slots after the block: add each slot's own term to the softmax, then the gated update."""
+        q, u = self._query(l, slots)
+        own = (q * (u @ self.wk[l])).sum(-1)  # (K,)
+        top = torch.maximum(own, acc[0])
+        keep, mine = torch.exp(acc[0] - top), torch.exp(own - top)
+        content = (keep[:, None] * acc[2] + mine[:, None] * u) / (keep * acc[1] + mine)[:, None]
+        gate = torch.sigmoid(torch.cat([u, content], -1) @ self.gate_w[l] + self.gate_b[l])[:, None]
+        return (1 - gate) * slots.float() + gate * content
