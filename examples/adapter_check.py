@@ -1,7 +1,9 @@
-"""Does the FAM adapter damage ordinary use? (issue 4) Base model vs the same model with the adapter merged:
+"""Does a memory adapter (FAM or memformer) damage ordinary use? Base model vs the same model with the adapter
+merged:
 
 - perplexity on held-out book text (a book not used in training), read whole within the window (mode full);
-- next-token loss on a long held-out text read through the memory (mode sink for the base, fam + adapter);
+- next-token loss on a long held-out text read through the memory (mode sink for the base, the adapter's own
+  mode, fam or memformer, with it);
 - greedy answers to short instructions (chat template), side by side.
 
     python examples/adapter_check.py ../shared/corpus/alice.txt [ADAPTER]
@@ -46,7 +48,7 @@ def measure(adapter: str):
     loaded = load_model(None)
     ids = book_ids(loaded.tokenizer, sys.argv[1])
     out = {}
-    config = resolve(loaded, "fam" if adapter != "none" else "full", adapter)
+    config = resolve(loaded, "auto" if adapter != "none" else "full", adapter)
     full = build_engine(loaded, MemoryConfig(mode="full", block_size=256))
     windows = [ids[i:i + 2048] for i in range(0, 4 * 2048, 2048)]
     out["perplexity_2k_window"] = math.exp(sum(mean_loss(full, w) for w in windows) / len(windows))

@@ -41,13 +41,30 @@ def weight_gflop_per_token(model) -> float:
     return 2 * n / 1e9
 
 
+@torch.no_grad()
+def weight_products_rate(model, rows: int, repeats: int = 5) -> float:
+    """Tokens/s if reading cost only the layer weights' matrix products at the engine's own shapes (one block
+    of `rows` tokens through every projection of every layer, nothing else): the ceiling for this model and
+    block size, a little under the square-product roofline because the matrices are narrow."""
+    param = next(model.parameters())
+    weights = [p for p in model.model.layers.parameters() if p.dim() == 2]
+    inputs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=param.dtype, device=param.device) for w in weights}
+
+    def run():
+        for w in weights:
+            F.linear(inputs[w.shape[1]], w)
+
+    return rows / _time(run, repeats, param.device)
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def engine_rate(model, config: MemoryConfig, ids: torch.Tensor, context_window: int | None = None) -> dict:
-    """Tokens/s reading ids through the engine, in block-sized feeds (logits only for the last token)."""
-    engine = Engine(model, config, context_window=context_window)
+def engine_rate(model, config: MemoryConfig, ids: torch.Tensor, context_window: int | None = None,
+                engine: Engine | None = None) -> dict:
+    """Tokens/s reading ids through the engine (logits only for the last token of each block)."""
+    engine = engine or Engine(model, config, context_window=context_window)
     state = engine.new_state()
     device = next(model.parameters()).device
     engine.feed(state, ids[: config.block_size])  # warm-up: allocator, kernels
@@ -118,17 +135,19 @@ def llama_cpp_rate(gguf_path: str, ids: list[int], threads: int) -> dict | None:
     return {"mode": "llama.cpp", "tokens": len(ids), "seconds": seconds, "tokens_per_second": len(ids) / seconds}
 
 
-def markdown_table(rows: list[dict], roofline: float) -> str:
-    """One row per (engine, length): tokens/s, share of the roofline, ratio to full, peak memory."""
+def markdown_table(rows: list[dict], roofline: float, products: float | None = None) -> str:
+    """One row per (engine, length): tokens/s, share of the roofline (and of the weight products at the model's
+    shapes), ratio to full, peak memory."""
     full = {r["tokens"]: r["tokens_per_second"] for r in rows if r["mode"] == "full"}
-    lines = ["| memory | tokens | tokens/s | of roofline | vs full | peak RSS MiB | state MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| memory | tokens | tokens/s | of roofline | of weight products | vs full | peak RSS MiB | state MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = f"{r['tokens_per_second'] / full[r['tokens']]:.2f}x" if r["tokens"] in full else "-"
         state = f"{r['state_bytes'] / 2**20:.1f}" if r.get("state_bytes") else "-"
         rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
+        share = f"{r['tokens_per_second'] / products:.0%}" if products else "-"
         lines.append(f"| {r['mode']} | {r['tokens']:,} | {r['tokens_per_second']:,.0f} | "
-                     f"{r['tokens_per_second'] / roofline:.0%} | {ratio} | {rss} | {state} |")
+                     f"{r['tokens_per_second'] / roofline:.0%} | {share} | {ratio} | {rss} | {state} |")
     return "\n".join(lines)
 
 

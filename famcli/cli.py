@@ -329,9 +329,11 @@ def passkey(
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the accuracy heatmap (PNG).")] = None,
     adapter: AdapterOpt = "auto",
 ):
-    """The standard passkey retrieval check: accuracy per length x depth for each memory mode."""
+    """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
+    bswa always on the base model; the adapter serves fam and memformer)."""
     from famcli.models import load_model
-    from famcli.passkey import accuracy_table, keys_for, markdown, parse_depths, parse_lengths, plot, run_trial
+    from famcli.passkey import (accuracy_table, digits_table, keys_for, markdown, parse_depths, parse_lengths, plot,
+                                run_trial)
     from famcli.runtime import TRAINABLE, ZERO_SHOT, resolve, untrained_memory
     from famcli.tasks import Session
 
@@ -350,7 +352,8 @@ def passkey(
         if loaded.adapter is not None and (label == ZERO_SHOT or
                                            (wanted in TRAINABLE and loaded.adapter.mode != wanted)):
             loaded = load_model(model, dtype=dtype, device=device)  # the next adapter needs the base weights
-        config = resolve(loaded, label, adapter, **sizes)
+        baseline = label not in (*TRAINABLE, "auto", ZERO_SHOT)  # always the base model: a fair comparison
+        config = resolve(loaded, label, "none" if baseline else adapter, **sizes)
         name = label if label == ZERO_SHOT else config.mode
         if label != ZERO_SHOT and untrained_memory(loaded, config):
             _note_untrained(ui, config.mode)
@@ -367,15 +370,16 @@ def passkey(
                         results.append(dataclasses.replace(trial, mode=name))
     order = {m: i for i, m in enumerate(modes)}  # report in the order asked
     results.sort(key=lambda t: order.get(t.mode, order.get("fam", 0)))
-    table = accuracy_table(results)
+    table, digits = accuracy_table(results), digits_table(results)
     if plot_path:
         plot(table, depths, str(plot_path))
         ui.note(f"Wrote the heatmap to {plot_path}.")
-    payload = {"command": "passkey", "accuracy": table, "trials": [vars(t) | {"correct": t.correct} for t in results],
+    payload = {"command": "passkey", "accuracy": table, "digits_right": digits,
+               "trials": [vars(t) | {"correct": t.correct, "digits": t.digits} for t in results],
                "tokens_read": sum(t.tokens for t in results), "seconds": round(time.perf_counter() - t_start, 1),
                "memory": {name: c.to_dict() for name, c in configs.items()}, "model": loaded.name,
                "adapter": str(loaded.adapter.path) if loaded.adapter is not None else None}
-    _emit(as_json, payload, markdown(table, depths))
+    _emit(as_json, payload, markdown(table, depths, digits))
 
 
 @app.command()
@@ -432,7 +436,7 @@ def bench(
     """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline."""
     import subprocess
 
-    from famcli.bench import markdown_table, matmul_gflops, plot_rates, weight_gflop_per_token
+    from famcli.bench import markdown_table, matmul_gflops, plot_rates, weight_gflop_per_token, weight_products_rate
     from famcli.models import load_model
     from famcli.passkey import parse_lengths
 
@@ -446,7 +450,9 @@ def bench(
     loaded = load_model(model, dtype=dtype, device=device)
     gflops = matmul_gflops(loaded.dtype, loaded.device)
     roofline = gflops / weight_gflop_per_token(loaded.model)
-    ui.note(f"{loaded.dtype} matmul: {gflops:,.0f} GFLOP/s -> weights-only roofline {roofline:,.0f} tokens/s")
+    products = weight_products_rate(loaded.model, block_size or MemoryConfig().block_size)
+    ui.note(f"{loaded.dtype} matmul: {gflops:,.0f} GFLOP/s -> weights-only roofline {roofline:,.0f} tokens/s; "
+            f"the layer weights' own products at block shape alone: {products:,.0f} tokens/s")
     source, loaded_window = loaded.source, loaded.context_window
     del loaded
     rows = []
@@ -470,8 +476,10 @@ def bench(
     if plot_path:
         plot_rates(rows, str(plot_path))
     payload = {"command": "bench", "model": source, "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,
-               "results": rows}
-    _emit(as_json, payload, markdown_table(rows, roofline) + f"\n\nroofline (weights only): {roofline:,.0f} tokens/s")
+               "weight_products_tokens_per_second": products, "results": rows}
+    _emit(as_json, payload, markdown_table(rows, roofline, products) +
+          f"\n\nroofline (weights only, square bf16 product rate): {roofline:,.0f} tokens/s; "
+          f"weight products at block shape alone: {products:,.0f} tokens/s")
 
 
 @app.command("bench-cell", hidden=True)
@@ -499,11 +507,11 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
             if row is None:
                 raise ModelError("llama-cpp-python is not installed")
         else:
-            from famcli.runtime import resolve
+            from famcli.runtime import build_engine, resolve
 
             config = resolve(loaded, mode, adapter, block_size=block_size, memory_segments=memory_segments,
                              fam_length=fam_length)
-            row = engine_rate(loaded.model, config, ids.to(loaded.device), loaded.context_window)
+            row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=build_engine(loaded, config))
     row |= {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline}
     typer.echo(json.dumps(row))
 

@@ -118,7 +118,8 @@ class Engine:
         self.writer = writer
         if self.K:
             if writer is None:  # untrained: seeded projections, slots from the model's reading of a fixed text
-                self.writer = SlotWriter.initial(self.run_prompt_no_grad(self.fam_prompt(self.K)))
+                with torch.no_grad():
+                    self.writer = SlotWriter.initial(self.run_prompt(self.fam_prompt(self.K)))
             if self.writer.n_slots != self.K or self.writer.init_slots.shape[0] != self.n_layers:
                 raise ConfigError(f"the memformer writer has {self.writer.n_slots} slots for "
                                   f"{self.writer.init_slots.shape[0]} layers; this run needs {self.K} for "
@@ -154,10 +155,6 @@ class Engine:
         ids = self._fam_prompt_ids or list(range(1, n + 1))
         ids = [ids[i % len(ids)] for i in range(n)]
         return self.model.model.embed_tokens(torch.tensor(ids, device=self.param.device))
-
-    @torch.no_grad()
-    def run_prompt_no_grad(self, x: torch.Tensor) -> torch.Tensor:
-        return self.run_prompt(x)
 
     @torch.no_grad()
     def initial_fam(self) -> torch.Tensor:

@@ -66,7 +66,7 @@ class SlotWriter(torch.nn.Module):
             writer.wq.copy_(torch.randn(L, d, dim, generator=g) / math.sqrt(d))
             writer.wk.copy_(torch.randn(L, d, dim, generator=g) / math.sqrt(d))
             writer.init_slots.copy_(rms(initial_slots.float()))
-        return writer
+        return writer.requires_grad_(False)  # training turns gradients on for what it learns
 
     @property
     def n_slots(self) -> int:
@@ -85,7 +85,7 @@ class SlotWriter(torch.nn.Module):
                     raise ValueError(f"memformer weight {name} has shape {tuple(tensors[name].shape)}, "
                                      f"expected {tuple(getattr(writer, name).shape)}")
                 getattr(writer, name).copy_(tensors[name].float())
-        return writer
+        return writer.requires_grad_(False)
 
     # ----- the write, per layer ----------------------------------------------------------------
 

@@ -62,6 +62,16 @@ class Trial:
     def correct(self) -> bool:
         return re.search(rf"(?<!\d){self.key}(?!\d)", self.answer) is not None
 
+    @property
+    def digits(self) -> float:
+        """Partial recall: the share of the key's digits that the answer's first number has in the same place
+        (a memory that holds "4...." of 46408 scores 0.2; chance for the first digit is about 1 in 4)."""
+        found = re.search(r"\d+", self.answer)
+        if found is None:
+            return 0.0
+        key = str(self.key)
+        return sum(a == b for a, b in zip(key, found.group())) / len(key)
+
 
 def document_ids(session: Session, length: int, depth: float, key: int) -> list[int]:
     """Header + filler with the needle at `depth`, about `length` tokens in all with the question."""
@@ -98,14 +108,26 @@ def accuracy_table(trials: list[Trial]) -> dict:
     return {m: {n: {d: c[0] / c[1] for d, c in row.items()} for n, row in rows.items()} for m, rows in table.items()}
 
 
-def markdown(table: dict, depths: list[float]) -> str:
-    lines = ["| memory | tokens | " + " | ".join(f"depth {d:g}" for d in depths) + " | mean |",
-             "|---|---:|" + "---:|" * (len(depths) + 1)]
+def digits_table(trials: list[Trial]) -> dict:
+    """{mode: {length: mean share of key digits right}} over every depth and key."""
+    cells: dict = {}
+    for t in trials:
+        cells.setdefault(t.mode, {}).setdefault(t.length, []).append(t.digits)
+    return {m: {n: sum(v) / len(v) for n, v in rows.items()} for m, rows in cells.items()}
+
+
+def markdown(table: dict, depths: list[float], digits: dict | None = None) -> str:
+    """Accuracy per depth and its mean; with `digits`, the mean share of key digits right (partial recall)."""
+    extra = " digits right |" if digits else ""
+    lines = ["| memory | tokens | " + " | ".join(f"depth {d:g}" for d in depths) + " | mean |" + extra,
+             "|---|---:|" + "---:|" * (len(depths) + 1 + bool(digits))]
     for mode, rows in table.items():
         for length, row in rows.items():
             cells = [row.get(d) for d in depths]
             mean = sum(c for c in cells if c is not None) / max(1, sum(c is not None for c in cells))
-            lines.append(f"| {mode} | {length:,} | " + " | ".join(f"{c:.0%}" for c in cells) + f" | {mean:.0%} |")
+            tail = f" {digits[mode][length]:.0%} |" if digits else ""
+            lines.append(f"| {mode} | {length:,} | " + " | ".join(f"{c:.0%}" for c in cells) + f" | {mean:.0%} |"
+                         + tail)
     return "\n".join(lines)
 
 

@@ -90,6 +90,20 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
                             "--trials", "1", "--memory", "fam,bswa,sink", "--plot", str(plot), "-q")
     assert code == 0 and plot.stat().st_size > 1000
     assert out.count("| fam |") == 2 and out.count("| bswa |") == 2 and out.count("| sink |") == 2
+    assert "digits right" in out
+
+
+def test_passkey_partial_recall_score():
+    from famcli.passkey import Trial, digits_table
+
+    def trial(key, answer):
+        return Trial("fam", 1000, 0.5, key, answer, 1000)
+
+    assert trial(46408, "46408.").correct and trial(46408, "46408.").digits == 1.0
+    assert trial(46408, "48888.").digits == pytest.approx(0.4) and not trial(46408, "48888.").correct
+    assert trial(810, "the pass key").digits == 0.0 and trial(810, "8888").digits == pytest.approx(1 / 3)
+    table = digits_table([trial(46408, "46408"), trial(46408, "40000")])
+    assert table["fam"][1000] == pytest.approx(0.7)
 
 
 def _bad_files(tmp_path):
@@ -197,12 +211,13 @@ def test_progress_only_on_request(tiny, doc):
 
 def test_bench_json_and_plot(capsys, tiny, tmp_path):
     plot = tmp_path / "bench.png"
-    code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "200,400", "--memory", "full,fam",
-                              "--json", "--plot", str(plot))
+    code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "200,400", "--memory",
+                              "full,fam,memformer", "--json", "--plot", str(plot))
     result = json.loads(out)
     assert code == 0, err
     rows = {(r["mode"], r["tokens"]): r for r in result["results"]}
-    assert set(rows) == {("full", 200), ("full", 400), ("fam", 200), ("fam", 400)}
+    assert set(rows) == {(m, n) for m in ("full", "fam", "memformer") for n in (200, 400)}
+    assert result["weight_products_tokens_per_second"] > 0
     assert all(r["tokens_per_second"] > 0 and r["peak_rss_mib"] > 0 for r in rows.values())
     assert rows[("fam", 400)]["state_bytes"] == rows[("fam", 200)]["state_bytes"]
     assert result["roofline_tokens_per_second"] > 0 and plot.stat().st_size > 1000
