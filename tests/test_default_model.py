@@ -69,6 +69,19 @@ def test_passkey_end_to_end_within_window():
     assert accuracy["bswa"]["400"] == {"0.2": 1.0, "0.8": 1.0}
 
 
+def test_shipped_memformer_adapter_carries_part_of_a_far_key():
+    """The shipped memformer adapter, 1,600+ tokens (6+ blocks) past the window: every answer starts with the
+    key's first digit (measured 16 of 16 at 1k-8k; chance is about 1 in 4), where bswa has no number at all."""
+    result = famcli("passkey", "--length", "2k", "--depth", "0.1", "--trials", "3", "--memory", "memformer,bswa",
+                    "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["adapter"].endswith("smollm2-135m-instruct.memformer.safetensors")
+    trials = {m: [t for t in payload["trials"] if t["mode"] == m] for m in ("memformer", "bswa")}
+    assert all(t["answer"][:1] == str(t["key"])[0] for t in trials["memformer"]), trials["memformer"]
+    assert payload["digits_right"]["memformer"]["2000"] > payload["digits_right"]["bswa"]["2000"]
+
+
 def test_summarize_and_stream_end_to_end(tmp_path):
     doc = tmp_path / "story.txt"
     doc.write_text(FACTS * 3)
