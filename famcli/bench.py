@@ -124,10 +124,16 @@ def kernel_vs_sdpa(H=9, Hkv=3, D=64, block_size=1024, memory_segments=3, fam_len
 
 def llama_cpp_rate(gguf_path: str, ids: list[int], threads: int) -> dict | None:
     """llama.cpp's prompt evaluation on the same GGUF and token ids, when llama-cpp-python is importable."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return None
     try:
         from llama_cpp import Llama
-    except ImportError:
-        return None
+    except ImportError as exc:  # installed but broken (e.g. built with --no-deps): say what is missing
+        from famcli.models import ModelError
+
+        raise ModelError(f"llama-cpp-python is installed but cannot be imported: {exc}") from exc
     llm = Llama(model_path=gguf_path, n_ctx=len(ids) + 8, n_threads=threads, n_batch=512, verbose=False)
     t0 = time.perf_counter()
     llm.eval(ids)
