@@ -66,6 +66,11 @@ MEMORY = ("fam", "slots")  # one or neither is set, never both
 PER_LAYER = ("q_fam", "sink_raw", "w_max", "w_sum", "w_acc")  # carried within a block, no gradient across
 
 
+def _final_memory(engine: Engine, state: State) -> torch.Tensor | None:
+    """The FAM or slots a document ends with, detached (what state passing hands to the next step)."""
+    return _memory(state)[-1].detach() if (engine.N or engine.K) else None
+
+
 def _per_layer(t, L: int):
     return None if t is None else [t[l].detach().clone() for l in range(L)]
 
@@ -121,8 +126,7 @@ def mrbp(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tupl
         for block in blocks:
             saved.append(detached_state(engine, state))
             engine.chunk_forward(state, block.ids, False, rows=block.rows[:0])
-    final = _memory(state)[-1] if (engine.N or engine.K) else None
-    final_fam = None if final is None else final.detach()
+    final_fam = _final_memory(engine, state)
     total, grads = 0.0, None
     for block, incoming in zip(reversed(blocks), reversed(saved)):
         work, leaves = _leaves(incoming)
@@ -152,5 +156,4 @@ def bptt(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tupl
         loss = loss + block_loss(engine.chunk_forward(state, block.ids, False, rows=block.rows), block)
     if loss.requires_grad:
         loss.backward()
-    final = _memory(state)[-1] if (engine.N or engine.K) else None
-    return float(loss.detach()), None if final is None else final.detach()
+    return float(loss.detach()), _final_memory(engine, state)
