@@ -61,6 +61,48 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mib() -> float | None:
+    """The resident memory of this process now (Linux /proc), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class RssPeak:
+    """The highest resident memory seen while the block runs (sampled every `interval` s in a thread).
+
+    The process's lifetime peak (ru_maxrss) is set by loading the model, so it cannot show whether reading
+    itself grows with the document; this can. `peak` is None where /proc is not available."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval, self.peak = interval, None
+
+    def __enter__(self):
+        import threading
+
+        self._stop = threading.Event()
+        self.peak = rss_mib()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.wait(self.interval):
+            now = rss_mib()
+            if now is not None and self.peak is not None:
+                self.peak = max(self.peak, now)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        now = rss_mib()
+        if now is not None and self.peak is not None:
+            self.peak = max(self.peak, now)
+        return False
+
+
 def engine_rate(model, config: MemoryConfig, ids: torch.Tensor, context_window: int | None = None,
                 engine: Engine | None = None) -> dict:
     """Tokens/s reading ids through the engine (logits only for the last token of each block)."""
@@ -145,15 +187,16 @@ def markdown_table(rows: list[dict], roofline: float, products: float | None = N
     """One row per (engine, length): tokens/s, share of the roofline (and of the weight products at the model's
     shapes), ratio to full, peak memory."""
     full = {r["tokens"]: r["tokens_per_second"] for r in rows if r["mode"] == "full"}
-    lines = ["| memory | tokens | tokens/s | of roofline | of weight products | vs full | peak RSS MiB | state MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| memory | tokens | tokens/s | of roofline | of weight products | vs full | peak RSS MiB "
+             "| reading peak MiB | state MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = f"{r['tokens_per_second'] / full[r['tokens']]:.2f}x" if r["tokens"] in full else "-"
         state = f"{r['state_bytes'] / 2**20:.1f}" if r.get("state_bytes") else "-"
         rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
+        reading = f"{r['reading_peak_mib']:.0f}" if r.get("reading_peak_mib") else "-"
         share = f"{r['tokens_per_second'] / products:.0%}" if products else "-"
         lines.append(f"| {r['mode']} | {r['tokens']:,} | {r['tokens_per_second']:,.0f} | "
-                     f"{r['tokens_per_second'] / roofline:.0%} | {share} | {ratio} | {rss} | {state} |")
+                     f"{r['tokens_per_second'] / roofline:.0%} | {share} | {ratio} | {rss} | {reading} | {state} |")
     return "\n".join(lines)
 
 
@@ -168,9 +211,10 @@ def plot_rates(rows: list[dict], path: str) -> None:
         mine = [r for r in rows if r["mode"] == mode]
         xs = [r["tokens"] for r in mine]
         left.plot(xs, [r["tokens_per_second"] for r in mine], marker="o", label=mode)
-        if all(r.get("peak_rss_mib") for r in mine):
-            right.plot(xs, [r["peak_rss_mib"] for r in mine], marker="o", label=mode)
-    for ax, label in ((left, "tokens/s"), (right, "peak resident memory (MiB)")):
+        key = "reading_peak_mib" if all(r.get("reading_peak_mib") for r in mine) else "peak_rss_mib"
+        if all(r.get(key) for r in mine):
+            right.plot(xs, [r[key] for r in mine], marker="o", label=mode)
+    for ax, label in ((left, "tokens/s"), (right, "peak resident memory while reading (MiB)")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("document length (tokens)")
         ax.set_ylabel(label)

@@ -490,13 +490,13 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
     """One measurement in a fresh process, so its peak resident memory is its own."""
     import torch
 
-    from famcli.bench import engine_rate, hf_rate, llama_cpp_rate, peak_rss_mib
+    from famcli.bench import RssPeak, engine_rate, hf_rate, llama_cpp_rate, peak_rss_mib
     from famcli.models import ModelError, load_model
 
     loaded = load_model(model, dtype=dtype, device=device)
     ids = torch.randint(0, loaded.config.vocab_size, (tokens,), generator=torch.Generator().manual_seed(seed))
     baseline = peak_rss_mib()
-    with torch.no_grad():
+    with torch.no_grad(), RssPeak() as reading:
         if mode == "full":
             if tokens > loaded.context_window:
                 raise ConfigError(f"full cannot read {tokens:,} tokens (window {loaded.context_window:,})")
@@ -512,7 +512,7 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
             config = resolve(loaded, mode, adapter, block_size=block_size, memory_segments=memory_segments,
                              fam_length=fam_length)
             row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=build_engine(loaded, config))
-    row |= {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline}
+    row |= {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline, "reading_peak_mib": reading.peak}
     typer.echo(json.dumps(row))
 
 

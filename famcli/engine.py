@@ -113,7 +113,9 @@ class Engine:
         self._fam_prompt = fam_prompt
         self._fam_prompt_ids = fam_prompt_ids
         for layer in self.layers:
-            _fuse_gate_up(layer.mlp)
+            _fuse(layer.self_attn, ("q_proj", "k_proj", "v_proj"))
+            if hasattr(layer.mlp, "down_proj") and hasattr(layer.mlp, "act_fn"):
+                _fuse(layer.mlp, ("gate_proj", "up_proj"))
         self._initial_fam = None
         self.writer = writer
         if self.K:
@@ -197,9 +199,11 @@ class Engine:
         B, pieces, start = self.config.block_size, [], 0
         while start < ids.numel():
             take = min(B - (state.n_tokens % B), ids.numel() - start)
-            pieces.append(self._chunk(state, ids[start:start + take], all_logits))
+            logits = self._chunk(state, ids[start:start + take], all_logits)
+            if all_logits:
+                pieces.append(logits)  # otherwise only the last is kept: memory stays flat on long input
             start += take
-        return torch.cat(pieces) if all_logits else pieces[-1][-1]
+        return torch.cat(pieces) if all_logits else logits[-1]
 
     @torch.no_grad()
     def _chunk(self, state: State, ids: torch.Tensor, all_logits: bool) -> torch.Tensor:
@@ -320,9 +324,15 @@ class Engine:
     def _project(self, layer, h: torch.Tensor):
         """(rows, d) normed hidden -> q (H, rows, D), k and v (Hkv, rows, D)."""
         a, r, D = layer.self_attn, h.shape[0], self.head_dim
-        q = a.q_proj(h).view(r, self.n_heads, D)
-        k = a.k_proj(h).view(r, self.n_kv, D)
-        v = a.v_proj(h).view(r, self.n_kv, D)
+        fused = None if torch.is_grad_enabled() else _fused(a)
+        if fused is not None:
+            q, k, v = torch.nn.functional.linear(h, *fused).split(
+                [self.n_heads * D, self.n_kv * D, self.n_kv * D], dim=-1)
+            q, k, v = q.view(r, self.n_heads, D), k.view(r, self.n_kv, D), v.view(r, self.n_kv, D)
+        else:
+            q = a.q_proj(h).view(r, self.n_heads, D)
+            k = a.k_proj(h).view(r, self.n_kv, D)
+            v = a.v_proj(h).view(r, self.n_kv, D)
         if hasattr(a, "q_norm"):
             q, k = a.q_norm(q), a.k_norm(k)
         return q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
@@ -334,10 +344,10 @@ class Engine:
 
     def _mlp(self, layer, x: torch.Tensor) -> torch.Tensor:
         """The layer's MLP; gate and up projections as one matrix product when they could be fused."""
-        gate_up = getattr(layer.mlp, "_famcli_gate_up", None)
-        if gate_up is None or torch.is_grad_enabled():
+        fused = None if torch.is_grad_enabled() else _fused(layer.mlp)
+        if fused is None:
             return layer.mlp(x)
-        gate, up = torch.nn.functional.linear(x, gate_up).chunk(2, dim=-1)
+        gate, up = torch.nn.functional.linear(x, *fused).chunk(2, dim=-1)
         return layer.mlp.down_proj(layer.mlp.act_fn(gate) * up)
 
     def _place_sink(self, state: State, plan: "_Plan") -> None:
@@ -408,21 +418,38 @@ class _Plan:
     fam_bias: torch.Tensor | None = None
 
 
-def _fuse_gate_up(mlp) -> bool:
-    """Put a gated MLP's gate and up weights side by side in one tensor (no copy kept: the module's own
-    weights become views of it), so inference does one matrix product instead of two."""
-    names = ("gate_proj", "up_proj", "down_proj", "act_fn")
-    if not all(hasattr(mlp, n) for n in names) or mlp.gate_proj.bias is not None or mlp.up_proj.bias is not None:
-        return False
-    if not isinstance(mlp.gate_proj, torch.nn.Linear) or not isinstance(mlp.up_proj, torch.nn.Linear):
-        return False  # e.g. LoRA-wrapped layers during training
-    fused = getattr(mlp, "_famcli_gate_up", None)
-    if fused is not None and mlp.gate_proj.weight.data_ptr() == fused.data_ptr():
-        return True
-    inter = mlp.gate_proj.weight.shape[0]
+def _fuse(owner, names: tuple[str, ...]) -> None:
+    """Put linear layers that read the same input side by side in one weight (and bias) tensor, so inference
+    does one wider matrix product instead of several narrow ones: q/k/v, and a gated MLP's gate and up. No copy
+    is kept: the modules' own weights become views of the fused tensor, so in-place changes (merging an
+    adapter) reach it. Layers that are not plain nn.Linear (e.g. LoRA-wrapped during training) stay apart."""
+    layers = [getattr(owner, n, None) for n in names]
+    if not all(isinstance(m, torch.nn.Linear) for m in layers):
+        return
+    if len({m.bias is None for m in layers}) != 1 or len({(m.weight.dtype, m.weight.device) for m in layers}) != 1:
+        return
+    if _fused(owner) is not None:
+        return
     with torch.no_grad():
-        fused = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
-    mlp.gate_proj.weight = torch.nn.Parameter(fused[:inter], requires_grad=mlp.gate_proj.weight.requires_grad)
-    mlp.up_proj.weight = torch.nn.Parameter(fused[inter:], requires_grad=mlp.up_proj.weight.requires_grad)
-    mlp._famcli_gate_up = fused
-    return True
+        weight = torch.cat([m.weight for m in layers])
+        bias = None if layers[0].bias is None else torch.cat([m.bias for m in layers])
+    at = 0
+    for m in layers:
+        rows = m.weight.shape[0]
+        m.weight = torch.nn.Parameter(weight[at:at + rows], requires_grad=m.weight.requires_grad)
+        if bias is not None:
+            m.bias = torch.nn.Parameter(bias[at:at + rows], requires_grad=m.bias.requires_grad)
+        at += rows
+    owner._famcli_fused = (names, weight, bias)
+
+
+def _fused(owner):
+    """The fused (weight, bias) of `owner` when it is still the storage of its layers' weights, else None."""
+    entry = getattr(owner, "_famcli_fused", None)
+    if entry is None:
+        return None
+    names, weight, bias = entry
+    first = getattr(owner, names[0], None)
+    if not isinstance(first, torch.nn.Linear) or first.weight.data_ptr() != weight.data_ptr():
+        return None
+    return weight, bias

@@ -219,5 +219,24 @@ def test_bench_json_and_plot(capsys, tiny, tmp_path):
     assert set(rows) == {(m, n) for m in ("full", "fam", "memformer") for n in (200, 400)}
     assert result["weight_products_tokens_per_second"] > 0
     assert all(r["tokens_per_second"] > 0 and r["peak_rss_mib"] > 0 for r in rows.values())
+    assert all(r["reading_peak_mib"] > 0 for r in rows.values())
     assert rows[("fam", 400)]["state_bytes"] == rows[("fam", 200)]["state_bytes"]
     assert result["roofline_tokens_per_second"] > 0 and plot.stat().st_size > 1000
+
+
+def test_reading_peak_sees_memory_taken_while_reading():
+    """The bench's memory column is the peak while reading, not the load peak the process keeps forever."""
+    import time
+
+    from famcli.bench import RssPeak, rss_mib
+
+    with RssPeak() as quiet:
+        time.sleep(0.05)
+    with RssPeak() as busy:
+        block = bytearray(300 * 2**20)
+        for i in range(0, len(block), 4096):  # touch every page so it is resident
+            block[i] = 1
+        time.sleep(0.05)
+        del block
+    assert quiet.peak is not None and rss_mib() is not None
+    assert busy.peak > quiet.peak + 200
