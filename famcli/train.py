@@ -8,7 +8,8 @@ previous step ended with, so the memory learns to survive many updates), and MRB
 gradient crosses every block and FAM update of a document while memory holds one block's activations.
 
 Checkpoints (every N steps) hold everything a resumed run needs; the data for step s depends only on
-(seed, s), so `--resume` continues the same run.
+(seed, s), so `--resume` continues the same run. `--resume` with a larger `--steps` extends a run (finished
+or not); the length curriculum then stretches over the new total.
 """
 
 from __future__ import annotations
@@ -194,9 +195,13 @@ class Trainer:
         ckpt = torch.load(path, map_location=self.loaded.device, weights_only=True)
         if ckpt.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a famcli training checkpoint")
-        if ckpt["memory"] != self.memory.to_dict() or ckpt["config"] != self.config.to_dict() or \
+        mine, theirs = self.config.to_dict(), dict(ckpt["config"])
+        mine.pop("steps"), theirs.pop("steps")  # --steps may grow: a finished run can be extended
+        if ckpt["memory"] != self.memory.to_dict() or mine != theirs or \
                 ckpt.get("data") != json.dumps(self.data.summary(), sort_keys=True):
             raise ValueError(f"{path} was written by a run with other settings; resume with the same options")
+        if ckpt["step"] > self.config.steps:
+            raise ValueError(f"{path} is already at step {ckpt['step']}; give --steps {ckpt['step']} or more")
         with torch.no_grad():
             if self.prompt is not None:
                 self.prompt.copy_(ckpt["prompt"])

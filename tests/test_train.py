@@ -97,9 +97,15 @@ def test_resume_continues_the_same_run(tiny_model_dirs, tmp_path):
         second.train_step()
     assert [h["loss"] for h in second.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-2)
     assert torch.allclose(second.prompt, straight.prompt, atol=1e-3)
-    other = _trainer(tiny_model_dirs["llama"], steps=5)
+    other = _trainer(tiny_model_dirs["llama"], steps=4, lr=5e-3)
     with pytest.raises(ValueError, match="other settings"):
         other.load_checkpoint(tmp_path / "c.ckpt")
+    longer = _trainer(tiny_model_dirs["llama"], steps=6)  # extending a run: more steps, same everything else
+    longer.load_checkpoint(tmp_path / "c.ckpt")
+    assert longer.step == 2 and longer.config.steps == 6
+    shorter = _trainer(tiny_model_dirs["llama"], steps=1)
+    with pytest.raises(ValueError, match="already at step 2"):
+        shorter.load_checkpoint(tmp_path / "c.ckpt")
 
 
 def test_training_lowers_the_loss(tiny_model_dirs):
