@@ -432,6 +432,7 @@ def bench(
     as_json: JsonOpt = False, quiet: QuietOpt = False,
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
     adapter: AdapterOpt = "auto",
+    min_seconds: Annotated[float, typer.Option("--min-seconds", min=0.0, help="Read each document again until this many seconds have passed; the median pass counts.")] = 10.0,
 ):
     """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline."""
     import subprocess
@@ -462,7 +463,8 @@ def bench(
                 ui.note(f"{mode} skips {n:,} tokens (past the {loaded_window:,}-token window)")
                 continue
             args = [sys.executable, "-m", "famcli", "bench-cell", "--mode", mode, "--tokens", str(n),
-                    "--dtype", dtype, "--device", device, "--seed", str(seed), "--adapter", adapter]
+                    "--dtype", dtype, "--device", device, "--seed", str(seed), "--adapter", adapter,
+                    "--min-seconds", str(min_seconds)]
             for flag, value in (("--model", model), ("--block-size", block_size),
                                 ("--memory-segments", memory_segments), ("--fam-length", fam_length)):
                 if value is not None:
@@ -486,7 +488,7 @@ def bench(
 def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],
                model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
                fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
-               adapter: AdapterOpt = "auto"):
+               adapter: AdapterOpt = "auto", min_seconds: Annotated[float, typer.Option("--min-seconds")] = 0.0):
     """One measurement in a fresh process, so its peak resident memory is its own."""
     import torch
 
@@ -500,7 +502,7 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
         if mode == "full":
             if tokens > loaded.context_window:
                 raise ConfigError(f"full cannot read {tokens:,} tokens (window {loaded.context_window:,})")
-            row = hf_rate(loaded.model, ids.to(loaded.device))
+            row = hf_rate(loaded.model, ids.to(loaded.device), min_seconds)
             row["mode"] = "full"
         elif mode == "llama.cpp":
             row = llama_cpp_rate(loaded.source, ids.tolist(), torch.get_num_threads())
@@ -511,7 +513,8 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
 
             config = resolve(loaded, mode, adapter, block_size=block_size, memory_segments=memory_segments,
                              fam_length=fam_length)
-            row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=build_engine(loaded, config))
+            row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=build_engine(loaded, config),
+                              min_seconds=min_seconds)
     row |= {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline, "reading_peak_mib": reading.peak}
     typer.echo(json.dumps(row))
 
