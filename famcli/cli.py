@@ -532,7 +532,8 @@ def train(
     mix: Annotated[str, typer.Option("--mix", help="Shares of facts, language-modelling and copy documents (lm and copy need --corpus).")] = "0.8,0.1,0.1",
     far: Annotated[float, typer.Option("--far", min=0.0, max=1.0, help="Share of facts hidden beyond the window (only the memory can hold them).")] = 0.8,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")] = 20,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt (a larger --steps extends the run).")] = False,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this adapter's LoRA and memory weights (a new run: fresh optimiser, step 0).")] = None,
     log: Annotated[Optional[Path], typer.Option("--log", help="Also append one JSON line per step here.")] = None,
     memory: Annotated[str, typer.Option("--memory", help="The memory to train: fam (LoRA + FAM prompt) or "
                                         "memformer (LoRA + slot writer and initial slots).")] = "fam",
@@ -584,8 +585,14 @@ def train(
     loaded = load_model(model, dtype=dtype, device=device)
     trainer = Trainer(loaded, memory, config, TrainingData(loaded.tokenizer, books, seed=seed, mix=shares,
                                                              far=far, window=memory.window))
+    if resume and init is not None:
+        raise typer.BadParameter("a resumed run already has its weights; drop --init", param_hint="--init")
     if resume:
         trainer.load_checkpoint(checkpoint)
+    elif init is not None:
+        from famcli.adapter import load_adapter
+
+        trainer.start_from(load_adapter(init))
     ui = Ui(quiet, progress=True)
     what = f"a {memory.fam_length}-vector FAM prompt" if memory.mode == "fam" else \
         f"a memformer writer with {memory.fam_length} slots"
@@ -622,8 +629,8 @@ def train(
     if stop["asked"]:
         ui.note(f"stopped at step {trainer.step}; checkpoint {checkpoint}, adapter {out}; continue with --resume")
         raise typer.Exit(130)
-    checkpoint.unlink(missing_ok=True)
-    ui.note(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {trainer.step} steps")
+    ui.note(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {trainer.step} steps; {checkpoint} is kept: "
+            f"--resume --steps N extends the run (delete it when done)")
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

@@ -124,6 +124,7 @@ class Trainer:
             {"params": memory_params, "lr": config.prompt_lr, "weight_decay": 0.0},
         ], betas=(0.9, 0.99))
         self.step = 0
+        self.started_from: str | None = None  # the adapter a warm-started run began with (--init)
         self.carried: torch.Tensor | None = None
         self.history: list[dict] = []
 
@@ -175,7 +176,7 @@ class Trainer:
         info = {"training": self.config.to_dict(), "steps_done": self.step, "data": self.data.summary(),
                 "lora": {"rank": self.config.rank, "alpha": self.config.alpha,
                          "targets": list(self.config.targets)},
-                "loss_last_50": _recent_losses(self.history)} | (extra or {})
+                "loss_last_50": _recent_losses(self.history), "started_from": self.started_from} | (extra or {})
         save_adapter(path, self.prompt, self.lora_weights(), self.config.alpha / self.config.rank, self.memory,
                      self.loaded.identity, info, writer=self.writer.tensors() if self.writer is not None else None)
 
@@ -188,8 +189,33 @@ class Trainer:
                     "writer": {n: t.detach() for n, t in self.writer.tensors().items()} if self.writer else None,
                     "lora": {n: (a.detach(), b.detach()) for n, (a, b) in self.lora_weights().items()},
                     "optimizer": self.optimizer.state_dict(), "carried": self.carried,
+                    "started_from": self.started_from or "",
                     "history": json.dumps(self.history)}, tmp)
         tmp.replace(path)
+
+    def start_from(self, adapter) -> None:
+        """A warm start: the LoRA and memory weights of an adapter file (same model, memory and LoRA shape);
+        the optimiser starts fresh and the run counts its steps from 0."""
+        adapter.check(self.loaded.identity)
+        where = adapter.path or "the adapter"
+        if adapter.config != self.memory:
+            raise ValueError(f"{where} was trained with memory {adapter.config.to_json()}; this run uses "
+                             f"{self.memory.to_json()} (give the same --memory and sizes)")
+        if set(adapter.lora) != set(self.lora_modules) or \
+                abs(adapter.scaling - self.config.alpha / self.config.rank) > 1e-6 or \
+                any(a.shape[0] != self.config.rank for a, _ in adapter.lora.values()):
+            raise ValueError(f"{where} has LoRA of another rank or on other layers; give the same --rank")
+        self.started_from = str(where)
+        with torch.no_grad():
+            if self.prompt is not None:
+                self.prompt.copy_(adapter.prompt)
+            if self.writer is not None:
+                for name, t in adapter.writer.items():
+                    getattr(self.writer, name).copy_(t)
+            for name, (a, b) in adapter.lora.items():
+                m = self.lora_modules[name]
+                m.lora_A["default"].weight.copy_(a)
+                m.lora_B["default"].weight.copy_(b)
 
     def load_checkpoint(self, path) -> None:
         ckpt = torch.load(path, map_location=self.loaded.device, weights_only=True)
@@ -214,6 +240,7 @@ class Trainer:
                 m.lora_B["default"].weight.copy_(b)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.step, self.carried = ckpt["step"], ckpt["carried"]
+        self.started_from = ckpt.get("started_from") or None
         self.history = json.loads(ckpt["history"])
 
 

@@ -145,11 +145,20 @@ def test_train_command_end_to_end(tiny_model_dirs, tmp_path):
             "--block-size", "16", "--fam-length", "4", "--max-blocks", "2", "--rank", "2", "--log", str(log),
             "--dtype", "fp32", "--quiet"]
     assert main(args) == 0
-    assert out.is_file() and not (tmp_path / "tiny.safetensors.ckpt").exists()
+    assert out.is_file() and (tmp_path / "tiny.safetensors.ckpt").is_file()  # kept, so the run can be extended
     assert len(log.read_text().splitlines()) == 3
+    assert main(args + ["--steps", "5", "--resume"]) == 0  # extended by two steps
+    assert len(log.read_text().splitlines()) == 5 and load_adapter(out).info["steps_done"] == 5
     assert all(json.loads(line)["tokens"] > 0 for line in log.read_text().splitlines())
     adapter = load_adapter(out)
     assert adapter.info["lora"]["rank"] == 2 and adapter.config.block_size == 16
+    warm = tmp_path / "warm.safetensors"  # a new run starting from the adapter's weights
+    init_args = [a if a != str(out) else str(warm) for a in args if a not in ("--log", str(log))]
+    assert main(init_args + ["--init", str(out), "--steps", "1"]) == 0
+    started = load_adapter(warm)
+    assert started.info["started_from"] == str(out) and started.info["steps_done"] == 1
+    assert main(init_args + ["--init", str(out), "--rank", "3", "--out", str(tmp_path / "r3.safetensors")]) == 1
+    assert main(args + ["--init", str(out), "--resume"]) == 2
     assert main(["passkey", "--model", str(tiny_model_dirs["llama"]), "--adapter", str(out), "--length", "100",
                  "--depth", "0.5", "--trials", "1", "--memory", "fam,fam-zero-shot,bswa", "--json",
                  "--quiet"]) == 0
@@ -194,3 +203,19 @@ def test_shipped_adapter_makes_auto_fam_and_leaves_baselines_alone(tiny_model_di
 
     other = load_model(str(tiny_model_dirs["mistral"]), dtype="fp32")
     assert resolve(other, "auto").mode == "sink" and other.adapter is None
+
+
+def test_warm_start_copies_the_adapter_weights(tiny_model_dirs, tmp_path):
+    first = _trainer(tiny_model_dirs["llama"], steps=2)
+    for _ in range(2):
+        first.train_step()
+    first.save_adapter(tmp_path / "a.safetensors")
+    adapter = load_adapter(tmp_path / "a.safetensors")
+    second = _trainer(tiny_model_dirs["llama"], steps=2)
+    assert not torch.allclose(second.prompt, first.prompt)
+    second.start_from(adapter)
+    assert torch.equal(second.prompt, first.prompt)
+    for name, (a, b) in second.lora_weights().items():
+        torch.testing.assert_close(a, first.lora_weights()[name][0], atol=1e-2, rtol=1e-2)
+        torch.testing.assert_close(b, first.lora_weights()[name][1], atol=1e-2, rtol=1e-2)
+    assert second.step == 0 and second.started_from == str(tmp_path / "a.safetensors")
