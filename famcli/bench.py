@@ -88,18 +88,19 @@ class RssPeak:
         self._thread.start()
         return self
 
+    def _sample(self):
+        now = rss_mib()
+        if now is not None and self.peak is not None:
+            self.peak = max(self.peak, now)
+
     def _watch(self):
         while not self._stop.wait(self.interval):
-            now = rss_mib()
-            if now is not None and self.peak is not None:
-                self.peak = max(self.peak, now)
+            self._sample()
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        now = rss_mib()
-        if now is not None and self.peak is not None:
-            self.peak = max(self.peak, now)
+        self._sample()
         return False
 
 

@@ -206,16 +206,20 @@ class Trainer:
                 any(a.shape[0] != self.config.rank for a, _ in adapter.lora.values()):
             raise ValueError(f"{where} has LoRA of another rank or on other layers; give the same --rank")
         self.started_from = str(where)
-        with torch.no_grad():
-            if self.prompt is not None:
-                self.prompt.copy_(adapter.prompt)
-            if self.writer is not None:
-                for name, t in adapter.writer.items():
-                    getattr(self.writer, name).copy_(t)
-            for name, (a, b) in adapter.lora.items():
-                m = self.lora_modules[name]
-                m.lora_A["default"].weight.copy_(a)
-                m.lora_B["default"].weight.copy_(b)
+        self._set_weights(adapter.prompt, adapter.writer, adapter.lora)
+
+    @torch.no_grad()
+    def _set_weights(self, prompt, writer: dict | None, lora: dict) -> None:
+        """Copy learned weights (from an adapter or a checkpoint) into the trainer's own tensors."""
+        if self.prompt is not None:
+            self.prompt.copy_(prompt)
+        if self.writer is not None:
+            for name, t in writer.items():
+                getattr(self.writer, name).copy_(t)
+        for name, (a, b) in lora.items():
+            m = self.lora_modules[name]
+            m.lora_A["default"].weight.copy_(a)
+            m.lora_B["default"].weight.copy_(b)
 
     def load_checkpoint(self, path) -> None:
         ckpt = torch.load(path, map_location=self.loaded.device, weights_only=True)
@@ -228,16 +232,7 @@ class Trainer:
             raise ValueError(f"{path} was written by a run with other settings; resume with the same options")
         if ckpt["step"] > self.config.steps:
             raise ValueError(f"{path} is already at step {ckpt['step']}; give --steps {ckpt['step']} or more")
-        with torch.no_grad():
-            if self.prompt is not None:
-                self.prompt.copy_(ckpt["prompt"])
-            if self.writer is not None:
-                for name, t in ckpt["writer"].items():
-                    getattr(self.writer, name).copy_(t)
-            for name, (a, b) in ckpt["lora"].items():
-                m = self.lora_modules[name]
-                m.lora_A["default"].weight.copy_(a)
-                m.lora_B["default"].weight.copy_(b)
+        self._set_weights(ckpt["prompt"], ckpt["writer"], ckpt["lora"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.step, self.carried = ckpt["step"], ckpt["carried"]
         self.started_from = ckpt.get("started_from") or None
