@@ -537,6 +537,9 @@ def train(
     log: Annotated[Optional[Path], typer.Option("--log", help="Also append one JSON line per step here.")] = None,
     memory: Annotated[str, typer.Option("--memory", help="The memory to train: fam (LoRA + FAM prompt) or "
                                         "memformer (LoRA + slot writer and initial slots).")] = "fam",
+    fam_keep_norm: Annotated[bool, typer.Option("--fam-keep-norm", help="Rescale every FAM update to the norm of "
+                                                "the FAM it replaces (bounded memory; the adapter keeps the "
+                                                "setting).")] = False,
     model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
     fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto",
     seed: SeedOpt = 0, quiet: QuietOpt = False,
@@ -578,6 +581,10 @@ def train(
         raise typer.BadParameter("give three non-negative shares, e.g. 0.8,0.1,0.1", param_hint="--mix")
     shares = tuple(x / sum(shares) for x in shares)
     memory = memory_config(memory, block_size, memory_segments, fam_length)
+    if fam_keep_norm:
+        if memory.mode != "fam":
+            raise typer.BadParameter("only --memory fam has a FAM to keep the norm of", param_hint="--fam-keep-norm")
+        memory = memory.replace(fam_keep_norm=True)
     config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank,
                          max_blocks=max_blocks, state_passing=state_passing, seed=seed,
                          checkpoint_every=checkpoint_every)

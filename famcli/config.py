@@ -24,6 +24,9 @@ class MemoryConfig:
                      (mode memformer, design doc section 7; `--slots` on the command line)
     sink_tokens      first tokens kept forever (mode sink only, StreamingLLM)
     fam_zero_residual  first FAM update uses a zero residual (paper, Algorithm 2)
+    fam_keep_norm    each FAM update is rescaled, vector by vector, to the norm of the FAM it replaces, so
+                     the memory's size stays that of the initial FAM however many blocks are read (a
+                     famcli addition, off by default: see the engine's docstring)
     """
 
     mode: str = "fam"
@@ -32,6 +35,7 @@ class MemoryConfig:
     fam_length: int = 16
     sink_tokens: int = 4
     fam_zero_residual: bool = False
+    fam_keep_norm: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:

@@ -17,6 +17,12 @@ Mode memformer (design doc section 7, famcli.memformer) puts K slots where the F
 reads them the same way, and at the end of the block a small learned writer, not the layer, updates them.
 
 Where the paper and the design doc differ (positions), this follows the design doc; see positions.py.
+
+One option goes beyond both (MemoryConfig.fam_keep_norm, off unless an adapter was trained with it): Algorithm 2
+adds every block's attention and MLP output to the FAM and takes nothing away, so the FAM's norm grows with
+every update (measured with a trained adapter: 1,851 -> 12,272 over 32 blocks in layer 15), past anything
+training showed the model. With the option each update is rescaled, vector by vector, to the norm of the FAM
+it replaces: no new weights, the same update direction, and a memory whose size stays where training saw it.
 """
 
 from __future__ import annotations
@@ -309,7 +315,10 @@ class Engine:
         first_update = state.fam_updates == 0 and self.config.fam_zero_residual
         residual_f = torch.zeros_like(state.fam[l]) if first_update else state.fam[l]
         out = self._finish(layer, torch.cat([residual_f, x]), torch.cat([attn_f, attn], dim=1))
-        return out[n:], out[:n]
+        fam = out[:n]
+        if self.config.fam_keep_norm:
+            fam = _keep_norm(fam, state.fam[l])
+        return out[n:], fam
 
     def _write_slots(self, l: int, state: State, plan: "_Plan", out: torch.Tensor):
         """Memformer writer: fold this chunk's outputs into the slots' running softmax; at the end of the
@@ -416,6 +425,13 @@ class _Plan:
     rope_fam_k: tuple | None = None  # positions of the previous FAM (keys) ...
     rope_fam_q: tuple | None = None  # ... and of the FAM being computed (queries)
     fam_bias: torch.Tensor | None = None
+
+
+def _keep_norm(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """`new` (N, d) rescaled row by row to the norms of `old` (computed in fp32: bf16 rounding would drift)."""
+    new32 = new.float()
+    scale = old.float().norm(dim=-1, keepdim=True) / new32.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    return (new32 * scale).to(new.dtype)
 
 
 def _fuse(owner, names: tuple[str, ...]) -> None:

@@ -198,7 +198,7 @@ class Trainer:
         the optimiser starts fresh and the run counts its steps from 0."""
         adapter.check(self.loaded.identity)
         where = adapter.path or "the adapter"
-        if adapter.config != self.memory:
+        if adapter.config.replace(fam_keep_norm=self.memory.fam_keep_norm) != self.memory:  # the rule may change
             raise ValueError(f"{where} was trained with memory {adapter.config.to_json()}; this run uses "
                              f"{self.memory.to_json()} (give the same --memory and sizes)")
         if set(adapter.lora) != set(self.lora_modules) or \

@@ -85,8 +85,9 @@ def _qkv(layer, h, n_heads, n_kv, positions, model):
     return q[0], k[0], v
 
 
-def reference_fam(model, ids, B, m, N, prompt, zero_residual):
-    """TransformerFAM Algorithm 2 written straight from the design doc: a loop over blocks and layers."""
+def reference_fam(model, ids, B, m, N, prompt, zero_residual, keep_norm=False):
+    """TransformerFAM Algorithm 2 written straight from the design doc: a loop over blocks and layers
+    (keep_norm: each update rescaled, vector by vector, to the norm of the FAM it replaces)."""
     c = model.config
     H, Hkv, layers = c.num_attention_heads, c.num_key_value_heads, model.model.layers
     scale = c.head_dim ** -0.5 if hasattr(c, "head_dim") and c.head_dim else (c.hidden_size // H) ** -0.5
@@ -119,25 +120,53 @@ def reference_fam(model, ids, B, m, N, prompt, zero_residual):
             if n == B:  # a full block updates the FAM: queries see the previous FAM and the whole block
                 attn_f = _attend(qf, torch.cat([kf, k], 1), torch.cat([vf, v], 1), torch.ones(N, N + n).bool(), scale)
                 residual = torch.zeros_like(fam[l]) if (tau == 0 and zero_residual) else fam[l]
-                fam[l] = mlp_block(layer, fam[l], attn_f, residual)
+                new = mlp_block(layer, fam[l], attn_f, residual)
+                if keep_norm:
+                    new = new * fam[l].norm(dim=-1, keepdim=True) / new.norm(dim=-1, keepdim=True)
+                fam[l] = new
             memory[l].append((k, v))
             x = x_new
         logits.append(model.lm_head(model.model.norm(x)))
     return torch.cat(logits)
 
 
-@pytest.mark.parametrize("zero_residual", [False, True])
+@pytest.mark.parametrize("zero_residual,keep_norm", [(False, False), (True, False), (False, True)])
 @pytest.mark.parametrize("B,m,N,T", [(32, 1, 4, 200), (16, 2, 8, 100), (24, 0, 3, 97)])
-def test_fam_streaming_equals_reference(llama, zero_residual, B, m, N, T):
+def test_fam_streaming_equals_reference(llama, zero_residual, keep_norm, B, m, N, T):
     ids = ids_of(T, seed=B)
     prompt = torch.randn(N, llama.config.hidden_size, generator=torch.Generator().manual_seed(3))
-    config = MemoryConfig(mode="fam", block_size=B, memory_segments=m, fam_length=N, fam_zero_residual=zero_residual)
+    config = MemoryConfig(mode="fam", block_size=B, memory_segments=m, fam_length=N, fam_zero_residual=zero_residual,
+                          fam_keep_norm=keep_norm)
     engine = Engine(llama, config, fam_prompt=prompt)
     state = engine.new_state()
     ours = torch.cat([engine.feed(state, ids[i:i + 5], all_logits=True) for i in range(0, T, 5)])
-    theirs = reference_fam(llama, ids, B, m, N, prompt, zero_residual)
+    theirs = reference_fam(llama, ids, B, m, N, prompt, zero_residual, keep_norm)
     torch.testing.assert_close(ours, theirs, atol=2e-4, rtol=2e-4)
     assert state.fam_updates == T // B
+
+
+def test_fam_keep_norm_bounds_the_memory(llama):
+    """Algorithm 2's FAM grows with every update; with fam_keep_norm each vector keeps its initial norm over
+    hundreds of updates, and the memory still changes with what was read."""
+    ids = ids_of(16 * 300, seed=4)
+    norms = {}
+    for keep in (False, True):
+        engine = Engine(llama, MemoryConfig(mode="fam", block_size=16, memory_segments=1, fam_length=4,
+                                            fam_keep_norm=keep))
+        state = engine.new_state()
+        start = state.fam.norm(dim=-1)
+        engine.feed(state, ids)
+        norms[keep] = (start, state.fam.norm(dim=-1))
+        assert state.fam_updates == 300
+    start, end = norms[False]
+    assert (end / start).min() > 2  # without the option the FAM grows
+    start, end = norms[True]
+    torch.testing.assert_close(end, start, rtol=1e-3, atol=1e-3)
+    engine = Engine(llama, MemoryConfig(mode="fam", block_size=16, memory_segments=0, fam_length=4, fam_keep_norm=True))
+    a, b = engine.new_state(), engine.new_state()
+    engine.feed(a, ids[:64])
+    engine.feed(b, ids_of(64, seed=5))
+    assert (a.fam - b.fam).abs().max() > 1e-3
 
 
 def test_fam_remembers_through_the_feedback_only(llama):

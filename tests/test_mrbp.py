@@ -11,9 +11,10 @@ from famcli.mrbp import bptt, cut_blocks, mrbp
 from tests.conftest import tiny_model
 
 
-def _grads(mode, fam_length, segments, method, seed=0):
+def _grads(mode, fam_length, segments, method, seed=0, keep_norm=False):
     model = tiny_model("llama", seed=seed).requires_grad_(True)
-    config = MemoryConfig(mode=mode, block_size=8, memory_segments=segments, fam_length=fam_length)
+    config = MemoryConfig(mode=mode, block_size=8, memory_segments=segments, fam_length=fam_length,
+                          fam_keep_norm=keep_norm)
     prompt = torch.nn.Parameter(torch.randn(max(fam_length, 1), 64) * 0.5)
     engine = Engine(model, config, fam_prompt=prompt if fam_length else None)
     g = torch.Generator().manual_seed(1)
@@ -29,10 +30,11 @@ def _grads(mode, fam_length, segments, method, seed=0):
     return loss, fam, grads
 
 
-@pytest.mark.parametrize("mode,fam_length,segments", [("fam", 4, 1), ("fam", 2, 2), ("bswa", 0, 1), ("fam", 3, 0)])
-def test_mrbp_equals_bptt(mode, fam_length, segments):
-    loss_a, fam_a, ga = _grads(mode, fam_length, segments, mrbp)
-    loss_b, fam_b, gb = _grads(mode, fam_length, segments, bptt)
+@pytest.mark.parametrize("mode,fam_length,segments,keep_norm", [
+    ("fam", 4, 1, False), ("fam", 2, 2, False), ("bswa", 0, 1, False), ("fam", 3, 0, False), ("fam", 4, 1, True)])
+def test_mrbp_equals_bptt(mode, fam_length, segments, keep_norm):
+    loss_a, fam_a, ga = _grads(mode, fam_length, segments, mrbp, keep_norm=keep_norm)
+    loss_b, fam_b, gb = _grads(mode, fam_length, segments, bptt, keep_norm=keep_norm)
     assert loss_a == pytest.approx(loss_b, rel=1e-5)
     assert ga.keys() == gb.keys() and len(ga) > 10
     for name in ga:

@@ -158,6 +158,11 @@ def test_train_command_end_to_end(tiny_model_dirs, tmp_path):
     started = load_adapter(warm)
     assert started.info["started_from"] == str(out) and started.info["steps_done"] == 1
     assert main(init_args + ["--init", str(out), "--rank", "3", "--out", str(tmp_path / "r3.safetensors")]) == 1
+    kept = tmp_path / "kept.safetensors"  # a warm start may switch the FAM update to keep its norm
+    assert main([a if a != str(warm) else str(kept) for a in init_args]
+                + ["--init", str(out), "--steps", "1", "--fam-keep-norm"]) == 0
+    assert load_adapter(kept).config == adapter.config.replace(fam_keep_norm=True)
+    assert main(args + ["--memory", "memformer", "--fam-keep-norm", "--out", str(tmp_path / "m.safetensors")]) == 2
     assert main(args + ["--init", str(out), "--resume"]) == 2
     assert main(["passkey", "--model", str(tiny_model_dirs["llama"]), "--adapter", str(out), "--length", "100",
                  "--depth", "0.5", "--trials", "1", "--memory", "fam,fam-zero-shot,bswa", "--json",
