@@ -571,6 +571,8 @@ def train(
     checkpoint = out.with_name(out.name + ".ckpt")
     if checkpoint.exists() and not resume:
         raise ValueError(f"{checkpoint} exists: pass --resume to continue that run, or delete it")
+    if resume and init is not None:
+        raise typer.BadParameter("a resumed run already has its weights; drop --init", param_hint="--init")
     if resume and not checkpoint.exists():
         raise ValueError(f"--resume: no checkpoint at {checkpoint}")
     try:
@@ -592,8 +594,6 @@ def train(
     loaded = load_model(model, dtype=dtype, device=device)
     trainer = Trainer(loaded, memory, config, TrainingData(loaded.tokenizer, books, seed=seed, mix=shares,
                                                              far=far, window=memory.window))
-    if resume and init is not None:
-        raise typer.BadParameter("a resumed run already has its weights; drop --init", param_hint="--init")
     if resume:
         trainer.load_checkpoint(checkpoint)
     elif init is not None:
