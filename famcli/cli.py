@@ -106,6 +106,13 @@ def info(model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOp
 
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, passkey keys).")]
+NoRecallOpt = Annotated[bool, typer.Option(
+    "--no-recall", help="Answer from the memory alone: no recall index, no passages re-read.")]
+RecallBlocksOpt = Annotated[int, typer.Option(
+    "--recall-blocks", min=1, max=64, help="Passages of 128 tokens re-read before answering (docs/recall.md).")]
+ScorerOpt = Annotated[str, typer.Option(
+    "--recall-scorer", help="How passages are found: bm25 | attention | fusion (docs/recall.md).")]
+SourcesOpt = Annotated[bool, typer.Option("--sources", help="Print the passages the answer was read from.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress", help="Show progress even when stderr is not a terminal.")]
 MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, help="Most tokens to generate.")]
@@ -150,7 +157,16 @@ class Ui:
             yield advance
 
 
-def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter="auto", ui=None):
+def recall_options(no_recall: bool, blocks: int, scorer: str):
+    """None with --no-recall, else the options a question is answered with (checked before loading)."""
+    from famcli.retrieve import RecallOptions
+
+    options = RecallOptions(blocks=blocks, scorer=scorer)
+    return None if no_recall else options
+
+
+def _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter="auto", ui=None,
+             recall=None):
     import torch
 
     from famcli.models import load_model
@@ -164,7 +180,7 @@ def _session(model, memory, block_size, memory_segments, fam_length, dtype, devi
                      fam_length=fam_length)
     if ui is not None and untrained_memory(loaded, config):
         _note_untrained(ui, config.mode)
-    return Session(loaded, config)
+    return Session(loaded, config, recall)
 
 
 def _note_untrained(ui, mode: str) -> None:
@@ -201,16 +217,24 @@ def _payload(command, session, reading, t_start, **result) -> dict:
             "memory": session.config.to_dict(), "model": session.loaded.name, "notes": reading.notes}
 
 
-def _read_document(session, state, path, password, ui, every=None, on_section=None, prefix="", total=None):
-    """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep."""
+def _read_document(session, state, path, password, ui, every=None, on_section=None, prefix="", total=None,
+                   index=None):
+    """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep. With a recall index,
+    the prefix is read first and the index sees the document alone (it stays on `state.recall`)."""
     from famcli.documents import open_document
 
     total = total if total is not None else _count_tokens(session, path, password)
     _check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
+    if index is not None:
+        if prefix:
+            session.read_text(state, [prefix])
+        state.recall, prefix = index, ""
     pieces = itertools.chain([prefix], doc.pieces) if prefix else doc.pieces
     with ui.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
         reading = session.read_text(state, pieces, progress, every, on_section)
+    if index is not None:
+        index.finish()
     reading.notes.extend(doc.notes)
     for note in doc.notes:
         ui.note(f"Note: {note}")
@@ -224,7 +248,10 @@ def _save(session, state, path: Path | None, ui, document: str | None = None) ->
     if path is None:
         return
     state.extra.update({"document": document} if document else {})
-    session.engine.save_state(state, path, session.identity)
+    index = state.recall
+    if index is not None:
+        index.finish()
+    session.engine.save_state(state, path, session.identity, recall=index)
     ui.note(f"Saved the memory ({state.n_tokens:,} tokens read) to {path}.")
 
 
@@ -270,33 +297,51 @@ def ask(
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
     progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
     temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
-    adapter: AdapterOpt = "auto",
+    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
+    recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
 ):
-    """Answer a question about a document (the question goes before and after it)."""
+    """Answer a question about a document: the question goes before it, and the passages that match it are
+    re-read with the question after it (recall)."""
     from famcli.generate import Sampling
     from famcli.tasks import READING_HEADER, Reading, ask as answer_question, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui)
+    recall = recall_options(no_recall, recall_blocks, recall_scorer)
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui,
+                       recall)
     document = _document_id(file)
     if load_state is not None:
         state = _load(session, load_state, document)
         reading = Reading(tokens=state.n_tokens)
         ui.note(f"Loaded the memory of {state.n_tokens:,} tokens from {load_state}.")
+        if recall is not None and state.recall is None:
+            ui.note(f"Note: {load_state} has no recall index (saved with --no-recall); answering from the memory")
     else:
         state = session.engine.new_state()
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
+        index = None if recall is None else session.new_index(None if save_state else question)
         try:
-            reading = _read_document(session, state, file, password, ui, prefix=prefix)
+            reading = _read_document(session, state, file, password, ui, prefix=prefix, index=index)
         except KeyboardInterrupt:
             _save(session, state, save_state, ui, document)
             raise
         _save(session, state, save_state, ui, document)
-    answer = answer_question(session, state, question, max_tokens, Sampling(temperature, seed=seed))
-    _emit(as_json, _payload("ask", session, reading, t_start, question=question, answer=answer), answer)
+    index = state.recall
+    answer, passages = answer_question(session, state, question, max_tokens, Sampling(temperature, seed=seed))
+    extra = {"passages": [p.to_dict() for p in passages]}
+    if index is not None:
+        extra["recall"] = {**dataclasses.asdict(session.recall), "bytes_per_token": index.bytes_per_token()}
+    text = answer + ("\n\nSources:\n" + "\n".join(_source_line(p) for p in passages) if sources else "")
+    _emit(as_json, _payload("ask", session, reading, t_start, question=question, answer=answer, **extra), text)
+
+
+def _source_line(p) -> str:
+    d = p.to_dict()
+    where = f"page {d['page']}, " if "page" in d else ""
+    return f"- {where}tokens {d['start_token']:,}-{d['end_token']:,}: {d['snippet']}"
 
 
 def _document_id(path: str) -> str:
@@ -322,12 +367,14 @@ def passkey(
     depth: Annotated[str, typer.Option("--depth", help="Needle depths as fractions.")] = "0.1,0.5,0.9",
     trials: Annotated[int, typer.Option("--trials", min=1, help="Random keys per cell.")] = 2,
     memories: Annotated[str, typer.Option("--memory", help="Memory modes side by side, comma separated "
-                                          "(fam-zero-shot: fam without the adapter).")] = "fam,bswa,sink",
+                                          "(fam-zero-shot: fam without the adapter), e.g. fam,bswa,sink "
+                                          "with --no-recall to compare the memories alone.")] = "auto",
     model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
     fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
     as_json: JsonOpt = False, quiet: QuietOpt = False, progress: ProgressOpt = False,
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the accuracy heatmap (PNG).")] = None,
-    adapter: AdapterOpt = "auto",
+    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
+    recall_scorer: ScorerOpt = "bm25",
 ):
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
     bswa always on the base model; the adapter serves fam and memformer)."""
@@ -338,6 +385,7 @@ def passkey(
     from famcli.tasks import Session
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
+    recall = recall_options(no_recall, recall_blocks, recall_scorer)
     lengths, depths = parse_lengths(length), parse_depths(depth)
     modes = [m.strip() for m in memories.split(",") if m.strip()]
     for m in modes:
@@ -358,7 +406,7 @@ def passkey(
         if label != ZERO_SHOT and untrained_memory(loaded, config):
             _note_untrained(ui, config.mode)
         configs[name] = config
-        session = Session(loaded, config)
+        session = Session(loaded, config, recall)
         for n in lengths:
             if config.mode == "full" and n > loaded.context_window:
                 ui.note(f"Note: full skips {n:,} tokens (past the {loaded.context_window:,}-token window)")
@@ -378,6 +426,7 @@ def passkey(
                "trials": [vars(t) | {"correct": t.correct, "digits": t.digits} for t in results],
                "tokens_read": sum(t.tokens for t in results), "seconds": round(time.perf_counter() - t_start, 1),
                "memory": {name: c.to_dict() for name, c in configs.items()}, "model": loaded.name,
+               "recall": dataclasses.asdict(recall) if recall is not None else None,
                "adapter": str(loaded.adapter.path) if loaded.adapter is not None else None}
     _emit(as_json, payload, markdown(table, depths, digits))
 
@@ -388,7 +437,8 @@ def stream(
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
     progress: ProgressOpt = False, max_tokens: MaxTokensOpt = 48, save_state: SaveOpt = None,
-    load_state: LoadOpt = None, adapter: AdapterOpt = "auto",
+    load_state: LoadOpt = None, adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False,
+    recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
     every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
     question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.")] = None,
 ):
@@ -397,8 +447,13 @@ def stream(
     from famcli.tasks import ask as answer_question, note_on, question_header
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui)
+    recall = recall_options(no_recall, recall_blocks, recall_scorer)
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui,
+                       recall)
     state = _load(session, load_state, "<stdin>") if load_state else session.engine.new_state()
+    index = state.recall
+    if recall is not None and (question or save_state):  # the index grows only when something will use it
+        index = index or session.new_index(None if save_state else question)
     digests: list[dict] = []
 
     def digest(st):
@@ -410,17 +465,18 @@ def stream(
 
     try:
         prefix = question_header(question) if question and not load_state else ""
-        reading = _read_document(session, state, "-", None, ui, every, digest, prefix=prefix)
+        reading = _read_document(session, state, "-", None, ui, every, digest, prefix=prefix, index=index)
     except KeyboardInterrupt:
         _save(session, state, save_state, ui)
         raise
     _save(session, state, save_state, ui)
-    answer = answer_question(session, state.clone(), question, max_tokens, Sampling(seed=seed)) if question else None
+    answer, passages = answer_question(session, state.clone() if index is None else state, question, max_tokens,
+                                       Sampling(seed=seed)) if question else (None, [])
     if as_json:
         typer.echo(json.dumps(_payload("stream", session, reading, t_start, digests=digests, question=question,
-                                       answer=answer), indent=2))
+                                       answer=answer, passages=[p.to_dict() for p in passages]), indent=2))
     elif answer is not None:
-        typer.echo(answer)
+        typer.echo(answer + ("\n\nSources:\n" + "\n".join(_source_line(p) for p in passages) if sources else ""))
 
 
 @app.command()

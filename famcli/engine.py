@@ -66,6 +66,7 @@ class State:
     w_max: torch.Tensor | None = None  # (L, K) the writer's running softmax over the current block:
     w_sum: torch.Tensor | None = None  # (L, K)   max, sum of weights,
     w_acc: torch.Tensor | None = None  # (L, K, d) weighted sum of values
+    recall: object | None = None  # a famcli.recall.RecallIndex fed while reading (never cloned or saved here)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         out = {"k": self.k, "v": self.v}
@@ -239,6 +240,8 @@ class Engine:
                 state.slots = torch.stack(new_memory)
             state.fam_updates += 1
         state.n_tokens += ids.numel()
+        if state.recall is not None:
+            state.recall.add_tokens(ids)
         if rows is not None:
             if rows.numel() == 0:
                 return None
@@ -297,6 +300,8 @@ class Engine:
             if n:
                 state.q_fam[l] = rotate(q[:, :n], *plan.rope_fam_q)
             q, k, v = q[:, r:], k[:, r:], v[:, r:]
+        if state.recall is not None:
+            state.recall.observe(l, q, k)
         if self.S and state.n_tokens < self.S:
             first = min(self.S - state.n_tokens, c)
             state.sink_raw[l][:, state.n_tokens: state.n_tokens + first] = k[:, :first]
@@ -369,8 +374,8 @@ class Engine:
 
     # ----- saving ------------------------------------------------------------------------------
 
-    def save_state(self, state: State, path, identity: dict | None = None) -> None:
-        """Write the complete memory state to a safetensors file (no pickle)."""
+    def save_state(self, state: State, path, identity: dict | None = None, recall=None) -> None:
+        """Write the complete memory state, and the recall index if given, to a safetensors file (no pickle)."""
         from safetensors.torch import save_file
 
         used = self.buffer_len if state.n_tokens >= self.slots * self.config.block_size else \
@@ -381,9 +386,14 @@ class Engine:
         meta = {"format": STATE_FORMAT, "config": self.config.to_json(),
                 "n_tokens": str(state.n_tokens), "fam_updates": str(state.fam_updates),
                 "model": json.dumps(identity or {}, sort_keys=True), "extra": json.dumps(state.extra)}
+        if recall is not None:
+            tensors |= {name: t.contiguous() for name, t in recall.tensors().items()}
+            meta["recall"] = recall.metadata()
         save_file(tensors, str(path), metadata=meta)
 
     def load_state(self, path, identity: dict | None = None) -> State:
+        """A saved state; its recall index, if the file has one, comes back as `state.recall` (detach it
+        before feeding more tokens that should not be indexed)."""
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt", device=str(self.param.device)) as f:
@@ -406,6 +416,11 @@ class Engine:
         state.n_tokens = int(meta["n_tokens"])
         state.fam_updates = int(meta["fam_updates"])
         state.extra = json.loads(meta.get("extra", "{}"))
+        if "recall" in meta:
+            from famcli.recall import RecallIndex
+
+            recall = {name: t for name, t in tensors.items() if name.startswith("recall.")}
+            state.recall = RecallIndex.from_saved(meta["recall"], recall, self.n_layers, self.model.config.vocab_size)
         return state
 
 

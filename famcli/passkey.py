@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from famcli.generate import generate
+from famcli.generate import Sampling, generate
 from famcli.tasks import Session
 
 HEADER = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
@@ -14,6 +14,7 @@ HEADER = ("There is an important info hidden inside a lot of irrelevant text. Fi
 FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 NEEDLE = "The pass key is {key}. Remember it. {key} is the pass key. "
 QUESTION = "\n\nWhat is the pass key? The pass key is"
+ASKED = "What is the pass key?"  # what the recall index scores passages against
 
 
 def parse_lengths(text: str) -> list[int]:
@@ -57,6 +58,7 @@ class Trial:
     key: int
     answer: str
     tokens: int
+    passages: list = field(default_factory=list)
 
     @property
     def correct(self) -> bool:
@@ -85,12 +87,25 @@ def document_ids(session: Session, length: int, depth: float, key: int) -> list[
 
 
 def run_trial(session: Session, length: int, depth: float, key: int, progress=None) -> Trial:
+    """Read the document through the memory and answer. With recall the question is known before reading
+    (constant memory), and the answer is read from the header, the best passages, the recent window and
+    the question."""
     ids = document_ids(session, length, depth, key)
     state = session.engine.new_state()
-    session.read_ids(state, ids[:-1], progress)
-    answer_ids = generate(session.engine, state, ids[-1:], 8)
-    answer = session.loaded.tokenizer.decode(answer_ids)
-    return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids))
+    if session.recall is None:
+        session.read_ids(state, ids[:-1], progress)
+        answer_ids = generate(session.engine, state, ids[-1:], 8)
+        answer = session.loaded.tokenizer.decode(answer_ids)
+        return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids))
+    question = session.tokens.encode(QUESTION)
+    body = ids[:len(ids) - len(question)]
+    state.recall = session.new_index(ASKED)
+    session.read_ids(state, body, progress)
+    state.recall.finish()
+    prompt, passages = session.recall_prompt(state.recall, ASKED, HEADER, QUESTION, 8)
+    answer = session.answer_from(prompt, 8, Sampling(), stop=())
+    return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids),
+                 [p.to_dict() for p in passages])
 
 
 def keys_for(seed: int, trials: int) -> list[int]:

@@ -16,6 +16,8 @@ from famcli.config import MemoryConfig
 from famcli.engine import Engine, State
 from famcli.generate import Sampling, generate
 from famcli.models import LoadedModel
+from famcli.recall import QueryCapture, RecallConfig, RecallIndex
+from famcli.retrieve import SEPARATOR, Passage, RecallOptions, layout, score_chunks
 from famcli.runtime import build_engine
 from famcli.tokens import Tokens
 
@@ -38,10 +40,14 @@ class Reading:
 class Session:
     """A loaded model, its tokenizer and one engine: everything a command needs to read and answer."""
 
-    def __init__(self, loaded: LoadedModel, config: MemoryConfig):
+    def __init__(self, loaded: LoadedModel, config: MemoryConfig, recall: RecallOptions | None = RecallOptions(),
+                 index_config: RecallConfig = RecallConfig()):
         self.loaded = loaded
         self.tokens = Tokens(loaded.tokenizer)
         self.engine: Engine = build_engine(loaded, config)
+        self.recall = recall  # None: answers come from the memory alone (--no-recall)
+        self.index_config = index_config
+        self._full: Engine | None = None
 
     @property
     def config(self) -> MemoryConfig:
@@ -92,14 +98,19 @@ class Session:
 
         `engine` reads the prompt instead of the session's own (the state must be that engine's)."""
         tok = self.loaded.tokenizer
+        prompt_ids = tok.encode(prompt, add_special_tokens=False)  # prompts may hold chat special tokens
+        return self.complete_ids(engine or self.engine, state, prompt_ids, max_tokens, sampling, stop)
+
+    def complete_ids(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
+                     sampling: Sampling, stop: tuple[str, ...]) -> str:
+        tok = self.loaded.tokenizer
         stop_ids = [i for i in (tok.eos_token_id, getattr(tok, "convert_tokens_to_ids")("<|im_end|>")) if
                     isinstance(i, int) and i >= 0]
 
         def should_stop(ids):
             return any(s in tok.decode(ids[-8:]) for s in stop)
 
-        prompt_ids = tok.encode(prompt, add_special_tokens=False)  # prompts may hold chat special tokens
-        ids = generate(engine or self.engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop)
+        ids = generate(engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop)
         text = tok.decode(ids, skip_special_tokens=True)
         for s in stop:
             text = text.split(s)[0]
@@ -107,7 +118,53 @@ class Session:
 
     def final_reader(self) -> Engine:
         """The plain model (mode full) for texts that fit its window, e.g. the notes of a summary."""
-        return build_engine(self.loaded, MemoryConfig(mode="full", block_size=self.config.block_size))
+        if self._full is None:
+            self._full = build_engine(self.loaded, MemoryConfig(mode="full", block_size=self.config.block_size))
+        return self._full
+
+    # ----- recall ------------------------------------------------------------------------------------
+
+    def new_index(self, question: str | None = None) -> RecallIndex:
+        """A recall index to hang on a state before reading; with the question, it keeps only scores."""
+        c = self.loaded.config
+        index = RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size)
+        if question is not None and self.recall is not None and self.recall.scorer != "bm25":
+            index.query = self.question_queries(question, index.layers)
+        return index
+
+    def question_queries(self, question: str, layers: tuple[int, ...]) -> dict:
+        """The question's pre-rotary queries at `layers`, read alone by the plain model."""
+        engine = self.final_reader()
+        state = engine.new_state()
+        state.recall = QueryCapture(layers)
+        engine.feed(state, self.tokens.encode(question))
+        return state.recall.result()
+
+    def recall_prompt(self, index: RecallIndex, question: str, prefix: str, suffix: str,
+                      answer_tokens: int) -> tuple[list[int], list[Passage]]:
+        """The ids to answer from: the question's best passages and the recent window between prefix and
+        suffix, filling the model's window less the answer (famcli.retrieve.layout)."""
+        options = self.recall or RecallOptions()
+        decode = self.loaded.tokenizer.decode
+        budget = self.loaded.context_window - answer_tokens - 8
+        prefix_ids = self.loaded.tokenizer.encode(prefix, add_special_tokens=False)
+        suffix_ids = self.loaded.tokenizer.encode(suffix, add_special_tokens=False)
+        room = budget - len(prefix_ids) - len(suffix_ids)
+        scores = None
+        if index.n_tokens > room:
+            query = None if index.query is not None or options.scorer == "bm25" else \
+                self.question_queries(question, index.layers)
+            scores = score_chunks(index, question, options.scorer, decode, query)
+        ids, passages = layout(index, scores, options, prefix_ids, suffix_ids, self.tokens.encode(SEPARATOR),
+                               budget, self.config.window)
+        for p in passages:
+            p.text = decode(index.ids[p.start:p.end].tolist())
+        return ids, passages
+
+    def answer_from(self, ids: list[int], max_tokens: int, sampling: Sampling, stop: tuple[str, ...]) -> str:
+        """Decode after reading `ids` with the plain model's full attention."""
+        engine = self.final_reader()
+        return self.complete_ids(engine, engine.new_state(), ids, max_tokens, sampling, stop)
 
 
 READING_HEADER = "Read the following document carefully. Questions about it will follow.\n\n"
@@ -117,10 +174,18 @@ def question_header(question: str) -> str:
     return f"Read the following document and answer this question about it: {question}\n\n"
 
 
-def ask(session: Session, state: State, question: str, max_tokens: int, sampling: Sampling) -> str:
-    """The question again after the document, as a chat turn: on the default model this answered a fact
-    that `Question: / Answer:` missed, and the question before the document was needed too (see README)."""
-    return session.complete(state, chat_turn(session, question), max_tokens, sampling, stop=("\n",))
+def ask(session: Session, state: State, question: str, max_tokens: int,
+        sampling: Sampling) -> tuple[str, list[Passage]]:
+    """The answer and the passages it was read from. With recall (a recall index on the state), the model
+    re-reads the question, the best passages, the recent window and the question again (docs/recall.md);
+    without, the question is asked after the memory. Either way the question comes again as a chat turn: on
+    the default model this answered a fact that `Question: / Answer:` missed."""
+    index, state.recall = state.recall, None
+    if session.recall is None or index is None:
+        return session.complete(state, chat_turn(session, question), max_tokens, sampling, stop=("\n",)), []
+    ids, passages = session.recall_prompt(index, question, question_header(question), chat_turn(session, question),
+                                          max_tokens)
+    return session.answer_from(ids, max_tokens, sampling, ("\n",)), passages
 
 
 NOTE_INSTRUCTION = "Summarize the text above in one sentence."

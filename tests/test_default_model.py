@@ -72,7 +72,7 @@ def test_passkey_end_to_end_within_window():
 def test_shipped_memformer_adapter_carries_part_of_a_far_key():
     """The shipped memformer adapter, 1,600+ tokens (6+ blocks) past the window: every answer starts with the
     key's first digit (measured 16 of 16 at 1k-8k; chance is about 1 in 4), where bswa has no number at all."""
-    result = famcli("passkey", "--length", "2k", "--depth", "0.1", "--trials", "3", "--memory", "memformer,bswa",
+    result = famcli("passkey", "--length", "2k", "--depth", "0.1", "--trials", "3", "--memory", "memformer,bswa", "--no-recall",
                     "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
