@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--blocks", default="4,8")
     parser.add_argument("--default-layers", default="4,8,12,16")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--bm25-only", action="store_true",
+                        help="Skip reading through the model (BM25 needs only the text): for the longest documents")
     parser.add_argument("--out", default="docs/recall_eval.json")
     args = parser.parse_args()
     from famcli.passkey import parse_lengths
@@ -87,35 +89,42 @@ def main() -> None:
                 state = session.engine.new_state()
                 state.recall = session.new_index()
                 t0 = time.perf_counter()
-                session.read_ids(state, ids)
-                state.recall.finish()
+                if args.bm25_only:
+                    state.recall.ids.extend(ids)
+                else:
+                    session.read_ids(state, ids)
+                    state.recall.finish()
                 read_s = time.perf_counter() - t0
                 index = state.recall
                 texts = chunk_texts(index, loaded.tokenizer.decode)
-                reps = torch.stack(index.reps)
                 C = index.config.chunk_tokens
                 for question, answer, prefix, suffix, (a, b) in qs:
                     chunks = list(range(a // C, (b - 1) // C + 1))
-                    query = session.question_queries(question, index.layers)
-                    heads = head_scores(query, index.layers, reps)  # (n, L * H)
-                    H = heads.shape[1] // len(index.layers)
-                    per_layer = {l: needle_rank(attention_scores(heads[:, l * H:(l + 1) * H]).numpy(), chunks)
-                                 for l in index.layers}
-                    cols = [l * H + h for l in default_layers for h in range(H)]
-                    attn = attention_scores(heads[:, cols]).numpy()
                     bm25 = bm25_scores(texts, question)
-                    scores = {"bm25": bm25, "attention": attn,
-                              "fusion": rank_fusion(bm25, attn - attn.min() + 1e-6)}
+                    scores, per_layer = {"bm25": bm25}, {}
+                    if not args.bm25_only:
+                        query = session.question_queries(question, index.layers)
+                        heads = head_scores(query, index.layers, torch.stack(index.reps))  # (n, L * H)
+                        H = heads.shape[1] // len(index.layers)
+                        per_layer = {l: needle_rank(attention_scores(heads[:, l * H:(l + 1) * H]).numpy(), chunks)
+                                     for l in index.layers}
+                        cols = [l * H + h for l in default_layers for h in range(H)]
+                        attn = attention_scores(heads[:, cols]).numpy()
+                        scores |= {"attention": attn, "fusion": rank_fusion(bm25, attn - attn.min() + 1e-6)}
                     row = {"kind": kind, "tokens": len(ids), "chunks": index.n_chunks, "question": question,
                            "answer": answer, "read_seconds": round(read_s, 1),
                            "rank": {s: needle_rank(v, chunks) for s, v in scores.items()},
                            "rank_per_layer": per_layer, "answers": {}}
-                    for scorer in args.answer_scorers.split(","):
+                    oracle = np.zeros(index.n_chunks, dtype=np.float32)
+                    oracle[chunks] = 1.0  # the answer's own chunk alone: what the model can do at best
+                    scores_for_answers = scores | {"oracle": oracle}
+                    for scorer in [x for x in args.answer_scorers.split(",") + ["oracle"] if x in scores_for_answers]:
                         for k in (int(x) for x in args.blocks.split(",")):
-                            session.recall = RecallOptions(blocks=k, scorer=scorer)
+                            session.recall = RecallOptions(blocks=k, scorer="bm25" if scorer == "oracle" else scorer)
                             short = kind == "passkey"
                             t1 = time.perf_counter()
-                            prompt, _ = _layout(session, index, scores[scorer], prefix, suffix, 8 if short else 32)
+                            prompt, _ = _layout(session, index, scores_for_answers[scorer], prefix, suffix,
+                                                8 if short else 32)
                             from famcli.generate import Sampling
 
                             reply = session.answer_from(prompt, 8 if short else 32, Sampling(),
@@ -140,16 +149,31 @@ def _layout(session, index, scores, prefix, suffix, answer_tokens):
 
 
 def summary(rows: list[dict]) -> None:
+    """Markdown: recall@k per scorer and exact answers, per kind and length; attention recall@8 per layer."""
+    print("| questions | tokens | n | scorer | " + " | ".join(f"R@{k}" for k in KS) + " | exact (K=4) |")
+    print("|---|---:|---:|---|" + "---:|" * (len(KS) + 1))
     for kind in sorted({r["kind"] for r in rows}):
-        sel = [r for r in rows if r["kind"] == kind]
-        for scorer in ("bm25", "attention", "fusion"):
-            print(kind, scorer, " ".join(f"R@{k}={np.mean([r['rank'][scorer] < k for r in sel]):.2f}" for k in KS))
-        layers = sorted({int(l) for r in sel for l in r["rank_per_layer"]})
-        print(kind, "attention R@8 per layer:",
-              " ".join(f"{l}:{np.mean([r['rank_per_layer'][l] < 8 for r in sel]):.2f}" for l in layers))
-        for key in sel[0]["answers"]:
-            print(kind, key, f"exact {np.mean([r['answers'][key]['correct'] for r in sel]):.2f}")
+        for n in sorted({round(r["tokens"] / 1000) for r in rows if r["kind"] == kind}):
+            sel = [r for r in rows if r["kind"] == kind and round(r["tokens"] / 1000) == n]
+            for scorer in [*sel[0]["rank"], "oracle"]:
+                key = f"{scorer}@4"
+                exact = [r["answers"][key]["correct"] for r in sel if key in r["answers"]]
+                cells = " | ".join(f"{np.mean([r['rank'][scorer] < k for r in sel]):.0%}" if scorer in sel[0]["rank"]
+                                   else "-" for k in KS)
+                print(f"| {kind} | {n}k | {len(sel)} | {scorer} | {cells} | "
+                      f"{f'{np.mean(exact):.0%}' if exact else '-'} |")
+    for kind in sorted({r["kind"] for r in rows}):
+        sel = [r for r in rows if r["kind"] == kind and r["rank_per_layer"]]
+        if sel:
+            layers = sorted(sel[0]["rank_per_layer"], key=int)
+            print(kind, "attention R@8 per layer:",
+                  " ".join(f"{l}:{np.mean([r['rank_per_layer'][l] < 8 for r in sel]):.2f}" for l in layers))
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--summary":
+        summary(json.loads(Path(sys.argv[2]).read_text()))
+    else:
+        main()

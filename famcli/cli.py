@@ -92,8 +92,14 @@ def info(model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOp
     config = resolve(loaded, memory, adapter, block_size=block_size, memory_segments=memory_segments,
                      fam_length=fam_length)
     tokens = Tokens(loaded.tokenizer)
+    from famcli.recall import RecallConfig, planned_bytes_per_token
+    from famcli.retrieve import RecallOptions
+
+    index = RecallConfig()
     result = {"famcli": __version__, **describe(loaded), "tokenizer": tokens.backend,
-              "memory": memory_summary(build_engine(loaded, config), loaded.adapter)}
+              "memory": memory_summary(build_engine(loaded, config), loaded.adapter),
+              "recall": {**dataclasses.asdict(RecallOptions()), **index.to_dict(),
+                         "bytes_per_token": planned_bytes_per_token(index, loaded.config)}}
     if tokens.tiktoken is None:
         result["tokenizer_note"] = "tiktoken cannot express this tokenizer; famcli counts with the model's own"
     if as_json:
@@ -226,13 +232,14 @@ def _read_document(session, state, path, password, ui, every=None, on_section=No
     total = total if total is not None else _count_tokens(session, path, password)
     _check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
+    read_before = 0
     if index is not None:
-        if prefix:
-            session.read_text(state, [prefix])
+        read_before = session.read_text(state, [prefix]).tokens if prefix else 0
         state.recall, prefix = index, ""
     pieces = itertools.chain([prefix], doc.pieces) if prefix else doc.pieces
     with ui.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
         reading = session.read_text(state, pieces, progress, every, on_section)
+    reading.tokens += read_before
     if index is not None:
         index.finish()
     reading.notes.extend(doc.notes)

@@ -56,6 +56,15 @@ def layers_for(n_layers: int, config: RecallConfig) -> tuple[int, ...]:
     return kept or (n_layers - 1,)
 
 
+def planned_bytes_per_token(config: RecallConfig, model_config) -> dict:
+    """What an index for an unknown question costs per token read: ids, and fp16 representative keys."""
+    c = model_config
+    n_kv = getattr(c, "num_key_value_heads", None) or c.num_attention_heads
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    keys = len(layers_for(c.num_hidden_layers, config)) * n_kv * config.reps * head_dim * 2
+    return {"ids": 2 if c.vocab_size <= 1 << 16 else 4, "index": round(keys / config.chunk_tokens, 1)}
+
+
 class RecallIndex:
     """Grows while the engine reads (State.recall); scores chunks once a question comes (famcli.retrieve)."""
 

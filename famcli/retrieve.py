@@ -30,7 +30,7 @@ class RecallOptions:
     scorer   bm25 | attention | fusion
     recent   tokens of the document's end always re-read (None: the memory's own window)"""
 
-    blocks: int = 8
+    blocks: int = 4
     context: int = 32
     scorer: str = "bm25"
     recent: int | None = None

@@ -257,3 +257,70 @@ def test_bench_reads_short_documents_again_and_takes_the_median():
     ids = torch.randint(0, 256, (300,))
     row = engine_rate(model, MemoryConfig(mode="fam", block_size=64, fam_length=4), ids, min_seconds=0.3)
     assert row["passes"] > 1 and row["tokens"] == 300 and row["state_bytes"] > 0
+
+
+LONG = "".join(f"Entry {i}: the weather in the valley was mild and the river ran slow.\n" for i in range(300))
+NEEDLE = "The secret password is bluebird.\n"
+
+
+@pytest.fixture
+def long_doc(tmp_path):
+    """About 5k tokens on the tiny tokenizer, more than its 2,048-token window: recall must choose passages."""
+    path = tmp_path / "long.txt"
+    path.write_text(LONG[:2000] + NEEDLE + LONG[2000:])
+    return path
+
+
+def test_ask_lists_the_passages_it_read(capsys, tiny, long_doc):
+    code, out, _ = run_main(capsys, "ask", str(long_doc), "What is the secret password?", "--model", tiny,
+                            "--json", "--max-tokens", "3", "-q")
+    result = json.loads(out)
+    assert code == 0 and result["tokens_read"] > 2048
+    assert any("bluebird" in p["snippet"] for p in result["passages"])
+    assert result["passages"][0]["start_token"] < result["passages"][0]["end_token"]
+    assert result["recall"]["scorer"] == "bm25" and result["recall"]["bytes_per_token"]["ids"] == 2
+    code, out, _ = run_main(capsys, "ask", str(long_doc), "What is the secret password?", "--model", tiny,
+                            "--max-tokens", "3", "-q", "--sources")
+    assert code == 0 and "Sources:" in out and "bluebird" in out.split("Sources:")[1]
+
+
+def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
+    """--no-recall is the reading before recall existed: question header + document through the memory, then
+    the question as a chat turn, decoded greedily (recomputed here with the engine directly)."""
+    from famcli.generate import generate
+    from famcli.models import load_model
+    from famcli.runtime import build_engine, resolve
+    from famcli.tasks import Session, chat_turn, question_header
+
+    question = "What is the secret password?"
+    code, out, _ = run_main(capsys, "ask", str(long_doc), question, "--model", tiny, "--json", "--max-tokens",
+                            "6", "-q", "--no-recall")
+    result = json.loads(out)
+    assert code == 0 and result["passages"] == [] and "recall" not in result
+    loaded = load_model(tiny)
+    config = resolve(loaded, "auto", "auto")
+    engine = build_engine(loaded, config)
+    tokens, tok = Session(loaded, config).tokens, loaded.tokenizer
+    state = engine.new_state()
+    engine.feed(state, tokens.encode(question_header(question)))
+    engine.feed(state, tokens.encode(long_doc.read_text()))
+    prompt = tok.encode(chat_turn(Session(loaded, config), question), add_special_tokens=False)
+    stop = [tok.eos_token_id]
+    expected = tok.decode(generate(engine, state, prompt, 6, stop_ids=stop), skip_special_tokens=True)
+    assert result["answer"] == expected.split("\n")[0].strip()
+
+
+def test_info_states_the_recall_index_cost(capsys, tiny):
+    code, out, _ = run_main(capsys, "info", "--model", tiny, "--json")
+    recall = json.loads(out)["recall"]
+    # the tiny model: 1 layer (its last) x 2 key-value heads x 4 keys x 16 dims x 2 bytes / 128 tokens
+    assert code == 0 and recall["bytes_per_token"] == {"ids": 2, "index": 2.0} and recall["scorer"] == "bm25"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--recall-scorer", "magic"], "unknown recall scorer"),
+    (["--recall-blocks", "0"], "--recall-blocks"),
+])
+def test_bad_recall_options(capsys, tiny, doc, args, message):
+    code, _, err = run_main(capsys, "ask", str(doc), "q", "--model", tiny, *args)
+    assert code in (1, 2) and message in err and len(err.strip().splitlines()) <= 2
