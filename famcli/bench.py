@@ -116,8 +116,9 @@ def _passes(read, n_tokens: int, min_seconds: float) -> dict:
 
 
 def engine_rate(model, config: MemoryConfig, ids: torch.Tensor, context_window: int | None = None,
-                engine: Engine | None = None, min_seconds: float = 0.0) -> dict:
-    """Tokens/s reading ids through the engine (logits only for the last token of each block)."""
+                engine: Engine | None = None, min_seconds: float = 0.0, index=None) -> dict:
+    """Tokens/s reading ids through the engine (logits only for the last token of each block); `index`, a
+    callable, gives each pass a fresh recall index to build while reading."""
     engine = engine or Engine(model, config, context_window=context_window)
     device = next(model.parameters()).device
     engine.feed(engine.new_state(), ids[: config.block_size])  # warm-up: allocator, kernels
@@ -125,11 +126,15 @@ def engine_rate(model, config: MemoryConfig, ids: torch.Tensor, context_window: 
 
     def read() -> float:
         state = engine.new_state()
+        state.recall = index() if index is not None else None
         _sync(device)
         t0 = time.perf_counter()
         engine.feed(state, ids)
+        if state.recall is not None:
+            state.recall.finish()
         _sync(device)
-        out["state_bytes"] = state.nbytes()
+        out["state_bytes"] = state.nbytes() + (state.recall.nbytes() + len(state.recall.ids) * state.recall.ids.itemsize
+                                               if state.recall is not None else 0)
         return time.perf_counter() - t0
 
     return {"mode": config.mode} | _passes(read, int(ids.numel()), min_seconds) | out

@@ -224,14 +224,20 @@ def _payload(command, session, reading, t_start, **result) -> dict:
 
 
 def _read_document(session, state, path, password, ui, every=None, on_section=None, prefix="", total=None,
-                   index=None):
+                   index=None, index_only=False):
     """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep. With a recall index,
-    the prefix is read first and the index sees the document alone (it stays on `state.recall`)."""
+    the prefix is read first and the index sees the document alone (it stays on `state.recall`);
+    `index_only` fills the index's token ids without the model (a document the answer re-reads whole)."""
     from famcli.documents import open_document
 
     total = total if total is not None else _count_tokens(session, path, password)
     _check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
+    if index_only:
+        reading = session.index_text(index, doc.pieces)
+        state.recall = index
+        ui.note(f"The document ({reading.tokens:,} tokens) fits the model's window: it is read whole with the question.")
+        return reading
     read_before = 0
     if index is not None:
         read_before = session.read_text(state, [prefix]).tokens if prefix else 0
@@ -330,8 +336,12 @@ def ask(
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
         index = None if recall is None else session.new_index(None if save_state else question)
+        total = _count_tokens(session, file, password)
+        whole = (index is not None and not save_state and total is not None
+                 and session.fits_whole(total, max_tokens, question))
         try:
-            reading = _read_document(session, state, file, password, ui, prefix=prefix, index=index)
+            reading = _read_document(session, state, file, password, ui, prefix=prefix, index=index, total=total,
+                                     index_only=whole)
         except KeyboardInterrupt:
             _save(session, state, save_state, ui, document)
             raise
@@ -489,7 +499,9 @@ def stream(
 @app.command()
 def bench(
     length: Annotated[str, typer.Option("--length", help="Document lengths in tokens (list or doubling range).")] = "2k,8k,32k",
-    memories: Annotated[str, typer.Option("--memory", help="Modes to time; full is the plain model, one forward pass.")] = "full,fam,bswa,sink",
+    memories: Annotated[str, typer.Option("--memory", help="Modes to time; full is the plain model, one forward pass; "
+                                          "MODE+recall builds the recall index of a known question (ask, passkey), "
+                                          "MODE+index the one a saved reading keeps.")] = "full,fam,bswa,sink",
     model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
     fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
     as_json: JsonOpt = False, quiet: QuietOpt = False,
@@ -508,7 +520,9 @@ def bench(
     lengths = parse_lengths(length)
     modes = [m.strip() for m in memories.split(",") if m.strip()]
     for m in modes:
-        memory_config(m, block_size, memory_segments, fam_length)  # validate before the long runs
+        if m.partition("+")[2] not in ("", "recall", "index"):
+            raise typer.BadParameter(f"{m}: add +recall or +index to a mode, nothing else", param_hint="--memory")
+        memory_config(m.partition("+")[0], block_size, memory_segments, fam_length)  # validate before the long runs
     if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
         modes.append("llama.cpp")  # the speed users compare with, on the same GGUF file
     loaded = load_model(model, dtype=dtype, device=device)
@@ -574,10 +588,17 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
         else:
             from famcli.runtime import build_engine, resolve
 
-            config = resolve(loaded, mode, adapter, block_size=block_size, memory_segments=memory_segments,
+            from famcli.tasks import Session
+
+            base, _, recall = mode.partition("+")
+            config = resolve(loaded, base, adapter, block_size=block_size, memory_segments=memory_segments,
                              fam_length=fam_length)
-            row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=build_engine(loaded, config),
-                              min_seconds=min_seconds)
+            session = Session(loaded, config)
+            index = {"": None, "recall": lambda: session.new_index("What is the pass key?"),
+                     "index": session.new_index}[recall]
+            row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=session.engine,
+                              min_seconds=min_seconds, index=index)
+            row["mode"] = mode
     row |= {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline, "reading_peak_mib": reading.peak}
     typer.echo(json.dumps(row))
 

@@ -9,7 +9,8 @@ The index keeps
   are re-read from them, and BM25 scores their text when the question comes;
 - per chunk of C tokens, for the attention scorer, either r representative keys per chosen layer and head
   (question not known yet: `--save-state`, chat) or, when the question's queries were given before reading,
-  only the chunk's score against them (constant memory: nothing of a chunk but its ids outlives it).
+  only the chunk's per-head scores against them (nothing else of a chunk outlives it); with the question known
+  and a text scorer (BM25), nothing but the ids.
 
 Chunks are cut at absolute token counts (every C tokens of the document), never at the reader's pieces, so
 any chunking of the same text gives the same index. Keys and queries are taken before the rotary embedding:
@@ -69,9 +70,9 @@ class RecallIndex:
     """Grows while the engine reads (State.recall); scores chunks once a question comes (famcli.retrieve)."""
 
     def __init__(self, config: RecallConfig, n_layers: int, vocab_size: int,
-                 query: dict[int, torch.Tensor] | None = None):
+                 query: dict[int, torch.Tensor] | None = None, keys: bool = True):
         self.config = config
-        self.layers = layers_for(n_layers, config)
+        self.layers = layers_for(n_layers, config) if keys or query is not None else ()
         self.ids = array("H" if vocab_size <= 1 << 16 else "I")
         self.query = query  # {layer: (H, Tq, D) pre-rotary question queries} when the question is known
         self.reps: list[torch.Tensor] = []  # per chunk (layers, Hkv, r, D) fp16, question not known
@@ -102,12 +103,14 @@ class RecallIndex:
             self._close(self._pending)
 
     def _close(self, c: int) -> None:
+        self._pending -= c
+        if not self.layers:  # ids only: a known question under a text scorer
+            return
         reps = []
         for l in self.layers:
             q, k = torch.cat(self._q[l], dim=1), torch.cat(self._k[l], dim=1)
             self._q[l], self._k[l] = [q[:, c:]], [k[:, c:]]
             reps.append(representatives(q[:, :c], k[:, :c], self.config.reps))
-        self._pending -= c
         chunk = torch.stack(reps)  # (layers, Hkv, r, D)
         if self.query is None:
             self.reps.append(chunk.to(torch.float16))

@@ -127,10 +127,29 @@ class Session:
     def new_index(self, question: str | None = None) -> RecallIndex:
         """A recall index to hang on a state before reading; with the question, it keeps only scores."""
         c = self.loaded.config
-        index = RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size)
-        if question is not None and self.recall is not None and self.recall.scorer != "bm25":
-            index.query = self.question_queries(question, index.layers)
-        return index
+        if question is None:
+            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size)
+        if self.recall is not None and self.recall.scorer != "bm25":
+            layers = RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size).layers
+            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size,
+                               self.question_queries(question, layers))
+        return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size, keys=False)
+
+    def fits_whole(self, n_tokens: int, answer_tokens: int, question: str) -> bool:
+        """Whether a document this long is re-read whole to answer (so reading it through the memory first
+        would be wasted): it fits the model's window with the question twice and the answer (as in
+        recall_prompt)."""
+        asked = len(self.tokens.encode(question_header(question) + chat_turn(self, question)))
+        return self.recall is not None and n_tokens + asked + answer_tokens + 8 <= self.loaded.context_window
+
+    def index_text(self, index: RecallIndex, pieces: Iterable[str]) -> Reading:
+        """Fill a recall index's token ids from text, without the model."""
+        reading, t0 = Reading(), time.perf_counter()
+        for ids in self.tokens.stream(pieces):
+            index.ids.extend(ids)
+            reading.tokens += len(ids)
+        reading.seconds = time.perf_counter() - t0
+        return reading
 
     def question_queries(self, question: str, layers: tuple[int, ...]) -> dict:
         """The question's pre-rotary queries at `layers`, read alone by the plain model."""

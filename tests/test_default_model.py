@@ -94,3 +94,32 @@ def test_summarize_and_stream_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("[") and "bluebird" in lines[-1].lower()
+
+
+def test_recall_finds_a_pass_key_far_outside_the_window():
+    """20k tokens, the key at 10% depth: ~18k tokens back, 35 windows of the memory; read with recall."""
+    result = famcli("passkey", "--length", "20k", "--depth", "0.1", "--trials", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    trial = payload["trials"][0]
+    assert trial["correct"], trial
+    assert len(trial["passages"]) == 1 and trial["passages"][0]["end_token"] < 4000  # only the needle's chunk
+
+
+def test_ask_answers_a_fact_in_book_text_10k_tokens_back(tmp_path):
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "frankenstein.txt"
+    text = book.read_text(encoding="utf-8").replace("\r\n", "\n")
+    body = text[text.find("Letter 1"):]
+    fact = " The stolen painting was hidden in a barn near Galway."
+    cut = body.find(".", 16000) + 1  # ~4k tokens in
+    doc = tmp_path / "book.txt"
+    doc.write_text(body[:cut] + fact + body[cut:58000])  # ~14k tokens: the fact ~10k tokens before the end
+    result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["tokens_read"] > 12000 and "galway" in payload["answer"].lower(), payload["answer"]
+    assert any("Galway" in p["snippet"] for p in payload["passages"])
+    result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json", "--no-recall")
+    assert "galway" not in json.loads(result.stdout)["answer"].lower()  # the window alone cannot see it
