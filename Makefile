@@ -19,7 +19,7 @@ $(VENV)/.ready: pyproject.toml
 demo: setup
 	$(FAMCLI) info
 	FAMCLI=$(FAMCLI) bash examples/ask_report.sh
-	$(FAMCLI) passkey --length 400,2k --depth 0.2,0.8 --trials 2 --memory fam,bswa,sink
+	$(FAMCLI) passkey --length 2k,16k --depth 0.1,0.9 --trials 1
 
 test: setup
 	$(PY) -m pytest -q

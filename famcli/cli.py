@@ -234,7 +234,7 @@ def _read_document(session, state, path, password, ui, every=None, on_section=No
     _check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
     if index_only:
-        reading = session.index_text(index, doc.pieces)
+        reading = session.index_text(index, _marking_pages(doc, index))
         state.recall = index
         ui.note(f"The document ({reading.tokens:,} tokens) fits the model's window: it is read whole with the question.")
         return reading
@@ -242,7 +242,8 @@ def _read_document(session, state, path, password, ui, every=None, on_section=No
     if index is not None:
         read_before = session.read_text(state, [prefix]).tokens if prefix else 0
         state.recall, prefix = index, ""
-    pieces = itertools.chain([prefix], doc.pieces) if prefix else doc.pieces
+    pieces = _marking_pages(doc, index) if index is not None else doc.pieces
+    pieces = itertools.chain([prefix], pieces) if prefix else pieces
     with ui.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
         reading = session.read_text(state, pieces, progress, every, on_section)
     reading.tokens += read_before
@@ -255,6 +256,15 @@ def _read_document(session, state, path, password, ui, every=None, on_section=No
         raise DocumentError(f"{path} holds no text")
     ui.note(f"Read {reading.tokens:,} tokens in {reading.seconds:.1f} s ({reading.tokens_per_second:,.0f} tokens/s).")
     return reading
+
+
+def _marking_pages(doc, index):
+    """The document's pieces; each PDF page's first token offset is noted in the index as the page is pulled
+    (the pages end in a blank line, so the tokens of the page before have all been read by then)."""
+    for piece in doc.pieces:
+        if doc.page is not None:
+            index.mark_page(doc.page)
+        yield piece
 
 
 def _save(session, state, path: Path | None, ui, document: str | None = None) -> None:
@@ -437,7 +447,7 @@ def passkey(
     results.sort(key=lambda t: order.get(t.mode, order.get("fam", 0)))
     table, digits = accuracy_table(results), digits_table(results)
     if plot_path:
-        plot(table, depths, str(plot_path))
+        plot(table, depths, str(plot_path), " + recall" if recall is not None else "")
         ui.note(f"Wrote the heatmap to {plot_path}.")
     payload = {"command": "passkey", "accuracy": table, "digits_right": digits,
                "trials": [vars(t) | {"correct": t.correct, "digits": t.digits} for t in results],

@@ -29,6 +29,7 @@ class Document:
     size_bytes: int | None
     pieces: Iterator[str]
     notes: list[str] = field(default_factory=list)
+    page: int | None = None  # PDFs: the 1-based number of the page the last piece came from
 
 
 def open_document(path: str, password: str | None = None) -> Document:
@@ -47,7 +48,7 @@ def open_document(path: str, password: str | None = None) -> Document:
         head = f.read(8)
     if p.suffix.lower() == ".pdf" or head.startswith(b"%PDF-"):
         doc = Document(str(path), size, iter(()))
-        doc.pieces = read_pdf(p, password, doc.notes)
+        doc.pieces = read_pdf(p, password, doc)
         return doc
     return Document(str(path), size, read_text(p))
 
@@ -99,7 +100,7 @@ def read_stream(fd: int) -> Iterator[str]:
     return _decode(chunks(), "<stdin>")
 
 
-def read_pdf(path: Path, password: str | None, notes: list[str]) -> Iterator[str]:
+def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
     """Pages one by one from an open file handle; encrypted files need the right password."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -124,10 +125,11 @@ def read_pdf(path: Path, password: str | None, notes: list[str]) -> Iterator[str
         if "crypt" in type(exc).__name__.lower() or "AES" in str(exc):
             raise DocumentError(f"{path} uses encryption this install cannot open ({exc})") from None
         raise DocumentError(f"{path} is not a readable PDF ({type(exc).__name__})") from None
-    return _pdf_pages(reader, handle, n_pages, path, notes)
+    return _pdf_pages(reader, handle, n_pages, path, doc)
 
 
-def _pdf_pages(reader, handle, n_pages: int, path: Path, notes: list[str]) -> Iterator[str]:
+def _pdf_pages(reader, handle, n_pages: int, path: Path, doc: Document) -> Iterator[str]:
+    """Each page's text, ending in a blank line (so tokenisation never joins two pages); doc.page follows."""
     empty = 0
     try:
         for i in range(n_pages):
@@ -138,10 +140,11 @@ def _pdf_pages(reader, handle, n_pages: int, path: Path, notes: list[str]) -> It
             if not text.strip():
                 empty += 1
                 continue
+            doc.page = i + 1
             yield text.replace("\r\n", "\n").rstrip() + "\n\n"
     finally:
         handle.close()
     if empty == n_pages:
         raise DocumentError(f"{path} has no extractable text on any of its {n_pages} pages (scanned images?)")
     if empty:
-        notes.append(f"{empty} of {n_pages} PDF pages had no extractable text (scanned?) and were skipped")
+        doc.notes.append(f"{empty} of {n_pages} PDF pages had no extractable text (scanned?) and were skipped")

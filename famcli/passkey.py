@@ -146,7 +146,7 @@ def markdown(table: dict, depths: list[float], digits: dict | None = None) -> st
     return "\n".join(lines)
 
 
-def plot(table: dict, depths: list[float], path: str) -> None:
+def plot(table: dict, depths: list[float], path: str, note: str = "") -> None:
     """The needle-in-a-haystack heatmap: one panel per memory mode, depth x length, green = found."""
     import matplotlib
 
@@ -164,7 +164,7 @@ def plot(table: dict, depths: list[float], path: str) -> None:
         ax.set_yticks(range(len(depths)), [f"{d:g}" for d in depths])
         ax.set_xlabel("document length (tokens)")
         ax.set_ylabel("needle depth")
-        ax.set_title(f"passkey: {mode}")
+        ax.set_title(f"passkey: {mode}{note}")
         for (i, j), value in np.ndenumerate(grid):
             if value == value:
                 ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=8)

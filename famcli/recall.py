@@ -77,6 +77,7 @@ class RecallIndex:
         self.query = query  # {layer: (H, Tq, D) pre-rotary question queries} when the question is known
         self.reps: list[torch.Tensor] = []  # per chunk (layers, Hkv, r, D) fp16, question not known
         self.head_scores: list[torch.Tensor] = []  # per chunk (layers * H,) fp32, question known
+        self.pages: list[tuple[int, int]] = []  # (token offset, page number) where each PDF page starts
         self._q: dict[int, list[torch.Tensor]] = {l: [] for l in self.layers}  # pending (H, c, D) pieces
         self._k: dict[int, list[torch.Tensor]] = {l: [] for l in self.layers}
         self._pending = 0
@@ -127,6 +128,18 @@ class RecallIndex:
     def n_chunks(self) -> int:
         return -(-len(self.ids) // self.config.chunk_tokens)
 
+    def mark_page(self, page: int) -> None:
+        """The tokens read from now on come from this page (called before the page is read)."""
+        self.pages.append((self.n_tokens, page))
+
+    def page_at(self, offset: int) -> int | None:
+        found = None
+        for start, page in self.pages:
+            if start > offset:
+                break
+            found = page
+        return found
+
     def chunk_span(self, i: int) -> tuple[int, int]:
         C = self.config.chunk_tokens
         return i * C, min((i + 1) * C, self.n_tokens)
@@ -153,7 +166,7 @@ class RecallIndex:
 
     def metadata(self) -> str:
         return json.dumps({"format": INDEX_FORMAT, "config": self.config.to_dict(), "layers": list(self.layers),
-                           "typecode": self.ids.typecode})
+                           "typecode": self.ids.typecode, "pages": self.pages})
 
     @classmethod
     def from_saved(cls, meta: str, tensors: dict[str, torch.Tensor], n_layers: int,
@@ -164,6 +177,7 @@ class RecallIndex:
         index = cls(RecallConfig.from_dict(info["config"]), n_layers, vocab_size)
         index.ids = array(info["typecode"])
         index.ids.frombytes(tensors["recall.ids"].numpy().tobytes())
+        index.pages = [tuple(p) for p in info.get("pages", [])]
         if "recall.reps" in tensors:
             index.reps = list(tensors["recall.reps"].to(torch.float16).unbind(0))
         return index

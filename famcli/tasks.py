@@ -16,7 +16,7 @@ from famcli.config import MemoryConfig
 from famcli.engine import Engine, State
 from famcli.generate import Sampling, generate
 from famcli.models import LoadedModel
-from famcli.recall import QueryCapture, RecallConfig, RecallIndex
+from famcli.recall import QueryCapture, RecallConfig, RecallIndex, layers_for
 from famcli.retrieve import SEPARATOR, Passage, RecallOptions, layout, score_chunks
 from famcli.runtime import build_engine
 from famcli.tokens import Tokens
@@ -130,7 +130,7 @@ class Session:
         if question is None:
             return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size)
         if self.recall is not None and self.recall.scorer != "bm25":
-            layers = RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size).layers
+            layers = layers_for(c.num_hidden_layers, self.index_config)
             return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size,
                                self.question_queries(question, layers))
         return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size, keys=False)
@@ -178,6 +178,7 @@ class Session:
                                budget, self.config.window)
         for p in passages:
             p.text = decode(index.ids[p.start:p.end].tolist())
+            p.page = index.page_at(p.start)
         return ids, passages
 
     def answer_from(self, ids: list[int], max_tokens: int, sampling: Sampling, stop: tuple[str, ...]) -> str:

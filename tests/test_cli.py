@@ -324,3 +324,17 @@ def test_info_states_the_recall_index_cost(capsys, tiny):
 def test_bad_recall_options(capsys, tiny, doc, args, message):
     code, _, err = run_main(capsys, "ask", str(doc), "q", "--model", tiny, *args)
     assert code in (1, 2) and message in err and len(err.strip().splitlines()) <= 2
+
+
+def test_pdf_passages_name_their_page(capsys, tiny, tmp_path):
+    filler = "the weather in the valley was mild and the river ran slow. " * 10
+    pages = [filler] * 12
+    pages[6] = filler[:200] + "The secret password is bluebird. " + filler[:200]
+    path = tmp_path / "report.pdf"
+    path.write_bytes(text_pdf(pages))
+    code, out, _ = run_main(capsys, "ask", str(path), "What is the secret password?", "--model", tiny, "--json",
+                            "--max-tokens", "2", "-q")
+    result = json.loads(out)
+    assert code == 0 and result["tokens_read"] > 2048
+    hits = [p for p in result["passages"] if "bluebird" in p["snippet"]]
+    assert hits and hits[0]["page"] == 7
