@@ -63,9 +63,10 @@ def main() -> None:
     parser.add_argument("--lengths", default="4k,16k,64k")
     parser.add_argument("--docs", type=int, default=2)
     parser.add_argument("--kinds", default="facts,passkey")
-    parser.add_argument("--answer-scorers", default="bm25,attention,fusion")
+    parser.add_argument("--answer-scorers", default="bm25,attention,fusion", help="or none: ranks only")
     parser.add_argument("--blocks", default="4,8")
-    parser.add_argument("--default-layers", default="4,8,12,16")
+    parser.add_argument("--context", type=int, default=RecallOptions().context)
+    parser.add_argument("--default-layers", default="17,18,28,29")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--bm25-only", action="store_true",
                         help="Skip reading through the model (BM25 needs only the text): for the longest documents")
@@ -118,9 +119,11 @@ def main() -> None:
                     oracle = np.zeros(index.n_chunks, dtype=np.float32)
                     oracle[chunks] = 1.0  # the answer's own chunk alone: what the model can do at best
                     scores_for_answers = scores | {"oracle": oracle}
-                    for scorer in [x for x in args.answer_scorers.split(",") + ["oracle"] if x in scores_for_answers]:
+                    wanted = [] if args.answer_scorers == "none" else args.answer_scorers.split(",") + ["oracle"]
+                    for scorer in [x for x in wanted if x in scores_for_answers]:
                         for k in (int(x) for x in args.blocks.split(",")):
-                            session.recall = RecallOptions(blocks=k, scorer="bm25" if scorer == "oracle" else scorer)
+                            session.recall = RecallOptions(blocks=k, context=args.context,
+                                                           scorer="bm25" if scorer == "oracle" else scorer)
                             short = kind == "passkey"
                             t1 = time.perf_counter()
                             prompt, _ = _layout(session, index, scores_for_answers[scorer], prefix, suffix,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from dataclasses import dataclass, field
 
 from famcli.generate import Sampling, generate
@@ -59,6 +60,7 @@ class Trial:
     answer: str
     tokens: int
     passages: list = field(default_factory=list)
+    answer_seconds: float | None = None  # with recall: choosing the passages and reading them to answer
 
     @property
     def correct(self) -> bool:
@@ -102,10 +104,11 @@ def run_trial(session: Session, length: int, depth: float, key: int, progress=No
     state.recall = session.new_index(ASKED)
     session.read_ids(state, body, progress)
     state.recall.finish()
+    t0 = time.perf_counter()
     prompt, passages = session.recall_prompt(state.recall, ASKED, HEADER, QUESTION, 8)
     answer = session.answer_from(prompt, 8, Sampling(), stop=())
     return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids),
-                 [p.to_dict() for p in passages])
+                 [p.to_dict() for p in passages], round(time.perf_counter() - t0, 2))
 
 
 def keys_for(seed: int, trials: int) -> list[int]:

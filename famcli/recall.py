@@ -36,7 +36,7 @@ class RecallConfig:
     reps          r, representative keys kept per chunk, layer and key-value head"""
 
     chunk_tokens: int = 128
-    layers: tuple[int, ...] = (4, 8, 12, 16)
+    layers: tuple[int, ...] = (17, 18, 28, 29)
     reps: int = 4
 
     def __post_init__(self):
