@@ -338,3 +338,16 @@ def test_pdf_passages_name_their_page(capsys, tiny, tmp_path):
     assert code == 0 and result["tokens_read"] > 2048
     hits = [p for p in result["passages"] if "bluebird" in p["snippet"]]
     assert hits and hits[0]["page"] == 7
+
+
+def test_bench_times_reading_with_a_recall_index(capsys, tiny):
+    code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "300", "--memory",
+                              "sink,sink+recall,sink+index", "--json", "--min-seconds", "0")
+    assert code == 0, err
+    rows = {r["mode"]: r for r in json.loads(out)["results"]}
+    assert set(rows) == {"sink", "sink+recall", "sink+index"}
+    # the index's bytes count with the state: ids (2 a token), and keys on top for +index
+    assert rows["sink+recall"]["state_bytes"] == rows["sink"]["state_bytes"] + 2 * 300
+    assert rows["sink+index"]["state_bytes"] > rows["sink+recall"]["state_bytes"]
+    code, _, err = run_main(capsys, "bench", "--model", tiny, "--memory", "sink+magic")
+    assert code == 2 and "+recall or +index" in err

@@ -120,6 +120,6 @@ def test_ask_answers_a_fact_in_book_text_10k_tokens_back(tmp_path):
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["tokens_read"] > 12000 and "galway" in payload["answer"].lower(), payload["answer"]
-    assert any("Galway" in p["snippet"] for p in payload["passages"])
+    assert any(2500 < p["start_token"] < 5000 for p in payload["passages"])  # the fact sits ~3.8k tokens in
     result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json", "--no-recall")
     assert "galway" not in json.loads(result.stdout)["answer"].lower()  # the window alone cannot see it
