@@ -361,8 +361,13 @@ def ask(
     extra = {"passages": [p.to_dict() for p in passages]}
     if index is not None:
         extra["recall"] = {**dataclasses.asdict(session.recall), "bytes_per_token": index.bytes_per_token()}
-    text = answer + ("\n\nSources:\n" + "\n".join(_source_line(p) for p in passages) if sources else "")
-    _emit(as_json, _payload("ask", session, reading, t_start, question=question, answer=answer, **extra), text)
+    _emit(as_json, _payload("ask", session, reading, t_start, question=question, answer=answer, **extra),
+          _with_sources(answer, passages, sources))
+
+
+def _with_sources(answer: str, passages, sources: bool) -> str:
+    """The answer, followed with --sources by one line per passage it was read from."""
+    return answer + ("\n\nSources:\n" + "\n".join(_source_line(p) for p in passages) if sources else "")
 
 
 def _source_line(p) -> str:
@@ -503,7 +508,7 @@ def stream(
         typer.echo(json.dumps(_payload("stream", session, reading, t_start, digests=digests, question=question,
                                        answer=answer, passages=[p.to_dict() for p in passages]), indent=2))
     elif answer is not None:
-        typer.echo(answer + ("\n\nSources:\n" + "\n".join(_source_line(p) for p in passages) if sources else ""))
+        typer.echo(_with_sources(answer, passages, sources))
 
 
 @app.command()
