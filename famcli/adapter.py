@@ -100,6 +100,8 @@ def save_adapter(path, prompt: torch.Tensor | None, lora: dict, scaling: float, 
                  info: dict, dtype=torch.bfloat16, writer: dict | None = None) -> None:
     from safetensors.torch import save_file
 
+    from famcli.outputs import atomic
+
     tensors = {}
     if prompt is not None:
         tensors["fam_prompt"] = prompt.detach().float().contiguous()  # tiny; keep it exact
@@ -111,10 +113,8 @@ def save_adapter(path, prompt: torch.Tensor | None, lora: dict, scaling: float, 
         tensors[f"lora.{name}.B"] = b.detach().to(dtype).contiguous()
     meta = {"format": ADAPTER_FORMAT, "memory": config.to_json(), "base": json.dumps(base, sort_keys=True),
             "scaling": repr(float(scaling)), "info": json.dumps(info, sort_keys=True)}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)  # never leave a half-written adapter behind
+    with atomic(path) as tmp:  # never leave a half-written adapter behind
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def load_adapter(path) -> Adapter:

@@ -21,6 +21,7 @@ import typer
 from famcli import __version__
 from famcli.config import MODES, ConfigError, MemoryConfig
 from famcli.documents import DocumentError
+from famcli.outputs import check_writable
 
 app = typer.Typer(
     name="famcli",
@@ -141,7 +142,9 @@ class Ui:
 
     @contextlib.contextmanager
     def reading(self, total: int | None, label: str, block_size: int):
-        if not self.show:
+        if not self.show:  # no bar (stderr is a file or a pipe): a counted document says when its read begins
+            if total:
+                self.note(f"{label[0].upper()}{label[1:]} ({total:,} tokens)...")
             yield lambda n: None
             return
         from rich.console import Console
@@ -196,12 +199,12 @@ def _note_untrained(ui, mode: str) -> None:
 
 
 def _count_tokens(session, path: str, password) -> int | None:
-    """Token total for progress and ETA: text files only (a cheap tiktoken pass); PDFs and stdin get a spinner."""
+    """Token total for progress and ETA (a cheap tiktoken pass, which also finds a damaged file before the
+    read starts); PDFs and stdin get a spinner."""
     from famcli.documents import open_document
 
-    if path == "-" or path.lower().endswith(".pdf"):
-        return None
-    return sum(session.tokens.count(piece) for piece in open_document(path, password).pieces)
+    doc = open_document(path, password)
+    return sum(session.tokens.count(piece) for piece in doc.pieces) if doc.countable else None
 
 
 def _check_fits(session, total: int | None) -> None:
@@ -234,7 +237,7 @@ def _read_document(session, state, path, password, ui, every=None, on_section=No
     _check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
     if index_only:
-        reading = session.index_text(index, _marking_pages(doc, index))
+        reading = session.index_text(index, _marking_places(doc, index))
         state.recall = index
         ui.note(f"The document ({reading.tokens:,} tokens) fits the model's window: it is read whole with the question.")
         return reading
@@ -242,7 +245,7 @@ def _read_document(session, state, path, password, ui, every=None, on_section=No
     if index is not None:
         read_before = session.read_text(state, [prefix]).tokens if prefix else 0
         state.recall, prefix = index, ""
-    pieces = _marking_pages(doc, index) if index is not None else doc.pieces
+    pieces = _marking_places(doc, index) if index is not None else doc.pieces
     pieces = itertools.chain([prefix], pieces) if prefix else pieces
     with ui.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
         reading = session.read_text(state, pieces, progress, every, on_section)
@@ -258,12 +261,12 @@ def _read_document(session, state, path, password, ui, every=None, on_section=No
     return reading
 
 
-def _marking_pages(doc, index):
-    """The document's pieces; each PDF page's first token offset is noted in the index as the page is pulled
-    (the pages end in a blank line, so the tokens of the page before have all been read by then)."""
+def _marking_places(doc, index):
+    """The document's pieces; where each PDF page or EPUB chapter starts is noted in the index as the piece is
+    pulled (pieces end in a newline, so the tokens of the one before have all been read by then)."""
     for piece in doc.pieces:
-        if doc.page is not None:
-            index.mark_page(doc.page)
+        if doc.place is not None:
+            index.mark_place(*doc.place)
         yield piece
 
 
@@ -330,6 +333,7 @@ def ask(
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     recall = recall_options(no_recall, recall_blocks, recall_scorer)
+    check_writable(save_state, "state file")
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui,
@@ -367,13 +371,74 @@ def ask(
 
 def _with_sources(answer: str, passages, sources: bool) -> str:
     """The answer, followed with --sources by one line per passage it was read from."""
-    return answer + ("\n\nSources:\n" + "\n".join(_source_line(p) for p in passages) if sources else "")
+    from famcli.retrieve import source_line
+
+    return answer + ("\n\nSources:\n" + "\n".join(source_line(p.to_dict()) for p in passages) if sources else "")
 
 
-def _source_line(p) -> str:
-    d = p.to_dict()
-    where = f"page {d['page']}, " if "page" in d else ""
-    return f"- {where}tokens {d['start_token']:,}-{d['end_token']:,}: {d['snippet']}"
+@app.command()
+def chat(
+    file: Annotated[str, typer.Argument(help="The document: text, Markdown, log, PDF, EPUB, DOCX, HTML or "
+                                             "compressed text.")],
+    model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 96,
+    temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
+    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
+    recall_scorer: ScorerOpt = "bm25",
+    history: Annotated[Optional[Path], typer.Option("--history", help="Keep the prompt's history in this file.")] = None,
+):
+    """Read a document once, then answer question after question from that reading: an interactive prompt
+    in a terminal, one answer per question line through a pipe (--json: one object per line)."""
+    from famcli.chat import Conversation, lines, repl
+    from famcli.generate import Sampling
+    from famcli.tasks import READING_HEADER
+
+    ui = Ui(quiet, progress)
+    recall = recall_options(no_recall, recall_blocks, recall_scorer)
+    check_writable(save_state, "state file")
+    check_writable(history, "history file")
+    if file == "-":
+        raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
+    session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui,
+                       recall)
+    document = _document_id(file)
+    if load_state is not None:
+        state = _load(session, load_state, document)
+        ui.note(f"Loaded the reading of {state.n_tokens:,} tokens from {load_state}.")
+    else:
+        state = session.engine.new_state()
+        index = None if recall is None else session.new_index(keys=recall.scorer != "bm25" or save_state is not None)
+        total = _count_tokens(session, file, password)
+        whole = index is not None and save_state is None and total is not None and \
+            session.fits_whole(total, max_tokens + 64, "")  # room for questions of 64 tokens
+        try:
+            _read_document(session, state, file, password, ui, prefix=READING_HEADER, index=index, total=total,
+                           index_only=whole)
+        except Stopped:
+            _save(session, state, save_state, ui, document)
+            raise
+        except KeyboardInterrupt:
+            ui.note(f"Stopped reading after {state.n_tokens:,} tokens: answering from what was read.")
+            if state.recall is not None:
+                state.recall.finish()
+        _save(session, state, save_state, ui, document)
+    state.extra["document"] = document
+    conversation = Conversation(session, state, max_tokens, Sampling(temperature, seed=seed), session.identity)
+
+    def write(text: str) -> None:
+        typer.echo(text)
+        sys.stdout.flush()
+
+    def stream(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    if sys.stdin.isatty():
+        repl(conversation, history, write, stream)
+    else:
+        lines(conversation, sys.stdin, write, as_json)
 
 
 def _document_id(path: str) -> str:
@@ -418,6 +483,7 @@ def passkey(
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     recall = recall_options(no_recall, recall_blocks, recall_scorer)
+    check_writable(plot_path, "plot")
     lengths, depths = parse_lengths(length), parse_depths(depth)
     modes = [m.strip() for m in memories.split(",") if m.strip()]
     for m in modes:
@@ -480,6 +546,7 @@ def stream(
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     recall = recall_options(no_recall, recall_blocks, recall_scorer)
+    check_writable(save_state, "state file")
     session = _session(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter, ui,
                        recall)
     state = _load(session, load_state, "<stdin>") if load_state else session.engine.new_state()
@@ -532,6 +599,7 @@ def bench(
     from famcli.passkey import parse_lengths
 
     ui = Ui(quiet, False)
+    check_writable(plot_path, "plot")
     lengths = parse_lengths(length)
     modes = [m.strip() for m in memories.split(",") if m.strip()]
     for m in modes:
@@ -665,8 +733,8 @@ def train(
             raise DocumentError(f"corpus not found: {item}")
     if corpus and not books:
         raise DocumentError("the corpus has no .txt files")
-    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        raise ValueError(f"cannot write the adapter to {out}: give a file in a writable folder")
+    check_writable(out, "adapter")
+    check_writable(log, "log")
     checkpoint = out.with_name(out.name + ".ckpt")
     if checkpoint.exists() and not resume:
         raise ValueError(f"{checkpoint} exists: pass --resume to continue that run, or delete it")
@@ -725,11 +793,13 @@ def train(
         stop["asked"] = True
         ui.note("stopping after this step (Ctrl-C again to stop at once, losing the step)")
 
-    previous = signal.signal(signal.SIGINT, ask_stop)
+    stoppers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # all three: finish the step, keep the run
+    previous = {signum: signal.signal(signum, ask_stop) for signum in stoppers}
     try:
         run(trainer, out, checkpoint, on_step, should_stop=lambda: stop["asked"])
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if log_file:
             log_file.close()
     if stop["asked"]:
@@ -746,21 +816,49 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return (ModelError, ConfigError, ContextOverflow, DocumentError, ValueError, OSError)
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled like Ctrl-C (what was read is saved where asked), exit 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_signalled: list[int] = []  # the signal that stopped this run (typer turns the exception into exit code 130)
+
+
+def _stop(signum, frame):
+    _signalled.append(signum)
+    raise Stopped(signum)
+
+
+def _interrupted() -> int:
+    """Say why the run stopped; the exit code: 130 for Ctrl-C, 128 + the signal for SIGTERM and SIGHUP."""
+    import signal
+
+    if _signalled:
+        typer.echo(f"Error: stopped by {signal.Signals(_signalled[-1]).name}", err=True)
+        return 128 + _signalled[-1]
+    typer.echo("Error: interrupted", err=True)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one-line errors on stderr, exit 1 for failures, 2 for usage, 130 for Ctrl-C."""
+    """Entry point: one-line errors on stderr, exit 1 for failures, 2 for usage, 130 for Ctrl-C, 143 for
+    SIGTERM and 129 for SIGHUP."""
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (nohup, &)
+    _signalled.clear()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     try:
         code = app(args=argv, standalone_mode=False)  # returns Exit codes, 130 for Ctrl-C
-        if code == 130:
-            typer.echo("Error: interrupted", err=True)
-        return code if isinstance(code, int) else 0
+        return _interrupted() if code == 130 else code if isinstance(code, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("Error: interrupted", err=True)
-        return 130
+        return _interrupted()
     except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click usage errors
             typer.echo(f"Error: {exc.format_message()}", err=True)

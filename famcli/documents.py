@@ -1,20 +1,34 @@
-"""Document readers: UTF-8 text with encoding checks, PDF page by page, stdin as it arrives.
+"""Document readers: text, Markdown and logs (strict UTF-8), PDF page by page, EPUB chapter by chapter, DOCX,
+HTML, gzip/bz2/xz/zstd-compressed text, and stdin as it arrives (compressed or not).
 
+The kind of a file is read from its first bytes, not from its name (the suffix only tells HTML from text).
 Each reader yields text pieces lazily, so a book or an endless pipe is never held whole in memory.
 Problems are raised as DocumentError with a one-line message that says what and where.
 """
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import lzma
 import os
 import sys
-from collections.abc import Iterator
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 CHUNK_BYTES = 1 << 16
-TEXT_SUFFIXES = {".txt", ".md", ".log", ".text", ".rst", ".csv", ".json", ".py", ""}
+READS = "text, Markdown, logs, PDF, EPUB, DOCX, HTML, and gzip/bz2/xz/zstd-compressed text"
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
+# what famcli recognises but does not read: first bytes -> what the file is
+FOREIGN = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+           b"\x7fELF": "an executable (ELF)", b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+           b"Rar!": "a RAR archive", b"\xd0\xcf\x11\xe0": "an old Office file (.doc/.xls: save it as DOCX)",
+           b"{\\rtf": "an RTF document (save it as DOCX or text)", b"SQLite format 3": "an SQLite database",
+           b"PAR1": "a Parquet file"}
 
 
 class DocumentError(ValueError):
@@ -29,11 +43,17 @@ class Document:
     size_bytes: int | None
     pieces: Iterator[str]
     notes: list[str] = field(default_factory=list)
-    page: int | None = None  # PDFs: the 1-based number of the page the last piece came from
+    kind: str = "text"  # text | html | pdf | epub | docx, with "+gzip" etc. for compressed text
+    place: tuple[str, int | str] | None = None  # where the last piece came from: ("page", 3), ("chapter", "I.")
+
+    @property
+    def countable(self) -> bool:
+        """Whether counting its tokens before reading is cheap (not a PDF's text extraction, not a pipe)."""
+        return self.kind != "pdf" and self.name != "<stdin>"
 
 
 def open_document(path: str, password: str | None = None) -> Document:
-    """`-` is stdin; `.pdf` goes through pypdf; anything else must be UTF-8 text."""
+    """`-` is stdin; a file is read by what its first bytes say it is."""
     if path == "-":
         return Document("<stdin>", None, read_stream(sys.stdin.buffer.fileno()))
     p = Path(path)
@@ -41,16 +61,68 @@ def open_document(path: str, password: str | None = None) -> Document:
         raise DocumentError(f"no such file: {path}")
     if p.is_dir():
         raise DocumentError(f"{path} is a directory, not a document")
-    size = p.stat().st_size
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from None
     if size == 0:
         raise DocumentError(f"{path} is empty")
-    with open(p, "rb") as f:
-        head = f.read(8)
-    if p.suffix.lower() == ".pdf" or head.startswith(b"%PDF-"):
-        doc = Document(str(path), size, iter(()))
+    doc = Document(str(path), size, iter(()), kind=sniff(head, p, path))
+    if doc.kind == "pdf":
         doc.pieces = read_pdf(p, password, doc)
-        return doc
-    return Document(str(path), size, read_text(p))
+    elif doc.kind in ("epub", "docx"):
+        from famcli import formats
+
+        doc.pieces = (formats.read_epub if doc.kind == "epub" else formats.read_docx)(p, doc)
+    elif doc.kind in COMPRESSED.values():
+        doc.pieces, doc.kind = read_compressed(p, doc.kind, path), f"text+{doc.kind}"
+    elif doc.kind == "html":
+        from famcli.formats import read_html
+
+        doc.pieces = read_html(p, doc)
+    else:
+        doc.pieces = read_text(p)
+    return doc
+
+
+def sniff(head: bytes, p: Path, name: str) -> str:
+    """The kind of a file from its first bytes; raises for what famcli recognises but does not read."""
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    for magic, kind in COMPRESSED.items():
+        if head.startswith(magic):
+            return kind
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(p, name)
+    if len(head) > 262 and head[257:262] == b"ustar":
+        raise DocumentError(f"{name} is a tar archive; famcli reads one document at a time ({READS})")
+    for magic, what in FOREIGN.items():
+        if head.startswith(magic):
+            raise DocumentError(f"{name} looks binary: it is {what}, not a document famcli reads ({READS})")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError(f"{name} is UTF-16 text; famcli reads UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)")
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if p.suffix.lower() in HTML_SUFFIXES or start.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    return "text"
+
+
+def _zip_kind(p: Path, name: str) -> str:
+    try:
+        with zipfile.ZipFile(p) as z:
+            names = set(z.namelist())
+            mimetype = z.read("mimetype").strip() if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DocumentError(f"{name} is a damaged ZIP file ({exc})") from None
+    if mimetype == b"application/epub+zip" or "META-INF/container.xml" in names:
+        return "epub"
+    if "word/document.xml" in names:
+        return "docx"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument"):
+        raise DocumentError(f"{name} is an OpenDocument file (save it as DOCX); famcli reads {READS}")
+    raise DocumentError(f"{name} is a ZIP archive; famcli reads one document at a time ({READS})")
 
 
 def _decode(chunks: Iterator[bytes], name: str) -> Iterator[str]:
@@ -82,22 +154,93 @@ def _decode(chunks: Iterator[bytes], name: str) -> Iterator[str]:
         yield ("\n" if pending_cr else "") + tail
 
 
-def read_text(path: Path) -> Iterator[str]:
-    def chunks():
-        with open(path, "rb") as f:
-            while block := f.read(CHUNK_BYTES):
-                yield block
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK_BYTES):
+            yield block
 
-    return _decode(chunks(), str(path))
+
+def read_text(path: Path) -> Iterator[str]:
+    return _decode(_file_chunks(path), str(path))
+
+
+def _decompressor(kind: str):
+    """A fresh incremental decompressor with .decompress(), .eof and .unused_data."""
+    if kind == "gzip":
+        return zlib.decompressobj(wbits=31)
+    if kind == "bz2":
+        return bz2.BZ2Decompressor()
+    if kind == "xz":
+        return lzma.LZMADecompressor()
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def inflate(chunks: Iterator[bytes], kind: str, name: str) -> Iterator[bytes]:
+    """Decompressed bytes as the compressed ones arrive; concatenated members/frames (as `cat a.gz b.gz`) too."""
+    errors: tuple[type[BaseException], ...] = (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError)
+    if kind == "zstd":
+        import zstandard
+
+        errors += (zstandard.ZstdError,)
+    d, seen = _decompressor(kind), 0
+    try:
+        for raw in chunks:
+            while raw:
+                out = d.decompress(raw)
+                seen += len(raw)
+                if out:
+                    yield out
+                raw = d.unused_data if d.eof else b""
+                if raw:
+                    d = _decompressor(kind)
+    except errors as exc:
+        raise DocumentError(f"{name} is damaged {kind} data near byte {seen} ({str(exc) or type(exc).__name__})") from None
+    if not d.eof:
+        raise DocumentError(f"{name} is truncated {kind} data (the compressed stream ends early)")
+
+
+def read_compressed(path: Path, kind: str, name: str) -> Iterator[str]:
+    """Compressed text: the inner bytes must be text (a compressed PDF or archive is named as such)."""
+    def checked():
+        first = True
+        for block in inflate(_file_chunks(path), kind, name):
+            if first:
+                inner = block[:8]
+                if inner.startswith((b"%PDF-", b"PK\x03\x04")) or block[257:262] == b"ustar":
+                    what = "PDF" if inner.startswith(b"%PDF-") else "archive"
+                    raise DocumentError(f"{name} is a {kind}-compressed {what}; decompress it first "
+                                        f"(famcli reads compressed text)")
+                first = False
+            yield block
+
+    return _decode(checked(), name)
 
 
 def read_stream(fd: int) -> Iterator[str]:
-    """Whatever bytes the pipe has, as soon as it has them (works under `tail -f`)."""
+    """Whatever bytes the pipe has, as soon as it has them (works under `tail -f`); a compressed stream
+    (by its first bytes) is decompressed as it arrives."""
     def chunks():
         while block := os.read(fd, CHUNK_BYTES):
             yield block
 
-    return _decode(chunks(), "<stdin>")
+    def sniffed():
+        raw, first = chunks(), b""
+        for block in raw:  # a few bytes more while they could still begin a compressed stream
+            first += block
+            if not any(m.startswith(first) and len(first) < len(m) for m in COMPRESSED):
+                break
+        kind = next((k for m, k in COMPRESSED.items() if first.startswith(m)), None)
+        rest = _prepend(first, raw) if first else iter(())
+        yield from inflate(rest, kind, "<stdin>") if kind else rest
+
+    return _decode(sniffed(), "<stdin>")
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
 
 
 def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
@@ -129,7 +272,7 @@ def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
 
 
 def _pdf_pages(reader, handle, n_pages: int, path: Path, doc: Document) -> Iterator[str]:
-    """Each page's text, ending in a blank line (so tokenisation never joins two pages); doc.page follows."""
+    """Each page's text, ending in a blank line (so tokenisation never joins two pages); doc.place follows."""
     empty = 0
     try:
         for i in range(n_pages):
@@ -140,7 +283,7 @@ def _pdf_pages(reader, handle, n_pages: int, path: Path, doc: Document) -> Itera
             if not text.strip():
                 empty += 1
                 continue
-            doc.page = i + 1
+            doc.place = ("page", i + 1)
             yield text.replace("\r\n", "\n").rstrip() + "\n\n"
     finally:
         handle.close()

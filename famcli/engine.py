@@ -378,6 +378,8 @@ class Engine:
         """Write the complete memory state, and the recall index if given, to a safetensors file (no pickle)."""
         from safetensors.torch import save_file
 
+        from famcli.outputs import atomic
+
         used = self.buffer_len if state.n_tokens >= self.slots * self.config.block_size else \
             self.head + state.n_tokens
         tensors = {name: t.contiguous() for name, t in state.tensors().items()}
@@ -389,23 +391,28 @@ class Engine:
         if recall is not None:
             tensors |= {name: t.contiguous() for name, t in recall.tensors().items()}
             meta["recall"] = recall.metadata()
-        save_file(tensors, str(path), metadata=meta)
+        with atomic(path) as tmp:  # a kill mid-write never leaves half a state file
+            save_file(tensors, str(tmp), metadata=meta)
 
     def load_state(self, path, identity: dict | None = None) -> State:
         """A saved state; its recall index, if the file has one, comes back as `state.recall` (detach it
         before feeding more tokens that should not be indexed)."""
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
-        with safe_open(str(path), framework="pt", device=str(self.param.device)) as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != STATE_FORMAT:
-                raise ValueError(f"{path} is not a famcli state file")
-            saved = MemoryConfig.from_dict(json.loads(meta["config"]))
-            if saved != self.config:
-                raise ValueError(f"{path} was saved with memory {saved.to_json()}, not {self.config.to_json()}")
-            if identity is not None and json.loads(meta.get("model", "{}")) != identity:
-                raise ValueError(f"{path} was saved with a different model")
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
+        not_state = f"{path} is not a famcli state file (one written by --save-state)"
+        try:
+            with safe_open(str(path), framework="pt", device=str(self.param.device)) as f:
+                meta = f.metadata() or {}
+                if meta.get("format") != STATE_FORMAT:
+                    raise ValueError(not_state)
+                saved = MemoryConfig.from_dict(json.loads(meta["config"]))
+                if saved != self.config:
+                    raise ValueError(f"{path} was saved with memory {saved.to_json()}, not {self.config.to_json()}")
+                if identity is not None and json.loads(meta.get("model", "{}")) != identity:
+                    raise ValueError(f"{path} was saved with a different model")
+                tensors = {name: f.get_tensor(name) for name in f.keys()}
+        except (SafetensorError, KeyError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{not_state}: {str(exc).splitlines()[0][:120]}") from None
         state = self.new_state()
         used = tensors["k"].shape[2]
         state.k[:, :, :used] = tensors["k"]

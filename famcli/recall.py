@@ -77,7 +77,7 @@ class RecallIndex:
         self.query = query  # {layer: (H, Tq, D) pre-rotary question queries} when the question is known
         self.reps: list[torch.Tensor] = []  # per chunk (layers, Hkv, r, D) fp16, question not known
         self.head_scores: list[torch.Tensor] = []  # per chunk (layers * H,) fp32, question known
-        self.pages: list[tuple[int, int]] = []  # (token offset, page number) where each PDF page starts
+        self.places: list[tuple[int, str, int | str]] = []  # (token offset, "page"/"chapter"/..., label)
         self._q: dict[int, list[torch.Tensor]] = {l: [] for l in self.layers}  # pending (H, c, D) pieces
         self._k: dict[int, list[torch.Tensor]] = {l: [] for l in self.layers}
         self._pending = 0
@@ -128,16 +128,18 @@ class RecallIndex:
     def n_chunks(self) -> int:
         return -(-len(self.ids) // self.config.chunk_tokens)
 
-    def mark_page(self, page: int) -> None:
-        """The tokens read from now on come from this page (called before the page is read)."""
-        self.pages.append((self.n_tokens, page))
+    def mark_place(self, kind: str, label: int | str) -> None:
+        """The tokens read from now on come from this page, chapter or section (called before it is read)."""
+        if not self.places or self.places[-1][1:] != (kind, label):
+            self.places.append((self.n_tokens, kind, label))
 
-    def page_at(self, offset: int) -> int | None:
+    def place_at(self, offset: int) -> tuple[str, int | str] | None:
+        """Where the token at `offset` was read from: ("page", 3), ("chapter", "II. The Pool of Tears")."""
         found = None
-        for start, page in self.pages:
+        for start, kind, label in self.places:
             if start > offset:
                 break
-            found = page
+            found = (kind, label)
         return found
 
     def chunk_span(self, i: int) -> tuple[int, int]:
@@ -166,7 +168,7 @@ class RecallIndex:
 
     def metadata(self) -> str:
         return json.dumps({"format": INDEX_FORMAT, "config": self.config.to_dict(), "layers": list(self.layers),
-                           "typecode": self.ids.typecode, "pages": self.pages})
+                           "typecode": self.ids.typecode, "places": self.places})
 
     @classmethod
     def from_saved(cls, meta: str, tensors: dict[str, torch.Tensor], n_layers: int,
@@ -177,7 +179,8 @@ class RecallIndex:
         index = cls(RecallConfig.from_dict(info["config"]), n_layers, vocab_size)
         index.ids = array(info["typecode"])
         index.ids.frombytes(tensors["recall.ids"].numpy().tobytes())
-        index.pages = [tuple(p) for p in info.get("pages", [])]
+        index.places = [tuple(p) for p in info.get("places", [])] or \
+            [(start, "page", page) for start, page in info.get("pages", [])]  # files saved before chapters
         if "recall.reps" in tensors:
             index.reps = list(tensors["recall.reps"].to(torch.float16).unbind(0))
         return index

@@ -50,13 +50,19 @@ class Passage:
     end: int
     score: float
     text: str = ""
-    page: int | None = None
+    place: tuple[str, int | str] | None = None  # ("page", 3) in a PDF, ("chapter", "...") in an EPUB
 
     def to_dict(self) -> dict:
         snippet = " ".join(self.text.split())
         out = {"start_token": self.start, "end_token": self.end, "score": round(self.score, 4),
                "snippet": snippet[:160] + ("..." if len(snippet) > 160 else "")}
-        return out | ({"page": self.page} if self.page is not None else {})
+        return out | ({self.place[0]: self.place[1]} if self.place is not None else {})
+
+
+def source_line(d: dict) -> str:
+    """One line naming a passage (Passage.to_dict()): where it is and how it begins."""
+    where = "".join(f"{k} {d[k]}, " for k in ("page", "chapter", "section") if k in d)
+    return f"- {where}tokens {d['start_token']:,}-{d['end_token']:,}: {d['snippet']}"
 
 
 def bm25_scores(texts: Sequence[str], question: str) -> np.ndarray:

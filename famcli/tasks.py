@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from famcli.config import MemoryConfig
 from famcli.engine import Engine, State
-from famcli.generate import Sampling, generate
+from famcli.generate import Sampling, stream_tokens
 from famcli.models import LoadedModel
 from famcli.recall import QueryCapture, RecallConfig, RecallIndex, layers_for
 from famcli.retrieve import SEPARATOR, Passage, RecallOptions, layout, score_chunks
@@ -102,7 +102,9 @@ class Session:
         return self.complete_ids(engine or self.engine, state, prompt_ids, max_tokens, sampling, stop)
 
     def complete_ids(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
-                     sampling: Sampling, stop: tuple[str, ...]) -> str:
+                     sampling: Sampling, stop: tuple[str, ...], on_text: Callable[[str], None] | None = None) -> str:
+        """The answer after `prompt_ids`, cut at the first stop string; `on_text` gets it piece by piece as
+        it is decoded (what it gets, joined, is the answer)."""
         tok = self.loaded.tokenizer
         stop_ids = [i for i in (tok.eos_token_id, getattr(tok, "convert_tokens_to_ids")("<|im_end|>")) if
                     isinstance(i, int) and i >= 0]
@@ -110,11 +112,18 @@ class Session:
         def should_stop(ids):
             return any(s in tok.decode(ids[-8:]) for s in stop)
 
-        ids = generate(engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop)
-        text = tok.decode(ids, skip_special_tokens=True)
-        for s in stop:
-            text = text.split(s)[0]
-        return text.strip()
+        ids, shown = [], ""
+        for token in stream_tokens(engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop):
+            ids.append(token)
+            if on_text is not None:
+                ready = _ready(tok.decode(ids, skip_special_tokens=True), stop)
+                if len(ready) > len(shown):
+                    on_text(ready[len(shown):])
+                    shown = ready
+        text = _cut(tok.decode(ids, skip_special_tokens=True), stop).strip()
+        if on_text is not None and text.startswith(shown) and len(text) > len(shown):
+            on_text(text[len(shown):])
+        return text
 
     def final_reader(self) -> Engine:
         """The plain model (mode full) for texts that fit its window, e.g. the notes of a summary."""
@@ -124,11 +133,12 @@ class Session:
 
     # ----- recall ------------------------------------------------------------------------------------
 
-    def new_index(self, question: str | None = None) -> RecallIndex:
-        """A recall index to hang on a state before reading; with the question, it keeps only scores."""
+    def new_index(self, question: str | None = None, keys: bool = True) -> RecallIndex:
+        """A recall index to hang on a state before reading; with the question, it keeps only scores.
+        Without it, `keys` keeps representative keys (any scorer later) or only the token ids (BM25)."""
         c = self.loaded.config
         if question is None:
-            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size)
+            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size, keys=keys)
         if self.recall is not None and self.recall.scorer != "bm25":
             layers = layers_for(c.num_hidden_layers, self.index_config)
             return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size,
@@ -178,13 +188,32 @@ class Session:
                                budget, self.config.window)
         for p in passages:
             p.text = decode(index.ids[p.start:p.end].tolist())
-            p.page = index.page_at(p.start)
+            p.place = index.place_at(p.start)
         return ids, passages
 
-    def answer_from(self, ids: list[int], max_tokens: int, sampling: Sampling, stop: tuple[str, ...]) -> str:
+    def answer_from(self, ids: list[int], max_tokens: int, sampling: Sampling, stop: tuple[str, ...],
+                    on_text: Callable[[str], None] | None = None) -> str:
         """Decode after reading `ids` with the plain model's full attention."""
         engine = self.final_reader()
-        return self.complete_ids(engine, engine.new_state(), ids, max_tokens, sampling, stop)
+        return self.complete_ids(engine, engine.new_state(), ids, max_tokens, sampling, stop, on_text)
+
+
+def _cut(text: str, stop: tuple[str, ...]) -> str:
+    for s in stop:
+        text = text.split(s)[0]
+    return text
+
+
+def _ready(text: str, stop: tuple[str, ...]) -> str:
+    """The part of a partial answer that can be shown: cut at a stop string, without leading whitespace,
+    trailing whitespace or a trailing piece that may begin a stop string or a character not complete yet."""
+    text = _cut(text, stop).lstrip()
+    for s in stop:
+        for n in range(min(len(s), len(text)), 0, -1):
+            if text.endswith(s[:n]):
+                text = text[:-n]
+                break
+    return text.rstrip().removesuffix("\ufffd")
 
 
 READING_HEADER = "Read the following document carefully. Questions about it will follow.\n\n"
@@ -194,18 +223,19 @@ def question_header(question: str) -> str:
     return f"Read the following document and answer this question about it: {question}\n\n"
 
 
-def ask(session: Session, state: State, question: str, max_tokens: int,
-        sampling: Sampling) -> tuple[str, list[Passage]]:
+def ask(session: Session, state: State, question: str, max_tokens: int, sampling: Sampling,
+        on_text: Callable[[str], None] | None = None) -> tuple[str, list[Passage]]:
     """The answer and the passages it was read from. With recall (a recall index on the state), the model
     re-reads the question, the best passages, the recent window and the question again (docs/recall.md);
     without, the question is asked after the memory. Either way the question comes again as a chat turn: on
     the default model this answered a fact that `Question: / Answer:` missed."""
     index, state.recall = state.recall, None
     if session.recall is None or index is None:
-        return session.complete(state, chat_turn(session, question), max_tokens, sampling, stop=("\n",)), []
+        prompt = session.loaded.tokenizer.encode(chat_turn(session, question), add_special_tokens=False)
+        return session.complete_ids(session.engine, state, prompt, max_tokens, sampling, ("\n",), on_text), []
     ids, passages = session.recall_prompt(index, question, question_header(question), chat_turn(session, question),
                                           max_tokens)
-    return session.answer_from(ids, max_tokens, sampling, ("\n",)), passages
+    return session.answer_from(ids, max_tokens, sampling, ("\n",), on_text), passages
 
 
 NOTE_INSTRUCTION = "Summarize the text above in one sentence."

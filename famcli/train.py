@@ -181,17 +181,17 @@ class Trainer:
                      self.loaded.identity, info, writer=self.writer.tensors() if self.writer is not None else None)
 
     def save_checkpoint(self, path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"format": CHECKPOINT_FORMAT, "step": self.step, "config": self.config.to_dict(),
-                    "memory": self.memory.to_dict(), "data": json.dumps(self.data.summary(), sort_keys=True),
-                    "prompt": self.prompt.detach() if self.prompt is not None else None,
-                    "writer": {n: t.detach() for n, t in self.writer.tensors().items()} if self.writer else None,
-                    "lora": {n: (a.detach(), b.detach()) for n, (a, b) in self.lora_weights().items()},
-                    "optimizer": self.optimizer.state_dict(), "carried": self.carried,
-                    "started_from": self.started_from or "",
-                    "history": json.dumps(self.history)}, tmp)
-        tmp.replace(path)
+        from famcli.outputs import atomic
+
+        with atomic(path) as tmp:
+            torch.save({"format": CHECKPOINT_FORMAT, "step": self.step, "config": self.config.to_dict(),
+                        "memory": self.memory.to_dict(), "data": json.dumps(self.data.summary(), sort_keys=True),
+                        "prompt": self.prompt.detach() if self.prompt is not None else None,
+                        "writer": {n: t.detach() for n, t in self.writer.tensors().items()} if self.writer else None,
+                        "lora": {n: (a.detach(), b.detach()) for n, (a, b) in self.lora_weights().items()},
+                        "optimizer": self.optimizer.state_dict(), "carried": self.carried,
+                        "started_from": self.started_from or "",
+                        "history": json.dumps(self.history)}, tmp)
 
     def start_from(self, adapter) -> None:
         """A warm start: the LoRA and memory weights of an adapter file (same model, memory and LoRA shape);

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from pdfs import encrypted_pdf, text_pdf
+from samples import text_pdf
 from typer.testing import CliRunner
 
 from famcli import __version__
@@ -104,41 +104,6 @@ def test_passkey_partial_recall_score():
     assert trial(810, "the pass key").digits == 0.0 and trial(810, "8888").digits == pytest.approx(1 / 3)
     table = digits_table([trial(46408, "46408"), trial(46408, "40000")])
     assert table["fam"][1000] == pytest.approx(0.7)
-
-
-def _bad_files(tmp_path):
-    files = {"empty.txt": b"", "binary.bin": b"\x00\x01\x02ELF", "latin1.txt": b"caf\xe9 au lait\n",
-             "corrupt.pdf": b"%PDF-1.7 nonsense", "scanned.pdf": text_pdf([""]),
-             "locked.pdf": encrypted_pdf(["secret"], "pw")}
-    for name, content in files.items():
-        (tmp_path / name).write_bytes(content)
-    return tmp_path
-
-
-@pytest.mark.parametrize("args,message", [
-    (["ask", "{dir}/missing.txt", "q"], "no such file"),
-    (["ask", "{dir}", "q"], "is a directory"),
-    (["ask", "{dir}/empty.txt", "q"], "is empty"),
-    (["ask", "{dir}/binary.bin", "q"], "looks binary"),
-    (["ask", "{dir}/latin1.txt", "q"], "not valid UTF-8 at byte 3"),
-    (["ask", "{dir}/corrupt.pdf", "q"], "not a readable PDF"),
-    (["ask", "{dir}/scanned.pdf", "q"], "no extractable text"),
-    (["ask", "{dir}/locked.pdf", "q"], "encrypted: pass --password"),
-    (["ask", "{dir}/locked.pdf", "q", "--password", "nope"], "wrong password"),
-    (["summarize", "{doc}", "--block-size", "0"], "block-size must be at least 1"),
-    (["summarize", "{doc}", "--memory-segments", "-2"], "memory-segments must be 0 or more"),
-    (["summarize", "{doc}", "--block-size", "4096"], "exceeds the model's context window"),
-    (["summarize", "{doc}", "--memory", "magic"], "unknown memory mode"),
-    (["passkey", "--length", "lots"], "bad --length"),
-    (["passkey", "--depth", "1.5"], "bad --depth"),
-])
-def test_bad_input_gives_one_line_error(capsys, tiny, doc, tmp_path, args, message):
-    folder = _bad_files(tmp_path)
-    argv = [a.format(dir=folder, doc=doc) for a in args] + ["--model", tiny]
-    code, out, err = run_main(capsys, *argv)
-    assert code == 1, err
-    assert err.startswith("Error: ") and message in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1 and out == ""
 
 
 @pytest.mark.parametrize("model,message", [("/nowhere/model.gguf", "model file not found"),

@@ -1,11 +1,19 @@
-"""Document readers: text encodings, binary and empty files, PDFs (plain, encrypted, scanned), stdin."""
+"""Document readers: text encodings, binary and empty files, PDFs (plain, encrypted, scanned), EPUB, DOCX, HTML,
+compressed text, kinds told from content, stdin."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
 import os
+import tarfile
+import zipfile
 
 import pytest
-from pdfs import encrypted_pdf, text_pdf
+import zstandard
+from samples import docx_report, encrypted_pdf, epub_book, text_pdf
 
 from famcli.documents import DocumentError, open_document, read_stream
 
@@ -91,4 +99,165 @@ def test_stream_yields_before_eof():
     assert next(pieces) == "second\n"
     os.close(write_fd)
     assert list(pieces) == []
+    os.close(read_fd)
+
+
+CHAPTERS = [("Chapter One: The Harbour", "Mira counted the boats.\n\nThe tide was low."),
+            ("Chapter Two: The Lighthouse", "The keeper, Anselm, kept a red notebook."),
+            ("Chapter Three: The Storm", "Rain fell on Port Ellery for nine days.")]
+
+
+def places(doc) -> list:
+    """(place, first words) of each piece, as the recall index would note them."""
+    return [(doc.place, piece.split()[0]) for piece in doc.pieces]
+
+
+def test_epub_chapters_in_spine_order_with_titles(tmp_path):
+    path = tmp_path / "book.epub"
+    epub_book(CHAPTERS, path)
+    doc = open_document(str(path))
+    assert doc.kind == "epub"
+    seen = places(doc)
+    assert [p for p, _ in seen] == [("chapter", t) for t, _ in CHAPTERS]
+    text = text_of(path)
+    assert text.index("Mira counted") < text.index("red notebook") < text.index("nine days")
+    assert "Chapter Two: The Lighthouse\n\nThe keeper" in text  # titles kept, paragraphs apart
+    assert "<p>" not in text and "</" not in text
+
+
+def test_docx_paragraphs_tables_and_sections(tmp_path):
+    path = tmp_path / "report.docx"
+    docx_report([("h1", "Findings"), ("p", "The auditors concluded the accounts were fair."),
+                 ("table", "Year|Revenue;2024|12 million"), ("h1", "Risks"), ("p", "Currency exposure is high.")],
+                path)
+    doc = open_document(str(path))
+    assert doc.kind == "docx"
+    seen = places(doc)
+    assert seen[1] == (("section", "Findings"), "The")
+    assert seen[-1] == (("section", "Risks"), "Currency")
+    text = text_of(path)
+    assert "Year | Revenue\n2024 | 12 million" in text
+    assert text.index("auditors") < text.index("Revenue") < text.index("Currency")
+
+
+def test_html_text_not_markup(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text("<!DOCTYPE html><html><head><title>T</title><style>p {color: red}</style>"
+                    "<script>var secret = 1;</script></head><body><h1>Report</h1><p>First  paragraph\n"
+                    "continues.</p><p>Second<br>line</p><pre>  code\n    indented</pre></body></html>")
+    assert text_of(path) == "Report\n\nFirst paragraph continues.\n\nSecond\nline\n\n  code\n    indented\n"
+
+
+def test_html_encoding_from_meta_charset(tmp_path):
+    path = tmp_path / "latin.htm"
+    path.write_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>caf\xe9 cr\xe8me</p></body></html>'
+                     .encode("latin-1"))
+    assert text_of(path) == "café crème\n"
+
+
+def compress(kind: str, data: bytes) -> bytes:
+    return {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress,
+            "zst": zstandard.ZstdCompressor().compress}[kind](data)
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_compressed_text_by_content(tmp_path, kind):
+    """The suffix is ignored: a compressed log named .log is decompressed, CRLF normalised as for text."""
+    path = tmp_path / "app.log"
+    path.write_bytes(compress(kind, b"12:00 start\r\n" * 5000 + b"12:01 done\r\n"))
+    text = text_of(path)
+    assert text.startswith("12:00 start\n") and text.endswith("12:01 done\n") and len(text) == 12 * 5000 + 11
+
+
+def test_concatenated_gzip_members(tmp_path):
+    path = tmp_path / "rotated.gz"
+    path.write_bytes(gzip.compress(b"first part\n") + gzip.compress(b"second part\n"))
+    assert text_of(path) == "first part\nsecond part\n"
+
+
+def test_kind_from_content_when_the_suffix_is_wrong(tmp_path):
+    pdf = tmp_path / "report.txt"
+    pdf.write_bytes(text_pdf(["The auditors concluded."]))
+    assert "auditors concluded" in text_of(pdf)
+    book = tmp_path / "book"
+    epub_book(CHAPTERS, book)
+    assert open_document(str(book)).kind == "epub"
+    text = tmp_path / "notes.pdf"
+    text.write_text("plain text named like a PDF\n")
+    assert text_of(text) == "plain text named like a PDF\n"
+    page = tmp_path / "saved_page"
+    page.write_text("  <html><body><p>Hello</p></body></html>")
+    assert text_of(page) == "Hello\n"
+
+
+def tar_bytes() -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo("a.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    return out.getvalue()
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "a PNG image, not a document famcli reads"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 20, "old Office file"),
+    ("hello".encode("utf-16"), "UTF-16 text"),
+    (zip_bytes({"a.txt": b"x"}), "is a ZIP archive"),
+    (zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.text"}), "OpenDocument"),
+    (b"PK\x03\x04 damaged", "damaged ZIP"),
+    (tar_bytes(), "tar archive"),
+    (gzip.compress(tar_bytes()), "gzip-compressed archive"),
+    (bz2.compress(text_pdf(["x"])), "bz2-compressed PDF"),
+    (gzip.compress(b"a log line\n" * 1000)[:-30], "truncated gzip"),
+    (b"\x1f\x8b\x08\x00 not really gzip at all", "damaged gzip"),
+    (b"\x28\xb5\x2f\xfd not zstd", "damaged zstd"),
+    (gzip.compress(b"ok\n\xff\xfe bad"), "not valid UTF-8 at byte 3"),
+    (b"<html><body><script>x</script></body></html>", "HTML page with no text"),
+])
+def test_files_famcli_does_not_read_say_what_they_are(tmp_path, content, message):
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    with pytest.raises(DocumentError, match=message):
+        text_of(path)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: epub_book(CHAPTERS, p, encrypted=True), "DRM"),
+    (lambda p: p.write_bytes(zip_bytes({"mimetype": b"application/epub+zip"})), "not a readable EPUB"),
+    (lambda p: epub_book([(" ", " ")], p), "no text in any of its"),
+    (lambda p: p.write_bytes(zip_bytes({"word/document.xml": b"<not-docx"})), "not a readable DOCX"),
+    (lambda p: docx_report([("p", " ")], p), "DOCX with no text"),
+])
+def test_bad_epub_and_docx(tmp_path, make, message):
+    path = tmp_path / "doc"
+    make(path)
+    with pytest.raises(DocumentError, match=message):
+        text_of(path)
+
+
+@pytest.mark.parametrize("kind", ["plain", "gz", "zst"])
+def test_stdin_compressed_or_not(kind):
+    data = b"line one\nline two\n" * 300
+    read_fd, write_fd = os.pipe()
+    pieces = read_stream(read_fd)
+    os.write(write_fd, data if kind == "plain" else compress(kind, data))
+    os.close(write_fd)
+    assert "".join(pieces) == data.decode()
+    os.close(read_fd)
+
+
+def test_stdin_shorter_than_a_magic_number():
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"B")
+    os.close(write_fd)
+    assert "".join(read_stream(read_fd)) == "B"
     os.close(read_fd)

@@ -1,0 +1,131 @@
+"""Read once, ask many: a reading (memory state + recall index) that answers question after question.
+
+`Conversation` is the library part (answers, sources, saving); `repl` and `lines` are the two front ends
+`famcli chat` picks from: an interactive prompt (prompt-toolkit: history, editing) when stdin and stdout are
+terminals, one question per line otherwise (so it scripts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from famcli.engine import State
+from famcli.generate import Sampling
+from famcli.outputs import check_writable
+from famcli.retrieve import Passage, source_line
+from famcli.tasks import Session, ask
+
+HELP = ("Ask anything about the document. /sources lists the passages of the last answer, /save FILE keeps "
+        "the reading (famcli chat FILE --load-state FILE resumes it), /help, /quit (or Ctrl-D) leaves.")
+
+
+@dataclass
+class Conversation:
+    """One reading of a document and the answers drawn from it."""
+
+    session: Session
+    state: State
+    max_tokens: int = 96
+    sampling: Sampling = field(default_factory=Sampling)
+    identity: dict | None = None
+    passages: list[Passage] = field(default_factory=list)  # of the last answer
+
+    def answer(self, question: str, on_text: Callable[[str], None] | None = None) -> str:
+        """Answer from the reading, which stays as it was (the next question starts from it again)."""
+        index = self.state.recall
+        state = self.state if index is not None and self.session.recall is not None else self.state.clone()
+        try:
+            text, self.passages = ask(self.session, state, question, self.max_tokens, self.sampling, on_text)
+        finally:
+            self.state.recall = index  # ask() takes the index off the state it answers from
+        return text
+
+    def save(self, path: Path | str) -> None:
+        check_writable(path, "state file")
+        if self.state.recall is not None:
+            self.state.recall.finish()
+        self.session.engine.save_state(self.state, path, self.identity, recall=self.state.recall)
+
+    def sources(self) -> list[dict]:
+        return [p.to_dict() for p in self.passages]
+
+
+def command(conversation: Conversation, line: str) -> str | None:
+    """Run a /command and return what to print; None for a line that is a question."""
+    name, _, arg = line.strip().partition(" ")
+    if not name.startswith("/"):
+        return None
+    if name in ("/quit", "/exit"):
+        raise EOFError
+    if name == "/help":
+        return HELP
+    if name == "/sources":
+        if not conversation.passages:
+            return "No passages yet (ask a question; a document that fits the window is read whole)."
+        return "\n".join(source_line(p) for p in conversation.sources())
+    if name == "/save":
+        if not arg.strip():
+            return "Usage: /save FILE"
+        conversation.save(Path(arg.strip()).expanduser())
+        return f"Saved the reading ({conversation.state.n_tokens:,} tokens) to {arg.strip()}."
+    return f"Unknown command {name}. {HELP}"
+
+
+def lines(conversation: Conversation, questions: Iterable[str], write: Callable[[str], None],
+          as_json: bool = False) -> None:
+    """One answer per question line (blank lines skipped): text on one line, or one JSON object per line."""
+    for line in questions:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            reply = command(conversation, line)
+        except EOFError:
+            return
+        except ValueError as exc:  # e.g. /save to a folder that does not exist: the session goes on
+            reply = f"Error: {exc}"
+        if reply is not None:
+            write(json.dumps({"command": line, "result": reply}) if as_json else reply)
+            continue
+        answer = conversation.answer(line)
+        if as_json:
+            write(json.dumps({"question": line, "answer": answer, "passages": conversation.sources()}))
+        else:
+            write(" ".join(answer.split()))
+
+
+def repl(conversation: Conversation, history: Path | None, write: Callable[[str], None],
+         stream: Callable[[str], None]) -> None:
+    """The interactive prompt: answers stream token by token; Ctrl-C stops an answer or clears the line,
+    Ctrl-D or /quit leaves."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    prompt = PromptSession(history=FileHistory(str(history)) if history else InMemoryHistory())
+    write(HELP)
+    while True:
+        try:
+            line = prompt.prompt("> ").strip()
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return
+        if not line:
+            continue
+        try:
+            reply = command(conversation, line)
+        except EOFError:
+            return
+        except ValueError as exc:
+            reply = f"Error: {exc}"
+        if reply is not None:
+            write(reply)
+            continue
+        try:
+            conversation.answer(line, stream)
+        except KeyboardInterrupt:
+            stream(" [stopped]")
+        write("")

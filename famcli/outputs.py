@@ -1,0 +1,46 @@
+"""Files famcli writes (saved states, adapters, checkpoints, plots, logs): checked before a long read or run
+starts, so a typo in a path never costs the reading, and written atomically, so a kill mid-write never
+leaves a half-written file where a good one is expected."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class OutputError(ValueError):
+    """An output path famcli cannot write."""
+
+
+def check_writable(path: Path | str | None, what: str) -> None:
+    """Raise OutputError now if `path` could not be written later (missing or read-only folder, a folder
+    in the way, a read-only file)."""
+    if path is None:
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise OutputError(f"{what} {p} is a folder; give a file name")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"cannot write {what} {p}: {parent} is a file, not a folder")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {what} {p}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {what} {p}: the folder {parent} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputError(f"cannot write {what} {p}: the file is read-only")
+
+
+@contextlib.contextmanager
+def atomic(path: Path | str) -> Iterator[Path]:
+    """A temporary name beside `path` to write to; it replaces `path` only when the block succeeds."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, p)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

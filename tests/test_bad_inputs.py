@@ -1,0 +1,192 @@
+"""The bad-input corpus: every command given broken files, wrong paths and nonsense options answers with one
+`Error:` line on stderr (usage errors add click's `Try ... --help` hint), a non-zero exit code, no traceback
+and nothing on stdout; output paths are checked before anything is read; signals keep the reading."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+from samples import docx_report, encrypted_pdf, epub_book, text_pdf
+
+from famcli.cli import main
+
+DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n" * 3
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def _tar_gz() -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        info = tarfile.TarInfo("a.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    return out.getvalue()
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A folder of bad inputs next to a good document (doc.txt) and a good state file is made on demand."""
+    content = {"doc.txt": DOC.encode(), "empty.txt": b"", "binary.bin": b"\x00\x01\x02ELF",
+               "latin1.txt": b"caf\xe9 au lait\n", "corrupt.pdf": b"%PDF-1.7 nonsense", "scanned.pdf": text_pdf([""]),
+               "locked.pdf": encrypted_pdf(["secret"], "pw"), "image.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 32,
+               "utf16.txt": "hello".encode("utf-16"), "archive.zip": _zip({"a.txt": b"x"}), "logs.tar.gz": _tar_gz(),
+               "cut.log.gz": gzip.compress(b"a log line\n" * 2000)[:-40], "bad.bz2": b"BZh9 not bzip2 data at all",
+               "broken.epub": _zip({"mimetype": b"application/epub+zip"}),
+               "broken.docx": _zip({"word/document.xml": b"<w:document"}), "passwd": b"root:x:0:0:root:/root\n",
+               "fake.gguf": b"GGUF\x03\x00\x00\x00" + b"\x00" * 40, "adapter.txt": b"not an adapter\n",
+               "book.txt": b"Once upon a time.\n" * 50}
+    for name, data in content.items():
+        (tmp_path / name).write_bytes(data)
+    epub_book([("One", "text")], tmp_path / "drm.epub", encrypted=True)
+    docx_report([("p", " ")], tmp_path / "blank.docx")
+    (tmp_path / "model_dir").mkdir()
+    (tmp_path / "read_only").mkdir(mode=0o555)
+    return tmp_path
+
+
+@pytest.fixture
+def tiny(tiny_model_dirs):
+    return str(tiny_model_dirs["llama"])
+
+
+CASES = [
+    # documents: every kind of file famcli cannot read
+    ("ask {d}/missing.txt q", 1, "no such file"),
+    ("ask {d} q", 1, "is a directory"),
+    ("ask {d}/empty.txt q", 1, "is empty"),
+    ("ask {d}/binary.bin q", 1, "looks binary"),
+    ("ask {d}/latin1.txt q", 1, "not valid UTF-8 at byte 3"),
+    ("ask {d}/corrupt.pdf q", 1, "not a readable PDF"),
+    ("ask {d}/scanned.pdf q", 1, "no extractable text"),
+    ("ask {d}/locked.pdf q", 1, "encrypted: pass --password"),
+    ("ask {d}/locked.pdf q --password nope", 1, "wrong password"),
+    ("ask {d}/image.png q", 1, "a PNG image, not a document famcli reads"),
+    ("ask {d}/utf16.txt q", 1, "is UTF-16 text"),
+    ("ask {d}/archive.zip q", 1, "is a ZIP archive"),
+    ("ask {d}/logs.tar.gz q", 1, "gzip-compressed archive"),
+    ("ask {d}/cut.log.gz q", 1, "truncated gzip"),
+    ("ask {d}/bad.bz2 q", 1, "damaged bz2"),
+    ("ask {d}/broken.epub q", 1, "not a readable EPUB"),
+    ("ask {d}/drm.epub q", 1, "DRM-protected"),
+    ("ask {d}/broken.docx q", 1, "not a readable DOCX"),
+    ("ask {d}/blank.docx q", 1, "DOCX with no text"),
+    ("summarize {d}/missing.txt", 1, "no such file"),
+    ("summarize {d}/image.png", 1, "PNG image"),
+    ("chat {d}/missing.txt", 1, "no such file"),
+    ("chat -", 1, "give the document as a FILE"),
+    # outputs: checked before the read starts
+    ("ask {d}/doc.txt q --save-state {d}/no/such/dir/x.state", 1, "folder {d}/no/such/dir does not exist"),
+    ("ask {d}/doc.txt q --save-state {d}", 1, "is a folder"),
+    pytest.param("ask {d}/doc.txt q --save-state {d}/read_only/x.state", 1, "is not writable",
+                 marks=pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")),
+    ("ask {d}/doc.txt q --save-state {d}/doc.txt/x.state", 1, "doc.txt is a file, not a folder"),
+    ("stream --save-state {d}/nowhere/s.state", 1, "does not exist"),
+    ("chat {d}/doc.txt --save-state {d}/nowhere/s.state", 1, "does not exist"),
+    ("chat {d}/doc.txt --history {d}/nowhere/h", 1, "cannot write history file"),
+    ("passkey --length 300 --plot {d}/nowhere/p.png", 1, "cannot write plot"),
+    ("bench --length 300 --plot {d}/nowhere/b.png", 1, "cannot write plot"),
+    ("train --out {d}/nowhere/a.safetensors --steps 1", 1, "cannot write adapter"),
+    ("train --log {d}/nowhere/log.jsonl --steps 1 --out {d}/a.safetensors", 1, "cannot write log"),
+    # state and adapter files that are not what they claim
+    ("ask {d}/doc.txt q --load-state {d}/passwd", 1, "is not a famcli state file"),
+    ("ask {d}/doc.txt q --load-state {d}/missing.state", 1, "no such state file"),
+    ("stream --load-state {d}/passwd", 1, "is not a famcli state file"),
+    ("chat {d}/doc.txt --load-state {d}/passwd", 1, "is not a famcli state file"),
+    ("ask {d}/book.txt q --load-state {d}/doc.state", 1, "holds a reading of doc.txt"),
+    ("ask {d}/doc.txt q --adapter {d}/adapter.txt", 1, "cannot read adapter"),
+    ("ask {d}/doc.txt q --adapter {d}/missing.safetensors", 1, "adapter not found"),
+    # models
+    ("ask {d}/doc.txt q --model /nowhere/model.gguf", 1, "model file not found"),
+    ("ask {d}/doc.txt q --model {d}/fake.gguf", 1, "cannot read GGUF"),
+    ("info --model {d}/model_dir", 1, "{d}/model_dir"),
+    # options
+    ("ask {d}/doc.txt ' '", 2, "the question is empty"),
+    ("ask {d}/doc.txt q --memory magic", 1, "unknown memory mode"),
+    ("ask {d}/doc.txt q --dtype fp7", 1, "unknown dtype"),
+    ("ask {d}/doc.txt q --recall-scorer magic", 1, "unknown recall scorer"),
+    ("ask {d}/doc.txt q --recall-blocks 0", 2, "--recall-blocks"),
+    ("summarize {d}/doc.txt --block-size 0", 1, "block-size must be at least 1"),
+    ("summarize {d}/doc.txt --memory-segments -2", 1, "memory-segments must be 0 or more"),
+    ("summarize {d}/doc.txt --block-size 4096", 1, "exceeds the model's context window"),
+    ("summarize {d}/doc.txt --sections 0", 2, "--sections"),
+    ("passkey --length lots", 1, "bad --length"),
+    ("passkey --depth 1.5", 1, "bad --depth"),
+    ("passkey --trials 0", 2, "--trials"),
+    ("bench --memory sink+magic", 2, "add +recall or +index"),
+    ("train --memory sink --steps 1 --out {d}/a.safetensors", 2, "train fam or memformer"),
+    ("train --mix 1,2 --steps 1 --out {d}/a.safetensors", 2, "three non-negative shares"),
+    ("train --corpus {d}/missing --steps 1 --out {d}/a.safetensors", 1, "corpus not found"),
+    ("ask --bogus", 2, "No such option"),
+]
+
+
+def _id(case) -> str:
+    return (case.values if hasattr(case, "values") else case)[0].replace("{d}/", "")
+
+
+@pytest.mark.parametrize("command,code,message", CASES, ids=[_id(c) for c in CASES])
+def test_bad_input_gives_one_line_error(capsys, files, tiny, command, code, message):
+    if "{d}/doc.state" in command:  # a good reading, of another document
+        assert main(["ask", str(files / "doc.txt"), "q", "--model", tiny, "--save-state", str(files / "doc.state"),
+                     "--max-tokens", "1", "-q"]) == 0
+        capsys.readouterr()
+    argv = [a.format(d=files) for a in shlex.split(command)]
+    argv += [] if "--model" in argv else ["--model", tiny]
+    assert main(argv) == code
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("Error: ") and message.format(d=files) in lines[0], err
+    assert "Traceback" not in err and out == ""
+    assert len(lines) == 1 or (code == 2 and len(lines) == 2 and lines[1].startswith("Try "))
+
+
+def test_output_paths_are_checked_before_the_model_loads(capsys, files):
+    """A bad --save-state fails at once: no model is loaded (the model path here does not even exist)."""
+    code = main(["ask", str(files / "doc.txt"), "q", "--save-state", str(files / "no/dir/x"), "--model", "/nowhere"])
+    assert code == 1 and "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_signals_while_reading_save_the_state_like_ctrl_c(tiny, tmp_path, signum):
+    big, state = tmp_path / "big.txt", tmp_path / "reading.state"
+    big.write_text("the river ran slow past the mill in the valley.\n" * 40000)
+    proc = subprocess.Popen([sys.executable, "-m", "famcli", "ask", str(big), "q", "--model", tiny, "--save-state",
+                             str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while "Reading big.txt" not in proc.stderr.readline():
+        pass
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert f"Error: stopped by {signal.Signals(signum).name}" in err and "Saved the memory" in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.glob(".*.tmp")) and state.stat().st_size > 0
+
+
+def test_state_files_are_written_atomically(tmp_path, monkeypatch):
+    """A write that fails half way leaves the previous file untouched and no temporary file."""
+    from famcli.outputs import atomic
+
+    target = tmp_path / "x.state"
+    target.write_bytes(b"good")
+    with pytest.raises(RuntimeError):
+        with atomic(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert target.read_bytes() == b"good" and list(tmp_path.iterdir()) == [target]
