@@ -44,7 +44,8 @@ BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens pe
 SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="Previous blocks each layer keeps.")]
 FamOpt = Annotated[Optional[int], typer.Option(
     "--fam-length", "--slots", help="Memory vectors per layer: FAM length (fam) or slots (memformer).")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | bf16 | fp16 | fp32 (auto: bf16 where the CPU supports it).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32 (auto: bf16 where the CPU "
+                                                     "has fast bf16, else int8 layer weights).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 AdapterOpt = Annotated[str, typer.Option(
@@ -585,7 +586,9 @@ def bench(
                                           "MODE+recall builds the recall index of a known question (ask, passkey), "
                                           "MODE+index the one a saved reading keeps.")] = "full,fam,bswa,sink",
     model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
-    fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
+    fam_length: FamOpt = None, device: DeviceOpt = "auto", seed: SeedOpt = 0,
+    dtype: Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32, or several side by "
+                                       "side: fp32,int8,bf16.")] = "auto",
     as_json: JsonOpt = False, quiet: QuietOpt = False,
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
     adapter: AdapterOpt = "auto",
@@ -608,7 +611,12 @@ def bench(
         memory_config(m.partition("+")[0], block_size, memory_segments, fam_length)  # validate before the long runs
     if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
         modes.append("llama.cpp")  # the speed users compare with, on the same GGUF file
-    loaded = load_model(model, dtype=dtype, device=device)
+    from famcli.models import pick_device, pick_dtype
+
+    dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
+    for d in dtypes:
+        pick_dtype(d, pick_device(device))  # a bad one fails before the long runs
+    loaded = load_model(model, dtype=dtypes[0], device=device)
     gflops = matmul_gflops(loaded.dtype, loaded.device)
     roofline = gflops / weight_gflop_per_token(loaded.model)
     products = weight_products_rate(loaded.model, block_size or MemoryConfig().block_size)
@@ -617,24 +625,27 @@ def bench(
     source, loaded_window = loaded.source, loaded.context_window
     del loaded
     rows = []
-    for mode in modes:
+    for mode, precision in itertools.product(modes, dtypes):
+        if mode == "llama.cpp" and precision != dtypes[0]:
+            continue  # llama.cpp runs the GGUF's own precision
+        label = mode if len(dtypes) == 1 or mode == "llama.cpp" else f"{mode} {precision}"
         for n in lengths:
             if mode in ("full", "llama.cpp") and n > loaded_window:
-                ui.note(f"{mode} skips {n:,} tokens (past the {loaded_window:,}-token window)")
+                ui.note(f"{label} skips {n:,} tokens (past the {loaded_window:,}-token window)")
                 continue
             args = [sys.executable, "-m", "famcli", "bench-cell", "--mode", mode, "--tokens", str(n),
-                    "--dtype", dtype, "--device", device, "--seed", str(seed), "--adapter", adapter,
+                    "--dtype", precision, "--device", device, "--seed", str(seed), "--adapter", adapter,
                     "--min-seconds", str(min_seconds)]
             for flag, value in (("--model", model), ("--block-size", block_size),
                                 ("--memory-segments", memory_segments), ("--fam-length", fam_length)):
                 if value is not None:
                     args += [flag, str(value)]
-            ui.note(f"timing {mode} at {n:,} tokens ...")
+            ui.note(f"timing {label} at {n:,} tokens ...")
             done = subprocess.run(args, capture_output=True, text=True)
             if done.returncode != 0:
-                ui.note(f"  {mode} at {n:,} tokens: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'}")
+                ui.note(f"  {label} at {n:,} tokens: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'}")
                 continue
-            rows.append(json.loads(done.stdout))
+            rows.append(json.loads(done.stdout) | {"mode": label, "dtype": precision})
     if plot_path:
         plot_rates(rows, str(plot_path))
     payload = {"command": "bench", "model": source, "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,

@@ -38,6 +38,7 @@ import kernels
 from famcli.config import ConfigError, MemoryConfig
 from famcli.memformer import SlotWriter
 from famcli.positions import Rotary, rotate
+from famcli.quant import int8_linear
 
 STATE_FORMAT = "famcli-state-1"
 ZERO_SHOT_FAM_TEXT = (
@@ -105,6 +106,7 @@ class Engine:
         self.head_dim = getattr(c, "head_dim", None) or self.hidden // self.n_heads
         self.context_window = context_window or int(getattr(c, "max_position_embeddings", 2048))
         self.param = next(model.parameters())
+        self.int8 = bool(getattr(model, "_famcli_int8", False))  # --dtype int8: int8 layer weights (famcli.quant)
         self.rotary = Rotary(model, self.param.dtype, self.param.device)
         self.layers = model.model.layers
         self.scale = float(getattr(self.layers[0].self_attn, "scaling", self.head_dim ** -0.5))
@@ -339,10 +341,9 @@ class Engine:
     def _project(self, layer, h: torch.Tensor):
         """(rows, d) normed hidden -> q (H, rows, D), k and v (Hkv, rows, D)."""
         a, r, D = layer.self_attn, h.shape[0], self.head_dim
-        fused = None if torch.is_grad_enabled() else _fused(a)
-        if fused is not None:
-            q, k, v = torch.nn.functional.linear(h, *fused).split(
-                [self.n_heads * D, self.n_kv * D, self.n_kv * D], dim=-1)
+        qkv = self._fused_product(a, h)
+        if qkv is not None:
+            q, k, v = qkv.split([self.n_heads * D, self.n_kv * D, self.n_kv * D], dim=-1)
             q, k, v = q.view(r, self.n_heads, D), k.view(r, self.n_kv, D), v.view(r, self.n_kv, D)
         else:
             q = a.q_proj(h).view(r, self.n_heads, D)
@@ -354,16 +355,36 @@ class Engine:
 
     def _finish(self, layer, residual: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
         """Output projection, residual, MLP: attn (H, rows, D) -> (rows, d)."""
-        h = residual + layer.self_attn.o_proj(attn.transpose(0, 1).reshape(residual.shape[0], -1))
+        h = residual + self._linear(layer.self_attn.o_proj, attn.transpose(0, 1).reshape(residual.shape[0], -1))
         return h + self._mlp(layer, layer.post_attention_layernorm(h))
 
     def _mlp(self, layer, x: torch.Tensor) -> torch.Tensor:
         """The layer's MLP; gate and up projections as one matrix product when they could be fused."""
-        fused = None if torch.is_grad_enabled() else _fused(layer.mlp)
-        if fused is None:
+        gate_up = self._fused_product(layer.mlp, x)
+        if gate_up is None:
             return layer.mlp(x)
-        gate, up = torch.nn.functional.linear(x, *fused).chunk(2, dim=-1)
-        return layer.mlp.down_proj(layer.mlp.act_fn(gate) * up)
+        gate, up = gate_up.chunk(2, dim=-1)
+        return layer.mlp.down_proj(layer.mlp.act_fn(gate) * up)  # fp32 even with --dtype int8 (famcli.quant)
+
+    def _fused_product(self, owner, x: torch.Tensor) -> torch.Tensor | None:
+        """x through the fused q/k/v or gate/up weight of `owner` (int8 with --dtype int8); None when the
+        layers are not fused (training, LoRA-wrapped layers)."""
+        fused = None if torch.is_grad_enabled() else _fused(owner)
+        if fused is None:
+            return None
+        if self.int8:
+            first = getattr(owner, _fused_names(owner)[0])  # the fused layers share their input's range
+            return int8_linear(owner, "_famcli_int8", *fused, self._x_max(first))(x)
+        return torch.nn.functional.linear(x, *fused)
+
+    def _linear(self, module, x: torch.Tensor) -> torch.Tensor:
+        if self.int8 and isinstance(module, torch.nn.Linear) and not torch.is_grad_enabled():
+            return int8_linear(module, "_famcli_int8", module.weight, module.bias, self._x_max(module))(x)
+        return module(x)
+
+    def _x_max(self, module) -> torch.Tensor | None:
+        """The calibrated input range of a layer linear map (famcli.quant.calibrate, when the model loads)."""
+        return getattr(self.model, "_famcli_x_max", {}).get(id(module))
 
     def _place_sink(self, state: State, plan: "_Plan") -> None:
         """Rotate the kept first tokens to the positions just before the window (StreamingLLM)."""
@@ -480,6 +501,10 @@ def _fuse(owner, names: tuple[str, ...]) -> None:
             m.bias = torch.nn.Parameter(bias[at:at + rows], requires_grad=m.bias.requires_grad)
         at += rows
     owner._famcli_fused = (names, weight, bias)
+
+
+def _fused_names(owner) -> tuple[str, ...]:
+    return owner._famcli_fused[0]
 
 
 def _fused(owner):

@@ -44,6 +44,11 @@ class LoadedModel:
         return self.model.config
 
     @property
+    def int8(self) -> bool:
+        """--dtype int8: the layer weights' products in int8 (famcli.quant), activations in fp32."""
+        return bool(getattr(self.model, "_famcli_int8", False))
+
+    @property
     def architecture(self) -> str:
         return self.model.config.model_type
 
@@ -90,14 +95,25 @@ def pick_device(device: str | None = None) -> torch.device:
     return dev
 
 
-def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":
+def pick_dtype(dtype: str, device: torch.device) -> tuple[torch.dtype, bool]:
+    """The activations' dtype, and whether the layer weights are int8 (`int8`: fp32 activations)."""
+    if dtype == "auto":  # the fastest precision measured to keep the model's quality (docs/benchmarks.md)
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+            return (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16), False
+        if cpu_supports_bf16():
+            return torch.bfloat16, False
+        from famcli.quant import supported
+
+        return torch.float32, supported()
+    if dtype == "int8":
+        from famcli.quant import supported
+
+        if device.type != "cpu" or not supported():
+            raise ModelError("--dtype int8 runs on the CPU, with a torch build that has its quantised kernels")
+        return torch.float32, True
     if dtype not in DTYPES:
-        raise ModelError(f"unknown dtype {dtype!r} (choose auto, {', '.join(DTYPES)})")
-    return DTYPES[dtype]
+        raise ModelError(f"unknown dtype {dtype!r} (choose auto, int8, {', '.join(DTYPES)})")
+    return DTYPES[dtype], False
 
 
 def resolve(spec: str | None) -> tuple[str, Path | str, str | None]:
@@ -184,7 +200,7 @@ def load_model(spec: str | None = None, dtype: str = "auto", device: str | None 
     """Load a causal LM and its tokenizer from the same source, offline."""
     kind, location, gguf_file = resolve(spec)
     dev = pick_device(device)
-    torch_dtype = pick_dtype(dtype, dev)
+    torch_dtype, int8 = pick_dtype(dtype, dev)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _quiet_transformers()
@@ -202,6 +218,11 @@ def load_model(spec: str | None = None, dtype: str = "auto", device: str | None 
         raise ModelError(f"architecture {arch!r} is not supported (famcli supports {', '.join(SUPPORTED_ARCHS)})")
     model.to(dev).eval()
     model.requires_grad_(False)
+    model._famcli_int8 = int8  # the engine's layer products read it (famcli.quant)
+    if int8:
+        from famcli.quant import calibrate
+
+        model._famcli_x_max = calibrate(model, tokenizer)  # the input ranges the int8 products are smoothed by
     name = gguf_file or (str(location) if kind != "hub" else spec)
     return LoadedModel(model, tokenizer, Path(str(name)).name if kind != "hub" else name,
                        str(Path(location) / gguf_file) if gguf_file else str(location), torch_dtype, dev)
@@ -236,7 +257,7 @@ def describe(loaded: LoadedModel) -> dict:
         "kv_heads": getattr(c, "num_key_value_heads", c.num_attention_heads),
         "vocab_size": c.vocab_size,
         "context_window": loaded.context_window,
-        "dtype": str(loaded.dtype).replace("torch.", ""),
+        "dtype": "int8 (fp32 activations)" if loaded.int8 else str(loaded.dtype).replace("torch.", ""),
         "device": str(loaded.device),
     }
 
