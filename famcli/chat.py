@@ -28,7 +28,7 @@ class Conversation:
 
     session: Session
     state: State
-    max_tokens: int = 96
+    max_tokens: int = 48
     sampling: Sampling = field(default_factory=Sampling)
     identity: dict | None = None
     passages: list[Passage] = field(default_factory=list)  # of the last answer

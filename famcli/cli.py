@@ -384,7 +384,7 @@ def chat(
     model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 96,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
     temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
     adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
     recall_scorer: ScorerOpt = "bm25",

@@ -18,6 +18,8 @@ reading the peak tokens apart in fp32 tamed (+4-5% loss measured; docs/benchmark
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 
@@ -65,7 +67,9 @@ class Int8Linear:
             s = (x_max.clamp_min(1e-5) / w.abs().amax(dim=0).clamp_min(1e-5)).sqrt()
             self.smooth, w = 1.0 / s, w * s
         scale = (w.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
-        q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
+        with warnings.catch_warnings():  # torch marks its quantised tensors deprecated (its kernels stay)
+            warnings.simplefilter("ignore", UserWarning)
+            q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
         self.packed = torch.ops.quantized.linear_prepack(q, None if bias is None else bias.detach().float())
         self.version = weight._version  # in-place changes (an adapter merged later) make it stale
         self.out_features = w.shape[0]
