@@ -8,7 +8,7 @@ terminals, one question per line otherwise (so it scripts).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,27 +74,50 @@ def command(conversation: Conversation, line: str) -> str | None:
     return f"Unknown command {name}. {HELP}"
 
 
-def lines(conversation: Conversation, questions: Iterable[str], write: Callable[[str], None],
-          as_json: bool = False) -> None:
-    """One answer per question line (blank lines skipped): text on one line, or one JSON object per line."""
-    for line in questions:
+QUIT = object()
+
+
+def _command(conversation: Conversation, line: str):
+    """What a /command line prints, QUIT to leave, None for a question; an error (e.g. /save into a folder
+    that does not exist) is printed and the session goes on."""
+    try:
+        return command(conversation, line)
+    except EOFError:
+        return QUIT
+    except ValueError as exc:
+        return f"Error: {exc}"
+
+
+def _loop(conversation: Conversation, lines: Iterable[str], show: Callable[[str, str], None],
+          answer: Callable[[str], None]) -> None:
+    """Commands and questions until the lines end or /quit: `show(line, reply)` for a command's reply."""
+    for line in lines:
         line = line.strip()
         if not line:
             continue
-        try:
-            reply = command(conversation, line)
-        except EOFError:
+        reply = _command(conversation, line)
+        if reply is QUIT:
             return
-        except ValueError as exc:  # e.g. /save to a folder that does not exist: the session goes on
-            reply = f"Error: {exc}"
         if reply is not None:
-            write(json.dumps({"command": line, "result": reply}) if as_json else reply)
-            continue
-        answer = conversation.answer(line)
-        if as_json:
-            write(json.dumps({"question": line, "answer": answer, "passages": conversation.sources()}))
+            show(line, reply)
         else:
-            write(" ".join(answer.split()))
+            answer(line)
+
+
+def lines(conversation: Conversation, questions: Iterable[str], write: Callable[[str], None],
+          as_json: bool = False) -> None:
+    """One answer per question line (blank lines skipped): text on one line, or one JSON object per line."""
+    def show(line: str, reply: str) -> None:
+        write(json.dumps({"command": line, "result": reply}) if as_json else reply)
+
+    def answer(question: str) -> None:
+        text = conversation.answer(question)
+        if as_json:
+            write(json.dumps({"question": question, "answer": text, "passages": conversation.sources()}))
+        else:
+            write(" ".join(text.split()))
+
+    _loop(conversation, questions, show, answer)
 
 
 def repl(conversation: Conversation, history: Path | None, write: Callable[[str], None],
@@ -105,27 +128,22 @@ def repl(conversation: Conversation, history: Path | None, write: Callable[[str]
     from prompt_toolkit.history import FileHistory, InMemoryHistory
 
     prompt = PromptSession(history=FileHistory(str(history)) if history else InMemoryHistory())
-    write(HELP)
-    while True:
+
+    def typed() -> Iterator[str]:
+        while True:
+            try:
+                yield prompt.prompt("> ")
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                return
+
+    def answer(question: str) -> None:
         try:
-            line = prompt.prompt("> ").strip()
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            return
-        if not line:
-            continue
-        try:
-            reply = command(conversation, line)
-        except EOFError:
-            return
-        except ValueError as exc:
-            reply = f"Error: {exc}"
-        if reply is not None:
-            write(reply)
-            continue
-        try:
-            conversation.answer(line, stream)
+            conversation.answer(question, stream)
         except KeyboardInterrupt:
             stream(" [stopped]")
         write("")
+
+    write(HELP)
+    _loop(conversation, typed(), lambda line, reply: write(reply), answer)

@@ -68,3 +68,9 @@ def tiny_model_dirs(tmp_path_factory):
         tiny_tokenizer().save_pretrained(path)
         dirs[arch] = path
     return dirs
+
+
+@pytest.fixture
+def tiny(tiny_model_dirs):
+    """The tiny llama model folder, as a --model argument."""
+    return str(tiny_model_dirs["llama"])

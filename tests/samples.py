@@ -84,3 +84,27 @@ def docx_report(blocks: list[tuple[str, str]], path) -> None:
         else:
             document.add_paragraph(text)
     document.save(str(path))
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def tar_bytes(compression: str = "") -> bytes:
+    """A tar archive holding one small file (`compression`: "" or "gz")."""
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode=f"w:{compression}") as tar:
+        info = tarfile.TarInfo("a.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    return out.getvalue()

@@ -6,38 +6,18 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import os
 import shlex
 import signal
 import subprocess
 import sys
-import tarfile
-import zipfile
 
 import pytest
-from samples import docx_report, encrypted_pdf, epub_book, text_pdf
+from samples import docx_report, encrypted_pdf, epub_book, tar_bytes, text_pdf, zip_bytes
 
 from famcli.cli import main
 
 DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n" * 3
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return out.getvalue()
-
-
-def _tar_gz() -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        info = tarfile.TarInfo("a.txt")
-        info.size = 5
-        tar.addfile(info, io.BytesIO(b"hello"))
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -46,10 +26,10 @@ def files(tmp_path):
     content = {"doc.txt": DOC.encode(), "empty.txt": b"", "binary.bin": b"\x00\x01\x02ELF",
                "latin1.txt": b"caf\xe9 au lait\n", "corrupt.pdf": b"%PDF-1.7 nonsense", "scanned.pdf": text_pdf([""]),
                "locked.pdf": encrypted_pdf(["secret"], "pw"), "image.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 32,
-               "utf16.txt": "hello".encode("utf-16"), "archive.zip": _zip({"a.txt": b"x"}), "logs.tar.gz": _tar_gz(),
+               "utf16.txt": "hello".encode("utf-16"), "archive.zip": zip_bytes({"a.txt": b"x"}), "logs.tar.gz": tar_bytes("gz"),
                "cut.log.gz": gzip.compress(b"a log line\n" * 2000)[:-40], "bad.bz2": b"BZh9 not bzip2 data at all",
-               "broken.epub": _zip({"mimetype": b"application/epub+zip"}),
-               "broken.docx": _zip({"word/document.xml": b"<w:document"}), "passwd": b"root:x:0:0:root:/root\n",
+               "broken.epub": zip_bytes({"mimetype": b"application/epub+zip"}),
+               "broken.docx": zip_bytes({"word/document.xml": b"<w:document"}), "passwd": b"root:x:0:0:root:/root\n",
                "fake.gguf": b"GGUF\x03\x00\x00\x00" + b"\x00" * 40, "adapter.txt": b"not an adapter\n",
                "book.txt": b"Once upon a time.\n" * 50}
     for name, data in content.items():
@@ -59,11 +39,6 @@ def files(tmp_path):
     (tmp_path / "model_dir").mkdir()
     (tmp_path / "read_only").mkdir(mode=0o555)
     return tmp_path
-
-
-@pytest.fixture
-def tiny(tiny_model_dirs):
-    return str(tiny_model_dirs["llama"])
 
 
 CASES = [

@@ -18,11 +18,6 @@ FILLER = "The river ran slow past the mill and the weather in the valley stayed 
 
 
 @pytest.fixture
-def tiny(tiny_model_dirs):
-    return str(tiny_model_dirs["llama"])
-
-
-@pytest.fixture
 def long_doc(tmp_path):
     """Past the tiny model's 2,048-token window, so answers come from recalled passages."""
     path = tmp_path / "long.txt"

@@ -10,18 +10,13 @@ import sys
 import time
 
 import pytest
-from samples import text_pdf
+from samples import epub_book, text_pdf
 from typer.testing import CliRunner
 
 from famcli import __version__
 from famcli.cli import app, main
 
 DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n" * 3
-
-
-@pytest.fixture
-def tiny(tiny_model_dirs):
-    return str(tiny_model_dirs["llama"])
 
 
 @pytest.fixture
@@ -303,6 +298,20 @@ def test_pdf_passages_name_their_page(capsys, tiny, tmp_path):
     assert code == 0 and result["tokens_read"] > 2048
     hits = [p for p in result["passages"] if "bluebird" in p["snippet"]]
     assert hits and hits[0]["page"] == 7
+
+
+def test_epub_passages_name_their_chapter(capsys, tiny, tmp_path):
+    filler = "the weather in the valley was mild and the river ran slow. " * 12
+    chapters = [(f"Chapter {i}", filler) for i in range(1, 9)]
+    chapters[5] = ("Chapter 6: The Secret", filler[:300] + "The secret password is bluebird. " + filler[:300])
+    path = tmp_path / "book.epub"
+    epub_book(chapters, path)
+    code, out, _ = run_main(capsys, "ask", str(path), "What is the secret password?", "--model", tiny, "--json",
+                            "--max-tokens", "2", "-q")
+    result = json.loads(out)
+    assert code == 0 and result["tokens_read"] > 2048
+    hits = [p for p in result["passages"] if "bluebird" in p["snippet"]]
+    assert hits and hits[0]["chapter"] == "Chapter 6: The Secret"
 
 
 def test_bench_times_reading_with_a_recall_index(capsys, tiny):
