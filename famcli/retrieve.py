@@ -28,12 +28,15 @@ class RecallOptions:
     """blocks   K, recall chunks re-read before answering
     context  tokens kept on each side of a chosen chunk
     scorer   bm25 | attention | fusion
-    recent   tokens of the document's end always re-read (None: the memory's own window)"""
+    recent   tokens of the document's end always re-read (None: the memory's own window)
+    whole    documents up to this many tokens are re-read whole (if they fit the window); longer ones are
+             answered from passages, which did better than the whole window past it (docs/recall.md)"""
 
     blocks: int = 4
     context: int = 32
     scorer: str = "bm25"
     recent: int | None = None
+    whole: int = 4096
 
     def __post_init__(self):
         if self.scorer not in SCORERS:
@@ -152,10 +155,11 @@ def layout(index: RecallIndex, scores: np.ndarray | None, options: RecallOptions
            suffix: list[int], separator: list[int], budget: int, window: int) -> tuple[list[int], list[Passage]]:
     """The ids the model reads to answer: prefix, passages (with separators), the recent window, suffix.
 
-    A document that fits the budget whole is read whole (then famcli equals the plain model)."""
+    A document that fits the budget, up to `options.whole` tokens, is read whole (famcli is then the plain
+    model)."""
     ids = index.ids
     room = budget - len(prefix) - len(suffix)
-    if index.n_tokens <= room:
+    if index.n_tokens <= min(room, options.whole):
         return prefix + ids.tolist() + suffix, [Passage(0, index.n_tokens, 1.0)]
     recent = min(options.recent if options.recent is not None else window, max(0, room // 2))
     start_recent = index.n_tokens - recent

@@ -150,7 +150,8 @@ class Session:
         would be wasted): it fits the model's window with the question twice and the answer (as in
         recall_prompt)."""
         asked = len(self.tokens.encode(question_header(question) + chat_turn(self, question)))
-        return self.recall is not None and n_tokens + asked + answer_tokens + 8 <= self.loaded.context_window
+        return self.recall is not None and n_tokens <= self.recall.whole and \
+            n_tokens + asked + answer_tokens + 8 <= self.loaded.context_window
 
     def index_text(self, index: RecallIndex, pieces: Iterable[str]) -> Reading:
         """Fill a recall index's token ids from text, without the model."""
@@ -180,7 +181,7 @@ class Session:
         suffix_ids = self.loaded.tokenizer.encode(suffix, add_special_tokens=False)
         room = budget - len(prefix_ids) - len(suffix_ids)
         scores = None
-        if index.n_tokens > room:
+        if index.n_tokens > min(room, options.whole):  # else layout() reads the document whole
             query = None if index.query is not None or options.scorer == "bm25" else \
                 self.question_queries(question, index.layers)
             scores = score_chunks(index, question, options.scorer, decode, query)

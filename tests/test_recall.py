@@ -119,6 +119,18 @@ def test_document_that_fits_is_read_whole():
     assert prompt == [7, *range(100), 8] and [(p.start, p.end) for p in passages] == [(0, 100)]
 
 
+def test_document_past_the_whole_limit_is_answered_from_passages():
+    """It would fit the window, but past `whole` tokens passages answered better (docs/recall.md)."""
+    index = RecallIndex(CONFIG, 2, 256)
+    index.ids.extend(range(100))
+    scores = np.zeros(index.n_chunks)
+    scores[2] = 1.0
+    prompt, passages = layout(index, scores, RecallOptions(blocks=1, context=0, whole=50), [7], [8], [9],
+                              budget=200, window=16)
+    assert [(p.start, p.end) for p in passages] == [(32, 48)]
+    assert prompt == [7, *range(32, 48), 9, *range(84, 100), 8]
+
+
 def test_passages_come_in_document_order_without_overlap():
     index = RecallIndex(CONFIG, 2, 256)
     index.ids.extend(range(1000))
