@@ -50,11 +50,10 @@ def test_folder_without_config_and_unreadable_gguf(tmp_path):
 def test_dtype_choice():
     assert pick_dtype("fp32", torch.device("cpu")) == (torch.float32, False)
     from famcli.models import cpu_supports_bf16
-    from famcli.quant import supported
 
-    fast_bf16 = cpu_supports_bf16()  # else int8 layer products where torch has them (docs/benchmarks.md)
+    fast_bf16 = cpu_supports_bf16()  # int8 is opt-in (docs/benchmarks.md)
     assert pick_dtype("auto", torch.device("cpu")) == ((torch.bfloat16, False) if fast_bf16 else
-                                                       (torch.float32, supported()))
+                                                       (torch.float32, False))
     assert pick_dtype("int8", torch.device("cpu")) == (torch.float32, True)  # fp32 activations, int8 weights
     with pytest.raises(ModelError, match="unknown dtype"):
         pick_dtype("int3", torch.device("cpu"))
