@@ -17,7 +17,7 @@ import torch
 
 from famcli.config import MemoryConfig
 from famcli.models import load_model
-from famcli.runtime import build_engine, resolve
+from famcli.runtime import build_engine, prepare
 from famcli.tasks import Session, chat_turn
 
 INSTRUCTIONS = ("What is the capital of France?", "Name three colours.", "What is 7 plus 5?",
@@ -48,7 +48,7 @@ def measure(adapter: str):
     loaded = load_model(None)
     ids = book_ids(loaded.tokenizer, sys.argv[1])
     out = {}
-    config = resolve(loaded, "auto" if adapter != "none" else "full", adapter)
+    loaded, config = prepare(loaded, "auto" if adapter != "none" else "full", adapter)
     full = build_engine(loaded, MemoryConfig(mode="full", block_size=256))
     windows = [ids[i:i + 2048] for i in range(0, 4 * 2048, 2048)]
     out["perplexity_2k_window"] = math.exp(sum(mean_loss(full, w) for w in windows) / len(windows))

@@ -23,7 +23,7 @@ from famcli.models import load_model
 from famcli.passkey import ASKED, HEADER, QUESTION, document_ids
 from famcli.recall import RecallConfig, attention_scores, head_scores
 from famcli.retrieve import RecallOptions, bm25_scores, chunk_texts, rank_fusion
-from famcli.runtime import resolve
+from famcli.runtime import prepare
 from famcli.tasks import Session, chat_turn, question_header
 
 KS = (1, 4, 8, 16)
@@ -75,7 +75,7 @@ def main() -> None:
     from famcli.passkey import parse_lengths
 
     loaded = load_model(None)
-    config = resolve(loaded, "auto", "auto")
+    loaded, config = prepare(loaded, "auto", "auto")
     L = loaded.config.num_hidden_layers
     every_layer = RecallConfig(layers=tuple(range(L)))
     default_layers = tuple(int(x) for x in args.default_layers.split(","))

@@ -21,7 +21,7 @@ from famcli.generate import Sampling
 from famcli.models import load_model
 from famcli.passkey import parse_lengths
 from famcli.retrieve import SEPARATOR, RecallOptions, bm25_scores, chunk_texts, layout
-from famcli.runtime import resolve
+from famcli.runtime import prepare
 from famcli.tasks import Session
 
 from recall_eval import questions
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--out", default="docs/whole_vs_recall.json")
     args = parser.parse_args()
     loaded = load_model(None)
-    config = resolve(loaded, "auto", "auto")
+    loaded, config = prepare(loaded, "auto", "auto")
     books = sorted(Path(__file__).resolve().parents[2].joinpath("shared", "corpus").glob("*.txt"))
     rng, rows = random.Random(args.seed), []
     for n_tokens in parse_lengths(args.lengths):

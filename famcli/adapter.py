@@ -1,8 +1,8 @@
 """Memory adapters: the LoRA weights and the memory's own learned weights that `famcli train` produces.
 
 One safetensors file: per adapted linear layer `lora.<module>.A` (r, in) and `lora.<module>.B` (out, r);
-for FAM (design doc 6) the learned prompt `fam_prompt` (N, d); for Memformer (section 7) the writer and
-initial slots `memformer.<name>` (famcli.memformer). Its metadata holds JSON for the base model's identity,
+and the memory's own learned weights, named by the memory (famcli.memory): for FAM (design doc 6) the
+prompt `fam_prompt` (N, d), for Memformer (section 7) the writer and initial slots `memformer.<name>`. Its metadata holds JSON for the base model's identity,
 the memory configuration it was trained with (whose mode says which memory it is for), the LoRA and
 training configuration, a data summary and measurements.
 At load the LoRA is merged into the weights (W += alpha/r * B A), so reading costs nothing extra.
@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from famcli.config import MemoryConfig
+from famcli.errors import UserError
 
 ADAPTER_FORMAT = "famcli-adapter-1"
 SHIPPED = Path(__file__).parent / "adapters"
@@ -24,40 +25,31 @@ SHAPE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_h
               "vocab_size", "intermediate_size")
 
 
-class AdapterError(ValueError):
+class AdapterError(UserError):
     """An adapter file that cannot be read or does not fit the model; the message is one line."""
 
 
 @dataclass
 class Adapter:
-    prompt: torch.Tensor | None  # (N, d) FAM prompt at the token-embedding level (mode fam)
+    memory: dict[str, torch.Tensor]  # the memory's learned weights, as the memory names them
     lora: dict[str, tuple[torch.Tensor, torch.Tensor]]  # module name -> (A (r, in), B (out, r))
     scaling: float  # alpha / r
     config: MemoryConfig
     base: dict  # identity of the model it was trained on
     info: dict = field(default_factory=dict)  # training configuration, data, measurements
     path: Path | None = None
-    writer: dict[str, torch.Tensor] | None = None  # Memformer writer and initial slots (mode memformer)
 
     @property
     def mode(self) -> str:
         return self.config.mode
 
     def memory_tensors(self) -> list[torch.Tensor]:
-        return [self.prompt] if self.prompt is not None else list((self.writer or {}).values())
+        return [self.memory[name] for name in sorted(self.memory)]
 
     @property
     def nbytes(self) -> int:
         tensors = [t for pair in self.lora.values() for t in pair] + self.memory_tensors()
         return sum(t.numel() * t.element_size() for t in tensors)
-
-    def slot_writer(self):
-        from famcli.memformer import SlotWriter
-
-        try:
-            return SlotWriter.from_tensors(self.writer)
-        except (KeyError, ValueError) as exc:
-            raise AdapterError(f"{self.path or 'the adapter'}: damaged memformer weights ({exc})") from exc
 
     @property
     def fingerprint(self) -> str:
@@ -96,18 +88,14 @@ class Adapter:
                 weight.copy_((weight.float() + delta.to(weight.device)).to(weight.dtype))
 
 
-def save_adapter(path, prompt: torch.Tensor | None, lora: dict, scaling: float, config: MemoryConfig, base: dict,
-                 info: dict, dtype=torch.bfloat16, writer: dict | None = None) -> None:
+def save_adapter(path, memory: dict[str, torch.Tensor], lora: dict, scaling: float, config: MemoryConfig,
+                 base: dict, info: dict, dtype=torch.bfloat16) -> None:
+    """`memory`: the memory's weights as it wants them stored (famcli.memory.base.Memory.weights(dtype))."""
     from safetensors.torch import save_file
 
     from famcli.outputs import atomic
 
-    tensors = {}
-    if prompt is not None:
-        tensors["fam_prompt"] = prompt.detach().float().contiguous()  # tiny; keep it exact
-    for name, t in (writer or {}).items():  # projections in dtype like the LoRA; the small rest exact
-        keep = torch.float32 if t.dim() < 3 or name == "init_slots" else dtype
-        tensors[f"memformer.{name}"] = t.detach().to(keep).contiguous()
+    tensors = {name: t.detach().contiguous() for name, t in memory.items()}
     for name, (a, b) in lora.items():
         tensors[f"lora.{name}.A"] = a.detach().to(dtype).contiguous()
         tensors[f"lora.{name}.B"] = b.detach().to(dtype).contiguous()
@@ -135,17 +123,16 @@ def load_adapter(path) -> Adapter:
         raise
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise AdapterError(f"cannot read adapter {path}: {str(exc).splitlines()[0][:160]}") from exc
-    writer = {name[len("memformer."):]: t for name, t in tensors.items() if name.startswith("memformer.")}
-    if config.mode == "fam" and "fam_prompt" not in tensors:
-        raise AdapterError(f"{path} has no FAM prompt")
-    if config.mode == "memformer" and "init_slots" not in writer:
-        raise AdapterError(f"{path} has no memformer slots")
+    memory = {name: t for name, t in tensors.items() if not name.startswith("lora.")}
+    missing = config.memory.check_weights(memory)
+    if missing:
+        raise AdapterError(f"{path} has {missing}")
     lora = {}
     for name in tensors:
         if name.startswith("lora.") and name.endswith(".A"):
             module = name[len("lora."):-len(".A")]
             lora[module] = (tensors[name], tensors[f"lora.{module}.B"])
-    return Adapter(tensors.get("fam_prompt"), lora, scaling, config, base, info, path, writer or None)
+    return Adapter(memory, lora, scaling, config, base, info, path)
 
 
 def shipped_adapter(identity: dict, mode: str = "fam") -> Path | None:

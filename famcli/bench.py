@@ -246,3 +246,85 @@ def plot_rates(rows: list[dict], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def cell(mode: str, tokens: int, model=None, sizes: dict | None = None, dtype: str = "auto", device: str = "auto",
+         seed: int = 0, adapter: str = "auto", min_seconds: float = 0.0) -> dict:
+    """One measurement (`famcli bench-cell`, run in a fresh process so its peak resident memory is its own):
+    `full` is the plain model in one forward pass, `llama.cpp` the same GGUF through llama-cpp-python,
+    MODE[+recall|+index] famcli's engine (+recall: the index of a known question, +index: a saved one's)."""
+    from famcli.config import ConfigError
+    from famcli.models import ModelError, load_model
+
+    loaded = load_model(model, dtype=dtype, device=device)
+    ids = torch.randint(0, loaded.config.vocab_size, (tokens,), generator=torch.Generator().manual_seed(seed))
+    baseline = peak_rss_mib()
+    with torch.no_grad(), RssPeak() as reading:
+        if mode == "full":
+            if tokens > loaded.context_window:
+                raise ConfigError(f"full cannot read {tokens:,} tokens (window {loaded.context_window:,})")
+            row = hf_rate(loaded.model, ids.to(loaded.device), min_seconds) | {"mode": "full"}
+        elif mode == "llama.cpp":
+            row = llama_cpp_rate(loaded.source, ids.tolist(), torch.get_num_threads())
+            if row is None:
+                raise ModelError("llama-cpp-python is not installed")
+        else:
+            row = _engine_cell(loaded, mode, ids, sizes or {}, adapter, min_seconds)
+    return row | {"peak_rss_mib": peak_rss_mib(), "rss_after_load_mib": baseline, "reading_peak_mib": reading.peak}
+
+
+def _engine_cell(loaded, mode: str, ids: torch.Tensor, sizes: dict, adapter: str, min_seconds: float) -> dict:
+    from famcli.runtime import prepare
+    from famcli.tasks import Session
+
+    base, _, recall = mode.partition("+")
+    loaded, config = prepare(loaded, base, adapter, **sizes)
+    session = Session(loaded, config)
+    index = {"": None, "recall": lambda: session.new_index("What is the pass key?"),
+             "index": session.new_index}[recall]
+    row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=session.engine,
+                      min_seconds=min_seconds, index=index)
+    return row | {"mode": mode}
+
+
+def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, sizes: dict | None = None,
+        device: str = "auto", seed: int = 0, adapter: str = "auto", min_seconds: float = 10.0, note=print) -> dict:
+    """Every (mode, dtype, length) cell in its own process, next to the matmul roofline; the bench payload."""
+    import itertools
+    import json
+    import subprocess
+    import sys
+
+    from famcli.models import load_model
+
+    loaded = load_model(model, dtype=dtypes[0], device=device)
+    gflops = matmul_gflops(loaded.dtype, loaded.device)
+    roofline = gflops / weight_gflop_per_token(loaded.model)
+    products = weight_products_rate(loaded.model, (sizes or {}).get("block_size") or MemoryConfig().block_size)
+    note(f"{loaded.dtype} matmul: {gflops:,.0f} GFLOP/s -> weights-only roofline {roofline:,.0f} tokens/s; "
+         f"the layer weights' own products at block shape alone: {products:,.0f} tokens/s")
+    source, window = loaded.source, loaded.context_window
+    del loaded
+    rows = []
+    for mode, precision in itertools.product(modes, dtypes):
+        if mode == "llama.cpp" and precision != dtypes[0]:
+            continue  # llama.cpp runs the GGUF's own precision
+        label = mode if len(dtypes) == 1 or mode == "llama.cpp" else f"{mode} {precision}"
+        for n in lengths:
+            if mode in ("full", "llama.cpp") and n > window:
+                note(f"{label} skips {n:,} tokens (past the {window:,}-token window)")
+                continue
+            args = [sys.executable, "-m", "famcli", "bench-cell", "--mode", mode, "--tokens", str(n),
+                    "--dtype", precision, "--device", device, "--seed", str(seed), "--adapter", adapter,
+                    "--min-seconds", str(min_seconds)]
+            for flag, value in (("--model", model), *((f"--{k.replace('_', '-')}", v) for k, v in (sizes or {}).items())):
+                if value is not None:
+                    args += [flag, str(value)]
+            note(f"timing {label} at {n:,} tokens ...")
+            done = subprocess.run(args, capture_output=True, text=True)
+            if done.returncode != 0:
+                note(f"  {label} at {n:,} tokens: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'}")
+                continue
+            rows.append(json.loads(done.stdout) | {"mode": label, "dtype": precision})
+    return {"command": "bench", "model": source, "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,
+            "weight_products_tokens_per_second": products, "results": rows}

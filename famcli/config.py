@@ -6,10 +6,12 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-MODES = ("full", "sink", "bswa", "fam", "memformer")
+from famcli.errors import UserError
+
+MODES = ("full", "sink", "bswa", "fam", "memformer")  # the built-in memories (famcli.memory has the registry)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A memory configuration that cannot work (zero sizes, unknown modes, block larger than the window)."""
 
 
@@ -26,7 +28,7 @@ class MemoryConfig:
     fam_zero_residual  first FAM update uses a zero residual (paper, Algorithm 2)
     fam_keep_norm    each FAM update is rescaled, vector by vector, to the norm of the FAM it replaces, so
                      the memory's size stays that of the initial FAM however many blocks are read (a
-                     famcli addition, off by default: see the engine's docstring)
+                     famcli addition, off by default: see famcli.memory.fam)
     """
 
     mode: str = "fam"
@@ -38,8 +40,10 @@ class MemoryConfig:
     fam_keep_norm: bool = False
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown memory mode {self.mode!r} (choose one of {', '.join(MODES)})")
+        from famcli.memory import memory_class, modes
+
+        if self.mode not in modes():
+            raise ConfigError(f"unknown memory mode {self.mode!r} (choose one of {', '.join(modes())})")
         for name in ("block_size", "memory_segments", "fam_length", "sink_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -50,31 +54,24 @@ class MemoryConfig:
             raise ConfigError(f"memory-segments must be 0 or more, got {self.memory_segments}")
         if self.fam_length < 0 or self.sink_tokens < 0:
             raise ConfigError("fam-length and sink-tokens must not be negative")
-        if self.mode == "sink" and self.sink_tokens < 1:
-            raise ConfigError("sink-tokens must be at least 1 in mode sink")
-        if self.mode == "memformer" and self.fam_length < 1:
-            raise ConfigError("memformer needs at least 1 slot (--slots)")
+        memory_class(self.mode).validate(self)
 
     @property
-    def uses_fam(self) -> bool:
-        return self.mode == "fam"
+    def memory(self):
+        """The famcli.memory.base.Memory subclass of this mode."""
+        from famcli.memory import memory_class
 
-    @property
-    def n_slots(self) -> int:
-        return self.fam_length if self.mode == "memformer" else 0
+        return memory_class(self.mode)
 
     @property
     def trainable(self) -> bool:
         """Modes whose memory has weights that `famcli train` learns (and an adapter carries)."""
-        return self.mode in ("fam", "memformer")
+        return self.memory.trainable
 
     @property
-    def n_sink(self) -> int:
-        return self.sink_tokens if self.mode == "sink" else 0
-
-    @property
-    def n_fam(self) -> int:
-        return self.fam_length if self.mode == "fam" else 0
+    def rows(self) -> int:
+        """Memory rows each layer keeps before the ring buffer (sink tokens, FAM vectors, slots)."""
+        return self.memory.rows(self)
 
     @property
     def window(self) -> int:
@@ -83,14 +80,7 @@ class MemoryConfig:
 
     def check_against(self, context_window: int) -> None:
         """Refuse sizes that push relative positions past what the model was trained on."""
-        if self.mode == "full":
-            return
-        span = self.window + self.n_fam + self.n_slots + self.n_sink
-        if span > context_window:
-            raise ConfigError(
-                f"block-size x (memory-segments + 1) + fam/sink = {span} tokens exceeds the model's "
-                f"context window of {context_window}; use a smaller --block-size or --memory-segments"
-            )
+        self.memory.check_against(self, context_window)
 
     def replace(self, **changes) -> "MemoryConfig":
         return dataclasses.replace(self, **changes)

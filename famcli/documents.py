@@ -15,9 +15,11 @@ import os
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from famcli.errors import UserError
 
 CHUNK_BYTES = 1 << 16
 READS = "text, Markdown, logs, PDF, EPUB, DOCX, HTML, and gzip/bz2/xz/zstd-compressed text"
@@ -31,7 +33,7 @@ FOREIGN = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": 
            b"PAR1": "a Parquet file"}
 
 
-class DocumentError(ValueError):
+class DocumentError(UserError):
     """A document that cannot be read as text."""
 
 

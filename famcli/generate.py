@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from famcli.engine import Engine, State
+from famcli.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Sampling:
 
     def __post_init__(self):
         if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0 or self.no_repeat_ngram < 0:
-            raise ValueError("temperature must be >= 0, top-p in (0, 1], top-k and no-repeat-ngram >= 0")
+            raise UserError("temperature must be >= 0, top-p in (0, 1], top-k and no-repeat-ngram >= 0")
 
 
 def banned_tokens(history: list[int], n: int) -> set[int]:

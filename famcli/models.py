@@ -11,6 +11,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from famcli.errors import UserError
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -25,7 +27,7 @@ SUPPORTED_ARCHS = ("llama", "mistral", "qwen2", "qwen3")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError):
     """A model that cannot be found or read; the message is one line meant for the user."""
 
 

@@ -53,72 +53,57 @@ def block_loss(logits: torch.Tensor | None, block: Block) -> torch.Tensor:
     return (ce * block.weights[rows]).sum()
 
 
-def _memory(state: State) -> list[torch.Tensor]:
-    """The tensors that carry information from one block to the next (FAM or Memformer slots last)."""
-    out = list(state.k) + list(state.v)
-    for name in MEMORY:
-        if getattr(state, name) is not None:
-            out.append(getattr(state, name))
-    return out
-
-
-MEMORY = ("fam", "slots")  # one or neither is set, never both
-PER_LAYER = ("q_fam", "sink_raw", "w_max", "w_sum", "w_acc")  # carried within a block, no gradient across
+def _memory(engine: Engine, state: State) -> list[torch.Tensor]:
+    """The tensors that carry information from one block to the next: the ring's keys and values per layer,
+    then the memory's carried tensor (FAM, slots) when it has one."""
+    carried = engine.memory.carried
+    return list(state.k) + list(state.v) + ([state.mem[carried]] if carried in state.mem else [])
 
 
 def _final_memory(engine: Engine, state: State) -> torch.Tensor | None:
-    """The FAM or slots a document ends with, detached (what state passing hands to the next step)."""
-    return _memory(state)[-1].detach() if (engine.N or engine.K) else None
+    """The memory a document ends with, detached (what state passing hands to the next step)."""
+    carried = engine.memory.carried
+    return state.mem[carried].detach() if carried in state.mem else None
 
 
 def _per_layer(t, L: int):
-    return None if t is None else [t[l].detach().clone() for l in range(L)]
+    return [t[l].detach().clone() for l in range(L)]
 
 
 def detached_state(engine: Engine, state: State) -> State:
     """A copy of a state with per-layer tensors (lists), detached: what MRBP saves per block."""
-    L = engine.n_layers
-    out = State(k=_per_layer(state.k, L), v=_per_layer(state.v, L), fam=None, q_fam=None, sink_raw=None,
-                n_tokens=state.n_tokens, fam_updates=state.fam_updates)
-    for name in MEMORY:
-        if getattr(state, name) is not None:
-            setattr(out, name, getattr(state, name).detach().clone())
-    for name in PER_LAYER:
-        setattr(out, name, _per_layer(getattr(state, name), L))
-    return out
+    L, memory = engine.n_layers, engine.memory
+    mem = {name: t.detach().clone() if name == memory.carried else _per_layer(t, L) for name, t in state.mem.items()}
+    return State(k=_per_layer(state.k, L), v=_per_layer(state.v, L), mem=mem, n_tokens=state.n_tokens,
+                 updates=state.updates)
 
 
-def _leaves(state: State) -> tuple[State, list[torch.Tensor]]:
+def _leaves(engine: Engine, state: State) -> tuple[State, list[torch.Tensor]]:
     """A working copy whose memory tensors hang off fresh leaves that collect gradients."""
-    leaves = [t.detach().clone().requires_grad_(True) for t in _memory(state)]
+    leaves = [t.detach().clone().requires_grad_(True) for t in _memory(engine, state)]
     L = len(state.k)
-    work = State(k=[t.clone() for t in leaves[:L]], v=[t.clone() for t in leaves[L:2 * L]], fam=None,
-                 q_fam=None, sink_raw=None, n_tokens=state.n_tokens, fam_updates=state.fam_updates)
-    rest = iter(leaves[2 * L:])
-    for name in MEMORY:
-        if getattr(state, name) is not None:
-            setattr(work, name, next(rest))
-    for name in PER_LAYER:
-        if getattr(state, name) is not None:
-            setattr(work, name, [t.clone() for t in getattr(state, name)])
+    mem = {name: [t.clone() for t in value] for name, value in state.mem.items() if name != engine.memory.carried}
+    if engine.memory.carried in state.mem:
+        mem[engine.memory.carried] = leaves[2 * L]
+    work = State(k=[t.clone() for t in leaves[:L]], v=[t.clone() for t in leaves[L:2 * L]], mem=mem,
+                 n_tokens=state.n_tokens, updates=state.updates)
     return work, leaves
 
 
 def start_state(engine: Engine, memory: torch.Tensor | None) -> State:
-    """A fresh state in per-layer form, starting from `memory`: the FAM (L, N, d) or the slots (L, K, d)
-    the example begins with (the learned initial one, or one passed on from the previous step)."""
+    """A fresh state in per-layer form, starting from `memory`: the carried memory (the FAM (L, N, d), the
+    slots (L, K, d)) the example begins with (the learned initial one, or one passed on from the previous
+    step)."""
     state = detached_state(engine, engine.new_state())
-    if memory is not None and engine.N:
-        state.fam = memory
-    elif memory is not None and engine.K:
-        state.slots = memory
+    if memory is not None and engine.memory.carried in state.mem:
+        state.mem[engine.memory.carried] = memory
     return state
 
 
 def mrbp(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tuple[float, torch.Tensor | None]:
     """Accumulate parameter gradients of sum(block losses) into .grad; returns (loss, final memory, detached).
 
-    fam0 is the incoming memory: the FAM (L, N, d) or the Memformer slots (L, K, d); when it requires grad
+    fam0 is the incoming carried memory (`engine.memory.initial()`, or one passed on); when it requires grad
     (the learned prompt's output, the learned initial slots), its gradient is back-propagated too."""
     saved = []
     with torch.no_grad():
@@ -129,12 +114,12 @@ def mrbp(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tupl
     final_fam = _final_memory(engine, state)
     total, grads = 0.0, None
     for block, incoming in zip(reversed(blocks), reversed(saved)):
-        work, leaves = _leaves(incoming)
+        work, leaves = _leaves(engine, incoming)
         loss = block_loss(engine.chunk_forward(work, block.ids, False, rows=block.rows), block)
         total += float(loss.detach())
         surrogate = loss
         if grads is not None:
-            surrogate = surrogate + sum((out * g).sum() for out, g in zip(_memory(work), grads) if g is not None)
+            surrogate = surrogate + sum((out * g).sum() for out, g in zip(_memory(engine, work), grads) if g is not None)
         if surrogate.requires_grad:
             surrogate.backward()
         grads = [leaf.grad for leaf in leaves]
@@ -150,9 +135,8 @@ def bptt(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tupl
     for block in blocks:
         # out-of-place copies between blocks: the next block's writes must not touch saved tensors
         state.k, state.v = [t.clone() for t in state.k], [t.clone() for t in state.v]
-        for name in PER_LAYER:
-            if getattr(state, name) is not None:
-                setattr(state, name, list(getattr(state, name)))
+        for name in engine.memory.within_block:
+            state.mem[name] = list(state.mem[name])
         loss = loss + block_loss(engine.chunk_forward(state, block.ids, False, rows=block.rows), block)
     if loss.requires_grad:
         loss.backward()

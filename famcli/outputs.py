@@ -9,8 +9,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from famcli.errors import UserError
 
-class OutputError(ValueError):
+
+class OutputError(UserError):
     """An output path famcli cannot write."""
 
 

@@ -7,6 +7,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from famcli.errors import UserError
 from famcli.generate import Sampling, generate
 from famcli.tasks import Session
 
@@ -25,7 +26,7 @@ def parse_lengths(text: str) -> list[int]:
         scale = 1000 if t.endswith("k") else 1_000_000 if t.endswith("m") else 1
         value = float(t.rstrip("km")) * scale
         if value < 64 or value != value:
-            raise ValueError(f"passkey length {t!r} is too small (at least 64 tokens)")
+            raise UserError(f"passkey length {t!r} is too small (at least 64 tokens)")
         return int(value)
 
     try:
@@ -38,16 +39,16 @@ def parse_lengths(text: str) -> list[int]:
             return out
         return [one(t) for t in text.split(",") if t.strip()]
     except ValueError as exc:
-        raise ValueError(f"bad --length {text!r}: {exc}") from None
+        raise UserError(f"bad --length {text!r}: {exc}") from None
 
 
 def parse_depths(text: str) -> list[float]:
     try:
         depths = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise ValueError(f"bad --depth {text!r}: give fractions like 0.1,0.5,0.9") from None
+        raise UserError(f"bad --depth {text!r}: give fractions like 0.1,0.5,0.9") from None
     if not depths or any(not 0 <= d <= 1 for d in depths):
-        raise ValueError(f"bad --depth {text!r}: fractions must lie in [0, 1]")
+        raise UserError(f"bad --depth {text!r}: fractions must lie in [0, 1]")
     return depths
 
 
@@ -109,6 +110,42 @@ def run_trial(session: Session, length: int, depth: float, key: int, progress=No
     answer = session.answer_from(prompt, 8, Sampling(), stop=())
     return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids),
                  [p.to_dict() for p in passages], round(time.perf_counter() - t0, 2))
+
+
+def compare(base, modes: list[str], lengths: list[int], depths: list[float], trials: int, seed: int = 0,
+            sizes: dict | None = None, adapter: str = "auto", recall=None, reporter=None) -> tuple[list, dict, object]:
+    """Every memory mode on the same keys: (trials, configs by mode name, the adapter used or None).
+
+    full, sink and bswa always run the base model (a fair comparison); fam and memformer run it with the
+    adapter merged, a copy made once, so `base` stays the base model and nothing is loaded again."""
+    import dataclasses
+
+    from famcli.memory import trainable_modes
+    from famcli.reading import Silent, note_untrained
+    from famcli.runtime import ZERO_SHOT, resolve, untrained_memory, with_adapter
+
+    reporter = reporter or Silent()
+    results, configs, tuned = [], {}, None
+    for label in modes:
+        baseline = label not in (*trainable_modes(), "auto", ZERO_SHOT)
+        config, found = resolve(base, label, "none" if baseline else adapter, **(sizes or {}))
+        if found is not None and (tuned is None or tuned.adapter is not found):
+            tuned = with_adapter(base, found, keep_base=True)
+        loaded = tuned if found is not None else base
+        name = label if label == ZERO_SHOT else config.mode
+        if label != ZERO_SHOT and untrained_memory(loaded, config):
+            note_untrained(reporter, config)
+        configs[name] = config
+        session = Session(loaded, config, recall)
+        for n in lengths:
+            if session.engine.max_tokens is not None and n > session.engine.max_tokens:
+                reporter.note(f"Note: {name} skips {n:,} tokens (past the {session.engine.max_tokens:,}-token window)")
+                continue
+            for d in depths:
+                for key in keys_for(seed + n + int(d * 1000), trials):
+                    with reporter.reading(n, f"{name} {n / 1000:g}k depth {d:g}", config.block_size) as bar:
+                        results.append(dataclasses.replace(run_trial(session, n, d, key, bar), mode=name))
+    return results, configs, None if tuned is None else tuned.adapter
 
 
 def keys_for(seed: int, trials: int) -> list[int]:

@@ -22,7 +22,6 @@ import warnings
 
 import torch
 
-
 CALIBRATION_TEXT = (
     "The committee met on a grey Tuesday morning to review the accounts of the harbour company. Mrs. Ellery "
     "read the report aloud: revenue had risen by twelve per cent, but the cost of repairing the north pier, "

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
+from famcli.errors import UserError
+
 INDEX_FORMAT = "famcli-recall-1"
 
 
@@ -158,7 +160,7 @@ class RecallIndex:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         if self.query is not None:
-            raise ValueError("a recall index built for one question cannot be saved for others")
+            raise UserError("a recall index built for one question cannot be saved for others")
         ids = torch.frombuffer(bytearray(self.ids.tobytes()), dtype=torch.int16 if self.ids.itemsize == 2
                                else torch.int32) if len(self.ids) else torch.zeros(0, dtype=torch.int16)
         out = {"recall.ids": ids}
@@ -175,7 +177,7 @@ class RecallIndex:
                    vocab_size: int) -> "RecallIndex":
         info = json.loads(meta)
         if info.get("format") != INDEX_FORMAT:
-            raise ValueError("the state file holds a recall index famcli cannot read")
+            raise UserError("the state file holds a recall index famcli cannot read")
         index = cls(RecallConfig.from_dict(info["config"]), n_layers, vocab_size)
         index.ids = array(info["typecode"])
         index.ids.frombytes(tensors["recall.ids"].numpy().tobytes())

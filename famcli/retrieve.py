@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from famcli.errors import UserError
 from famcli.recall import RecallIndex, attention_scores, head_scores
 
 SCORERS = ("bm25", "attention", "fusion")
@@ -40,9 +41,9 @@ class RecallOptions:
 
     def __post_init__(self):
         if self.scorer not in SCORERS:
-            raise ValueError(f"unknown recall scorer {self.scorer!r} (choose {', '.join(SCORERS)})")
+            raise UserError(f"unknown recall scorer {self.scorer!r} (choose {', '.join(SCORERS)})")
         if self.blocks < 1 or self.context < 0 or (self.recent is not None and self.recent < 0):
-            raise ValueError("--recall-blocks must be at least 1; context and recent tokens not negative")
+            raise UserError("--recall-blocks must be at least 1; context and recent tokens not negative")
 
 
 @dataclass

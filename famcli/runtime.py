@@ -1,39 +1,51 @@
-"""Putting a loaded model, an adapter and a memory configuration together into a ready engine."""
+"""Putting a loaded model, an adapter and a memory configuration together into a ready engine.
+
+Nothing here changes a model behind the caller's back: `resolve` only decides (the memory configuration and
+the adapter a command runs with) and `with_adapter` returns a model with the adapter merged, as a copy when
+the base model must stay (comparing memories with and without the adapter, as `famcli passkey` does).
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 
 from famcli.adapter import Adapter, AdapterError, load_adapter, shipped_adapter
-from famcli.config import MODES, ConfigError, MemoryConfig
+from famcli.config import ConfigError, MemoryConfig
 from famcli.engine import ZERO_SHOT_FAM_TEXT, Engine
+from famcli.memory import modes, trainable_modes
 from famcli.models import LoadedModel
 
 ZERO_SHOT = "fam-zero-shot"  # a label for side-by-side tables: mode fam with no adapter
 
 
-TRAINABLE = ("fam", "memformer")  # memories with learned weights of their own (adapters are per mode)
-
-
 def build_engine(loaded: LoadedModel, config: MemoryConfig) -> Engine:
-    """An engine using the merged adapter's memory weights (FAM prompt, or Memformer writer and slots);
-    without them, zero-shot: the FAM prompt or initial slots come from the model's reading of a fixed text
-    (design doc 3.1) and a Memformer writer is untrained (seeded)."""
+    """An engine using the merged adapter's memory weights when it was trained for this mode; otherwise the
+    untrained memory (zero-shot FAM prompt from a fixed text, design doc 3.1; a seeded Memformer writer)."""
     adapter = loaded.adapter
+    weights = adapter.memory if adapter is not None and adapter.mode == config.mode else None
     prompt_ids = loaded.tokenizer.encode(ZERO_SHOT_FAM_TEXT, add_special_tokens=False)
-    if adapter is not None and adapter.mode != config.mode:
-        adapter = None  # e.g. a FAM adapter's LoRA merged, running a baseline: no memory weights to use
-    if adapter is not None and config.n_fam:
-        if adapter.prompt.shape[0] != config.n_fam:
-            raise ConfigError(f"the adapter's FAM prompt has {adapter.prompt.shape[0]} vectors; "
-                              f"--fam-length {config.n_fam} does not fit it")
-        return Engine(loaded.model, config, fam_prompt=adapter.prompt, context_window=loaded.context_window)
-    writer = adapter.slot_writer() if adapter is not None and config.n_slots else None
-    if writer is not None and writer.n_slots != config.n_slots:
-        raise ConfigError(f"the adapter has {writer.n_slots} memformer slots; --slots {config.n_slots} "
-                          "does not fit it")
-    return Engine(loaded.model, config, fam_prompt_ids=prompt_ids, context_window=loaded.context_window,
-                  writer=writer)
+    return Engine(loaded.model, config, weights, loaded.context_window, prompt_ids)
+
+
+def with_adapter(loaded: LoadedModel, adapter: Adapter | None, keep_base: bool = False) -> LoadedModel:
+    """The model with the adapter's LoRA merged into its weights (W += alpha/r B A). With keep_base the merge
+    goes into a copy and `loaded` stays the base model; otherwise `loaded`'s weights are changed and only the
+    returned model should be used."""
+    if adapter is None or loaded.adapter is adapter:
+        return loaded
+    if loaded.adapter is not None:
+        raise AdapterError("this model already has an adapter merged; start from the base model")
+    model = loaded.model
+    if keep_base:
+        model = copy.deepcopy(model)
+        if hasattr(model, "_famcli_x_max"):  # int8 input ranges are keyed by module: carry them to the copy
+            ranges = loaded.model._famcli_x_max
+            model._famcli_x_max = {id(new): ranges[id(old)] for old, new in zip(loaded.model.modules(), model.modules())
+                                   if id(old) in ranges}
+    adapter.merge_into(model)
+    return dataclasses.replace(loaded, model=model, adapter=adapter)
 
 
 def find_adapter(loaded: LoadedModel, option: str | None, mode: str = "fam") -> Adapter | None:
@@ -50,8 +62,8 @@ def find_adapter(loaded: LoadedModel, option: str | None, mode: str = "fam") -> 
 
 
 def resolve(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto",
-            **sizes) -> MemoryConfig:
-    """The memory configuration a command runs with, merging the adapter it needs into the model.
+            **sizes) -> tuple[MemoryConfig, Adapter | None]:
+    """The memory configuration a command runs with, and the adapter it needs merged (or None).
 
     `--memory auto` is fam when a FAM adapter is found (or the mode of an adapter file given) and sink
     otherwise (an untrained memory hurts, see the README). Automatically found adapters are per mode and
@@ -59,40 +71,43 @@ def resolve(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto
     are fair; a file given with --adapter is merged for every mode, but its memory weights only serve
     the mode it was trained for. With an adapter, its block size, memory segments and memory length are
     the defaults (explicit sizes win, except a memory length its weights do not have)."""
-    if memory not in ("auto", ZERO_SHOT, *MODES):
-        raise ConfigError(f"unknown memory mode {memory!r} (choose auto, {', '.join(MODES)} or {ZERO_SHOT})")
+    if memory not in ("auto", ZERO_SHOT, *modes()):
+        raise ConfigError(f"unknown memory mode {memory!r} (choose auto, {', '.join(modes())} or {ZERO_SHOT})")
     option = adapter_option or "auto"
     if memory == ZERO_SHOT:
         memory, option = "fam", "none"
     adapter = loaded.adapter
-    if option == "none" and adapter is not None and memory in TRAINABLE:
-        raise AdapterError("this model already has an adapter merged; load it again for a zero-shot run")
+    if option == "none" and adapter is not None and memory in trainable_modes():
+        raise AdapterError("this model already has an adapter merged; use the base model for a zero-shot run")
     if adapter is None and option != "none":
         wanted = "fam" if memory == "auto" else memory
-        if option != "auto" or wanted in TRAINABLE:
+        if option != "auto" or wanted in trainable_modes():
             adapter = find_adapter(loaded, option, wanted)
     mode = memory if memory != "auto" else (adapter.mode if adapter is not None else "sink")
-    if adapter is not None and mode in TRAINABLE and adapter.mode != mode:
+    if adapter is not None and mode in trainable_modes() and adapter.mode != mode:
         where = adapter.path or "the adapter"
         raise AdapterError(f"{where} was trained for --memory {adapter.mode}, not {mode}")
     given = {k: v for k, v in sizes.items() if v is not None}
     if adapter is not None and mode == adapter.mode:
         base = adapter.config
         if "fam_length" in given and given["fam_length"] != base.fam_length:
-            what = "--slots" if mode == "memformer" else "--fam-length"
-            raise ConfigError(f"the adapter was trained with {what} {base.fam_length}, not {given['fam_length']}")
-        config = base.replace(**given)
-    else:
-        config = MemoryConfig(mode=mode, **given)
-    if adapter is not None and loaded.adapter is None:
-        adapter.merge_into(loaded.model)
-        loaded.adapter = adapter
-    return config
+            raise ConfigError(f"the adapter was trained with {base.memory.length_option} {base.fam_length}, "
+                              f"not {given['fam_length']}")
+        return base.replace(**given), adapter
+    return MemoryConfig(mode=mode, **given), adapter
+
+
+def prepare(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto",
+            **sizes) -> tuple[LoadedModel, MemoryConfig]:
+    """`resolve`, then the model with the adapter merged in place (one memory per run: the base model is
+    not needed again)."""
+    config, adapter = resolve(loaded, memory, adapter_option, **sizes)
+    return with_adapter(loaded, adapter), config
 
 
 def untrained_memory(loaded: LoadedModel, config: MemoryConfig) -> bool:
     """True when a trainable memory runs without its learned weights (zero-shot FAM, untrained writer)."""
-    return config.mode in TRAINABLE and (loaded.adapter is None or loaded.adapter.mode != config.mode)
+    return config.trainable and (loaded.adapter is None or loaded.adapter.mode != config.mode)
 
 
 def memory_summary(engine: Engine, adapter: Adapter | None = None) -> dict:
@@ -101,10 +116,27 @@ def memory_summary(engine: Engine, adapter: Adapter | None = None) -> dict:
         "window_tokens": engine.config.window if engine.config.mode != "full" else engine.context_window,
         "state_bytes": state.nbytes(),
     }
-    if engine.config.mode == "memformer":
+    if engine.config.memory.length_option == "--slots":
         out["slots"] = out.pop("fam_length")
     if adapter is not None and engine.config.mode == adapter.mode:
         out["adapter"] = str(adapter.path) if adapter.path else "yes"
-    elif engine.config.mode in TRAINABLE:
+    elif engine.config.trainable:
         out["adapter"] = "none (untrained memory)"
     return out
+
+
+def describe_session(session) -> dict:
+    """What `famcli info` shows: famcli's version, the model, the tokenizer, the memory and the recall index."""
+    from famcli import __version__
+    from famcli.models import describe
+    from famcli.recall import RecallConfig, planned_bytes_per_token
+    from famcli.retrieve import RecallOptions
+
+    loaded, index = session.loaded, RecallConfig()
+    result = {"famcli": __version__, **describe(loaded), "tokenizer": session.tokens.backend,
+              "memory": memory_summary(session.engine, loaded.adapter),
+              "recall": {**dataclasses.asdict(RecallOptions()), **index.to_dict(),
+                         "bytes_per_token": planned_bytes_per_token(index, loaded.config)}}
+    if session.tokens.tiktoken is None:
+        result["tokenizer_note"] = "tiktoken cannot express this tokenizer; famcli counts with the model's own"
+    return result

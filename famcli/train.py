@@ -28,12 +28,14 @@ import torch
 from famcli.adapter import save_adapter
 from famcli.config import MemoryConfig
 from famcli.engine import ZERO_SHOT_FAM_TEXT, Engine
+from famcli.errors import UserError
+from famcli.memory import trainable_modes
 from famcli.models import LoadedModel
 from famcli.mrbp import cut_blocks, mrbp
 from famcli.traindata import TrainingData
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-CHECKPOINT_FORMAT = "famcli-train-checkpoint-1"
+CHECKPOINT_FORMAT = "famcli-train-checkpoint-2"
 
 
 @dataclass
@@ -81,13 +83,14 @@ class StepLog:
 
 
 class Trainer:
-    """Holds the model with LoRA injected, the FAM prompt, the optimiser and the carried FAM."""
+    """Holds the model with LoRA injected, the engine whose memory learns, the optimiser and the carried memory."""
 
     def __init__(self, loaded: LoadedModel, memory: MemoryConfig, config: TrainConfig, data: TrainingData):
         from peft import LoraConfig, inject_adapter_in_model
 
-        if memory.mode not in ("fam", "memformer") or memory.fam_length < 1:
-            raise ValueError("training needs --memory fam or memformer with a memory length of at least 1")
+        if not memory.trainable or memory.rows < 1:
+            raise UserError(f"training needs a memory with weights of its own ({', '.join(trainable_modes())}) "
+                             "and a memory length of at least 1")
         self.loaded, self.memory, self.config, self.data = loaded, memory, config, data
         model = loaded.model
         model.requires_grad_(False)
@@ -97,7 +100,7 @@ class Trainer:
         self.lora_modules = {name: m for name, m in model.named_modules()
                              if hasattr(m, "lora_A") and "default" in getattr(m, "lora_A", {})}
         if not self.lora_modules:
-            raise ValueError(f"no layer of this model matches the LoRA targets {', '.join(config.targets)}")
+            raise UserError(f"no layer of this model matches the LoRA targets {', '.join(config.targets)}")
         lora_params = []
         for m in self.lora_modules.values():
             for p in (m.lora_A["default"].weight, m.lora_B["default"].weight):
@@ -105,20 +108,9 @@ class Trainer:
                 p.requires_grad_(True)
                 lora_params.append(p)
         ids = loaded.tokenizer.encode(ZERO_SHOT_FAM_TEXT, add_special_tokens=False)
-        self.prompt, self.writer = None, None
-        if memory.mode == "fam":
-            ids = [ids[i % len(ids)] for i in range(memory.fam_length)]
-            with torch.no_grad():
-                init = model.model.embed_tokens(torch.tensor(ids, device=loaded.device)).float()
-            self.prompt = torch.nn.Parameter(init.clone())
-            self.engine = Engine(model, memory, fam_prompt=self.prompt, context_window=loaded.context_window)
-            memory_params = [self.prompt]
-        else:  # the untrained writer (seeded) and zero-shot initial slots are where training starts
-            self.engine = Engine(model, memory, fam_prompt_ids=ids, context_window=loaded.context_window)
-            self.writer = self.engine.writer
-            memory_params = list(self.writer.parameters())
-            for p in memory_params:
-                p.requires_grad_(True)
+        # training starts from the untrained memory: the zero-shot prompt, the seeded writer
+        self.engine = Engine(model, memory, context_window=loaded.context_window, prompt_ids=ids)
+        memory_params = self.engine.memory.learnable()
         self.optimizer = torch.optim.AdamW([
             {"params": lora_params, "lr": config.lr, "weight_decay": 0.0},
             {"params": memory_params, "lr": config.prompt_lr, "weight_decay": 0.0},
@@ -127,6 +119,16 @@ class Trainer:
         self.started_from: str | None = None  # the adapter a warm-started run began with (--init)
         self.carried: torch.Tensor | None = None
         self.history: list[dict] = []
+
+    def describe(self) -> str:
+        m = self.memory
+        what = f"a {m.fam_length}-vector FAM prompt" if m.mode == "fam" else f"a {m.mode} memory of {m.fam_length} rows"
+        return (f"{len(self.lora_modules)} LoRA layers (rank {self.config.rank}) + {what}; block {m.block_size}, "
+                f"{m.memory_segments} memory segment(s)")
+
+    def eta_minutes(self) -> float:
+        recent = [h["seconds"] for h in self.history[-20:]]
+        return sum(recent) / max(1, len(recent)) * (self.config.steps - self.step) / 60
 
     # ----- one step ------------------------------------------------------------------------------
 
@@ -149,12 +151,7 @@ class Trainer:
             group.setdefault("base_lr", group["lr"])
             group["lr"] = group["base_lr"] * self.lr_scale(self.step)
         self.optimizer.zero_grad(set_to_none=True)
-        if passed:
-            fam0 = self.carried
-        elif self.writer is not None:
-            fam0 = self.writer.init_slots
-        else:
-            fam0 = self.engine.run_prompt(self.engine.fam_prompt())
+        fam0 = self.carried if passed else self.engine.memory.initial()
         loss, final_fam = mrbp(self.engine, fam0, blocks)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
@@ -177,8 +174,8 @@ class Trainer:
                 "lora": {"rank": self.config.rank, "alpha": self.config.alpha,
                          "targets": list(self.config.targets)},
                 "loss_last_50": _recent_losses(self.history), "started_from": self.started_from} | (extra or {})
-        save_adapter(path, self.prompt, self.lora_weights(), self.config.alpha / self.config.rank, self.memory,
-                     self.loaded.identity, info, writer=self.writer.tensors() if self.writer is not None else None)
+        save_adapter(path, self.engine.memory.weights(torch.bfloat16), self.lora_weights(),
+                     self.config.alpha / self.config.rank, self.memory, self.loaded.identity, info)
 
     def save_checkpoint(self, path) -> None:
         from famcli.outputs import atomic
@@ -186,8 +183,7 @@ class Trainer:
         with atomic(path) as tmp:
             torch.save({"format": CHECKPOINT_FORMAT, "step": self.step, "config": self.config.to_dict(),
                         "memory": self.memory.to_dict(), "data": json.dumps(self.data.summary(), sort_keys=True),
-                        "prompt": self.prompt.detach() if self.prompt is not None else None,
-                        "writer": {n: t.detach() for n, t in self.writer.tensors().items()} if self.writer else None,
+                        "memory_weights": {n: t.detach() for n, t in self.engine.memory.weights().items()},
                         "lora": {n: (a.detach(), b.detach()) for n, (a, b) in self.lora_weights().items()},
                         "optimizer": self.optimizer.state_dict(), "carried": self.carried,
                         "started_from": self.started_from or "",
@@ -199,23 +195,19 @@ class Trainer:
         adapter.check(self.loaded.identity)
         where = adapter.path or "the adapter"
         if adapter.config.replace(fam_keep_norm=self.memory.fam_keep_norm) != self.memory:  # the rule may change
-            raise ValueError(f"{where} was trained with memory {adapter.config.to_json()}; this run uses "
+            raise UserError(f"{where} was trained with memory {adapter.config.to_json()}; this run uses "
                              f"{self.memory.to_json()} (give the same --memory and sizes)")
         if set(adapter.lora) != set(self.lora_modules) or \
                 abs(adapter.scaling - self.config.alpha / self.config.rank) > 1e-6 or \
                 any(a.shape[0] != self.config.rank for a, _ in adapter.lora.values()):
-            raise ValueError(f"{where} has LoRA of another rank or on other layers; give the same --rank")
+            raise UserError(f"{where} has LoRA of another rank or on other layers; give the same --rank")
         self.started_from = str(where)
-        self._set_weights(adapter.prompt, adapter.writer, adapter.lora)
+        self._set_weights(adapter.memory, adapter.lora)
 
     @torch.no_grad()
-    def _set_weights(self, prompt, writer: dict | None, lora: dict) -> None:
+    def _set_weights(self, memory: dict, lora: dict) -> None:
         """Copy learned weights (from an adapter or a checkpoint) into the trainer's own tensors."""
-        if self.prompt is not None:
-            self.prompt.copy_(prompt)
-        if self.writer is not None:
-            for name, t in writer.items():
-                getattr(self.writer, name).copy_(t)
+        self.engine.memory.load_weights(memory)
         for name, (a, b) in lora.items():
             m = self.lora_modules[name]
             m.lora_A["default"].weight.copy_(a)
@@ -224,15 +216,15 @@ class Trainer:
     def load_checkpoint(self, path) -> None:
         ckpt = torch.load(path, map_location=self.loaded.device, weights_only=True)
         if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a famcli training checkpoint")
+            raise UserError(f"{path} is not a famcli training checkpoint")
         mine, theirs = self.config.to_dict(), dict(ckpt["config"])
         mine.pop("steps"), theirs.pop("steps")  # --steps may grow: a finished run can be extended
         if ckpt["memory"] != self.memory.to_dict() or mine != theirs or \
                 ckpt.get("data") != json.dumps(self.data.summary(), sort_keys=True):
-            raise ValueError(f"{path} was written by a run with other settings; resume with the same options")
+            raise UserError(f"{path} was written by a run with other settings; resume with the same options")
         if ckpt["step"] > self.config.steps:
-            raise ValueError(f"{path} is already at step {ckpt['step']}; give --steps {ckpt['step']} or more")
-        self._set_weights(ckpt["prompt"], ckpt["writer"], ckpt["lora"])
+            raise UserError(f"{path} is already at step {ckpt['step']}; give --steps {ckpt['step']} or more")
+        self._set_weights(ckpt["memory_weights"], ckpt["lora"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.step, self.carried = ckpt["step"], ckpt["carried"]
         self.started_from = ckpt.get("started_from") or None
@@ -256,7 +248,7 @@ def run(trainer: Trainer, out: Path, checkpoint: Path, on_step: Callable[[StepLo
     while trainer.step < trainer.config.steps:
         log = trainer.train_step()
         if not math.isfinite(log.loss):
-            raise FloatingPointError(f"loss became {log.loss} at step {log.step}; lower --lr")
+            raise UserError(f"loss became {log.loss} at step {log.step}; lower --lr")
         if on_step:
             on_step(log)
         done = trainer.step == trainer.config.steps
@@ -265,3 +257,62 @@ def run(trainer: Trainer, out: Path, checkpoint: Path, on_step: Callable[[StepLo
             trainer.save_adapter(out, {"train_seconds": round(seconds + time.perf_counter() - t0, 1)})
             if should_stop and should_stop():
                 return
+
+
+def checkpoint_for(out: Path, resume: bool) -> Path:
+    """OUT.ckpt, the run's checkpoint: it must exist to resume and must not to start afresh."""
+    checkpoint = out.with_name(out.name + ".ckpt")
+    if checkpoint.exists() and not resume:
+        raise UserError(f"{checkpoint} exists: pass --resume to continue that run, or delete it")
+    if resume and not checkpoint.exists():
+        raise UserError(f"--resume: no checkpoint at {checkpoint}")
+    return checkpoint
+
+
+def run_until_stopped(trainer: Trainer, out: Path, checkpoint: Path, on_step: Callable[[StepLog], None],
+                      on_stop: Callable[[], None]) -> bool:
+    """`run`, where Ctrl-C, SIGTERM and SIGHUP finish the step, save, and stop (a second Ctrl-C stops at once,
+    losing the step). True when stopped early."""
+    import signal
+
+    stop = {"asked": False}
+
+    def ask_stop(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        on_stop()
+
+    previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        run(trainer, out, checkpoint, on_step, should_stop=lambda: stop["asked"])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return stop["asked"]
+
+
+def start_trainer(model, dtype: str, device: str, mode: str, sizes: tuple, keep_norm: bool, config: TrainConfig,
+                  books: list[Path], shares: tuple, far: float, resume_from: Path | None = None,
+                  init: Path | None = None) -> Trainer:
+    """Load the model and build the trainer for `famcli train`, resumed from a checkpoint or warm-started from
+    an adapter when asked."""
+    from famcli.adapter import load_adapter
+    from famcli.models import load_model
+    from famcli.reading import memory_config
+
+    memory = memory_config(mode, *sizes)
+    if keep_norm:
+        if memory.mode != "fam":
+            raise UserError("--fam-keep-norm: only --memory fam has a FAM to keep the norm of")
+        memory = memory.replace(fam_keep_norm=True)
+    torch.manual_seed(config.seed)
+    loaded = load_model(model, dtype=dtype, device=device)
+    data = TrainingData(loaded.tokenizer, books, seed=config.seed, mix=shares, far=far, window=memory.window)
+    trainer = Trainer(loaded, memory, config, data)
+    if resume_from is not None:
+        trainer.load_checkpoint(resume_from)
+    elif init is not None:
+        trainer.start_from(load_adapter(init))
+    return trainer
+

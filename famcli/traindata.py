@@ -138,3 +138,34 @@ class TrainingData:
         mark = self.enc(COPY_MARK)
         ids = body + mark + body[start:start + COPY_LEN]
         return Example("copy", ids, [0.0] * (len(body) + len(mark)) + [1.0] * COPY_LEN)
+
+
+def find_books(items: list[Path] | None) -> list[Path]:
+    """`--corpus`: plain-text books given as files or folders (their *.txt files, sorted)."""
+    from famcli.documents import DocumentError
+
+    books = []
+    for item in items or []:
+        if item.is_dir():
+            books += sorted(item.glob("*.txt"))
+        elif item.is_file():
+            books.append(item)
+        else:
+            raise DocumentError(f"corpus not found: {item}")
+    if items and not books:
+        raise DocumentError("the corpus has no .txt files")
+    return books
+
+
+def parse_mix(text: str) -> tuple[float, float, float]:
+    """`--mix`: three non-negative shares of facts, language-modelling and copy documents, normalised."""
+    from famcli.errors import UserError
+
+    try:
+        shares = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        shares = ()
+    if len(shares) != 3 or min(shares) < 0 or sum(shares) <= 0:
+        raise UserError(f"--mix {text!r}: give three non-negative shares, e.g. 0.8,0.1,0.1")
+    return tuple(x / sum(shares) for x in shares)
+

@@ -1,11 +1,13 @@
 """famcli attention kernels: the one dispatch point for one block step of BSWA + FAM attention.
 
-Backends, all with the rule of `reference.py`:
+Backends, all with the rule of `reference.py` and one signature,
+`block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None)`:
   triton     the Triton kernel, for CUDA tensors (when Triton imports)
   cpu        two batched matrix products and a softmax with a mask built once per block (CPU default)
   reference  scaled_dot_product_attention with an explicit mask: the specification
-`FAMCLI_KERNEL=reference|cpu|triton` forces one (tests force triton on CPU under TRITON_INTERPRET=1).
-Triton is imported lazily, so CPU-only installs never need it.
+The backend is chosen once per device type, on first use: `FAMCLI_KERNEL=reference|cpu|triton` forces one;
+tests switch with `kernels.force(name)`. Triton is imported lazily, so CPU-only installs never need it.
+The derivations (the visibility rule, the masks, the online softmax) are in kernels/README.md.
 
 This is famcli's own package, not Hugging Face's `kernels` hub package: it defines no `__version__` and no
 `get_kernel`, so `transformers.utils.is_kernels_available()` stays False with famcli installed.
@@ -13,13 +15,13 @@ This is famcli's own package, not Hugging Face's `kernels` hub package: it defin
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import lru_cache
 
-from . import cpu_attention
-from .reference import block_attention as reference_block_attention
+from . import cpu_attention, reference
 
-__all__ = ["block_attention", "attention_bias", "backend_for"]
+__all__ = ["block_attention", "attention_bias", "backend_for", "force"]
 BACKENDS = ("reference", "cpu", "triton")
 
 
@@ -32,7 +34,9 @@ def _triton():
     return triton_attention
 
 
+@lru_cache(maxsize=None)
 def backend_for(device_type: str) -> str:
+    """The backend for tensors on this kind of device, decided once (FAMCLI_KERNEL, else the device)."""
     forced = os.environ.get("FAMCLI_KERNEL", "").lower()
     if forced in BACKENDS:
         if forced == "triton" and _triton() is None:
@@ -43,21 +47,33 @@ def backend_for(device_type: str) -> str:
     return "cpu"
 
 
+@contextlib.contextmanager
+def force(backend: str | None):
+    """Use `backend` for every device inside the block (None: the default choice), then choose afresh."""
+    before = os.environ.get("FAMCLI_KERNEL")
+    os.environ["FAMCLI_KERNEL"] = backend or ""
+    backend_for.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("FAMCLI_KERNEL", None)
+        else:
+            os.environ["FAMCLI_KERNEL"] = before
+        backend_for.cache_clear()
+
+
+def _module(device_type: str):
+    backend = backend_for(device_type)
+    return _triton() if backend == "triton" else cpu_attention if backend == "cpu" else reference
+
+
 def attention_bias(key_valid, n_queries, causal_start, q_offset, group, dtype):
     """What one block's queries may see, prepared once for every layer (None where the backend needs none)."""
-    if backend_for(key_valid.device.type) != "cpu":
-        return None
-    return cpu_attention.additive_mask(key_valid, n_queries, causal_start, q_offset, group, dtype)
+    return _module(key_valid.device.type).prepare(key_valid, n_queries, causal_start, q_offset, group, dtype)
 
 
 def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None):
-    """One block step of BSWA + FAM attention; see `kernels/reference.py` for the exact rule."""
-    backend = backend_for(q.device.type)
-    if backend == "triton":
-        return _triton().block_attention(q, k, v, key_valid, causal_start, q_offset, scale)
-    if backend == "cpu":
-        if bias is None:
-            bias = cpu_attention.additive_mask(key_valid, q.shape[1], causal_start, q_offset,
-                                               q.shape[0] // k.shape[0], q.dtype)
-        return cpu_attention.block_attention(q, k, v, scale, bias)
-    return reference_block_attention(q, k, v, key_valid, causal_start, q_offset, scale)
+    """One block step of BSWA + FAM attention: q (H, c, D), k and v (Hkv, S, D) -> (H, c, D); see
+    `kernels/reference.py` for the exact rule. `bias` is what `attention_bias` prepared, or None."""
+    return _module(q.device.type).block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias)

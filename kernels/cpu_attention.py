@@ -20,9 +20,15 @@ def additive_mask(key_valid, n_queries, causal_start, q_offset, group: int, dtyp
     return bias.repeat(group, 1)
 
 
-def block_attention(q, k, v, scale, bias):
-    """q (H, c, D), k and v (Hkv, S, D), bias (G*c, S) from additive_mask -> (H, c, D)."""
+def prepare(key_valid, n_queries, causal_start, q_offset, group: int, dtype) -> torch.Tensor:
+    return additive_mask(key_valid, n_queries, causal_start, q_offset, group, dtype)
+
+
+def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None):
+    """q (H, c, D), k and v (Hkv, S, D) -> (H, c, D); `bias` (G*c, S) from additive_mask, built here if None."""
     H, c, D = q.shape
+    if bias is None:
+        bias = additive_mask(key_valid, c, causal_start, q_offset, H // k.shape[0], q.dtype)
     Hkv = k.shape[0]
     qg = q.reshape(Hkv, H // Hkv * c, D)  # (Hkv, G*c, D)
     scores = torch.baddbmm(bias, qg, k.transpose(1, 2), alpha=scale)  # (Hkv, G*c, S)

@@ -28,8 +28,13 @@ def visibility(key_valid: torch.Tensor, n_queries: int, causal_start: int | None
     return mask | ((j[None, :] >= causal_start) & (j[None, :] <= last[:, None]))
 
 
-def block_attention(q, k, v, key_valid, causal_start, q_offset, scale):
-    """q (H, c, D), k and v (Hkv, S, D), key_valid (S,) bool -> (H, c, D)."""
+def prepare(key_valid, n_queries, causal_start, q_offset, group, dtype) -> None:
+    """Nothing to prepare: the mask is built per call (the specification, not the fast path)."""
+    return None
+
+
+def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None):
+    """q (H, c, D), k and v (Hkv, S, D), key_valid (S,) bool -> (H, c, D); `bias` is not used."""
     H, c, D = q.shape
     Hkv, S, _ = k.shape
     G = H // Hkv
@@ -39,13 +44,13 @@ def block_attention(q, k, v, key_valid, causal_start, q_offset, scale):
     return out.reshape(H, c, D)
 
 
-def block_attention_naive(q, k, v, key_valid, causal_start, q_offset, scale):
-    """The same in float32 with an explicit softmax, for tests of the tests."""
+def block_attention_naive(q, k, v, key_valid, causal_start, q_offset, scale, dtype=torch.float32):
+    """The same with an explicit softmax computed in `dtype` (float32, or float64 for gradients), for tests."""
     H, c, D = q.shape
     G = H // k.shape[0]
     mask = visibility(key_valid, c, causal_start, q_offset)
-    kk = k.float().repeat_interleave(G, dim=0)  # (H, S, D)
-    vv = v.float().repeat_interleave(G, dim=0)
-    scores = torch.einsum("hcd,hsd->hcs", q.float(), kk) * scale
+    kk = k.to(dtype).repeat_interleave(G, dim=0)  # (H, S, D)
+    vv = v.to(dtype).repeat_interleave(G, dim=0)
+    scores = torch.einsum("hcd,hsd->hcs", q.to(dtype), kk) * scale
     scores = scores.masked_fill(~mask, float("-inf"))
     return torch.einsum("hcs,hsd->hcd", scores.softmax(-1), vv).to(q.dtype)

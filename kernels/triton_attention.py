@@ -3,7 +3,8 @@
 One program handles BLOCK_M queries of one query head and streams the keys of its key/value head in
 BLOCK_N tiles with an online softmax (m_i, l_i, acc). Visibility is computed on the fly from key_valid and
 the causal span, so no mask is ever materialised. Any query count and key count work (tiles are masked at
-the edges); the head size is padded to a power of two. Backward: see `BlockAttention` below.
+the edges); the head size is padded to a power of two. There is no Triton backward kernel: under autograd
+the gradient is the reference's, on a recomputed forward (`BlockAttention` below).
 """
 
 from __future__ import annotations
@@ -115,7 +116,13 @@ class BlockAttention(torch.autograd.Function):
         return dq, dk, dv, None, None, None, None
 
 
-def block_attention(q, k, v, key_valid, causal_start, q_offset, scale):
+def prepare(key_valid, n_queries, causal_start, q_offset, group, dtype) -> None:
+    """Nothing to prepare: visibility is computed inside the kernel."""
+    return None
+
+
+def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None):
+    """Triton forward; under autograd, the reference's backward on a recomputed forward (BlockAttention)."""
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         return BlockAttention.apply(q, k, v, key_valid, causal_start, q_offset, scale)
     return block_attention_forward(q, k, v, key_valid, causal_start, q_offset, scale)

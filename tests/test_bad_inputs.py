@@ -4,7 +4,6 @@ and nothing on stdout; output paths are checked before anything is read; signals
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import os
 import shlex

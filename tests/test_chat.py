@@ -119,11 +119,11 @@ def test_terminal_session_in_tmux(tiny, long_doc, tmp_path):
 def test_streamed_pieces_join_into_the_answer(tiny_model_dirs):
     from famcli.generate import Sampling
     from famcli.models import load_model
-    from famcli.runtime import resolve
+    from famcli.runtime import prepare
     from famcli.tasks import Session
 
     loaded = load_model(str(tiny_model_dirs["llama"]))
-    session = Session(loaded, resolve(loaded, "auto", "auto"))
+    session = Session(*prepare(loaded, "auto", "auto"))
     prompt = session.tokens.encode("the pass key is 123. the grass is")
     for stop in [("\n",), ("grass",), ()]:
         pieces: list[str] = []

@@ -203,9 +203,8 @@ def test_reading_peak_sees_memory_taken_while_reading():
 
 
 def test_bench_reads_short_documents_again_and_takes_the_median():
-    from conftest import tiny_model
-
     import torch
+    from conftest import tiny_model
 
     from famcli.bench import _passes, engine_rate
     from famcli.config import MemoryConfig
@@ -249,7 +248,7 @@ def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     the question as a chat turn, decoded greedily (recomputed here with the engine directly)."""
     from famcli.generate import generate
     from famcli.models import load_model
-    from famcli.runtime import build_engine, resolve
+    from famcli.runtime import build_engine, prepare
     from famcli.tasks import Session, chat_turn, question_header
 
     question = "What is the secret password?"
@@ -258,7 +257,7 @@ def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     result = json.loads(out)
     assert code == 0 and result["passages"] == [] and "recall" not in result
     loaded = load_model(tiny)
-    config = resolve(loaded, "auto", "auto")
+    loaded, config = prepare(loaded, "auto", "auto")
     engine = build_engine(loaded, config)
     tokens, tok = Session(loaded, config).tokens, loaded.tokenizer
     state = engine.new_state()

@@ -21,14 +21,19 @@ def test_cpu_path_matches_reference(c, S, causal_start, q_offset, H, Hkv, dtype,
     if causal_start is None:
         valid[0] = True  # FAM queries always see the FAM
     bias = cpu_attention.additive_mask(valid, c, causal_start, q_offset, H // Hkv, dtype)
-    ours = cpu_attention.block_attention(q, k, v, 0.125, bias)
+    ours = cpu_attention.block_attention(q, k, v, valid, causal_start, q_offset, 0.125, bias)
+    unprepared = cpu_attention.block_attention(q, k, v, valid, causal_start, q_offset, 0.125)
+    torch.testing.assert_close(unprepared, ours)
     expected = block_attention_naive(q.float(), k.float(), v.float(), valid, causal_start, q_offset, 0.125)
     assert ((ours.float() - expected).norm() / expected.norm()).item() < tol
 
 
-def test_backend_choice(monkeypatch):
-    monkeypatch.delenv("FAMCLI_KERNEL", raising=False)
-    assert kernels.backend_for("cpu") == "cpu"
-    monkeypatch.setenv("FAMCLI_KERNEL", "reference")
-    assert kernels.backend_for("cpu") == "reference"
-    assert kernels.attention_bias(torch.ones(4, dtype=torch.bool), 2, 0, 0, 1, torch.float32) is None
+def test_backend_is_chosen_once_and_can_be_forced(monkeypatch):
+    with kernels.force(None):
+        assert kernels.backend_for("cpu") == "cpu"
+        monkeypatch.setenv("FAMCLI_KERNEL", "reference")  # read once: a later change does not switch
+        assert kernels.backend_for("cpu") == "cpu"
+        assert kernels.attention_bias(torch.ones(4, dtype=torch.bool), 2, 0, 0, 1, torch.float32) is not None
+    with kernels.force("reference"):
+        assert kernels.backend_for("cpu") == "reference"
+        assert kernels.attention_bias(torch.ones(4, dtype=torch.bool), 2, 0, 0, 1, torch.float32) is None

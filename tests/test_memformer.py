@@ -10,7 +10,7 @@ import torch
 from famcli.adapter import load_adapter
 from famcli.config import ConfigError, MemoryConfig
 from famcli.engine import Engine
-from famcli.memformer import SlotWriter, rms
+from famcli.memory.memformer import SlotWriter, rms
 from famcli.mrbp import bptt, cut_blocks, mrbp
 from tests.conftest import tiny_model
 
@@ -25,13 +25,13 @@ def ids_of(n, seed=0):
 def test_shapes_and_state_size(llama):
     engine = Engine(llama, CONFIG)
     state = engine.new_state()
-    assert state.slots.shape == (2, 4, 64) and state.slots.dtype == torch.float32
+    assert state.mem["slots"].shape == (2, 4, 64) and state.mem["slots"].dtype == torch.float32
     assert state.k.shape[2] == 4 + 2 * 16  # slots, then a ring of two block slots; no sink, no FAM
-    assert state.fam is None and state.q_fam is None
+    assert "fam" not in state.mem and "q_fam" not in state.mem
     engine.feed(state, ids_of(16 * 2))
     size = state.nbytes()
     engine.feed(state, ids_of(16 * 40))
-    assert state.nbytes() == size and state.fam_updates == 42
+    assert state.nbytes() == size and state.updates == 42
     with pytest.raises(ConfigError, match="slot"):
         MemoryConfig(mode="memformer", fam_length=0)
 
@@ -43,7 +43,7 @@ def test_block_tokens_read_the_slots(llama):
     ids = ids_of(16)
     a = engine.feed(engine.new_state(), ids, all_logits=True)
     state = engine.new_state()
-    state.slots = state.slots + torch.randn_like(state.slots)
+    state.mem["slots"] = state.mem["slots"] + torch.randn_like(state.mem["slots"])
     b = engine.feed(state, ids, all_logits=True)
     assert (a - b).abs().max() > 1e-3
     # a document's earlier blocks reach a later block only through the slots when m = 0
@@ -51,7 +51,7 @@ def test_block_tokens_read_the_slots(llama):
     s1, s2 = engine.new_state(), engine.new_state()
     engine.feed(s1, first)
     engine.feed(s2, ids_of(16, seed=3))
-    s2.slots = s1.slots.clone()  # same slots, different text before
+    s2.mem["slots"] = s1.mem["slots"].clone()  # same slots, different text before
     torch.testing.assert_close(engine.feed(s1, second, all_logits=True), engine.feed(s2, second, all_logits=True))
 
 
@@ -115,11 +115,11 @@ def test_slot_norms_stay_bounded_over_10k_blocks():
 def test_slot_norms_bounded_in_the_engine_over_many_blocks(llama):
     engine = Engine(llama, CONFIG.replace(block_size=4))
     state = engine.new_state()
-    start = state.slots.norm(dim=-1).max().item()
+    start = state.mem["slots"].norm(dim=-1).max().item()
     ids = ids_of(4 * 2000, seed=4)
     engine.feed(state, ids)
-    assert state.fam_updates == 2000
-    assert state.slots.norm(dim=-1).max().item() <= max(start, 64 ** 0.5) * (1 + 1e-4)
+    assert state.updates == 2000
+    assert state.mem["slots"].norm(dim=-1).max().item() <= max(start, 64 ** 0.5) * (1 + 1e-4)
 
 
 @pytest.mark.parametrize("segments", [0, 1])
@@ -133,7 +133,7 @@ def test_chunking_and_generation_order_do_not_change_memformer(llama, segments):
         parts.append(engine.feed(state, ids[start:start + size], all_logits=True))
         start += size
     torch.testing.assert_close(torch.cat(parts), whole, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(state.slots, whole_state.slots, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(state.mem["slots"], whole_state.mem["slots"], atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("split", [16, 21, 40])
@@ -145,14 +145,14 @@ def test_memformer_state_save_load_round_trip(llama, tmp_path, split):
     engine.feed(state, ids[:split])
     engine.save_state(state, tmp_path / "s.safetensors")
     resumed = engine.load_state(tmp_path / "s.safetensors")
-    assert resumed.slots.dtype == torch.float32 and resumed.w_acc is not None
+    assert resumed.mem["slots"].dtype == torch.float32 and resumed.mem["w_acc"] is not None
     torch.testing.assert_close(engine.feed(resumed, ids[split:], all_logits=True), straight, atol=1e-5, rtol=1e-5)
 
 
 def _grads(method, segments):
     model = tiny_model("llama").requires_grad_(True)
     engine = Engine(model, CONFIG.replace(block_size=8, memory_segments=segments))
-    writer = engine.writer.requires_grad_(True)
+    writer = engine.memory.writer.requires_grad_(True)
     ids = ids_of(45, seed=6)
     weights = [0.0] * 30 + [1.0] * 15
     weights[3] = 0.5
@@ -184,11 +184,11 @@ def test_train_and_use_memformer_from_the_cli(tiny_model_dirs, tmp_path, capsys)
                  "--block-size", "16", "--slots", "4", "--max-blocks", "2", "--rank", "2", "--dtype", "fp32",
                  "--quiet"]) == 0
     adapter = load_adapter(out)
-    assert adapter.mode == "memformer" and adapter.prompt is None
-    assert adapter.writer["init_slots"].shape == (2, 4, 64)
+    assert adapter.mode == "memformer" and "fam_prompt" not in adapter.memory
+    assert adapter.memory["memformer.init_slots"].shape == (2, 4, 64)
     # trained weights moved away from the seeded start
     fresh = SlotWriter.initial(torch.zeros(2, 4, 64))
-    assert not torch.equal(adapter.writer["wq"].float(), fresh.wq.detach())
+    assert not torch.equal(adapter.memory["memformer.wq"].float(), fresh.wq.detach())
     capsys.readouterr()
     assert main(["passkey", "--model", model, "--adapter", str(out), "--length", "100", "--depth", "0.5",
                  "--trials", "1", "--memory", "memformer,bswa", "--json", "--quiet"]) == 0

@@ -16,16 +16,16 @@ def _grads(mode, fam_length, segments, method, seed=0, keep_norm=False):
     config = MemoryConfig(mode=mode, block_size=8, memory_segments=segments, fam_length=fam_length,
                           fam_keep_norm=keep_norm)
     prompt = torch.nn.Parameter(torch.randn(max(fam_length, 1), 64) * 0.5)
-    engine = Engine(model, config, fam_prompt=prompt if fam_length else None)
+    engine = Engine(model, config, {"fam_prompt": prompt} if fam_length else None)
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, 256, (45,), generator=g).tolist()  # 5 full blocks and a partial one
     weights = [0.0] * 30 + [1.0] * 15
     weights[3] = 0.5  # a loss far back in the first block too
     blocks = cut_blocks(ids, weights, config.block_size)
-    fam0 = engine.run_prompt(engine.fam_prompt()) if config.n_fam else None
+    fam0 = engine.memory.initial() if config.rows else None
     loss, fam = method(engine, fam0, blocks)
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    if config.n_fam:
+    if config.rows:
         grads["prompt"] = prompt.grad.clone()
     return loss, fam, grads
 
@@ -55,6 +55,6 @@ def test_memory_carries_gradient_across_blocks():
     ids = list(range(1, 42))
     weights = [0.0] * 40 + [1.0]
     blocks = cut_blocks(ids, weights, 8)
-    mrbp(engine, engine.run_prompt(engine.fam_prompt()).detach(), blocks)
+    mrbp(engine, engine.memory.initial().detach(), blocks)
     emb = model.model.embed_tokens.weight.grad
     assert emb[1:9].abs().sum() > 0  # block 0 is 4 blocks (beyond the ring) before the loss: FAM carried it

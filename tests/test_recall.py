@@ -10,7 +10,7 @@ from conftest import tiny_model, tiny_tokenizer
 from famcli.config import MemoryConfig
 from famcli.engine import Engine
 from famcli.recall import QueryCapture, RecallConfig, RecallIndex, attention_scores, head_scores
-from famcli.retrieve import Passage, RecallOptions, bm25_scores, chunk_texts, layout, merge, rank_fusion, score_chunks
+from famcli.retrieve import Passage, RecallOptions, bm25_scores, chunk_texts, layout, merge, rank_fusion
 
 CONFIG = RecallConfig(chunk_tokens=16, layers=(0, 1), reps=3)
 

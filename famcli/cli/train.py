@@ -1,0 +1,81 @@
+"""`famcli train`: teach a model to use its memory (famcli.train) and write an adapter file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from famcli.cli.options import BlockOpt, DeviceOpt, DtypeOpt, FamOpt, ModelOpt, QuietOpt, SeedOpt, SegmentsOpt, Ui
+from famcli.outputs import check_writable
+
+
+def train(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Adapter file to write (safetensors).")] = Path("famcli-adapter.safetensors"),
+    corpus: Annotated[Optional[list[Path]], typer.Option("--corpus", help="Plain-text books for filler and language modelling (files or folders, UTF-8); without it filler is synthetic.")] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps (one document each).")] = 300,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="LoRA learning rate.")] = 1e-3,
+    prompt_lr: Annotated[float, typer.Option("--prompt-lr", min=0.0, help="Learning rate of the memory's own weights (FAM prompt, Memformer writer and slots).")] = 2e-3,
+    rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank (attention and MLP projections).")] = 8,
+    max_blocks: Annotated[int, typer.Option("--max-blocks", min=1, help="Longest training document, in blocks (curriculum end).")] = 12,
+    state_passing: Annotated[float, typer.Option("--state-passing", min=0.0, max=1.0, help="Probability a document starts from the previous step's memory.")] = 0.5,
+    mix: Annotated[str, typer.Option("--mix", help="Shares of facts, language-modelling and copy documents (lm and copy need --corpus).")] = "0.8,0.1,0.1",
+    far: Annotated[float, typer.Option("--far", min=0.0, max=1.0, help="Share of facts hidden beyond the window (only the memory can hold them).")] = 0.8,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")] = 20,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt (a larger --steps extends the run).")] = False,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this adapter's LoRA and memory weights (a new run: fresh optimiser, step 0).")] = None,
+    log: Annotated[Optional[Path], typer.Option("--log", help="Also append one JSON line per step here.")] = None,
+    memory: Annotated[str, typer.Option("--memory", help="The memory to train: fam (LoRA + FAM prompt) or "
+                                        "memformer (LoRA + slot writer and initial slots).")] = "fam",
+    fam_keep_norm: Annotated[bool, typer.Option("--fam-keep-norm", help="Rescale every FAM update to the norm of "
+                                                "the FAM it replaces (bounded memory; the adapter keeps the "
+                                                "setting).")] = False,
+    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
+    fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto",
+    seed: SeedOpt = 0, quiet: QuietOpt = False,
+):
+    """Teach a model to use its memory: LoRA + a learned FAM prompt (or Memformer writer), trained with MRBP;
+    writes an adapter file."""
+    from famcli.memory import trainable_modes
+    from famcli.train import TrainConfig, checkpoint_for, run_until_stopped, start_trainer
+    from famcli.traindata import find_books, parse_mix
+
+    if memory not in trainable_modes():
+        raise typer.BadParameter(f"train {' or '.join(trainable_modes())}", param_hint="--memory")
+    if resume and init is not None:
+        raise typer.BadParameter("a resumed run already has its weights; drop --init", param_hint="--init")
+    try:
+        shares = parse_mix(mix)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mix") from None
+    if fam_keep_norm and memory != "fam":
+        raise typer.BadParameter("only --memory fam has a FAM to keep the norm of", param_hint="--fam-keep-norm")
+    books = find_books(corpus)
+    check_writable(out, "adapter")
+    check_writable(log, "log")
+    checkpoint = checkpoint_for(out, resume)
+    config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank, max_blocks=max_blocks,
+                         state_passing=state_passing, seed=seed, checkpoint_every=checkpoint_every)
+    trainer = start_trainer(model, dtype, device, memory, (block_size, memory_segments, fam_length), fam_keep_norm,
+                            config, books, shares, far, checkpoint if resume else None, init)
+    ui = Ui(quiet, progress=True)
+    ui.note(f"training {trainer.describe()}; {len(books)} book(s); from step {trainer.step} to {steps}")
+    with (open(log, "a") if log else open("/dev/null", "w")) as log_file:
+        stopped = run_until_stopped(trainer, out, checkpoint, lambda entry: _step(ui, log_file, entry, trainer),
+                                    lambda: ui.note("stopping after this step (Ctrl-C again to stop at once, "
+                                                    "losing the step)"))
+    if stopped:
+        ui.note(f"stopped at step {trainer.step}; checkpoint {checkpoint}, adapter {out}; continue with --resume")
+        raise typer.Exit(130)
+    ui.note(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {trainer.step} steps; {checkpoint} is kept: "
+            f"--resume --steps N extends the run (delete it when done)")
+
+
+def _step(ui: Ui, log_file, entry, trainer) -> None:
+    ui.note(f"step {entry.step + 1}/{trainer.config.steps} {entry.kind:5} {entry.tokens:6,} tok {entry.blocks:3} "
+            f"blocks loss {entry.loss:7.4f}  {entry.tokens_per_second:5.0f} tok/s  "
+            f"{'passed-state ' if entry.passed_state else ''}ETA {trainer.eta_minutes():.0f} min")
+    log_file.write(json.dumps(entry.__dict__) + "\n")
+    log_file.flush()

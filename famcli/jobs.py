@@ -1,0 +1,151 @@
+"""The commands' work as library functions: summarize, ask, chat and stream a document.
+
+Each takes a ready Session (famcli.reading.open_session) and returns what the command prints; saved
+readings are written when asked, also when the read is stopped with Ctrl-C or a signal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from famcli.documents import DocumentError
+from famcli.generate import Sampling
+from famcli.reading import (
+    Reporter,
+    Silent,
+    count_tokens,
+    document_id,
+    load_reading,
+    payload,
+    read_document,
+    save_reading,
+    saving_on_stop,
+)
+from famcli.tasks import (
+    READING_HEADER,
+    SUMMARY_INSTRUCTION,
+    Reading,
+    Session,
+    ask,
+    note_on,
+    question_header,
+    section_length,
+    summarize_notes,
+)
+
+
+def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
+                       instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent()) -> dict:
+    """Running notes per section from the memory, then a final summary of the notes."""
+    t_start = time.perf_counter()
+    total = count_tokens(session, file, password)
+    every = section_length(total, session.config.window, sections)
+    running: list[str] = []
+    state = session.engine.new_state()
+    reading = read_document(session, state, file, password, reporter, every,
+                            lambda st: running.append(note_on(session, st)), total=total)
+    if not running or state.n_tokens % every:
+        running.append(note_on(session, state))
+    summary = summarize_notes(session, running, instruction or SUMMARY_INSTRUCTION, max_tokens, Sampling(seed=seed))
+    return payload("summarize", session, reading, t_start, summary=summary, running_notes=running)
+
+
+def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 48,
+                 sampling: Sampling = Sampling(), save_state: Path | None = None, load_state: Path | None = None,
+                 reporter: Reporter = Silent()) -> dict:
+    """The question goes before the document; the passages that match it are re-read after it (recall)."""
+    t_start, document = time.perf_counter(), document_id(file)
+    if load_state is not None:
+        state = _loaded(session, load_state, document, reporter)
+        reading = Reading(tokens=state.n_tokens)
+    else:
+        state = session.engine.new_state()
+        # a saved reading must serve any question: a generic header (measured: better than none)
+        prefix = READING_HEADER if save_state else question_header(question)
+        index = None if session.recall is None else session.new_index(None if save_state else question)
+        total = count_tokens(session, file, password)
+        whole = (index is not None and not save_state and total is not None
+                 and session.fits_whole(total, max_tokens, question))
+        with saving_on_stop(session, state, save_state, reporter, document):
+            reading = read_document(session, state, file, password, reporter, prefix=prefix, index=index,
+                                    total=total, index_only=whole)
+    index = state.recall
+    answer, passages = ask(session, state, question, max_tokens, sampling)
+    extra = {"passages": [p.to_dict() for p in passages]}
+    if index is not None:
+        extra["recall"] = {**dataclasses.asdict(session.recall), "bytes_per_token": index.bytes_per_token()}
+    return payload("ask", session, reading, t_start, question=question, answer=answer, **extra)
+
+
+def _loaded(session: Session, path: Path, document: str, reporter: Reporter):
+    state = load_reading(session, path, document)
+    reporter.note(f"Loaded the memory of {state.n_tokens:,} tokens from {path}.")
+    if session.recall is not None and state.recall is None:
+        reporter.note(f"Note: {path} has no recall index (saved with --no-recall); answering from the memory")
+    return state
+
+
+def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 48, save_state: Path | None = None,
+                  load_state: Path | None = None, stopped: type[BaseException] = KeyboardInterrupt,
+                  reporter: Reporter = Silent()):
+    """The reading a conversation answers from. Ctrl-C while reading keeps what was read; `stopped` (a
+    signal) ends the run after saving."""
+    if file == "-":
+        raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
+    document = document_id(file)
+    if load_state is not None:
+        state = load_reading(session, load_state, document)
+        reporter.note(f"Loaded the reading of {state.n_tokens:,} tokens from {load_state}.")
+    else:
+        recall, state = session.recall, session.engine.new_state()
+        index = None if recall is None else session.new_index(keys=recall.scorer != "bm25" or save_state is not None)
+        total = count_tokens(session, file, password)
+        whole = index is not None and save_state is None and total is not None and \
+            session.fits_whole(total, max_tokens + 64, "")  # room for questions of 64 tokens
+        try:
+            read_document(session, state, file, password, reporter, prefix=READING_HEADER, index=index, total=total,
+                          index_only=whole)
+        except stopped:
+            save_reading(session, state, save_state, reporter, document)
+            raise
+        except KeyboardInterrupt:
+            reporter.note(f"Stopped reading after {state.n_tokens:,} tokens: answering from what was read.")
+            if state.recall is not None:
+                state.recall.finish()
+        save_reading(session, state, save_state, reporter, document)
+    state.extra["document"] = document
+    return state
+
+
+def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, max_tokens: int = 48,
+                 question: str | None = None, seed: int = 0, save_state: Path | None = None,
+                 load_state: Path | None = None, on_digest: Callable[[dict], None] | None = None,
+                 reporter: Reporter = Silent()) -> dict:
+    """Read stdin as it arrives with a digest every `every` tokens; answer `question` at the end of input."""
+    t_start = time.perf_counter()
+    state = load_reading(session, load_state, "<stdin>") if load_state else session.engine.new_state()
+    index = state.recall
+    if session.recall is not None and (question or save_state):  # the index grows only when something uses it
+        index = index or session.new_index(None if save_state else question)
+    digests: list[dict] = []
+
+    def digest(st):
+        digests.append({"tokens": st.n_tokens, "digest": note_on(session, st, max_tokens)})
+        if on_digest:
+            on_digest(digests[-1])
+
+    prefix = question_header(question) if question and not load_state else ""
+    with saving_on_stop(session, state, save_state, reporter):
+        reading = read_document(session, state, pieces_from, None, reporter, every, digest, prefix=prefix,
+                                index=index)
+    answer, passages = ask(session, state.clone() if index is None else state, question, max_tokens,
+                           Sampling(seed=seed)) if question else (None, [])
+    return payload("stream", session, reading, t_start, digests=digests, question=question, answer=answer,
+                   passages=[p.to_dict() for p in passages])
+
+
+def numbered(notes: Iterable[str]) -> list[str]:
+    return [f"{i + 1}. {n}" for i, n in enumerate(notes)]

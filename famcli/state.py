@@ -1,0 +1,102 @@
+"""The reading state the engine carries from block to block, and its file format (safetensors, no pickle).
+
+Constant size whatever the document length: per layer the key/value buffer (memory rows | ring of
+m+1 blocks), the memory's own tensors (`mem`, named by the memory: `fam`, `slots`, ...), and the logits
+after the last token read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import torch
+
+from famcli.config import MemoryConfig
+from famcli.errors import UserError
+
+STATE_FORMAT = "famcli-state-1"
+
+
+@dataclass
+class State:
+    k: torch.Tensor  # (L, Hkv, rows + ring*B, D) rotated keys (per-layer lists while training, famcli.mrbp)
+    v: torch.Tensor  # (L, Hkv, rows + ring*B, D)
+    mem: dict[str, torch.Tensor] = field(default_factory=dict)  # the memory's tensors (famcli.memory)
+    n_tokens: int = 0
+    updates: int = 0  # memory updates so far (completed blocks of a memory that updates)
+    logits: torch.Tensor | None = None  # (V,) fp32 logits after the last token read
+    extra: dict = field(default_factory=dict)
+    recall: object | None = None  # a famcli.recall.RecallIndex fed while reading (never cloned or saved here)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {"k": self.k, "v": self.v, **self.mem}
+        if self.logits is not None:
+            out["logits"] = self.logits
+        return out
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.tensors().values())
+
+    def clone(self) -> "State":
+        return State(self.k.clone(), self.v.clone(), {n: t.clone() for n, t in self.mem.items()}, self.n_tokens,
+                     self.updates, None if self.logits is None else self.logits.clone(), dict(self.extra))
+
+
+def save_state(engine, state: State, path, identity: dict | None = None, recall=None) -> None:
+    """Write the complete reading state, and the recall index if given, atomically."""
+    from safetensors.torch import save_file
+
+    from famcli.outputs import atomic
+
+    used = engine.buffer_len if state.n_tokens >= engine.ring * engine.config.block_size else \
+        engine.head + state.n_tokens
+    tensors = {name: t.contiguous() for name, t in state.tensors().items()}
+    tensors["k"] = state.k[:, :, :used].contiguous()
+    tensors["v"] = state.v[:, :, :used].contiguous()
+    meta = {"format": STATE_FORMAT, "config": engine.config.to_json(),
+            "n_tokens": str(state.n_tokens), "fam_updates": str(state.updates),
+            "model": json.dumps(identity or {}, sort_keys=True), "extra": json.dumps(state.extra)}
+    if recall is not None:
+        tensors |= {name: t.contiguous() for name, t in recall.tensors().items()}
+        meta["recall"] = recall.metadata()
+    with atomic(path) as tmp:  # a kill mid-write never leaves half a state file
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def load_state(engine, path, identity: dict | None = None) -> State:
+    """A saved state; its recall index, if the file has one, comes back as `state.recall` (detach it before
+    feeding more tokens that should not be indexed)."""
+    from safetensors import SafetensorError, safe_open
+
+    not_state = f"{path} is not a famcli state file (one written by --save-state)"
+    try:
+        with safe_open(str(path), framework="pt", device=str(engine.param.device)) as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != STATE_FORMAT:
+                raise UserError(not_state)
+            saved = MemoryConfig.from_dict(json.loads(meta["config"]))
+            if saved != engine.config:
+                raise UserError(f"{path} was saved with memory {saved.to_json()}, not {engine.config.to_json()}")
+            if identity is not None and json.loads(meta.get("model", "{}")) != identity:
+                raise UserError(f"{path} was saved with a different model")
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, KeyError, json.JSONDecodeError) as exc:
+        raise UserError(f"{not_state}: {str(exc).splitlines()[0][:120]}") from None
+    state = engine.new_state()
+    used = tensors["k"].shape[2]
+    state.k[:, :, :used] = tensors["k"]
+    state.v[:, :, :used] = tensors["v"]
+    for name in state.mem:
+        if name in tensors:
+            state.mem[name] = tensors[name].to(torch.float32 if name in engine.memory.fp32 else engine.param.dtype)
+    if "logits" in tensors:
+        state.logits = tensors["logits"].float()
+    state.n_tokens, state.updates = int(meta["n_tokens"]), int(meta["fam_updates"])
+    state.extra = json.loads(meta.get("extra", "{}"))
+    if "recall" in meta:
+        from famcli.recall import RecallIndex
+
+        recall = {name: t for name, t in tensors.items() if name.startswith("recall.")}
+        state.recall = RecallIndex.from_saved(meta["recall"], recall, engine.n_layers, engine.model.config.vocab_size)
+    return state

@@ -1,0 +1,177 @@
+"""Every registered memory through the engine (famcli.memory), including a toy one defined here: adding a
+memory is a module and a registry line, and the existing suite then tests it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import tiny_model
+
+from famcli.config import ConfigError, MemoryConfig
+from famcli.engine import Engine
+from famcli.memory import BUILTIN, memory_class, modes, register, trainable_modes, unregister
+from famcli.memory.base import Memory
+from famcli.mrbp import bptt, cut_blocks, mrbp
+from famcli.positions import rotate
+
+
+class MeanMemory(Memory):
+    """A toy memory: one row per layer, the mean of the layer's outputs over the previous block (blended with
+    the row before), read by the next block like FAM keys; its starting row is learned."""
+
+    trainable = True
+    carried = "mean"
+    within_block = ("sum",)
+
+    @classmethod
+    def rows(cls, config) -> int:
+        return 1
+
+    def __init__(self, engine, weights=None):
+        super().__init__(engine, weights)
+        start = (weights or {}).get("toy.start")
+        self.start = start if start is not None else torch.zeros(engine.n_layers, 1, engine.hidden)
+
+    def initial(self):
+        return self.start.to(self.engine.param)
+
+    def learnable(self):
+        self.start = torch.nn.Parameter(self.start.detach().clone())
+        return [self.start]
+
+    def weights(self, dtype=None):
+        return {"toy.start": self.start}
+
+    def init_state(self):
+        e = self.engine
+        return {"mean": self.initial().detach().clone(), "sum": torch.zeros(e.n_layers, 1, e.hidden)}
+
+    def prepare(self, state, plan):
+        if plan.starts:
+            plan.extra["rope"] = self.engine.rotary.tables(plan.tau * self.config.block_size - 1, 1)
+
+    def rows_in(self, l, state, plan):
+        return state.mem["mean"][l] if plan.starts else None
+
+    def keep(self, l, state, plan, q, k, v):
+        state.k[l][:, :1] = rotate(k, *plan.extra["rope"])
+        state.v[l][:, :1] = v
+
+    def finish(self, l, layer, state, plan, x, attn, keys, values):
+        out = self.engine.finish(layer, x, attn)
+        total = out.sum(0, keepdim=True) + (0 if plan.starts else state.mem["sum"][l])
+        if not plan.completes:
+            state.mem["sum"][l] = total
+            return out, None
+        return out, 0.5 * state.mem["mean"][l] + 0.5 * total / self.config.block_size
+
+
+TOY = "toy-mean"
+MODES = (*BUILTIN, TOY)
+CARRYING = ("fam", "memformer", TOY)  # memories with a tensor carried from block to block
+
+
+@pytest.fixture(autouse=True)
+def toy_registered():
+    register(TOY, MeanMemory)
+    yield
+    unregister(TOY)
+
+
+def config_for(mode: str, **changes) -> MemoryConfig:
+    return MemoryConfig(mode=mode, **({"block_size": 32, "memory_segments": 2, "fam_length": 4, "sink_tokens": 3}
+                                      | changes))
+
+
+def ids_of(n: int, seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, 256, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+def test_registry_lists_the_memories_and_refuses_unknown_ones():
+    assert modes() == MODES and memory_class(TOY) is MeanMemory
+    assert set(trainable_modes()) == {"fam", "memformer", TOY}
+    assert tuple(m for m in modes() if memory_class(m).carried) == CARRYING
+    with pytest.raises(ConfigError, match="unknown memory mode"):
+        MemoryConfig(mode="nonsense")
+    with pytest.raises(ValueError, match="built-in"):
+        unregister("fam")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chunking_does_not_change_logits(llama, mode):
+    ids = ids_of(300)
+    engine = Engine(llama, config_for(mode))
+    whole = engine.feed(engine.new_state(), ids, all_logits=True)
+    state = engine.new_state()
+    one_by_one = torch.cat([engine.feed(state, ids[i:i + 1], all_logits=True) for i in range(len(ids))])
+    state, parts, start = engine.new_state(), [], 0
+    for size in (7, 1, 40, 13, 64, 100, 75):
+        parts.append(engine.feed(state, ids[start:start + size], all_logits=True))
+        start += size
+    torch.testing.assert_close(one_by_one, whole, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(torch.cat(parts), whole, atol=1e-4, rtol=1e-4)
+    assert state.n_tokens == 300
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("split", [40, 64, 77])
+def test_save_load_continue_equals_never_stopping(llama, tmp_path, mode, split):
+    ids = ids_of(200)
+    engine = Engine(llama, config_for(mode, memory_segments=1, sink_tokens=4))
+    straight = engine.feed(engine.new_state(), ids, all_logits=True)[split:]
+    state = engine.new_state()
+    engine.feed(state, ids[:split])
+    engine.save_state(state, tmp_path / "s.safetensors")
+    resumed = engine.load_state(tmp_path / "s.safetensors")
+    assert resumed.n_tokens == split and resumed.updates == state.updates
+    assert resumed.mem.keys() == state.mem.keys()
+    torch.testing.assert_close(engine.feed(resumed, ids[split:], all_logits=True), straight, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_state_does_not_grow_with_blocks(llama, mode):
+    engine = Engine(llama, config_for(mode, block_size=16))
+    state = engine.new_state()
+    engine.feed(state, ids_of(16 * 5))
+    size, ptr = state.nbytes(), state.k.data_ptr()
+    engine.feed(state, ids_of(16 * 200 if engine.max_tokens is None else engine.max_tokens - 16 * 5))
+    assert state.nbytes() == size and state.k.data_ptr() == ptr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_clone_reads_on_independently(llama, mode):
+    engine = Engine(llama, config_for(mode))
+    state = engine.new_state()
+    engine.feed(state, ids_of(70))
+    copy = state.clone()
+    after = engine.feed(state, ids_of(50, seed=2), all_logits=True)
+    torch.testing.assert_close(engine.feed(copy, ids_of(50, seed=2), all_logits=True), after)
+
+
+@pytest.mark.parametrize("mode", CARRYING)
+def test_memory_is_updated_once_per_block_and_read_by_the_next(llama, mode):
+    engine = Engine(llama, config_for(mode, memory_segments=0))
+    state = engine.new_state()
+    engine.feed(state, ids_of(32 * 3 + 5))
+    assert state.updates == 3
+    changed = state.clone()
+    carried = engine.memory.carried
+    changed.mem[carried] = changed.mem[carried] + torch.randn_like(changed.mem[carried])
+    assert (engine.feed(changed, ids_of(40)) - engine.feed(state, ids_of(40))).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("mode", CARRYING)
+def test_mrbp_equals_bptt(mode):
+    grads = []
+    for method in (mrbp, bptt):
+        model = tiny_model("llama").requires_grad_(True)
+        engine = Engine(model, config_for(mode, block_size=8, memory_segments=1))
+        own = engine.memory.learnable()
+        ids = ids_of(45, seed=3).tolist()
+        weights = [0.0] * 30 + [1.0] * 15
+        weights[3] = 0.5
+        method(engine, engine.memory.initial(), cut_blocks(ids, weights, 8))
+        grads.append([p.grad.clone() for p in [*own, *model.parameters()] if p.grad is not None])
+    assert len(grads[0]) == len(grads[1]) and grads[0][0].abs().sum() > 0  # the memory's own weights learn
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
