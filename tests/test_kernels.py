@@ -12,7 +12,6 @@ if not torch.cuda.is_available():
 triton_attention = pytest.importorskip("kernels.triton_attention", reason="Triton is not installed")
 
 import kernels  # noqa: E402
-from kernels.reference import block_attention as reference  # noqa: E402
 from kernels.reference import block_attention_naive  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
