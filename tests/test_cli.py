@@ -116,6 +116,25 @@ def test_full_past_context_window_suggests_fam(capsys, tiny, tmp_path):
     assert code == 1 and "--memory fam" in err
 
 
+def test_a_bug_is_an_internal_error_not_a_user_error(capsys, tiny, doc, monkeypatch):
+    """A user error is one `Error:` line and exit 1; an unexpected exception is labelled as internal (exit 70),
+    and FAMCLI_DEBUG=1 lets its traceback through."""
+    import famcli.jobs
+
+    def broken(*args, **kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(famcli.jobs, "ask", broken)
+    code, out, err = run_main(capsys, "ask", str(doc), "q", "--model", tiny, "-q")
+    assert code == 70 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("Error: internal error (KeyError, set FAMCLI_DEBUG=1 for details)")
+    code, _, err = run_main(capsys, "ask", str(doc) + ".missing", "q", "--model", tiny, "-q")
+    assert code == 1 and err.startswith("Error: no such file") and "internal error" not in err
+    monkeypatch.setenv("FAMCLI_DEBUG", "1")
+    with pytest.raises(KeyError, match="oops"):
+        main(["ask", str(doc), "q", "--model", tiny, "-q"])
+
+
 def test_usage_errors_exit_2(capsys):
     code, _, err = run_main(capsys, "ask", "--bogus")
     assert code == 2 and err.startswith("Error: ")
