@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import torch
+from adapter_check import book_ids, mean_loss
 
 from famcli.config import MemoryConfig
 from famcli.models import load_model
 from famcli.runtime import build_engine
-
-from adapter_check import book_ids, mean_loss
 
 BOOKS = ("sherlock.txt", "pride.txt", "moby.txt")
 

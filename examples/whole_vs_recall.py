@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from recall_eval import questions
 
 from famcli.generate import Sampling
 from famcli.models import load_model
@@ -23,8 +24,6 @@ from famcli.passkey import parse_lengths
 from famcli.retrieve import SEPARATOR, RecallOptions, bm25_scores, chunk_texts, layout
 from famcli.runtime import prepare
 from famcli.tasks import Session
-
-from recall_eval import questions
 
 
 def answer(session, index, scores, prefix, suffix, budget, short):

@@ -328,3 +328,4 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
             rows.append(json.loads(done.stdout) | {"mode": label, "dtype": precision})
     return {"command": "bench", "model": source, "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,
             "weight_products_tokens_per_second": products, "results": rows}
+

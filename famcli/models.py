@@ -149,8 +149,13 @@ def _gguf_cache_dir(gguf: Path) -> Path:
 
 
 def _from_pretrained(location, gguf_file, dtype):
+    if gguf_file is None:
+        fast = _from_plain_folder(Path(location), dtype)
+        if fast is not None:
+            return fast
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_transformers()
     kwargs = {"local_files_only": True}
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
@@ -159,6 +164,66 @@ def _from_pretrained(location, gguf_file, dtype):
         location, attn_implementation="sdpa", dtype=dtype, **kwargs
     )
     return model, tokenizer
+
+
+def _from_plain_folder(folder: Path, dtype):
+    """The quick start for a folder with config.json, one model.safetensors and tokenizer.json (the GGUF cache,
+    and most saved HF models): the model is built without initialising its weights and takes the memory-mapped
+    tensors as they are; the tokenizer comes straight from tokenizer.json. Llama, Mistral and Qwen2 with the
+    default rope are built natively (famcli.native: no transformers import, ~0.2 s), others through transformers'
+    classes without initialising weights. None when the folder does not fit (from_pretrained then reads it)."""
+    files = [folder / n for n in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")]
+    if not all(f.is_file() for f in files):
+        return None
+    from famcli import native
+
+    config = native.read_config(folder)
+    model = native.load_model(folder, config, dtype) if config is not None else None
+    if model is not None:  # no transformers import at all: the quickest start
+        return model, native.Tokenizer(folder)
+    no_init = _no_init_weights()
+    if no_init is None:
+        return None
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    _quiet_transformers()
+    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    with no_init():
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=dtype)
+    state = {name: t.to(dtype) if t.is_floating_point() else t for name, t in load_file(files[1]).items()}
+    result = model.load_state_dict(state, strict=False, assign=True)
+    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
+    if result.unexpected_keys or set(result.missing_keys) - tied:
+        return None
+    if tied:
+        model.tie_weights()
+    return model, _tokenizer_from(folder)
+
+
+def _no_init_weights():
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:
+        try:
+            from transformers.modeling_utils import no_init_weights
+        except ImportError:
+            return None
+    return no_init_weights
+
+
+def _tokenizer_from(folder: Path):
+    """A fast tokenizer from tokenizer.json with the special tokens and chat template of its folder."""
+    from transformers import PreTrainedTokenizerFast
+
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    special = {k: v["content"] if isinstance(v, dict) else v for k, v in settings.items()
+               if k in ("bos_token", "eos_token", "unk_token", "pad_token") and v is not None}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **special,
+                                        model_max_length=settings.get("model_max_length", 10 ** 30))
+    template = folder / "chat_template.jinja"
+    tokenizer.chat_template = template.read_text() if template.is_file() else settings.get("chat_template")
+    return tokenizer
 
 
 def _load_gguf(folder: Path, name: str, dtype, use_cache: bool):
@@ -203,7 +268,6 @@ def load_model(spec: str | None = None, dtype: str = "auto", device: str | None 
     torch_dtype, int8 = pick_dtype(dtype, dev)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _quiet_transformers()
         try:
             if kind == "gguf":
                 model, tokenizer = _load_gguf(Path(location), gguf_file, torch_dtype, use_cache)

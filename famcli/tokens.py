@@ -8,6 +8,7 @@ two agree; the ranks are then mapped back to the model's ids. `Tokens.check` pro
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator
 
@@ -63,17 +64,30 @@ def build_tiktoken(hf_tokenizer):
 class Tokens:
     """Plain-text tokenisation through tiktoken when it reproduces the model tokenizer, else the model's."""
 
+    SHORT = 4096  # characters: shorter texts go straight to the model tokenizer (building tiktoken takes ~0.3 s)
+
     def __init__(self, hf_tokenizer):
         self.hf = hf_tokenizer
-        built = build_tiktoken(hf_tokenizer)
-        self.tiktoken, self._rank_to_id = built if built else (None, None)
+
+    @functools.cached_property
+    def _built(self):
+        return build_tiktoken(self.hf) or (None, None)
+
+    @property
+    def tiktoken(self):
+        """The tiktoken encoding, built when a long text first needs it (None if it cannot express the model's)."""
+        return self._built[0]
+
+    @property
+    def _rank_to_id(self):
+        return self._built[1]
 
     @property
     def backend(self) -> str:
         return "tiktoken" if self.tiktoken is not None else "model tokenizer"
 
     def encode(self, text: str) -> list[int]:
-        if self.tiktoken is None:
+        if len(text) < self.SHORT or self.tiktoken is None:
             return self.hf.encode(text, add_special_tokens=False)
         ids = self._rank_to_id[np.asarray(self.tiktoken.encode_ordinary(text), dtype=np.int64)]
         if ids.size and ids.min() < 0:  # a byte the vocabulary cannot express: the model tokenizer decides
@@ -81,7 +95,7 @@ class Tokens:
         return ids.tolist()
 
     def count(self, text: str) -> int:
-        if self.tiktoken is None:
+        if len(text) < self.SHORT or self.tiktoken is None:
             return len(self.encode(text))
         return len(self.tiktoken.encode_ordinary(text))
 

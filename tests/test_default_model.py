@@ -20,20 +20,35 @@ def default():
     return load_model(dtype="fp32")
 
 
+@pytest.fixture(scope="module")
+def hf_default(default):
+    """The default model as transformers builds it from the same converted folder (for its `generate`)."""
+    from transformers import AutoModelForCausalLM
+
+    from famcli.models import _gguf_cache_dir, default_gguf_path
+
+    return AutoModelForCausalLM.from_pretrained(_gguf_cache_dir(default_gguf_path()), dtype=torch.float32).eval()
+
+
 def test_cached_load_equals_direct_gguf_load(default):
+    """The quick start (famcli.native on the converted folder) gives the logits of transformers reading the GGUF."""
+    from famcli import native
+
     direct = load_model(dtype="fp32", use_cache=False)
+    assert isinstance(default.model, native.CausalLM) and not isinstance(direct.model, native.CausalLM)
     ids = torch.tensor([default.tokenizer.encode("The pass key is 4242. Remember it.")])
-    torch.testing.assert_close(default.model(ids).logits, direct.model(ids).logits)
+    with torch.no_grad():
+        torch.testing.assert_close(default.model(ids).logits, direct.model(ids).logits, atol=2e-4, rtol=1e-4)
     assert default.architecture == "llama" and default.context_window == 8192
 
 
 @pytest.mark.parametrize("mode", ["fam", "bswa", "full"])
-def test_engine_generation_equals_hf_generate_on_default_model(default, mode):
+def test_engine_generation_equals_hf_generate_on_default_model(default, hf_default, mode):
     tok = default.tokenizer
     prompt = tok.apply_chat_template([{"role": "user", "content": "Name three colours of the rainbow."}],
                                      add_generation_prompt=True, tokenize=False)
     ids = tok.encode(prompt, add_special_tokens=False)
-    theirs = default.model.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False,
+    theirs = hf_default.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False,
                                     eos_token_id=None, pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
     config = MemoryConfig(mode=mode, block_size=64, memory_segments=4, fam_length=0)
     engine = build_engine(default, config)

@@ -32,6 +32,7 @@ app.command()(info.info)
 for command in (read.summarize, read.ask, read.chat, read.stream, measure.passkey, measure.bench, train.train):
     app.command()(command)
 app.command("bench-cell", hidden=True)(measure.bench_cell)
+app.command("bench-startup", hidden=True)(measure.bench_startup)
 
 
 def _version(value: bool):

@@ -51,7 +51,15 @@ def passkey(
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
     bswa always on the base model; the adapter serves fam and memformer)."""
     from famcli.models import load_model
-    from famcli.passkey import accuracy_table, compare, digits_table, markdown, parse_depths, parse_lengths, plot
+    from famcli.passkey import (
+        accuracy_table,
+        compare,
+        digits_table,
+        markdown,
+        parse_depths,
+        parse_lengths,
+        plot,
+    )
     from famcli.reading import memory_config
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
@@ -89,13 +97,18 @@ def bench(
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
     adapter: AdapterOpt = "auto",
     min_seconds: Annotated[float, typer.Option("--min-seconds", min=0.0, help="Read each document again until this many seconds have passed; the median pass counts.")] = 10.0,
+    startup: Annotated[bool, typer.Option("--startup", help="Time `famcli ask` on a one-line file instead: end to "
+                                          "end, and split into import, load and first answer.")] = False,
 ):
-    """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline."""
+    """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline; or, with
+    --startup, how long a short question takes from a fresh process."""
     from famcli.bench import markdown_table, plot_rates, run
     from famcli.models import pick_device, pick_dtype
     from famcli.passkey import parse_lengths
     from famcli.reading import memory_config
 
+    if startup:
+        return _startup(model, dtype, as_json, quiet)
     ui, size = Ui(quiet, False), sizes(block_size, memory_segments, fam_length)
     check_writable(plot_path, "plot")
     lengths, modes = parse_lengths(length), [m.strip() for m in memories.split(",") if m.strip()]
@@ -115,6 +128,24 @@ def bench(
     emit(as_json, payload, markdown_table(payload["results"], roofline, products) +
          f"\n\nroofline (weights only, square bf16 product rate): {roofline:,.0f} tokens/s; "
          f"weight products at block shape alone: {products:,.0f} tokens/s")
+
+
+def _startup(model, dtype: str, as_json: bool, quiet: bool) -> None:
+    from famcli.startup import startup
+
+    result = startup(model, dtype, note=Ui(quiet, False).note)
+    s = result["startup"]
+    emit(as_json, result, f"famcli ask on a one-line file: {s['ask_seconds']:.2f} s end to end (median of "
+                          f"{s['runs']}): python + CLI {s['python_and_cli_seconds']:.2f} s, imports "
+                          f"{s['import_seconds']:.2f} s, model load {s['load_seconds']:.2f} s, read + answer "
+                          f"{s['answer_seconds']:.2f} s ({s['answer_tokens']} answer tokens)")
+
+
+def bench_startup(file: Annotated[str, typer.Argument()], model: ModelOpt = None, dtype: DtypeOpt = "auto"):
+    """The phases of one short question, timed in this fresh process (for `famcli bench --startup`)."""
+    from famcli.startup import startup_phases
+
+    typer.echo(json.dumps(startup_phases(model, dtype, file)))
 
 
 def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],

@@ -8,7 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from famcli.cli.options import BlockOpt, DeviceOpt, DtypeOpt, FamOpt, ModelOpt, QuietOpt, SeedOpt, SegmentsOpt, Ui
+from famcli.cli.options import (
+    BlockOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FamOpt,
+    ModelOpt,
+    QuietOpt,
+    SeedOpt,
+    SegmentsOpt,
+    Ui,
+)
 from famcli.outputs import check_writable
 
 
@@ -39,7 +49,12 @@ def train(
     """Teach a model to use its memory: LoRA + a learned FAM prompt (or Memformer writer), trained with MRBP;
     writes an adapter file."""
     from famcli.memory import trainable_modes
-    from famcli.train import TrainConfig, checkpoint_for, run_until_stopped, start_trainer
+    from famcli.train import (
+        TrainConfig,
+        checkpoint_for,
+        run_until_stopped,
+        start_trainer,
+    )
     from famcli.traindata import find_books, parse_mix
 
     if memory not in trainable_modes():
