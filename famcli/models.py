@@ -234,6 +234,8 @@ def _load_gguf(folder: Path, name: str, dtype, use_cache: bool):
     model, tokenizer = _from_pretrained(folder, name, torch.float32)
     if use_cache:
         _save_plain(model, tokenizer, cached)
+        if (cached / "model.safetensors").is_file():  # the first run reads what every later run will read
+            return _from_pretrained(cached, None, dtype)
     return model.to(dtype), tokenizer
 
 

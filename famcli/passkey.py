@@ -89,11 +89,11 @@ def document_ids(session: Session, length: int, depth: float, key: int) -> list[
     return head + body[:cut] + needle + body[cut:] + question
 
 
-def run_trial(session: Session, length: int, depth: float, key: int, progress=None) -> Trial:
+def run_trial(session: Session, length: int, depth: float, key: int, progress=None, ids=None) -> Trial:
     """Read the document through the memory and answer. With recall the question is known before reading
     (constant memory), and the answer is read from the header, the best passages, the recent window and
-    the question."""
-    ids = document_ids(session, length, depth, key)
+    the question. `ids`: the document, when it is not the standard filler's."""
+    ids = ids if ids is not None else document_ids(session, length, depth, key)
     state = session.engine.new_state()
     if session.recall is None:
         session.read_ids(state, ids[:-1], progress)
@@ -146,6 +146,27 @@ def compare(base, modes: list[str], lengths: list[int], depths: list[float], tri
                     with reporter.reading(n, f"{name} {n / 1000:g}k depth {d:g}", config.block_size) as bar:
                         results.append(dataclasses.replace(run_trial(session, n, d, key, bar), mode=name))
     return results, configs, None if tuned is None else tuned.adapter
+
+
+def document_trial(session: Session, path: str, length: int | None = None, depth: float = 0.5,
+                   seed: int = 0) -> dict:
+    """A pass key hidden at `depth` in a document's own text (its first `length` tokens, all of it by default)
+    and asked for at the end: does this memory find it in text like the user's? The object `famcli batch
+    passkey` writes per document."""
+    from famcli.documents import DocumentError, open_document
+
+    enc, key = session.tokens.encode, keys_for(seed, 1)[0]
+    body = [i for piece in session.tokens.stream(open_document(path).pieces) for i in piece]
+    head, needle, question = enc(HEADER), enc(NEEDLE.format(key=key)), enc(QUESTION)
+    body = body[:max(0, length - len(head) - len(needle) - len(question))] if length else body
+    if not body:
+        raise DocumentError(f"{path} holds no text")
+    cut = int(round(depth * len(body)))
+    ids = head + body[:cut] + needle + body[cut:] + question
+    trial = run_trial(session, len(ids), depth, key, ids=ids)
+    return {"command": "passkey", "key": key, "depth": depth, "answer": trial.answer, "correct": trial.correct,
+            "digits": trial.digits, "tokens_read": trial.tokens, "passages": trial.passages,
+            "memory": session.config.to_dict(), "model": session.loaded.name}
 
 
 def keys_for(seed: int, trials: int) -> list[int]:

@@ -106,6 +106,12 @@ CASES = [
     ("bench --memory sink+magic", 2, "add +recall or +index"),
     ("train --memory sink --steps 1 --out {d}/a.safetensors", 2, "train fam or memformer"),
     ("train --mix 1,2 --steps 1 --out {d}/a.safetensors", 2, "three non-negative shares"),
+    # batch
+    ("batch ask q {d}/nothing*.pdf --out {d}/r.jsonl", 1, "no documents match"),
+    ("batch ask q {d}/empty.txt --out {d}/no/such/dir/r.jsonl", 1, "no/such/dir"),
+    ("batch ask q {d}/empty.txt", 2, "Missing option '--out'"),
+    ("batch summarize {d}/empty.txt --out {d}/r.jsonl --jobs 0", 2, "--jobs"),
+    ("batch ask q {d}/empty.txt --out {d}/r.jsonl --memory nonsense", 1, "unknown memory mode"),
     ("train --corpus {d}/missing --steps 1 --out {d}/a.safetensors", 1, "corpus not found"),
     ("ask --bogus", 2, "No such option"),
 ]

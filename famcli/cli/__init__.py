@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from famcli import __version__
-from famcli.cli import info, measure, read, train
+from famcli.cli import batch, info, measure, read, train
 from famcli.errors import UserError
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
@@ -31,6 +31,7 @@ app = typer.Typer(
 app.command()(info.info)
 for command in (read.summarize, read.ask, read.chat, read.stream, measure.passkey, measure.bench, train.train):
     app.command()(command)
+app.add_typer(batch.app, name="batch")
 app.command("bench-cell", hidden=True)(measure.bench_cell)
 app.command("bench-startup", hidden=True)(measure.bench_startup)
 

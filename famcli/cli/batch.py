@@ -1,0 +1,123 @@
+"""`famcli batch ask | summarize | passkey`: one job over many documents, locally or on Ray (famcli.batch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from famcli.cli.options import (
+    AdapterOpt,
+    BlockOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FamOpt,
+    MaxTokensOpt,
+    MemoryOpt,
+    ModelOpt,
+    NoRecallOpt,
+    QuietOpt,
+    RecallBlocksOpt,
+    ScorerOpt,
+    SeedOpt,
+    SegmentsOpt,
+    Ui,
+    recall_options,
+    sizes,
+)
+
+app = typer.Typer(name="batch", no_args_is_help=True, rich_markup_mode="rich",
+                  help="Run ask, summarize or passkey over many documents: one JSON line each in --out.")
+
+PathsArg = Annotated[list[str], typer.Argument(help="Documents: files, globs ('books/*.epub') or folders.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="JSON lines file, one line per document as it finishes.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Skip documents --out already has a line for.")]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Workers, each loading the model once "
+                                                "(local default: one per core, 2 GiB each; Ray: as the cluster holds).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per worker (local default: "
+                                                   "the cores shared out; Ray default: 2).")]
+RayOpt = Annotated[bool, typer.Option("--ray", help="Run the workers as Ray actors on a local Ray instance.")]
+AddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="An existing Ray cluster (ray://host:10001 "
+                                                   "or auto); implies --ray.")]
+
+
+def _job(command: str, options: dict, model, memory, block_size, memory_segments, fam_length, dtype, device, seed,
+         adapter, no_recall=False, recall_blocks=4, recall_scorer="bm25"):
+    from dataclasses import asdict
+
+    from famcli.batch import Job
+    from famcli.reading import memory_config
+
+    size = sizes(block_size, memory_segments, fam_length)
+    memory_config(memory, **size)  # nonsense fails before any worker starts
+    recall = recall_options(no_recall, recall_blocks, recall_scorer)
+    return Job(command, options, model, memory, size, dtype, device, seed, adapter,
+               None if recall is None else asdict(recall))
+
+
+def _run(job, paths: list[str], out: Path, jobs, threads, resume: bool, ray: bool, address, quiet: bool) -> None:
+    from famcli.batch import run
+
+    ui = Ui(quiet, progress=False)
+
+    def show(line: dict, p) -> None:
+        what = "ok" if line["status"] == "ok" else f"error: {line['error']}"
+        ui.note(f"[{p.done}/{p.total}] {Path(line['file']).name}: {what} · {p.tokens:,} tokens, "
+                f"{p.tokens_per_second:,.0f} tokens/s overall")
+
+    progress = run(job, paths, out, jobs, threads, resume, ray, address, show)
+    ui.note(f"{progress.done} document(s) done, {progress.failed} failed; results in {out}")
+    if progress.failed:
+        raise typer.Exit(1)
+
+
+@app.command("ask")
+def batch_ask(
+    question: Annotated[str, typer.Argument(help="The question, asked of every document.")], paths: PathsArg,
+    out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None, ray: RayOpt = False,
+    ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
+    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: MaxTokensOpt = 48, adapter: AdapterOpt = "auto",
+    no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25",
+    quiet: QuietOpt = False,
+):
+    """Ask every document the same question."""
+    if not question.strip():
+        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    job = _job("ask", {"question": question, "max_tokens": max_tokens}, model, memory, block_size, memory_segments,
+               fam_length, dtype, device, seed, adapter, no_recall, recall_blocks, recall_scorer)
+    _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
+
+
+@app.command("summarize")
+def batch_summarize(
+    paths: PathsArg, out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None,
+    ray: RayOpt = False, ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto",
+    block_size: BlockOpt = None, memory_segments: SegmentsOpt = None, fam_length: FamOpt = None,
+    dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: MaxTokensOpt = 200,
+    adapter: AdapterOpt = "auto", quiet: QuietOpt = False,
+    sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes per document.")] = 16,
+):
+    """Summarize every document."""
+    job = _job("summarize", {"max_tokens": max_tokens, "sections": sections}, model, memory, block_size,
+               memory_segments, fam_length, dtype, device, seed, adapter)
+    _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
+
+
+@app.command("passkey")
+def batch_passkey(
+    paths: PathsArg, out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None,
+    ray: RayOpt = False, ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto",
+    block_size: BlockOpt = None, memory_segments: SegmentsOpt = None, fam_length: FamOpt = None,
+    dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0, adapter: AdapterOpt = "auto",
+    no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25",
+    quiet: QuietOpt = False,
+    length: Annotated[Optional[int], typer.Option("--length", min=64, help="Read the first N tokens of each "
+                                                  "document (default: all of it).")] = None,
+    depth: Annotated[float, typer.Option("--depth", min=0.0, max=1.0, help="Where the key goes.")] = 0.5,
+):
+    """Hide a pass key in each document's own text and ask for it: does the memory find it in text like yours?"""
+    job = _job("passkey", {"length": length, "depth": depth}, model, memory, block_size, memory_segments, fam_length,
+               dtype, device, seed, adapter, no_recall, recall_blocks, recall_scorer)
+    _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
