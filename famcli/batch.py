@@ -115,7 +115,8 @@ class Worker:
                                 Sampling(o.get("temperature", 0.0), seed=job.seed))
         if job.command == "summarize":
             return summarize_document(self.session, path, o.get("password"), o.get("sections", 16),
-                                      o.get("max_tokens", 200), o.get("instruction"), job.seed)
+                                      o.get("max_tokens", 200), o.get("instruction"), job.seed,
+                                      keep_all=o.get("keep_all", False))
         if job.command == "passkey":
             from famcli.passkey import document_trial
 

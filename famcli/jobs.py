@@ -38,15 +38,17 @@ from famcli.tasks import (
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
-                       instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent()) -> dict:
-    """Running notes per section from the memory, then a final summary of the notes."""
+                       instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
+                       keep_all: bool = False) -> dict:
+    """Running notes per section from the memory, then a final summary of the notes; boilerplate (licences,
+    contents, running heads) is left out unless keep_all."""
     t_start = time.perf_counter()
-    total = count_tokens(session, file, password)
+    total = count_tokens(session, file, password, clean=not keep_all)
     every = section_length(total, session.config.window, sections)
     running: list[str] = []
     state = session.engine.new_state()
     reading = read_document(session, state, file, password, reporter, every,
-                            lambda st: running.append(note_on(session, st)), total=total)
+                            lambda st: running.append(note_on(session, st)), total=total, clean=not keep_all)
     if not running or state.n_tokens % every:
         running.append(note_on(session, state))
     summary = summarize_notes(session, running, instruction or SUMMARY_INSTRUCTION, max_tokens, Sampling(seed=seed))

@@ -69,11 +69,17 @@ def note_untrained(reporter: Reporter, config: MemoryConfig) -> None:
                   f"`famcli train --memory {config.mode}`)")
 
 
-def count_tokens(session: Session, path: str, password=None) -> int | None:
+def count_tokens(session: Session, path: str, password=None, clean: bool = False) -> int | None:
     """Token total for progress and ETA (a cheap tiktoken pass, which also finds a damaged file before the
-    read starts); PDFs and stdin have none."""
+    read starts); PDFs and stdin have none. `clean`: without the boilerplate (famcli.boilerplate)."""
     doc = open_document(path, password)
-    return sum(session.tokens.count(piece) for piece in doc.pieces) if doc.countable else None
+    return sum(session.tokens.count(piece) for piece in _pieces(doc, clean)) if doc.countable else None
+
+
+def _pieces(doc, clean: bool):
+    from famcli.boilerplate import clean as without_boilerplate
+
+    return without_boilerplate(doc.pieces, doc.kind) if clean else doc.pieces
 
 
 def check_fits(session: Session, total: int | None) -> None:
@@ -85,10 +91,11 @@ def check_fits(session: Session, total: int | None) -> None:
 
 def read_document(session: Session, state, path: str, password=None, reporter: Reporter = Silent(), every=None,
                   on_section=None, prefix: str = "", total: int | None = None, index=None,
-                  index_only: bool = False) -> Reading:
+                  index_only: bool = False, clean: bool = False) -> Reading:
     """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep. With a recall index,
     the prefix is read first and the index sees the document alone (it stays on `state.recall`);
-    `index_only` fills the index's token ids without the model (a document the answer re-reads whole)."""
+    `index_only` fills the index's token ids without the model (a document the answer re-reads whole);
+    `clean` leaves out boilerplate (Gutenberg licences, contents, PDF running heads: famcli.boilerplate)."""
     total = total if total is not None else count_tokens(session, path, password)
     check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
@@ -102,7 +109,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     if index is not None:
         read_before = session.read_text(state, [prefix]).tokens if prefix else 0
         state.recall, prefix = index, ""
-    pieces = _marking_places(doc, index) if index is not None else doc.pieces
+    pieces = _marking_places(doc, index) if index is not None else _pieces(doc, clean)
     pieces = itertools.chain([prefix], pieces) if prefix else pieces
     with reporter.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
         reading = session.read_text(state, pieces, progress, every, on_section)

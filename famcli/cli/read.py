@@ -50,6 +50,8 @@ def summarize(
         "--instruction", help="What the final summary should be (default: a short summary of the whole document).")] = None,
     notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
     sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes over the document.")] = 16,
+    keep_all: Annotated[bool, typer.Option("--keep-all", help="Also read boilerplate: Gutenberg licences, tables "
+                                           "of contents, PDF running headers and page numbers.")] = False,
 ):
     """Summarize a whole document: running notes per section from the memory, then a final summary."""
     from famcli.jobs import numbered, summarize_document
@@ -58,7 +60,7 @@ def summarize(
     ui = Ui(quiet, progress)
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, reporter=ui)
-    result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui)
+    result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui, keep_all)
     text = result["summary"] if not notes else \
         "\n".join(["Notes:", *numbered(result["running_notes"]), "", "Summary:", result["summary"]])
     emit(as_json, result, text)
