@@ -8,51 +8,65 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
-from famcli.documents import DocumentError
+from famcli.documents import DocumentError, open_document
 from famcli.generate import Sampling
-from famcli.reading import (
-    Reporter,
-    Silent,
-    count_tokens,
-    document_id,
-    load_reading,
-    payload,
-    read_document,
-    save_reading,
-    saving_on_stop,
-)
-from famcli.tasks import (
-    READING_HEADER,
-    SUMMARY_INSTRUCTION,
-    Reading,
-    Session,
-    ask,
-    note_on,
-    question_header,
-    section_length,
-    summarize_notes,
-)
+from famcli.reading import (Reporter, Silent, count_tokens, document_id, load_reading, payload, pieces_of,
+                            read_document, save_reading, saving_on_stop)
+from famcli.tasks import (READING_HEADER, SUMMARY_INSTRUCTION, Reading, Session, ask, note_on, question_header,
+                          section_note, section_size, summarize_notes)
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
                        instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
                        keep_all: bool = False) -> dict:
-    """Running notes per section from the memory, then a final summary of the notes; boilerplate (licences,
-    contents, running heads) is left out unless keep_all."""
+    """Notes on sections the model reads whole (full attention, each after the note before it), then a summary
+    of the notes (reduced in rounds when they outgrow the window); boilerplate (licences, contents, running
+    heads) is left out unless keep_all."""
     t_start = time.perf_counter()
     total = count_tokens(session, file, password, clean=not keep_all)
-    every = section_length(total, session.config.window, sections)
-    running: list[str] = []
-    state = session.engine.new_state()
-    reading = read_document(session, state, file, password, reporter, every,
-                            lambda st: running.append(note_on(session, st)), total=total, clean=not keep_all)
-    if not running or state.n_tokens % every:
-        running.append(note_on(session, state))
+    size, doc = section_size(total, sections, session.loaded.context_window), open_document(file, password)
+    notes, buffer, done, t0 = [], [], 0, time.perf_counter()
+
+    def write(ids: list[int]) -> None:
+        nonlocal done
+        note = section_note(session, ids, notes[-1]["note"] if notes else "")
+        notes.append({"tokens": [done, done + len(ids)], "place": _place(doc), "note": note})
+        reporter.note(f"[{_where(notes[-1])}] {note}")
+        done += len(ids)
+
+    with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
+        for ids in session.tokens.stream(pieces_of(doc, not keep_all)):
+            buffer.extend(ids)
+            while len(buffer) >= size:
+                write(buffer[:size])
+                progress(size)
+                buffer = buffer[size:]
+        if buffer:
+            write(buffer)
+            progress(len(buffer))
+    if not notes:
+        raise DocumentError(f"{file} holds no text")
+    reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
+    running = [n["note"] for n in notes]
     summary = summarize_notes(session, running, instruction or SUMMARY_INSTRUCTION, max_tokens, Sampling(seed=seed))
-    return payload("summarize", session, reading, t_start, summary=summary, running_notes=running)
+    return payload("summarize", session, reading, t_start, summary=summary, running_notes=running, sections=notes)
+
+
+def _place(doc) -> str | None:
+    return None if doc.place is None else f"{doc.place[0]} {doc.place[1]}"
+
+
+def _where(note: dict) -> str:
+    a, b = note["tokens"]
+    return note["place"] or f"tokens {a:,}-{b:,}"
+
+
+def numbered_notes(notes: list[dict]) -> list[str]:
+    """`--notes`: each note with where it comes from (chapter or page where known, else its token range)."""
+    return [f"{i + 1}. [{_where(n)}] {n['note']}" for i, n in enumerate(notes)]
 
 
 def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 48,
@@ -148,6 +162,3 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
     return payload("stream", session, reading, t_start, digests=digests, question=question, answer=answer,
                    passages=[p.to_dict() for p in passages])
 
-
-def numbered(notes: Iterable[str]) -> list[str]:
-    return [f"{i + 1}. {n}" for i, n in enumerate(notes)]

@@ -73,10 +73,10 @@ def count_tokens(session: Session, path: str, password=None, clean: bool = False
     """Token total for progress and ETA (a cheap tiktoken pass, which also finds a damaged file before the
     read starts); PDFs and stdin have none. `clean`: without the boilerplate (famcli.boilerplate)."""
     doc = open_document(path, password)
-    return sum(session.tokens.count(piece) for piece in _pieces(doc, clean)) if doc.countable else None
+    return sum(session.tokens.count(piece) for piece in pieces_of(doc, clean)) if doc.countable else None
 
 
-def _pieces(doc, clean: bool):
+def pieces_of(doc, clean: bool):
     from famcli.boilerplate import clean as without_boilerplate
 
     return without_boilerplate(doc.pieces, doc.kind) if clean else doc.pieces
@@ -109,7 +109,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     if index is not None:
         read_before = session.read_text(state, [prefix]).tokens if prefix else 0
         state.recall, prefix = index, ""
-    pieces = _marking_places(doc, index) if index is not None else _pieces(doc, clean)
+    pieces = _marking_places(doc, index) if index is not None else pieces_of(doc, clean)
     pieces = itertools.chain([prefix], pieces) if prefix else pieces
     with reporter.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
         reading = session.read_text(state, pieces, progress, every, on_section)

@@ -255,11 +255,29 @@ def chat_turn(session: Session, instruction: str) -> str:
     return "\n" + (turn[user:] if user > 0 else turn)
 
 
-def section_length(total_tokens: int | None, window: int, sections: int = 16) -> int:
-    """Notes every section: about `sections` of them over a known length, never shorter than the window."""
+SECTION_NOTE = "In one sentence: what happens in this passage, and who is in it?"
+CARRY = False  # the note before in the prompt: measured, the 135M model then copies it (docs/summaries.md)
+SECTION_MIN, SECTION_MAX = 1000, 3000  # tokens a section note is written from: read whole, with full attention
+
+
+def section_size(total_tokens: int | None, sections: int = 16, window: int = 8192) -> int:
+    """Tokens per section: about `sections` over a known length, within what the model reads well at once
+    (and half its window at most, leaving room for the prompt and the note before)."""
+    cap = min(SECTION_MAX, window // 2)
     if not total_tokens:
-        return max(window, 4096)
-    return max(window, -(-total_tokens // sections))
+        return cap
+    return min(cap, max(SECTION_MIN, -(-total_tokens // sections)))
+
+
+def section_note(session: Session, ids: list[int], previous: str, max_tokens: int = 60) -> str:
+    """A note on one section, written by the plain model reading the whole section (its native window) after
+    the note before it, so each note sees its section and knows the story so far."""
+    text = session.loaded.tokenizer.decode(ids)
+    before = f"The story so far: {previous}\n\n" if previous and CARRY else ""
+    prompt = chat_turn(session, f"{before}A passage of the text:\n{text}\n\n{SECTION_NOTE}")
+    engine = session.final_reader()
+    return session.complete(engine.new_state(), prompt, max_tokens, Sampling(no_repeat_ngram=NO_REPEAT),
+                            stop=("\n\n",), engine=engine)
 
 
 def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
@@ -268,13 +286,28 @@ def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
                             Sampling(no_repeat_ngram=NO_REPEAT), stop=("\n\n",))
 
 
+REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
+
+
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
                     sampling: Sampling) -> str:
-    """Final summary from the running notes, read with the plain model when they fit its window."""
-    numbered = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(notes) if n)
-    prompt = chat_turn(session, f"Notes on consecutive parts of a document, in order:\n{numbered}\n\n{instruction}")
-    window = session.loaded.context_window - max_tokens - 16
-    ids = session.tokens.encode(prompt)
-    engine = session.final_reader() if len(ids) <= window else session.engine
+    """Final summary from the notes, read whole by the plain model; notes that outgrow its window are first
+    reduced in rounds (groups of consecutive notes become one note each)."""
     sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
+    window = session.loaded.context_window - max_tokens - 16
+    notes = [n for n in notes if n]
+    while len(notes) > 1 and len(session.tokens.encode(_notes_prompt(session, notes, instruction))) > window:
+        group = max(2, len(notes) // 4)
+        notes = [_complete_plain(session, _notes_prompt(session, notes[i:i + group], REDUCE_NOTES), 80, sampling)
+                 for i in range(0, len(notes), group)]
+    return _complete_plain(session, _notes_prompt(session, notes, instruction), max_tokens, sampling)
+
+
+def _notes_prompt(session: Session, notes: list[str], instruction: str) -> str:
+    numbered = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(notes))
+    return chat_turn(session, f"Notes on consecutive parts of a document, in order:\n{numbered}\n\n{instruction}")
+
+
+def _complete_plain(session: Session, prompt: str, max_tokens: int, sampling: Sampling) -> str:
+    engine = session.final_reader()
     return session.complete(engine.new_state(), prompt, max_tokens, sampling, engine=engine)

@@ -49,12 +49,14 @@ def summarize(
     instruction: Annotated[Optional[str], typer.Option(
         "--instruction", help="What the final summary should be (default: a short summary of the whole document).")] = None,
     notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
-    sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes over the document.")] = 16,
+    sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Notes over the document (sections "
+                                          "of 1,000-3,000 tokens: a long book gets more).")] = 16,
     keep_all: Annotated[bool, typer.Option("--keep-all", help="Also read boilerplate: Gutenberg licences, tables "
                                            "of contents, PDF running headers and page numbers.")] = False,
 ):
-    """Summarize a whole document: running notes per section from the memory, then a final summary."""
-    from famcli.jobs import numbered, summarize_document
+    """Summarize a whole document: a note on each section the model reads whole (after the note before it), then
+    a summary of the notes."""
+    from famcli.jobs import numbered_notes, summarize_document
     from famcli.reading import open_session
 
     ui = Ui(quiet, progress)
@@ -62,7 +64,7 @@ def summarize(
                            adapter, reporter=ui)
     result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui, keep_all)
     text = result["summary"] if not notes else \
-        "\n".join(["Notes:", *numbered(result["running_notes"]), "", "Summary:", result["summary"]])
+        "\n".join(["Notes:", *numbered_notes(result["sections"]), "", "Summary:", result["summary"]])
     emit(as_json, result, text)
 
 

@@ -1,0 +1,73 @@
+"""Does a summary cover the whole book? A check built from the book itself (issue 15), no reference summary.
+
+For each book: the work's text (boilerplate out), cut into thirds; its names (capitalised words that are not
+sentence starters or common words) that occur 5+ times, 70%+ of them in one third, are that third's markers.
+Then `famcli summarize --notes --json` runs on the book and the check counts:
+  covered     thirds whose markers appear in the summary (beginning, middle, end)
+  notes_named notes that name at least one of the book's names (the rest name nothing specific)
+  repeated    sentences that occur more than once across notes and summary
+  seconds     the whole summarize run; tokens/s of the read
+
+    python examples/summary_check.py ../shared/corpus/alice.txt [more books] > docs/summary_check.json
+    FAMCLI_CHECKOUT=/path/to/other/checkout python examples/summary_check.py ...   # another version of famcli
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from famcli.boilerplate import clean_text
+from famcli.documents import open_document
+
+COMMON = set("""The A An And But Or If In On At Of To For With From By As It He She They We You I His Her Their
+My Your Our This That These Those There Then When What Who Why How Where Mr Mrs Miss Sir Lady Lord Chapter
+Yes No Oh Not Now So Well Do Did Is Was Be Have Had One Two Three All Some Any Every Upon After Before Which
+While Though Although Indeed Here Come Let Go Said Says Say Very Up Out Down Over Into Still Yet Even Only
+Just Ah Dear Good Great Little Old New First Last Project Gutenberg Letter Book Volume Part God""".split())
+
+
+def names_by_third(text: str) -> list[list[str]]:
+    words = re.findall(r"(?<![.!?\"“]\s)(?<!^)\b([A-Z][a-z]{2,})\b", text, flags=re.M)
+    thirds = [text[i * len(text) // 3:(i + 1) * len(text) // 3] for i in range(3)]
+    counts = Counter(w for w in words if w not in COMMON)
+    markers = [[], [], []]
+    for name, n in counts.most_common(400):
+        if n < 5:
+            break
+        per = [len(re.findall(rf"\b{name}\b", t)) for t in thirds]
+        best = max(range(3), key=lambda i: per[i])
+        if per[best] >= 0.7 * sum(per):
+            markers[best].append(name)
+    return markers, [w for w, n in counts.items() if n >= 5]
+
+
+def check(book: Path, checkout: str | None = None) -> dict:
+    text = "".join(clean_text(open_document(str(book)).pieces))
+    markers, names = names_by_third(text)
+    t0 = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "famcli", "summarize", str(book), "--notes", "--json", "-q"],
+                         capture_output=True, text=True, check=True, cwd=checkout)
+    seconds = time.perf_counter() - t0
+    result = json.loads(run.stdout)
+    summary, notes = result["summary"], result["running_notes"]
+    sentences = [s.strip().lower() for s in re.split(r"[.!?]\s", " ".join(notes + [summary])) if len(s.split()) > 3]
+    return {"book": book.name, "tokens": result["tokens_read"], "seconds": round(seconds, 1),
+            "read_tokens_per_second": result["timings"]["tokens_per_second"],
+            "markers": markers, "covered": [any(m in summary for m in third) for third in markers],
+            "covered_in_notes": [any(m in " ".join(notes) for m in third) for third in markers],
+            "notes": len(notes), "notes_named": sum(any(n in note for n in names) for note in notes),
+            "repeated": sum(c - 1 for c in Counter(sentences).values() if c > 1),
+            "summary": summary, "notes_text": notes}
+
+
+if __name__ == "__main__":
+    import os
+
+    where = os.environ.get("FAMCLI_CHECKOUT")
+    print(json.dumps([check(Path(p).resolve(), where) for p in sys.argv[1:]], indent=2, ensure_ascii=False))
