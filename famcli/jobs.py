@@ -22,8 +22,7 @@ from famcli.tasks import (READING_HEADER, SUMMARY_INSTRUCTION, Reading, Session,
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
                        instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
                        keep_all: bool = False) -> dict:
-    """Notes on sections the model reads whole (full attention, each after the note before it), then a summary
-    of the notes (reduced in rounds when they outgrow the window); boilerplate (licences, contents, running
+    """Notes on sections the model reads whole (full attention), then a summary of the notes (reduced in rounds when they outgrow the window); boilerplate (licences, contents, running
     heads) is left out unless keep_all."""
     t_start = time.perf_counter()
     total = count_tokens(session, file, password, clean=not keep_all)
@@ -32,7 +31,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
 
     def write(ids: list[int]) -> None:
         nonlocal done
-        note = section_note(session, ids, notes[-1]["note"] if notes else "")
+        note = section_note(session, ids)
         notes.append({"tokens": [done, done + len(ids)], "place": _place(doc), "note": note})
         reporter.note(f"[{_where(notes[-1])}] {note}")
         done += len(ids)
@@ -104,13 +103,18 @@ def _loaded(session: Session, path: Path, document: str, reporter: Reporter):
     return state
 
 
+def check_chat_file(file: str) -> None:
+    """chat reads its questions from stdin, so the document cannot come from there too."""
+    if file == "-":
+        raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
+
+
 def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 48, save_state: Path | None = None,
                   load_state: Path | None = None, stopped: type[BaseException] = KeyboardInterrupt,
                   reporter: Reporter = Silent()):
     """The reading a conversation answers from. Ctrl-C while reading keeps what was read; `stopped` (a
     signal) ends the run after saving."""
-    if file == "-":
-        raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
+    check_chat_file(file)
     document = document_id(file)
     if load_state is not None:
         state = load_reading(session, load_state, document)

@@ -256,7 +256,6 @@ def chat_turn(session: Session, instruction: str) -> str:
 
 
 SECTION_NOTE = "In one sentence: what happens in this passage, and who is in it?"
-CARRY = False  # the note before in the prompt: measured, the 135M model then copies it (docs/summaries.md)
 SECTION_MIN, SECTION_MAX = 1000, 3000  # tokens a section note is written from: read whole, with full attention
 
 
@@ -269,12 +268,11 @@ def section_size(total_tokens: int | None, sections: int = 16, window: int = 819
     return min(cap, max(SECTION_MIN, -(-total_tokens // sections)))
 
 
-def section_note(session: Session, ids: list[int], previous: str, max_tokens: int = 60) -> str:
-    """A note on one section, written by the plain model reading the whole section (its native window) after
-    the note before it, so each note sees its section and knows the story so far."""
+def section_note(session: Session, ids: list[int], max_tokens: int = 60) -> str:
+    """A note on one section, written by the plain model reading the whole section (its native window). The
+    note before is not in the prompt: measured, the 135M model then copies it (docs/summaries.md)."""
     text = session.loaded.tokenizer.decode(ids)
-    before = f"The story so far: {previous}\n\n" if previous and CARRY else ""
-    prompt = chat_turn(session, f"{before}A passage of the text:\n{text}\n\n{SECTION_NOTE}")
+    prompt = chat_turn(session, f"A passage of the text:\n{text}\n\n{SECTION_NOTE}")
     engine = session.final_reader()
     return session.complete(engine.new_state(), prompt, max_tokens, Sampling(no_repeat_ngram=NO_REPEAT),
                             stop=("\n\n",), engine=engine)

@@ -36,7 +36,6 @@ from famcli.cli.options import (
     recall_options,
     sizes,
 )
-from famcli.documents import DocumentError
 from famcli.outputs import check_writable
 
 
@@ -54,8 +53,7 @@ def summarize(
     keep_all: Annotated[bool, typer.Option("--keep-all", help="Also read boilerplate: Gutenberg licences, tables "
                                            "of contents, PDF running headers and page numbers.")] = False,
 ):
-    """Summarize a whole document: a note on each section the model reads whole (after the note before it), then
-    a summary of the notes."""
+    """Summarize a whole document: a note on each section the model reads whole, then a summary of the notes."""
     from famcli.jobs import numbered_notes, summarize_document
     from famcli.reading import open_session
 
@@ -120,14 +118,13 @@ def chat(
     from famcli.chat import Conversation, lines, repl
     from famcli.cli import Stopped
     from famcli.generate import Sampling
-    from famcli.jobs import read_for_chat
+    from famcli.jobs import check_chat_file, read_for_chat
     from famcli.reading import open_session
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer)
     check_writable(save_state, "state file")
     check_writable(history, "history file")
-    if file == "-":
-        raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
+    check_chat_file(file)  # before the model loads
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, recall, ui)
     state = read_for_chat(session, file, password, max_tokens, save_state, load_state, Stopped, ui)
