@@ -6,6 +6,7 @@ Then `famcli summarize --notes --json` runs on the book and the check counts:
   covered     thirds whose markers appear in the summary (beginning, middle, end)
   notes_named notes that name at least one of the book's names (the rest name nothing specific)
   repeated    sentences that occur more than once across notes and summary
+  boilerplate notes that speak of the edition rather than the work (licence, Project Gutenberg, contents)
   seconds     the whole summarize run; tokens/s of the read
 
     python examples/summary_check.py ../shared/corpus/alice.txt [more books] > docs/summary_check.json
@@ -30,6 +31,9 @@ My Your Our This That These Those There Then When What Who Why How Where Mr Mrs 
 Yes No Oh Not Now So Well Do Did Is Was Be Have Had One Two Three All Some Any Every Upon After Before Which
 While Though Although Indeed Here Come Let Go Said Says Say Very Up Out Down Over Into Still Yet Even Only
 Just Ah Dear Good Great Little Old New First Last Project Gutenberg Letter Book Volume Part God""".split())
+
+
+BOILERPLATE = re.compile(r"gutenberg|licen[cs]e|e-?book|copyright|table of contents|trademark|donation", re.I)
 
 
 def names_by_third(text: str) -> list[list[str]]:
@@ -63,6 +67,7 @@ def check(book: Path, checkout: str | None = None) -> dict:
             "covered_in_notes": [any(m in " ".join(notes) for m in third) for third in markers],
             "notes": len(notes), "notes_named": sum(any(n in note for n in names) for note in notes),
             "repeated": sum(c - 1 for c in Counter(sentences).values() if c > 1),
+            "boilerplate": sum(bool(BOILERPLATE.search(note)) for note in notes),
             "summary": summary, "notes_text": notes}
 
 
@@ -70,4 +75,11 @@ if __name__ == "__main__":
     import os
 
     where = os.environ.get("FAMCLI_CHECKOUT")
-    print(json.dumps([check(Path(p).resolve(), where) for p in sys.argv[1:]], indent=2, ensure_ascii=False))
+    results = []
+    for p in sys.argv[1:]:
+        results.append(check(Path(p).resolve(), where))
+        r = results[-1]
+        print(f"{r['book']}: {r['tokens']:,} tokens, {r['seconds']} s, thirds in summary {sum(r['covered'])}/3, "
+              f"in notes {sum(r['covered_in_notes'])}/3, named {r['notes_named']}/{r['notes']}, repeated "
+              f"{r['repeated']}, boilerplate {r['boilerplate']}", file=sys.stderr, flush=True)
+    print(json.dumps(results, indent=2, ensure_ascii=False))

@@ -16,6 +16,8 @@ no per-mode code. Positions follow the design doc (famcli.positions).
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 import kernels
@@ -40,10 +42,12 @@ class Engine:
     """Streams tokens through a loaded Llama-family model under one MemoryConfig.
 
     `weights` are the memory's learned tensors as an adapter file names them (None: the untrained memory,
-    whose starting rows come from the embeddings of `prompt_ids`, the zero-shot text)."""
+    whose starting rows come from the embeddings of `prompt_ids`, the zero-shot text). `exact`: the layer
+    products in the model's own dtype even on a model loaded with `--dtype int8` (what answers are read and
+    decoded with)."""
 
     def __init__(self, model, config: MemoryConfig, weights: dict | None = None, context_window: int | None = None,
-                 prompt_ids: list[int] | None = None):
+                 prompt_ids: list[int] | None = None, exact: bool = False):
         self.model, self.config, self.prompt_ids = model, config, prompt_ids
         c = model.config
         self.n_layers, self.hidden = c.num_hidden_layers, c.hidden_size
@@ -55,15 +59,30 @@ class Engine:
         self.rotary = Rotary(model, self.param.dtype, self.param.device)
         self.layers = model.model.layers
         self.scale = float(getattr(self.layers[0].self_attn, "scaling", self.head_dim ** -0.5))
-        self.math = LayerMath(model, self.n_heads, self.n_kv, self.head_dim)
+        self.math = LayerMath(model, self.n_heads, self.n_kv, self.head_dim, exact)
+        self._size(config)
+        self.memory = memory_class(config.mode)(self, weights)
+
+    def _size(self, config: MemoryConfig) -> None:
         kind = memory_class(config.mode)
         kind.check_against(config, self.context_window)
+        self.config = config
         self.ring = kind.ring_blocks(config, self.context_window)  # block slots in the ring buffer
         self.lookback = self.ring - 1  # previous blocks visible
         self.max_tokens = kind.max_tokens(config, self.context_window)
         self.head = kind.rows(config)  # memory rows before the ring
         self.buffer_len = self.head + self.ring * config.block_size
-        self.memory = kind(self, weights)
+
+    def resized(self, block_size: int) -> "Engine":
+        """This engine reading blocks of another size: the same model and the same memory weights (the very
+        tensors, so training one trains both; training draws a block size per document)."""
+        if block_size == self.config.block_size:
+            return self
+        new = copy.copy(self)
+        new._size(self.config.replace(block_size=block_size))
+        new.memory = copy.copy(self.memory)
+        new.memory.engine, new.memory.config = new, new.config
+        return new
 
     @property
     def int8(self) -> bool:

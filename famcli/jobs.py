@@ -15,15 +15,17 @@ from famcli.documents import DocumentError, open_document
 from famcli.generate import Sampling
 from famcli.reading import (Reporter, Silent, count_tokens, document_id, load_reading, payload, pieces_of,
                             read_document, save_reading, saving_on_stop)
-from famcli.tasks import (READING_HEADER, SUMMARY_INSTRUCTION, Reading, Session, ask, note_on, question_header,
-                          section_note, section_size, summarize_notes)
+from famcli.tasks import (READING_HEADER, Reading, Session, ask, note_on, question_header, section_note,
+                          section_size, summarize_notes, summarize_parts, summary_parts)
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
                        instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
                        keep_all: bool = False) -> dict:
-    """Notes on sections the model reads whole (full attention), then a summary of the notes (reduced in rounds when they outgrow the window); boilerplate (licences, contents, running
-    heads) is left out unless keep_all."""
+    """Notes on sections the model reads whole (full attention), then the summary: by default the notes of
+    each part of the document reduced to two sentences, in order (`parts`); with an instruction, the notes
+    read whole with it (reduced in rounds when they outgrow the window). Boilerplate (licences, contents,
+    running heads) is left out unless keep_all."""
     t_start = time.perf_counter()
     total = count_tokens(session, file, password, clean=not keep_all)
     size, doc = section_size(total, sections, session.loaded.context_window), open_document(file, password)
@@ -49,9 +51,15 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     if not notes:
         raise DocumentError(f"{file} holds no text")
     reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
-    running = [n["note"] for n in notes]
-    summary = summarize_notes(session, running, instruction or SUMMARY_INSTRUCTION, max_tokens, Sampling(seed=seed))
-    return payload("summarize", session, reading, t_start, summary=summary, running_notes=running, sections=notes)
+    running, sampling = [n["note"] for n in notes], Sampling(seed=seed)
+    if instruction:
+        summary = summarize_notes(session, running, instruction, max_tokens, sampling)
+        return payload("summarize", session, reading, t_start, summary=summary, running_notes=running, sections=notes)
+    texts = summarize_parts(session, running, max_tokens, sampling)
+    parts = [{"tokens": [notes[a]["tokens"][0], notes[b - 1]["tokens"][1]], "summary": text}
+             for (a, b), text in zip(summary_parts(len(notes), max_tokens), texts)]
+    return payload("summarize", session, reading, t_start, summary=" ".join(texts), parts=parts,
+                   running_notes=running, sections=notes)
 
 
 def _place(doc) -> str | None:

@@ -15,9 +15,10 @@ from famcli.quant import int8_linear
 class LayerMath:
     """Projections, output projection and MLP of one loaded model's decoder layers."""
 
-    def __init__(self, model, n_heads: int, n_kv: int, head_dim: int):
+    def __init__(self, model, n_heads: int, n_kv: int, head_dim: int, exact: bool = False):
+        """exact: the products in the model's own dtype even when it reads in int8 (answers)."""
         self.model, self.n_heads, self.n_kv, self.head_dim = model, n_heads, n_kv, head_dim
-        self.int8 = bool(getattr(model, "_famcli_int8", False))  # --dtype int8 (famcli.quant)
+        self.int8 = bool(getattr(model, "_famcli_int8", False)) and not exact  # --dtype int8 (famcli.quant)
         for layer in model.model.layers:
             fuse(layer.self_attn, ("q_proj", "k_proj", "v_proj"))
             if hasattr(layer.mlp, "down_proj") and hasattr(layer.mlp, "act_fn"):

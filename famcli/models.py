@@ -142,6 +142,21 @@ def _cache_root() -> Path:
     return Path(root)
 
 
+def calibration_file(location, gguf_file: str | None) -> Path | None:
+    """Where the int8 input ranges of this model's weights are kept (famcli.quant.calibrate): keyed by the
+    weight files' paths, sizes and times and by the calibration text, so changed weights calibrate afresh."""
+    from famcli.quant import CALIBRATION_TEXT
+
+    source = Path(location) / gguf_file if gguf_file else Path(location)
+    files = [source] if source.is_file() else sorted(p for p in Path(source).glob("*")
+                                                     if p.suffix in (".safetensors", ".bin", ".json"))
+    if not files:
+        return None
+    stamp = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    key = hashlib.sha256(f"{stamp}|{CALIBRATION_TEXT}".encode()).hexdigest()[:20]
+    return _cache_root() / "calibration" / f"{key}.safetensors"
+
+
 def _gguf_cache_dir(gguf: Path) -> Path:
     st = gguf.stat()
     key = hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
@@ -288,7 +303,8 @@ def load_model(spec: str | None = None, dtype: str = "auto", device: str | None 
     if int8:
         from famcli.quant import calibrate
 
-        model._famcli_x_max = calibrate(model, tokenizer)  # the input ranges the int8 products are smoothed by
+        cache = calibration_file(location, gguf_file) if use_cache and kind != "hub" else None
+        model._famcli_x_max = calibrate(model, tokenizer, cache)  # the input ranges the int8 products are smoothed by
     name = gguf_file or (str(location) if kind != "hub" else spec)
     return LoadedModel(model, tokenizer, Path(str(name)).name if kind != "hub" else name,
                        str(Path(location) / gguf_file) if gguf_file else str(location), torch_dtype, dev)

@@ -97,7 +97,7 @@ def run_trial(session: Session, length: int, depth: float, key: int, progress=No
     state = session.engine.new_state()
     if session.recall is None:
         session.read_ids(state, ids[:-1], progress)
-        answer_ids = generate(session.engine, state, ids[-1:], 8)
+        answer_ids = generate(session.answerer(), state, ids[-1:], 8)
         answer = session.loaded.tokenizer.decode(answer_ids)
         return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids))
     question = session.tokens.encode(QUESTION)

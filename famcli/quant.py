@@ -18,7 +18,9 @@ reading the peak tokens apart in fp32 tamed (+4-5% loss measured; docs/benchmark
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import torch
 
@@ -34,9 +36,36 @@ CALIBRATION_TEXT = (
     "minutes. 3. Send the letter to the mayor before Friday, with a copy to the newspaper.\n\n")
 
 
-def calibrate(model, tokenizer) -> dict[int, torch.Tensor]:
+def calibrate(model, tokenizer, cache: Path | None = None) -> dict[int, torch.Tensor]:
     """Per input channel, the largest |x| each layer linear map sees while the model reads CALIBRATION_TEXT
-    (keyed by id of the module)."""
+    (keyed by id of the module). With `cache` (a file for this model's weights), read from it when it is
+    there and written to it when not: the read costs ~1.4 s of every start otherwise."""
+    names = {id(m): name for name, m in model.named_modules()}
+    if cache is not None and cache.is_file():
+        from safetensors.torch import load_file
+
+        try:
+            stored = load_file(str(cache))
+        except (OSError, RuntimeError):
+            stored = {}
+        by_name = dict(model.named_modules())
+        if stored and all(name in by_name for name in stored):
+            return {id(by_name[name]): t for name, t in stored.items()}
+    seen = _calibrate(model, tokenizer)
+    if cache is not None:
+        from safetensors.torch import save_file
+
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
+            save_file({names[i]: t.contiguous() for i, t in seen.items()}, str(tmp))
+            tmp.replace(cache)
+        except OSError:  # a cache that cannot be written only costs time
+            pass
+    return seen
+
+
+def _calibrate(model, tokenizer) -> dict[int, torch.Tensor]:
     ids = tokenizer.encode(CALIBRATION_TEXT * 2, add_special_tokens=False)
     seen: dict[int, torch.Tensor] = {}
 

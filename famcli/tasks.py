@@ -48,6 +48,7 @@ class Session:
         self.recall = recall  # None: answers come from the memory alone (--no-recall)
         self.index_config = index_config
         self._full: Engine | None = None
+        self._answerer: Engine | None = None
 
     @property
     def config(self) -> MemoryConfig:
@@ -99,7 +100,7 @@ class Session:
         `engine` reads the prompt instead of the session's own (the state must be that engine's)."""
         tok = self.loaded.tokenizer
         prompt_ids = tok.encode(prompt, add_special_tokens=False)  # prompts may hold chat special tokens
-        return self.complete_ids(engine or self.engine, state, prompt_ids, max_tokens, sampling, stop)
+        return self.complete_ids(engine or self.answerer(), state, prompt_ids, max_tokens, sampling, stop)
 
     def complete_ids(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
                      sampling: Sampling, stop: tuple[str, ...], on_text: Callable[[str], None] | None = None) -> str:
@@ -126,10 +127,22 @@ class Session:
         return text
 
     def final_reader(self) -> Engine:
-        """The plain model (mode full) for texts that fit its window, e.g. the notes of a summary."""
+        """The plain model (mode full) for texts that fit its window, e.g. the notes of a summary. Like every
+        answer, in the model's own precision even when the document is read in int8."""
         if self._full is None:
-            self._full = build_engine(self.loaded, MemoryConfig(mode="full", block_size=self.config.block_size))
+            self._full = build_engine(self.loaded, MemoryConfig(mode="full", block_size=self.config.block_size),
+                                      exact=True)
         return self._full
+
+    def answerer(self) -> Engine:
+        """The engine that reads an answer's prompt after the memory and decodes it: the session's own, or
+        with `--dtype int8` its twin with the layer products in fp32 (same memory, same state): int8 reads the
+        document, fp32 writes what the user reads (int8 answers lost pass keys, docs/benchmarks.md)."""
+        if not self.engine.int8:
+            return self.engine
+        if self._answerer is None:
+            self._answerer = build_engine(self.loaded, self.config, exact=True)
+        return self._answerer
 
     # ----- recall ------------------------------------------------------------------------------------
 
@@ -233,14 +246,13 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
     index, state.recall = state.recall, None
     if session.recall is None or index is None:
         prompt = session.loaded.tokenizer.encode(chat_turn(session, question), add_special_tokens=False)
-        return session.complete_ids(session.engine, state, prompt, max_tokens, sampling, ("\n",), on_text), []
+        return session.complete_ids(session.answerer(), state, prompt, max_tokens, sampling, ("\n",), on_text), []
     ids, passages = session.recall_prompt(index, question, question_header(question), chat_turn(session, question),
                                           max_tokens)
     return session.answer_from(ids, max_tokens, sampling, ("\n",), on_text), passages
 
 
 NOTE_INSTRUCTION = "Summarize the text above in one sentence."
-SUMMARY_INSTRUCTION = "Write one paragraph that summarizes the whole story, from beginning to end."
 NO_REPEAT = 3  # notes and summaries of a 135M model loop without it
 
 
@@ -285,6 +297,25 @@ def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
 
 
 REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
+PART_TOKENS = 50  # summary tokens per part of the document (two sentences)
+LENGTHS = {"short": 100, "medium": 200, "long": 400}  # --length: summary tokens
+
+
+def summary_parts(n_notes: int, max_tokens: int) -> list[tuple[int, int]]:
+    """The default summary tells the document in consecutive parts, one per PART_TOKENS of the summary (and
+    at most one per note): [start, end) note ranges."""
+    n = max(1, min(n_notes, max_tokens // PART_TOKENS))
+    bounds = [round(i * n_notes / n) for i in range(n + 1)]
+    return list(zip(bounds, bounds[1:]))
+
+
+def summarize_parts(session: Session, notes: list[str], max_tokens: int, sampling: Sampling) -> list[str]:
+    """The default summary: each part's notes reduced to two sentences that keep names and events; read in
+    order they tell the document from beginning to end. One paragraph written from all the notes at once named
+    the beginning and little else (docs/summaries.md)."""
+    parts = summary_parts(len(notes), max_tokens)
+    budget = max(1, max_tokens // len(parts))
+    return [summarize_notes(session, notes[a:b], REDUCE_NOTES, budget, sampling) for a, b in parts]
 
 
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,

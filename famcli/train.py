@@ -49,8 +49,9 @@ class TrainConfig:
     targets: tuple[str, ...] = LORA_TARGETS
     state_passing: float = 0.5
     min_blocks: int = 3  # shortest document: the needle can lie beyond a one-segment window
-    max_blocks: int = 12  # longest document, in blocks, reached after `ramp` of the steps
-    ramp: float = 0.5
+    max_blocks: int = 12  # longest document, in blocks (memory updates), reached after `ramp` of the steps
+    ramp: float = 0.5  # 0: every document draws from min_blocks..max_blocks from the start (no curriculum)
+    block_sizes: tuple[int, ...] = ()  # drawn per document (short blocks: many updates for few tokens)
     lm_weight: float = 0.5
     copy_weight: float = 0.1
     clip: float = 1.0
@@ -60,6 +61,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["targets"] = list(self.targets)
+        d["block_sizes"] = list(self.block_sizes)
         return d
 
     def blocks_at(self, step: int) -> int:
@@ -73,6 +75,7 @@ class StepLog:
     kind: str
     tokens: int
     blocks: int
+    block_size: int
     loss: float
     seconds: float
     passed_state: bool
@@ -115,6 +118,8 @@ class Trainer:
             {"params": lora_params, "lr": config.lr, "weight_decay": 0.0},
             {"params": memory_params, "lr": config.prompt_lr, "weight_decay": 0.0},
         ], betas=(0.9, 0.99))
+        # one engine per block size drawn, sharing the weights (built now: a size that cannot work fails here)
+        self.engines = {B: self.engine.resized(B) for B in {memory.block_size, *config.block_sizes}}
         self.step = 0
         self.started_from: str | None = None  # the adapter a warm-started run began with (--init)
         self.carried: torch.Tensor | None = None
@@ -123,7 +128,8 @@ class Trainer:
     def describe(self) -> str:
         m = self.memory
         what = f"a {m.fam_length}-vector FAM prompt" if m.mode == "fam" else f"a {m.mode} memory of {m.fam_length} rows"
-        return (f"{len(self.lora_modules)} LoRA layers (rank {self.config.rank}) + {what}; block {m.block_size}, "
+        sizes = ", ".join(map(str, self.config.block_sizes)) or m.block_size
+        return (f"{len(self.lora_modules)} LoRA layers (rank {self.config.rank}) + {what}; block {sizes}, "
                 f"{m.memory_segments} memory segment(s)")
 
     def eta_minutes(self) -> float:
@@ -136,11 +142,13 @@ class Trainer:
         return min(1.0, (step + 1) / max(1, self.config.warmup))
 
     def train_step(self) -> StepLog:
-        cfg, B = self.config, self.memory.block_size
+        cfg = self.config
         rng = random.Random(cfg.seed * 7919 + self.step)
+        B = rng.choice(cfg.block_sizes) if cfg.block_sizes else self.memory.block_size
+        engine = self.engines[B]
         n_blocks = rng.randint(cfg.min_blocks, cfg.blocks_at(self.step))
         length = n_blocks * B - rng.randrange(0, B // 2)
-        example = self.data.example(self.step, max(length, 64))
+        example = self.data.example(self.step, max(length, 64), window=engine.config.window)
         weight = {"facts": 1.0, "lm": cfg.lm_weight, "copy": cfg.copy_weight}[example.kind]
         total = sum(example.weights) or 1.0
         weights = [w * weight / total for w in example.weights]  # mean loss per example, times its weight
@@ -152,12 +160,12 @@ class Trainer:
             group["lr"] = group["base_lr"] * self.lr_scale(self.step)
         self.optimizer.zero_grad(set_to_none=True)
         fam0 = self.carried if passed else self.engine.memory.initial()
-        loss, final_fam = mrbp(self.engine, fam0, blocks)
+        loss, final_fam = mrbp(engine, fam0, blocks)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         self.optimizer.step()
         self.carried = final_fam
-        log = StepLog(self.step, example.kind, len(example.ids), len(blocks), loss / weight,
+        log = StepLog(self.step, example.kind, len(example.ids), len(blocks), B, loss / weight,
                       time.perf_counter() - t0, passed)
         self.history.append(dataclasses.asdict(log))
         self.step += 1

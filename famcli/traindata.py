@@ -105,13 +105,17 @@ class TrainingData:
             out += self.enc(synthetic_sentence(rng))
         return out[:n]
 
-    def example(self, step: int, length: int) -> Example:
+    def example(self, step: int, length: int, window: int | None = None) -> Example:
+        """The example for `step`, about `length` tokens; `window`: the reading window of this example's block
+        size (default: the one given at construction)."""
         rng = self.rng(step)
         r = rng.random()
         kind = "facts" if r < self.mix[0] or not self.books else "lm" if r < self.mix[0] + self.mix[1] else "copy"
+        if kind == "facts":
+            return self.facts(rng, length, self.window if window is None else window)
         return getattr(self, kind)(rng, length)
 
-    def facts(self, rng: random.Random, length: int) -> Example:
+    def facts(self, rng: random.Random, length: int, window: int) -> Example:
         needle, question, answer = rng.choice(FACTS)
         values = {"n": rng.randint(1, 50000), "name": rng.choice(NAMES), "place": rng.choice(PLACES)}
         head = self.enc(rng.choice(HEADERS))
@@ -120,8 +124,8 @@ class TrainingData:
         a_ids = self.enc(answer.format(**values))
         room = max(0, length - len(head) - len(needle_ids) - len(q_ids) - len(a_ids))
         body = self.filler(rng, room)
-        if rng.random() < self.far and len(body) > self.window:
-            cut = int(rng.random() * (len(body) - self.window))  # at least `window` tokens follow the needle
+        if rng.random() < self.far and len(body) > window:
+            cut = int(rng.random() * (len(body) - window))  # at least `window` tokens follow the needle
         else:
             cut = int(rng.random() * len(body))
         ids = head + body[:cut] + needle_ids + body[cut:] + q_ids + a_ids

@@ -83,6 +83,15 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
     spans = [s["tokens"] for s in result["sections"]]  # consecutive sections, each read whole by the model
     assert spans[0][0] == 0 and spans[-1][1] == result["tokens_read"]
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])) and max(b - a for a, b in spans) <= 1024
+    assert len(result["parts"]) == 1 and result["summary"] == result["parts"][0]["summary"]
+    code, out, _ = run_main(capsys, "summarize", str(book), "--model", tiny, "--json", "--length", "long", "-q",
+                            "--sections", "12")  # 400 tokens: up to 8 parts, one per 50 tokens, at most one per note
+    result = json.loads(out)
+    parts, n = result["parts"], len(result["sections"])
+    assert code == 0 and len(parts) == min(8, n) and parts[0]["tokens"][0] == 0
+    assert parts[-1]["tokens"][1] == result["tokens_read"]
+    assert all(a["tokens"][1] == b["tokens"][0] for a, b in zip(parts, parts[1:]))
+    assert result["summary"] == " ".join(p["summary"] for p in parts)
     plot = tmp_path / "heat.png"
     code, out, _ = run_main(capsys, "passkey", "--model", tiny, "--length", "200,400", "--depth", "0.2,0.8",
                             "--trials", "1", "--memory", "fam,bswa,sink", "--plot", str(plot), "-q")

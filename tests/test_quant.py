@@ -55,3 +55,76 @@ def test_int8_weights_follow_in_place_changes(llama):
     llama._famcli_int8 = False
     exact = read(llama, config, ids)
     assert (after - exact).norm() / exact.norm() < 0.05 < (before - exact).norm() / exact.norm()
+
+
+@pytest.mark.parametrize("recall", [True, False])
+def test_int8_reads_and_answers_in_fp32(tiny_model_dirs, tmp_path, monkeypatch, recall):
+    """--dtype int8 reads the document with int8 products; the answer's prompt and every decoded token run in
+    the model's own precision (int8 answers lost pass keys fp32 found, docs/benchmarks.md)."""
+    from famcli import quant
+    from famcli.jobs import ask_document
+    from famcli.models import load_model
+    from famcli.retrieve import RecallOptions
+    from famcli.runtime import prepare
+    from famcli.tasks import Session
+
+    calls = {"n": 0}
+    real = quant.Int8Linear.__call__
+
+    def counted(self, x):
+        calls["n"] += 1
+        return real(self, x)
+
+    monkeypatch.setattr(quant.Int8Linear, "__call__", counted)
+    loaded = load_model(str(tiny_model_dirs["llama"]), dtype="int8")
+    assert loaded.int8
+    session = Session(*prepare(loaded, "sink", "none", block_size=32), RecallOptions() if recall else None)
+    assert session.engine.int8 and not session.answerer().int8 and not session.final_reader().int8
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The harbour master keeps the ledger in the blue cabinet. " * 30)
+    state = session.engine.new_state()
+    session.read_ids(state, session.tokens.encode(doc.read_text()))
+    assert calls["n"] > 0  # the document was read in int8
+    read_calls = calls["n"]
+    answers = []
+    monkeypatch.setattr(session, "complete_ids", lambda engine, *a, **k: answers.append(engine.int8) or "x")
+    ask_document(session, str(doc), "Where is the ledger?", max_tokens=4)
+    assert answers == [False]  # the answer is decoded by an exact engine
+    from famcli.generate import generate
+
+    calls["n"] = 0
+    generate(session.answerer(), state, [5, 6, 7], 3)
+    assert calls["n"] == 0 < read_calls
+
+
+def test_int8_ranges_are_calibrated_once_per_weights(tiny_model_dirs, tmp_path, monkeypatch):
+    """The calibration read is cached by the weight files: a second load reads the ranges back (and needs no
+    calibration read); changed weights calibrate afresh."""
+    import os
+
+    from famcli import quant
+    from famcli.models import calibration_file, load_model
+
+    monkeypatch.setenv("FAMCLI_CACHE", str(tmp_path / "cache"))
+    folder = tiny_model_dirs["qwen2"]
+    first = load_model(str(folder), dtype="int8")
+    cache = calibration_file(folder, None)
+    assert cache.is_file()
+    ranges = {name: first.model._famcli_x_max[id(m)] for name, m in first.model.named_modules()
+              if id(m) in first.model._famcli_x_max}
+    assert len(ranges) == 7 * first.model.config.num_hidden_layers
+
+    def no_read(*args):
+        raise AssertionError("calibrated again")
+
+    monkeypatch.setattr(quant, "_calibrate", no_read)
+    second = load_model(str(folder), dtype="int8")
+    again = {name: second.model._famcli_x_max[id(m)] for name, m in second.model.named_modules()
+             if id(m) in second.model._famcli_x_max}
+    assert again.keys() == ranges.keys() and all(torch.equal(again[n], ranges[n]) for n in ranges)
+    weights = folder / "model.safetensors"
+    st = weights.stat()
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert calibration_file(folder, None) != cache
+    with pytest.raises(AssertionError, match="calibrated again"):
+        load_model(str(folder), dtype="int8")

@@ -9,6 +9,7 @@ import torch
 
 from famcli.adapter import AdapterError, load_adapter
 from famcli.config import MemoryConfig
+from famcli.engine import Engine
 from famcli.models import load_model
 from famcli.mrbp import cut_blocks, start_state
 from famcli.runtime import build_engine, prepare, resolve, with_adapter
@@ -230,3 +231,29 @@ def test_warm_start_copies_the_adapter_weights(tiny_model_dirs, tmp_path):
         torch.testing.assert_close(a, first.lora_weights()[name][0], atol=1e-2, rtol=1e-2)
         torch.testing.assert_close(b, first.lora_weights()[name][1], atol=1e-2, rtol=1e-2)
     assert second.step == 0 and second.started_from == str(tmp_path / "a.safetensors")
+
+
+def test_block_sizes_drawn_per_document_share_one_set_of_weights(tiny_model_dirs):
+    """--block-sizes: each document is read at a size drawn for it, by engines that share the memory and LoRA
+    weights (training one trains all); the run stays deterministic, and the resized engine reads exactly like
+    one built for that size."""
+    a = _trainer(tiny_model_dirs["llama"], steps=8, block_sizes=(4, 8, 16), state_passing=0.0)
+    start = a.engine.memory.prompt.detach().clone()
+    logs = [a.train_step() for _ in range(8)]
+    assert {log.block_size for log in logs} == {4, 8, 16}
+    assert all(log.blocks >= 3 for log in logs)
+    for engine in a.engines.values():
+        assert engine.memory.prompt is a.engine.memory.prompt
+    assert not torch.allclose(a.engine.memory.prompt, start)
+    b = _trainer(tiny_model_dirs["llama"], steps=8, block_sizes=(4, 8, 16), state_passing=0.0)
+    assert [b.train_step().loss for _ in range(8)] == pytest.approx([log.loss for log in logs], rel=1e-2)
+    resized = a.engine.resized(8)
+    own = Engine(a.loaded.model, MEMORY.replace(block_size=8), {"fam_prompt": a.engine.memory.prompt.detach()},
+                 a.loaded.context_window)
+    ids = torch.arange(40) % 50 + 3
+    with torch.no_grad():
+        s1, s2 = resized.new_state(), own.new_state()
+        assert torch.allclose(resized.feed(s1, ids), own.feed(s2, ids), atol=1e-4)
+    assert s1.updates == s2.updates == 5
+    with pytest.raises(ValueError, match="context window"):
+        _trainer(tiny_model_dirs["llama"], block_sizes=(4, 100_000))

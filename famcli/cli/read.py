@@ -43,10 +43,15 @@ def summarize(
     file: FileArg, model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 200,
+    progress: ProgressOpt = False, password: PasswordOpt = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Most tokens of the summary "
+                                                      "(overrides --length).")] = None,
+    length: Annotated[str, typer.Option("--length", help="short | medium | long: about 100, 200 or 400 tokens, "
+                                        "two sentences per part of the document.")] = "medium",
     adapter: AdapterOpt = "auto",
     instruction: Annotated[Optional[str], typer.Option(
-        "--instruction", help="What the final summary should be (default: a short summary of the whole document).")] = None,
+        "--instruction", help="What the summary should be, written from all the notes at once (default: two "
+                              "sentences on each part of the document, in order).")] = None,
     notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
     sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Notes over the document (sections "
                                           "of 1,000-3,000 tokens: a long book gets more).")] = 16,
@@ -56,7 +61,11 @@ def summarize(
     """Summarize a whole document: a note on each section the model reads whole, then a summary of the notes."""
     from famcli.jobs import numbered_notes, summarize_document
     from famcli.reading import open_session
+    from famcli.tasks import LENGTHS
 
+    if length not in LENGTHS:
+        raise typer.BadParameter(f"{length!r}: choose {', '.join(LENGTHS)}", param_hint="--length")
+    max_tokens = max_tokens or LENGTHS[length]
     ui = Ui(quiet, progress)
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, reporter=ui)

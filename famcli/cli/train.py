@@ -30,6 +30,9 @@ def train(
     prompt_lr: Annotated[float, typer.Option("--prompt-lr", min=0.0, help="Learning rate of the memory's own weights (FAM prompt, Memformer writer and slots).")] = 2e-3,
     rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank (attention and MLP projections).")] = 8,
     max_blocks: Annotated[int, typer.Option("--max-blocks", min=1, help="Longest training document, in blocks (curriculum end).")] = 12,
+    min_blocks: Annotated[Optional[int], typer.Option("--min-blocks", min=1, help="Shortest training document, in blocks [default: 3, at most --max-blocks].")] = None,
+    ramp: Annotated[float, typer.Option("--ramp", min=0.0, max=1.0, help="Share of the steps over which the longest document grows from --min-blocks to --max-blocks (0: every document draws its length from the whole range from the start).")] = 0.5,
+    block_sizes: Annotated[Optional[str], typer.Option("--block-sizes", help="Block sizes drawn per document, e.g. 32,64,256 (short blocks give many memory updates for few tokens); default: --block-size.")] = None,
     state_passing: Annotated[float, typer.Option("--state-passing", min=0.0, max=1.0, help="Probability a document starts from the previous step's memory.")] = 0.5,
     mix: Annotated[str, typer.Option("--mix", help="Shares of facts, language-modelling and copy documents (lm and copy need --corpus).")] = "0.8,0.1,0.1",
     far: Annotated[float, typer.Option("--far", min=0.0, max=1.0, help="Share of facts hidden beyond the window (only the memory can hold them).")] = 0.8,
@@ -67,12 +70,23 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="--mix") from None
     if fam_keep_norm and memory != "fam":
         raise typer.BadParameter("only --memory fam has a FAM to keep the norm of", param_hint="--fam-keep-norm")
+    try:
+        sizes = tuple(sorted({int(x) for x in block_sizes.split(",")})) if block_sizes else ()
+    except ValueError:
+        sizes = (0,)
+    if sizes and min(sizes) < 1:
+        raise typer.BadParameter(f"{block_sizes!r}: give positive block sizes, e.g. 32,64,256",
+                                 param_hint="--block-sizes")
+    if min_blocks is None:
+        min_blocks = min(3, max_blocks)
+    elif min_blocks > max_blocks:
+        raise typer.BadParameter(f"{min_blocks} is more than --max-blocks {max_blocks}", param_hint="--min-blocks")
     books = find_books(corpus)
     check_writable(out, "adapter")
     check_writable(log, "log")
     checkpoint = checkpoint_for(out, resume)
     config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank, max_blocks=max_blocks,
-                         state_passing=state_passing, seed=seed, checkpoint_every=checkpoint_every)
+                         min_blocks=min_blocks, ramp=ramp, block_sizes=sizes, state_passing=state_passing, seed=seed, checkpoint_every=checkpoint_every)
     trainer = start_trainer(model, dtype, device, memory, (block_size, memory_segments, fam_length), fam_keep_norm,
                             config, books, shares, far, checkpoint if resume else None, init)
     ui = Ui(quiet, progress=True)
@@ -90,7 +104,7 @@ def train(
 
 def _step(ui: Ui, log_file, entry, trainer) -> None:
     ui.note(f"step {entry.step + 1}/{trainer.config.steps} {entry.kind:5} {entry.tokens:6,} tok {entry.blocks:3} "
-            f"blocks loss {entry.loss:7.4f}  {entry.tokens_per_second:5.0f} tok/s  "
+            f"x {entry.block_size} loss {entry.loss:7.4f}  {entry.tokens_per_second:5.0f} tok/s  "
             f"{'passed-state ' if entry.passed_state else ''}ETA {trainer.eta_minutes():.0f} min")
     log_file.write(json.dumps(entry.__dict__) + "\n")
     log_file.flush()
