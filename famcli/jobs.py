@@ -13,10 +13,31 @@ from pathlib import Path
 
 from famcli.documents import DocumentError, open_document
 from famcli.generate import Sampling
-from famcli.reading import (Reporter, Silent, count_tokens, document_id, load_reading, payload, pieces_of,
-                            read_document, save_reading, saving_on_stop)
-from famcli.tasks import (READING_HEADER, Reading, Session, ask, note_on, question_header, section_note,
-                          section_size, summarize_notes, summarize_parts, summary_parts)
+from famcli.reading import (
+    Reporter,
+    Silent,
+    count_tokens,
+    document_id,
+    load_reading,
+    payload,
+    pieces_of,
+    read_document,
+    save_reading,
+    saving_on_stop,
+)
+from famcli.tasks import (
+    READING_HEADER,
+    Reading,
+    Session,
+    ask,
+    note_on,
+    question_header,
+    section_note,
+    section_size,
+    summarize_notes,
+    summarize_parts,
+    summary_parts,
+)
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
