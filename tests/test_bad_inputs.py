@@ -101,6 +101,7 @@ CASES = [
     ("summarize {d}/doc.txt --block-size 4096", 1, "exceeds the model's context window"),
     ("summarize {d}/doc.txt --sections 0", 2, "--sections"),
     ("summarize {d}/doc.txt --length huge", 2, "--length"),
+    ("batch summarize {d}/doc.txt --out {d}/r.jsonl --length tiny", 2, "--length"),
     ("passkey --length lots", 1, "bad --length"),
     ("passkey --depth 1.5", 1, "bad --depth"),
     ("passkey --trials 0", 2, "--trials"),

@@ -22,9 +22,12 @@ from famcli.cli.options import (
     ScorerOpt,
     SeedOpt,
     SegmentsOpt,
+    SummaryLengthOpt,
+    SummaryTokensOpt,
     Ui,
     recall_options,
     sizes,
+    summary_tokens,
 )
 
 app = typer.Typer(name="batch", no_args_is_help=True, rich_markup_mode="rich",
@@ -95,12 +98,12 @@ def batch_summarize(
     paths: PathsArg, out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None,
     ray: RayOpt = False, ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto",
     block_size: BlockOpt = None, memory_segments: SegmentsOpt = None, fam_length: FamOpt = None,
-    dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: MaxTokensOpt = 200,
-    adapter: AdapterOpt = "auto", quiet: QuietOpt = False,
+    dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: SummaryTokensOpt = None,
+    length: SummaryLengthOpt = "medium", adapter: AdapterOpt = "auto", quiet: QuietOpt = False,
     sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes per document.")] = 16,
 ):
     """Summarize every document."""
-    job = _job("summarize", {"max_tokens": max_tokens, "sections": sections}, model, memory, block_size,
+    job = _job("summarize", {"max_tokens": summary_tokens(length, max_tokens), "sections": sections}, model, memory, block_size,
                memory_segments, fam_length, dtype, device, seed, adapter)
     _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
 

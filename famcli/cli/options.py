@@ -43,6 +43,20 @@ SourcesOpt = Annotated[bool, typer.Option("--sources", help="Print the passages 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress", help="Show progress even when stderr is not a terminal.")]
 MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, help="Most tokens to generate.")]
+SummaryTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Most tokens of the summary "
+                                                       "(overrides --length).")]
+SummaryLengthOpt = Annotated[str, typer.Option("--length", help="short | medium | long: about 100, 200 or 400 "
+                                               "tokens, two sentences per part of the document.")]
+
+
+def summary_tokens(length: str, max_tokens: int | None) -> int:
+    from famcli.tasks import LENGTHS
+
+    if length not in LENGTHS:
+        raise typer.BadParameter(f"{length!r}: choose {', '.join(LENGTHS)}", param_hint="--length")
+    return max_tokens or LENGTHS[length]
+
+
 TempOpt = Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy decoding.")]
 PasswordOpt = Annotated[Optional[str], typer.Option("--password", help="Password of an encrypted PDF.")]
 SaveOpt = Annotated[Optional[Path], typer.Option("--save-state", help="Save the memory after reading (safetensors).")]

@@ -30,11 +30,14 @@ from famcli.cli.options import (
     SeedOpt,
     SegmentsOpt,
     SourcesOpt,
+    SummaryLengthOpt,
+    SummaryTokensOpt,
     TempOpt,
     Ui,
     emit,
     recall_options,
     sizes,
+    summary_tokens,
 )
 from famcli.outputs import check_writable
 
@@ -44,10 +47,7 @@ def summarize(
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
     progress: ProgressOpt = False, password: PasswordOpt = None,
-    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Most tokens of the summary "
-                                                      "(overrides --length).")] = None,
-    length: Annotated[str, typer.Option("--length", help="short | medium | long: about 100, 200 or 400 tokens, "
-                                        "two sentences per part of the document.")] = "medium",
+    max_tokens: SummaryTokensOpt = None, length: SummaryLengthOpt = "medium",
     adapter: AdapterOpt = "auto",
     instruction: Annotated[Optional[str], typer.Option(
         "--instruction", help="What the summary should be, written from all the notes at once (default: two "
@@ -61,11 +61,7 @@ def summarize(
     """Summarize a whole document: a note on each section the model reads whole, then a summary of the notes."""
     from famcli.jobs import numbered_notes, summarize_document
     from famcli.reading import open_session
-    from famcli.tasks import LENGTHS
-
-    if length not in LENGTHS:
-        raise typer.BadParameter(f"{length!r}: choose {', '.join(LENGTHS)}", param_hint="--length")
-    max_tokens = max_tokens or LENGTHS[length]
+    max_tokens = summary_tokens(length, max_tokens)
     ui = Ui(quiet, progress)
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, reporter=ui)
