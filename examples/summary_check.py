@@ -75,9 +75,11 @@ if __name__ == "__main__":
     import os
 
     where = os.environ.get("FAMCLI_CHECKOUT")
-    results = []
+    results, partial = [], os.environ.get("SUMMARY_CHECK_PARTIAL")  # a file rewritten after every book
     for p in sys.argv[1:]:
         results.append(check(Path(p).resolve(), where))
+        if partial:
+            Path(partial).write_text(json.dumps(results, indent=2, ensure_ascii=False))
         r = results[-1]
         print(f"{r['book']}: {r['tokens']:,} tokens, {r['seconds']} s, thirds in summary {sum(r['covered'])}/3, "
               f"in notes {sum(r['covered_in_notes'])}/3, named {r['notes_named']}/{r['notes']}, repeated "

@@ -315,7 +315,9 @@ def start_trainer(model, dtype: str, device: str, mode: str, sizes: tuple, keep_
             raise UserError("--fam-keep-norm: only --memory fam has a FAM to keep the norm of")
         memory = memory.replace(fam_keep_norm=True)
     torch.manual_seed(config.seed)
-    loaded = load_model(model, dtype=dtype, device=device)
+    if dtype == "int8":
+        raise UserError("training runs in fp32 or bf16 (--dtype int8 is for reading)")
+    loaded = load_model(model, dtype=dtype, device=device, reading=False)
     data = TrainingData(loaded.tokenizer, books, seed=config.seed, mix=shares, far=far, window=memory.window)
     trainer = Trainer(loaded, memory, config, data)
     if resume_from is not None:

@@ -108,6 +108,8 @@ CASES = [
     ("bench --memory sink+magic", 2, "add +recall or +index"),
     ("train --memory sink --steps 1 --out {d}/a.safetensors", 2, "train fam or memformer"),
     ("train --mix 1,2 --steps 1 --out {d}/a.safetensors", 2, "three non-negative shares"),
+    ("train --dtype int8 --steps 1 --out {d}/a.safetensors", 1, "training runs in fp32 or bf16"),
+    ("train --block-sizes 32,x --steps 1 --out {d}/a.safetensors", 2, "positive block sizes"),
     # batch
     ("batch ask q {d}/nothing*.pdf --out {d}/r.jsonl", 1, "no documents match"),
     ("batch ask q {d}/empty.txt --out {d}/no/such/dir/r.jsonl", 1, "no/such/dir"),

@@ -47,13 +47,14 @@ def test_folder_without_config_and_unreadable_gguf(tmp_path):
         load_model(str(bad), dtype="fp32", use_cache=False)
 
 
-def test_dtype_choice():
-    assert pick_dtype("fp32", torch.device("cpu")) == (torch.float32, False)
-    from famcli.models import cpu_supports_bf16
+def test_dtype_choice(monkeypatch):
+    from famcli import models
 
-    fast_bf16 = cpu_supports_bf16()  # int8 is opt-in (docs/benchmarks.md)
-    assert pick_dtype("auto", torch.device("cpu")) == ((torch.bfloat16, False) if fast_bf16 else
-                                                       (torch.float32, False))
+    assert pick_dtype("fp32", torch.device("cpu")) == (torch.float32, False)
+    for fast_bf16, reading, expected in [(True, True, (torch.bfloat16, False)), (False, True, (torch.float32, True)),
+                                         (False, False, (torch.float32, False)), (True, False, (torch.bfloat16, False))]:
+        monkeypatch.setattr(models, "cpu_supports_bf16", lambda: fast_bf16)
+        assert pick_dtype("auto", torch.device("cpu"), reading) == expected  # int8 reads where bf16 is slow
     assert pick_dtype("int8", torch.device("cpu")) == (torch.float32, True)  # fp32 activations, int8 weights
     with pytest.raises(ModelError, match="unknown dtype"):
         pick_dtype("int3", torch.device("cpu"))
