@@ -25,7 +25,8 @@ SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="P
 FamOpt = Annotated[Optional[int], typer.Option(
     "--fam-length", "--slots", help="Memory vectors per layer: FAM length (fam) or slots (memformer).")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32 (auto: bf16 where the CPU "
-                                                     "has fast bf16, else int8 reading with fp32 answers; int8: int8 layer products).")]
+                                                     "has fast bf16, else int8; int8: int8 layer products for "
+                                                     "reading, answers in fp32).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 AdapterOpt = Annotated[str, typer.Option(
