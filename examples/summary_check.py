@@ -7,7 +7,8 @@ Then `famcli summarize --notes --json` runs on the book and the check counts:
   notes_named notes that name at least one of the book's names (the rest name nothing specific)
   repeated    sentences that occur more than once across notes and summary
   boilerplate notes that speak of the edition rather than the work (licence, Project Gutenberg, contents)
-  seconds     the whole summarize run; tokens/s of the read
+  seconds     the whole summarize run; tokens/s of the read; with SUMMARY_CHECK_READ=1 also `ask` on the
+              same book (a plain read through the memory), timed the same way, for the cost ratio
 
     python examples/summary_check.py ../shared/corpus/alice.txt [more books] > docs/summary_check.json
     FAMCLI_CHECKOUT=/path/to/other/checkout python examples/summary_check.py ...   # another version of famcli
@@ -16,6 +17,7 @@ Then `famcli summarize --notes --json` runs on the book and the check counts:
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -59,21 +61,25 @@ def check(book: Path, checkout: str | None = None) -> dict:
                          capture_output=True, text=True, check=True, cwd=checkout)
     seconds = time.perf_counter() - t0
     result = json.loads(run.stdout)
+    read = None
+    if os.environ.get("SUMMARY_CHECK_READ"):  # a plain read of the same book: `ask`, timed the same way
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "famcli", "ask", str(book), "Who is in it?", "--json", "-q"],
+                       capture_output=True, text=True, check=True, cwd=checkout)
+        read = round(time.perf_counter() - t0, 1)
     summary, notes = result["summary"], result["running_notes"]
     sentences = [s.strip().lower() for s in re.split(r"[.!?]\s", " ".join(notes + [summary])) if len(s.split()) > 3]
-    return {"book": book.name, "tokens": result["tokens_read"], "seconds": round(seconds, 1),
+    return {"book": book.name, "tokens": result["tokens_read"], "seconds": round(seconds, 1), "ask_seconds": read,
             "read_tokens_per_second": result["timings"]["tokens_per_second"],
             "markers": markers, "covered": [any(m in summary for m in third) for third in markers],
             "covered_in_notes": [any(m in " ".join(notes) for m in third) for third in markers],
             "notes": len(notes), "notes_named": sum(any(n in note for n in names) for note in notes),
             "repeated": sum(c - 1 for c in Counter(sentences).values() if c > 1),
             "boilerplate": sum(bool(BOILERPLATE.search(note)) for note in notes),
-            "summary": summary, "notes_text": notes}
+            "summary": summary, "notes_text": notes, "sections": result["sections"], "parts": result.get("parts")}
 
 
 if __name__ == "__main__":
-    import os
-
     where = os.environ.get("FAMCLI_CHECKOUT")
     results, partial = [], os.environ.get("SUMMARY_CHECK_PARTIAL")  # a file rewritten after every book
     for p in sys.argv[1:]:

@@ -303,7 +303,7 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
     products = weight_products_rate(loaded.model, (sizes or {}).get("block_size") or MemoryConfig().block_size)
     note(f"{loaded.dtype} matmul: {gflops:,.0f} GFLOP/s -> weights-only roofline {roofline:,.0f} tokens/s; "
          f"the layer weights' own products at block shape alone: {products:,.0f} tokens/s")
-    source, window = loaded.source, loaded.context_window
+    source, window, dtype_used = loaded.source, loaded.context_window, loaded.dtype
     del loaded
     rows = []
     for mode, precision in itertools.product(modes, dtypes):
@@ -326,6 +326,7 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
                 note(f"  {label} at {n:,} tokens: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'}")
                 continue
             rows.append(json.loads(done.stdout) | {"mode": label, "dtype": precision})
-    return {"command": "bench", "model": source, "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,
+    return {"command": "bench", "model": source, "dtype": str(dtype_used).removeprefix("torch."),
+            "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,
             "weight_products_tokens_per_second": products, "results": rows}
 

@@ -3,7 +3,8 @@ footers and page numbers, detected from the text itself (never a list per book).
 documents through `clean` unless `--keep-all`.
 
     Gutenberg  everything up to the "*** START OF ... PROJECT GUTENBERG EBOOK ... ***" line and from the
-               "*** END OF ..." line on (the licence) is dropped
+               "*** END OF ..." line on (the licence) is dropped, and so are the paragraphs near the start
+               that speak of the edition (a transcriber's note on the etexts it was made from)
     contents   near the start, a run of 3+ heading lines (CHAPTER I, Letter 2, VOLUME III, XIV. ...) with at
                most one short line between them, whose headings come back later in the text, is dropped
     PDF pages  a first or last line of a page that recurs (digits aside) on 3+ pages and 40% of the pages
@@ -23,6 +24,10 @@ HEADING = re.compile(r"^\s*((chapter|letter|book|part|volume|act|stave|section)\
 CREDIT = re.compile(r"^\s*(produced by|this e-?book was produced|e-?text prepared by|transcribed from)\b",
                     re.IGNORECASE)
 CLOSING = re.compile(r"^\s*end of (the |this )?project gutenberg", re.IGNORECASE)
+EDITION = re.compile(r"\b(project gutenberg|e-?texts?|e-?books?|transcriber['’]?s?|proofread\w*|digiti[sz]ed)\b",
+                     re.IGNORECASE)
+NOTE_HEADING = re.compile(r"^\s*((original )?transcriber['’]?s?|editor['’]?s?|production)\s+notes?\s*:?\s*$",
+                          re.IGNORECASE)
 CONTENTS = re.compile(r"^\s*(table of )?contents\.?\s*$", re.IGNORECASE)
 PAGE_NUMBER = re.compile(r"^\W*(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\W*$", re.IGNORECASE)
 HEAD_CHARS = 60_000  # the start of a text searched for the Gutenberg header and a table of contents
@@ -43,7 +48,7 @@ def clean_text(pieces: Iterable[str]) -> Iterator[str]:
         if sum(map(len, head)) > HEAD_CHARS:
             break
     start = next((i + 1 for i, line in enumerate(head) if START.match(line)), 0)
-    head = _without_credit(head[start:]) if start else head
+    head = _without_edition_notes(_without_credit(head[start:])) if start else head
     head = _without_contents(head, "".join(head).lower())
     for line in _until_end(_chain(head, lines)):
         yield line
@@ -79,6 +84,27 @@ def _without_credit(head: list[str]) -> list[str]:
         return head
     end = next((i for i in range(first, len(head)) if not head[i].strip()), len(head))
     return head[:first] + head[end:]
+
+
+def _without_edition_notes(head: list[str]) -> list[str]:
+    """Without the paragraphs about the edition in a Gutenberg book's opening (a transcriber's note on the
+    etexts it was made from, say) and the heading of such a note."""
+    paragraphs, current = [], []
+    for line in head:
+        if line.strip():
+            current.append(line)
+        else:
+            paragraphs.append(current + [line])
+            current = []
+    paragraphs.append(current)
+    kept: list[list[str]] = []
+    for para in paragraphs:
+        text = "".join(para)
+        if NOTE_HEADING.match(text.strip()) or EDITION.search(text):
+            kept.append([line for line in para if not line.strip()])
+        else:
+            kept.append(para)
+    return [line for para in kept for line in para]
 
 
 def _without_contents(head: list[str], text: str) -> list[str]:

@@ -25,19 +25,16 @@ from famcli.reading import (
     save_reading,
     saving_on_stop,
 )
-from famcli.tasks import (
-    READING_HEADER,
-    Reading,
-    Session,
-    ask,
-    note_on,
-    question_header,
+from famcli.summary import (
+    Section,
+    section_names,
     section_note,
     section_size,
     summarize_notes,
     summarize_parts,
     summary_parts,
 )
+from famcli.tasks import READING_HEADER, Reading, Session, ask, note_on, question_header
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
@@ -50,13 +47,16 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     t_start = time.perf_counter()
     total = count_tokens(session, file, password, clean=not keep_all)
     size, doc = section_size(total, sections, session.loaded.context_window), open_document(file, password)
-    notes, buffer, done, t0 = [], [], 0, time.perf_counter()
+    written: list[Section] = []
+    buffer, done, t0 = [], 0, time.perf_counter()
 
     def write(ids: list[int]) -> None:
         nonlocal done
-        note = section_note(session, ids)
-        notes.append({"tokens": [done, done + len(ids)], "place": _place(doc), "note": note})
-        reporter.note(f"[{_where(notes[-1])}] {note}")
+        counts, hint = section_names(session.loaded.tokenizer.decode(ids))
+        section = Section((done, done + len(ids)), _place(doc), counts, hint)
+        section.note = section_note(session, ids, section)
+        written.append(section)
+        reporter.note(f"[{_where(section.to_dict())}] {section.note}")
         done += len(ids)
 
     with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
@@ -69,18 +69,19 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         if buffer:
             write(buffer)
             progress(len(buffer))
-    if not notes:
+    if not written:
         raise DocumentError(f"{file} holds no text")
     reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
-    running, sampling = [n["note"] for n in notes], Sampling(seed=seed)
+    running, sampling = [s.note for s in written], Sampling(seed=seed)
+    notes = [s.to_dict() for s in written]
     if instruction:
         summary = summarize_notes(session, running, instruction, max_tokens, sampling)
         return payload("summarize", session, reading, t_start, summary=summary, running_notes=running, sections=notes)
-    texts = summarize_parts(session, running, max_tokens, sampling)
-    parts = [{"tokens": [notes[a]["tokens"][0], notes[b - 1]["tokens"][1]], "summary": text}
-             for (a, b), text in zip(summary_parts(len(notes), max_tokens), texts)]
-    return payload("summarize", session, reading, t_start, summary=" ".join(texts), parts=parts,
-                   running_notes=running, sections=notes)
+    chosen = summarize_parts(session, written, max_tokens, sampling)
+    parts = [{"tokens": [written[a].tokens[0], written[b - 1].tokens[1]], "summary": c.text, "from": c.how}
+             for (a, b), c in zip(summary_parts(len(written), max_tokens), chosen)]
+    return payload("summarize", session, reading, t_start, summary=" ".join(c.text for c in chosen if c.text),
+                   parts=parts, running_notes=running, sections=notes)
 
 
 def _place(doc) -> str | None:

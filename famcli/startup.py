@@ -28,9 +28,55 @@ def startup_phases(model=None, dtype: str = "auto", path: str | None = None) -> 
             "answer": result["answer"], "answer_tokens": len(session.tokens.encode(result["answer"]))}
 
 
+def llama_cpp_phases(model=None, path: str | None = None) -> dict:
+    """The same question answered by llama.cpp (llama-cpp-python) on the same GGUF, timed in this fresh
+    process: import, load, and the chat answer."""
+    from pathlib import Path
+
+    t0 = time.perf_counter()
+    from llama_cpp import Llama
+
+    from famcli.models import default_gguf_path
+
+    t1 = time.perf_counter()
+    gguf = str(model) if model else str(default_gguf_path())
+    llm = Llama(model_path=gguf, n_ctx=512, verbose=False)
+    t2 = time.perf_counter()
+    text = Path(path).read_text()
+    out = llm.create_chat_completion([{"role": "user", "content": f"{text}\n{STARTUP_QUESTION}"}], max_tokens=24,
+                                     temperature=0.0)
+    t3 = time.perf_counter()
+    answer = out["choices"][0]["message"]["content"].strip()
+    return {"import_seconds": t1 - t0, "load_seconds": t2 - t1, "answer_seconds": t3 - t2, "answer": answer,
+            "answer_tokens": out["usage"]["completion_tokens"]}
+
+
+def startups(model=None, dtypes: list[str] = ("auto",), runs: int = 3, note=print) -> list[dict]:
+    """`startup` for each precision, and for llama.cpp on the same GGUF where llama-cpp-python is installed."""
+    import importlib.util
+
+    rows = [startup(model, d, runs, note) for d in dtypes]
+    if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
+        rows.append(startup(model, "llama.cpp", runs, note))
+    return rows
+
+
+def startup_table(rows: list[dict]) -> str:
+    """One line per precision (and llama.cpp): end to end, and where the time goes (medians)."""
+    lines = ["| famcli ask on a one-line file | end to end s | python + CLI s | imports s | model load s | "
+             "read + answer s | answer tokens |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        who = "llama.cpp (llama-cpp-python)" if r["dtype"] == "llama.cpp" else f"famcli, dtype {r['dtype']}"
+        lines.append(f"| {who} | {r['ask_seconds']:.2f} | {r['python_and_cli_seconds']:.2f} | "
+                     f"{r['import_seconds']:.2f} | {r['load_seconds']:.2f} | {r['answer_seconds']:.2f} | "
+                     f"{r['answer_tokens']} |")
+    return "\n".join(lines)
+
+
 def startup(model=None, dtype: str = "auto", runs: int = 3, note=print) -> dict:
     """`famcli ask` on a one-line file, timed end to end in fresh processes (the model cache warm), and split
-    into import, load and first answer; medians of `runs`. The first run fills the caches and is not counted."""
+    into import, load and first answer; medians of `runs`. The first run fills the caches and is not counted.
+    dtype `llama.cpp` times llama-cpp-python answering the same question instead."""
     import json
     import statistics
     import subprocess
@@ -42,8 +88,13 @@ def startup(model=None, dtype: str = "auto", runs: int = 3, note=print) -> dict:
         doc = Path(tmp) / "note.txt"
         doc.write_text(STARTUP_DOC)
         model_args = ["--model", str(model)] if model else []
-        ask = [sys.executable, "-m", "famcli", "ask", str(doc), STARTUP_QUESTION, "-q", "--dtype", dtype, *model_args]
-        cell = [sys.executable, "-m", "famcli", "bench-startup", str(doc), "--dtype", dtype, *model_args]
+        if dtype == "llama.cpp":
+            cell = [sys.executable, "-m", "famcli", "bench-startup", str(doc), "--llama-cpp", *model_args]
+            ask = cell
+        else:
+            ask = [sys.executable, "-m", "famcli", "ask", str(doc), STARTUP_QUESTION, "-q", "--dtype", dtype,
+                   *model_args]
+            cell = [sys.executable, "-m", "famcli", "bench-startup", str(doc), "--dtype", dtype, *model_args]
         subprocess.run(ask, capture_output=True, text=True)  # warm-up: page cache, converted weights
         totals, phases = [], []
         for _ in range(runs):
@@ -51,16 +102,15 @@ def startup(model=None, dtype: str = "auto", runs: int = 3, note=print) -> dict:
             done = subprocess.run(ask, capture_output=True, text=True)
             totals.append(time.perf_counter() - t0)
             if done.returncode != 0:
-                raise RuntimeError(f"famcli ask failed: {done.stderr.strip()[-300:]}")
+                raise RuntimeError(f"{dtype} startup failed: {done.stderr.strip()[-300:]}")
             t0 = time.perf_counter()
             child = subprocess.run(cell, capture_output=True, text=True)
             if child.returncode != 0:
                 raise RuntimeError(f"bench-startup failed: {child.stderr.strip()[-300:]}")
             phases.append(json.loads(child.stdout) | {"process_seconds": time.perf_counter() - t0})
-            note(f"  ask end to end {totals[-1]:.2f} s")
+            note(f"  {dtype}: ask end to end {totals[-1]:.2f} s")
     median = {k: round(statistics.median(p[k] for p in phases), 3) for k in phases[0] if k.endswith("seconds")}
     median["python_and_cli_seconds"] = round(median.pop("process_seconds") - median["import_seconds"]
                                              - median["load_seconds"] - median["answer_seconds"], 3)
-    return {"command": "bench", "startup": {"ask_seconds": round(statistics.median(totals), 3), **median,
-                                            "runs": runs, "dtype": dtype, "answer": phases[-1]["answer"],
-                                            "answer_tokens": phases[-1]["answer_tokens"]}}
+    return {"ask_seconds": round(statistics.median(totals), 3), **median, "runs": runs, "dtype": dtype,
+            "answer": phases[-1]["answer"], "answer_tokens": phases[-1]["answer_tokens"]}

@@ -7,7 +7,6 @@ report: only question-before + chat-turn-after answered it; `Question: / Answer:
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -106,9 +105,7 @@ class Session:
                      sampling: Sampling, stop: tuple[str, ...], on_text: Callable[[str], None] | None = None) -> str:
         """The answer after `prompt_ids`, cut at the first stop string; `on_text` gets it piece by piece as
         it is decoded (what it gets, joined, is the answer)."""
-        tok = self.loaded.tokenizer
-        stop_ids = [i for i in (tok.eos_token_id, getattr(tok, "convert_tokens_to_ids")("<|im_end|>")) if
-                    isinstance(i, int) and i >= 0]
+        tok, stop_ids = self.loaded.tokenizer, self.stop_ids()
 
         def should_stop(ids):
             return any(s in tok.decode(ids[-8:]) for s in stop)
@@ -125,6 +122,11 @@ class Session:
         if on_text is not None and text.startswith(shown) and len(text) > len(shown):
             on_text(text[len(shown):])
         return text
+
+    def stop_ids(self) -> list[int]:
+        """The ids that end a turn: end of text and the chat template's end of turn."""
+        tok = self.loaded.tokenizer
+        return [i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")) if isinstance(i, int) and i >= 0]
 
     def final_reader(self) -> Engine:
         """The plain model (mode full) for texts that fit its window, e.g. the notes of a summary. Like every
@@ -267,76 +269,7 @@ def chat_turn(session: Session, instruction: str) -> str:
     return "\n" + (turn[user:] if user > 0 else turn)
 
 
-SECTION_NOTE = "In one sentence: what happens in this passage, and who is in it?"
-SECTION_MIN, SECTION_MAX = 1000, 3000  # tokens a section note is written from: read whole, with full attention
-
-
-def section_size(total_tokens: int | None, sections: int = 16, window: int = 8192) -> int:
-    """Tokens per section: about `sections` over a known length, within what the model reads well at once
-    (and half its window at most, leaving room for the prompt and the note before)."""
-    cap = min(SECTION_MAX, window // 2)
-    if not total_tokens:
-        return cap
-    return min(cap, max(SECTION_MIN, -(-total_tokens // sections)))
-
-
-def section_note(session: Session, ids: list[int], max_tokens: int = 60) -> str:
-    """A note on one section, written by the plain model reading the whole section (its native window). The
-    note before is not in the prompt: measured, the 135M model then copies it (docs/summaries.md)."""
-    text = session.loaded.tokenizer.decode(ids)
-    prompt = chat_turn(session, f"A passage of the text:\n{text}\n\n{SECTION_NOTE}")
-    engine = session.final_reader()
-    return session.complete(engine.new_state(), prompt, max_tokens, Sampling(no_repeat_ngram=NO_REPEAT),
-                            stop=("\n\n",), engine=engine)
-
-
 def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
     """A one-sentence note about what the memory holds now, on a copy of the state."""
     return session.complete(state.clone(), chat_turn(session, NOTE_INSTRUCTION), max_tokens,
                             Sampling(no_repeat_ngram=NO_REPEAT), stop=("\n\n",))
-
-
-REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
-PART_TOKENS = 50  # summary tokens per part of the document (two sentences)
-LENGTHS = {"short": 100, "medium": 200, "long": 400}  # --length: summary tokens
-
-
-def summary_parts(n_notes: int, max_tokens: int) -> list[tuple[int, int]]:
-    """The default summary tells the document in consecutive parts, one per PART_TOKENS of the summary (and
-    at most one per note): [start, end) note ranges."""
-    n = max(1, min(n_notes, max_tokens // PART_TOKENS))
-    bounds = [round(i * n_notes / n) for i in range(n + 1)]
-    return list(zip(bounds, bounds[1:]))
-
-
-def summarize_parts(session: Session, notes: list[str], max_tokens: int, sampling: Sampling) -> list[str]:
-    """The default summary: each part's notes reduced to two sentences that keep names and events; read in
-    order they tell the document from beginning to end. One paragraph written from all the notes at once named
-    the beginning and little else (docs/summaries.md)."""
-    parts = summary_parts(len(notes), max_tokens)
-    budget = max(1, max_tokens // len(parts))
-    return [summarize_notes(session, notes[a:b], REDUCE_NOTES, budget, sampling) for a, b in parts]
-
-
-def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
-                    sampling: Sampling) -> str:
-    """Final summary from the notes, read whole by the plain model; notes that outgrow its window are first
-    reduced in rounds (groups of consecutive notes become one note each)."""
-    sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
-    window = session.loaded.context_window - max_tokens - 16
-    notes = [n for n in notes if n]
-    while len(notes) > 1 and len(session.tokens.encode(_notes_prompt(session, notes, instruction))) > window:
-        group = max(2, len(notes) // 4)
-        notes = [_complete_plain(session, _notes_prompt(session, notes[i:i + group], REDUCE_NOTES), 80, sampling)
-                 for i in range(0, len(notes), group)]
-    return _complete_plain(session, _notes_prompt(session, notes, instruction), max_tokens, sampling)
-
-
-def _notes_prompt(session: Session, notes: list[str], instruction: str) -> str:
-    numbered = "\n".join(f"{i + 1}. {n}" for i, n in enumerate(notes))
-    return chat_turn(session, f"Notes on consecutive parts of a document, in order:\n{numbered}\n\n{instruction}")
-
-
-def _complete_plain(session: Session, prompt: str, max_tokens: int, sampling: Sampling) -> str:
-    engine = session.final_reader()
-    return session.complete(engine.new_state(), prompt, max_tokens, sampling, engine=engine)

@@ -35,6 +35,16 @@ def test_gutenberg_header_credit_contents_and_licence_go_the_work_stays():
     assert "Mara opened the last door in chapter IV." in out
 
 
+def test_a_transcribers_note_on_the_edition_goes():
+    note = ("Original Transcriber's Notes:\n\n\nThis text is a combination of etexts, one from an old\n"
+            "archive and one from Project Gutenberg's.\n\n\n")
+    book = gutenberg_book().replace("THE DOORS\n\nby A. Writer", "THE DOORS\n\nby A. Writer\n\n" + note, 1)
+    out = "".join(clean_text([book]))
+    assert "etexts" not in out and "Transcriber" not in out and "Mara opened the red door" in out
+    text = "A story.\n\nShe read an ebook about etexts on the train.\n"  # no Gutenberg header: all kept
+    assert "".join(clean_text([text])) == text
+
+
 def test_pieces_of_any_size_give_the_same_text():
     book = gutenberg_book()
     whole = "".join(clean_text([book]))

@@ -215,6 +215,20 @@ def test_bench_json_and_plot(capsys, tiny, tmp_path):
     assert result["roofline_tokens_per_second"] > 0 and plot.stat().st_size > 1000
 
 
+def test_bench_times_reading_and_startup_in_one_run(capsys, tiny):
+    from famcli.startup import startup_table
+
+    code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "200", "--memory", "sink", "--dtype",
+                              "fp32", "--startup", "--min-seconds", "0", "--json")
+    result = json.loads(out)
+    assert code == 0, err
+    assert [(r["mode"], r["tokens"]) for r in result["results"]] == [("sink", 200)]
+    (row,) = result["startup"]
+    assert row["dtype"] == "fp32" and row["ask_seconds"] > row["import_seconds"] > 0
+    assert row["load_seconds"] > 0 and row["answer_seconds"] > 0 and row["runs"] == 3
+    assert "| famcli, dtype fp32 | " in startup_table(result["startup"])
+
+
 def test_reading_peak_sees_memory_taken_while_reading():
     """The bench's memory column is the peak while reading, not the load peak the process keeps forever."""
     import time

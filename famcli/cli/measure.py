@@ -85,7 +85,8 @@ def passkey(
 
 
 def bench(
-    length: Annotated[str, typer.Option("--length", help="Document lengths in tokens (list or doubling range).")] = "2k,8k,32k",
+    length: Annotated[Optional[str], typer.Option("--length", help="Document lengths in tokens (list or doubling "
+                                                  "range; default 2k,8k,32k, none with --startup alone).")] = None,
     memories: Annotated[str, typer.Option("--memory", help="Modes to time; full is the plain model, one forward pass; "
                                           "MODE+recall builds the recall index of a known question (ask, passkey), "
                                           "MODE+index the one a saved reading keeps.")] = "full,fam,bswa,sink",
@@ -97,55 +98,59 @@ def bench(
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
     adapter: AdapterOpt = "auto",
     min_seconds: Annotated[float, typer.Option("--min-seconds", min=0.0, help="Read each document again until this many seconds have passed; the median pass counts.")] = 10.0,
-    startup: Annotated[bool, typer.Option("--startup", help="Time `famcli ask` on a one-line file instead: end to "
-                                          "end, and split into import, load and first answer.")] = False,
+    startup: Annotated[bool, typer.Option("--startup", help="Also time `famcli ask` on a one-line file from a fresh "
+                                          "process per --dtype (and llama.cpp's answer where installed): end to "
+                                          "end, split into import, load and first answer. Alone: only that.")] = False,
 ):
-    """Reading speed and peak memory per memory mode and length, next to the bf16 matmul roofline; or, with
-    --startup, how long a short question takes from a fresh process."""
+    """Reading speed and peak memory per memory mode, precision and length, next to the matmul roofline, and
+    with --startup how long a short question takes from a fresh process: all in one run, side by side."""
     from famcli.bench import markdown_table, plot_rates, run
     from famcli.models import pick_device, pick_dtype
     from famcli.passkey import parse_lengths
     from famcli.reading import memory_config
 
-    if startup:
-        return _startup(model, dtype, as_json, quiet)
     ui, size = Ui(quiet, False), sizes(block_size, memory_segments, fam_length)
+    dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
+    for d in dtypes:
+        pick_dtype(d, pick_device(device))  # a bad one fails before the long runs
+    if startup and length is None:
+        return _startup(model, dtypes, as_json, quiet)
     check_writable(plot_path, "plot")
-    lengths, modes = parse_lengths(length), [m.strip() for m in memories.split(",") if m.strip()]
+    lengths, modes = parse_lengths(length or "2k,8k,32k"), [m.strip() for m in memories.split(",") if m.strip()]
     for m in modes:
         if m.partition("+")[2] not in ("", "recall", "index"):
             raise typer.BadParameter(f"{m}: add +recall or +index to a mode, nothing else", param_hint="--memory")
         memory_config(m.partition("+")[0], **size)  # validate before the long runs
     if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
         modes.append("llama.cpp")  # the speed users compare with, on the same GGUF file
-    dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
-    for d in dtypes:
-        pick_dtype(d, pick_device(device))  # a bad one fails before the long runs
     payload = run(lengths, modes, dtypes, model, size, device, seed, adapter, min_seconds, ui.note)
     if plot_path:
         plot_rates(payload["results"], str(plot_path))
     roofline, products = payload["roofline_tokens_per_second"], payload["weight_products_tokens_per_second"]
-    emit(as_json, payload, markdown_table(payload["results"], roofline, products) +
-         f"\n\nroofline (weights only, square bf16 product rate): {roofline:,.0f} tokens/s; "
-         f"weight products at block shape alone: {products:,.0f} tokens/s")
+    text = markdown_table(payload["results"], roofline, products) + \
+        f"\n\nroofline (weights only, square {payload['dtype']} product rate): {roofline:,.0f} tokens/s; " \
+        f"weight products at block shape alone: {products:,.0f} tokens/s"
+    if startup:
+        from famcli.startup import startup_table, startups
+
+        payload["startup"] = startups(model, dtypes, note=ui.note)
+        text += "\n\n" + startup_table(payload["startup"])
+    emit(as_json, payload, text)
 
 
-def _startup(model, dtype: str, as_json: bool, quiet: bool) -> None:
-    from famcli.startup import startup
+def _startup(model, dtypes: list[str], as_json: bool, quiet: bool) -> None:
+    from famcli.startup import startup_table, startups
 
-    result = startup(model, dtype, note=Ui(quiet, False).note)
-    s = result["startup"]
-    emit(as_json, result, f"famcli ask on a one-line file: {s['ask_seconds']:.2f} s end to end (median of "
-                          f"{s['runs']}): python + CLI {s['python_and_cli_seconds']:.2f} s, imports "
-                          f"{s['import_seconds']:.2f} s, model load {s['load_seconds']:.2f} s, read + answer "
-                          f"{s['answer_seconds']:.2f} s ({s['answer_tokens']} answer tokens)")
+    result = {"command": "bench", "startup": startups(model, dtypes, note=Ui(quiet, False).note)}
+    emit(as_json, result, startup_table(result["startup"]))
 
 
-def bench_startup(file: Annotated[str, typer.Argument()], model: ModelOpt = None, dtype: DtypeOpt = "auto"):
+def bench_startup(file: Annotated[str, typer.Argument()], model: ModelOpt = None, dtype: DtypeOpt = "auto",
+                  llama_cpp: Annotated[bool, typer.Option("--llama-cpp")] = False):
     """The phases of one short question, timed in this fresh process (for `famcli bench --startup`)."""
-    from famcli.startup import startup_phases
+    from famcli.startup import llama_cpp_phases, startup_phases
 
-    typer.echo(json.dumps(startup_phases(model, dtype, file)))
+    typer.echo(json.dumps(llama_cpp_phases(model, file) if llama_cpp else startup_phases(model, dtype, file)))
 
 
 def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],

@@ -51,7 +51,7 @@ SummaryLengthOpt = Annotated[str, typer.Option("--length", help="short | medium 
 
 
 def summary_tokens(length: str, max_tokens: int | None) -> int:
-    from famcli.tasks import LENGTHS
+    from famcli.summary import LENGTHS
 
     if length not in LENGTHS:
         raise typer.BadParameter(f"{length!r}: choose {', '.join(LENGTHS)}", param_hint="--length")

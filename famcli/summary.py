@@ -1,0 +1,257 @@
+"""Summaries of whole documents: a note on each section the model reads whole, then the summary part by part.
+
+    sections   the text is cut into sections of 1-3k tokens (half the model's window at most); the plain
+               model reads each whole (full attention) and writes one sentence on it; a note that fails
+               (a copied chapter title, no name the section uses: famcli.names) is written again, sampled,
+               and the best kept
+    parts      the notes are split into consecutive parts (2 / 4 / 8 for --length short / medium / long); for
+               each part a few candidate summaries are written (greedy and sampled reductions of its notes,
+               and its two best notes as they are) and the one that names most of the part's own people and
+               places, invents fewest and repeats nothing is kept (`score`)
+    summary    the parts' summaries in order: the document from beginning to end
+
+Measured on the corpus books (docs/summaries.md, examples/summary_check.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from famcli.generate import Sampling, stream_tokens
+from famcli.names import names, people, salient
+from famcli.tasks import NO_REPEAT, Session, chat_turn
+
+SECTION_MIN, SECTION_MAX = 1000, 3000  # tokens a section note is written from: read whole, with full attention
+SECTION_NOTE = "In one sentence: what happens in this passage, and who is in it?"
+HINT_NAMES = 4  # names a section's note is told about
+REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
+PART_TOKENS = 50  # summary tokens per part of the document (two sentences)
+LENGTHS = {"short": 100, "medium": 200, "long": 400}  # --length: summary tokens
+SAMPLED = 2  # sampled reductions per part, next to the two greedy ones and the extract
+PART_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
+
+
+@dataclass
+class Section:
+    """One section of the document: where it is, the names it uses, and its note."""
+
+    tokens: tuple[int, int]
+    place: str | None
+    names: Counter = field(default_factory=Counter)  # every name the section's text uses, with counts
+    hint: list[str] = field(default_factory=list)  # the few it uses most, people first: told to the note
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"tokens": list(self.tokens), "place": self.place, "names": self.hint, "note": self.note}
+
+
+def section_size(total_tokens: int | None, sections: int = 16, window: int = 8192) -> int:
+    """Tokens per section: about `sections` over a known length, within what the model reads well at once
+    (and half its window at most, leaving room for the prompt and the note)."""
+    cap = min(SECTION_MAX, window // 2)
+    if not total_tokens:
+        return cap
+    return min(cap, max(SECTION_MIN, -(-total_tokens // sections)))
+
+
+def section_names(text: str, background: Counter | None = None, limit: int = HINT_NAMES) -> tuple[Counter, list[str]]:
+    """A section's names with their counts, and the few it is most about (people first)."""
+    counts = names(text)
+    candidates = salient(text, limit=2 * limit, background=background)
+    who = people(text, candidates)
+    return counts, (who + [c for c in candidates if c not in who])[:limit]
+
+
+def note_prompt(session: Session, text: str) -> str:
+    """The prompt for a section's note: the passage, then the question (the names it uses, said before or
+    after it, were copied back as a list by the 135M model: docs/summaries.md)."""
+    return chat_turn(session, f"A passage of the text:\n{text}\n\n{SECTION_NOTE}")
+
+
+NOTE_ECHO = ("passage of the text", "in one sentence", "what happens in this passage", "who is in it")
+NOTE_RETRIES = 2  # sampled notes written when the greedy one fails; the best of all by `score` is kept
+NOTE_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
+
+
+def section_note(session: Session, ids: list[int], section: Section | None = None, max_tokens: int = 60,
+                 seed: int = 0) -> str:
+    """A one-sentence note on a section, written by the plain model reading the whole section (its native
+    window). When the greedy note fails (shorter than a sentence, a line copied from the passage such as a
+    chapter title, or naming none of the section's names), a few sampled notes are written from the same
+    reading and the best by `score` is kept. The note before is not in the prompt: the 135M model copied it."""
+    text = session.loaded.tokenizer.decode(ids)
+    engine = session.final_reader()
+    prompt = session.loaded.tokenizer.encode(note_prompt(session, text), add_special_tokens=False)
+    state = engine.new_state()
+    engine.feed(state, prompt[:-1])
+    greedy = Sampling(no_repeat_ngram=NO_REPEAT)
+    note = sentences(session, engine, state.clone(), prompt[-1:], 1, max_tokens, greedy)
+    if section is None or not _fails(note, text, section):
+        return note
+    tries = [note] + [sentences(session, engine, state.clone(), prompt[-1:], 1, max_tokens,
+                                dataclasses.replace(NOTE_SAMPLING, seed=seed + k + 1)) for k in range(NOTE_RETRIES)]
+    grounded = Counter(dict.fromkeys(section.names, 1))
+    words = {w for n in section.names for w in n.split()}
+    return max(tries, key=lambda t: score(t, grounded, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section))
+
+
+def _fails(note: str, text: str, section: Section) -> bool:
+    words = note.split()
+    copied = any(line.strip() and " ".join(line.split()) == " ".join(words) for line in text.splitlines())
+    named = any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", note) for n in section.names)
+    return len(words) < 6 or copied or not named
+
+
+ABBREV = {"Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "Capt", "Col", "Gen", "Rev", "vs", "etc", "e.g", "i.e"}
+SENTENCE_END = re.compile(r"[.!?][\"”’)]*(?=\s)")
+
+
+def cut_sentences(text: str, n: int) -> str | None:
+    """The first n sentences of text, or None while it holds fewer (an abbreviation or initial ends none)."""
+    for m in SENTENCE_END.finditer(text):
+        word = re.findall(r"[\w.]+$", text[:m.start()])
+        if text[m.start()] == "." and word and (word[0] in ABBREV or len(word[0]) == 1 and word[0].isupper()):
+            continue
+        n -= 1
+        if n == 0:
+            return text[:m.end()].strip()
+    return None
+
+
+def sentences(session: Session, engine, state, prompt_ids: list[int], n: int, max_tokens: int,
+              sampling: Sampling) -> str:
+    """Decode after prompt_ids until n sentences are written (or a blank line, the end of the turn, or
+    max_tokens): what a note or a part's summary asks for, no rambling after it."""
+    tok = session.loaded.tokenizer
+
+    def done(ids):
+        text = tok.decode(ids, skip_special_tokens=True)
+        return "\n\n" in text.strip() or cut_sentences(text, n) is not None
+
+    out = list(stream_tokens(engine, state, prompt_ids, max_tokens, sampling, session.stop_ids(), done))
+    text = " ".join(tok.decode(out, skip_special_tokens=True).strip().split("\n\n")[0].split())
+    return cut_sentences(text + " ", n) or text
+
+
+# ----- the summary, part by part ------------------------------------------------------------------------
+
+def summary_parts(n_notes: int, max_tokens: int) -> list[tuple[int, int]]:
+    """The default summary tells the document in consecutive parts, one per PART_TOKENS of the summary (and
+    at most one per note): [start, end) note ranges."""
+    n = max(1, min(n_notes, max_tokens // PART_TOKENS))
+    bounds = [round(i * n_notes / n) for i in range(n + 1)]
+    return list(zip(bounds, bounds[1:]))
+
+
+@dataclass
+class Candidate:
+    text: str
+    how: str  # greedy | hinted | sampled | extract
+    score: float = 0.0
+
+
+def score(text: str, grounded: Counter, source_words: set[str], echo: tuple[str, ...] = ()) -> float:
+    """How well a candidate tells its part: the part's own names it uses (each by how often the part's
+    notes use it, log-weighted), less names found nowhere in the part's text (invented), repeated word
+    trigrams, a list of names instead of sentences, and the prompt's own words copied back (`echo`)."""
+    found = [n for n in grounded if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text)]
+    covered = sum(1 + math.log(grounded[n]) for n in found)
+    invented = [n for n in names(text) if not set(n.split()) & source_words]
+    words = re.findall(r"\w+", text.lower())
+    trigrams = Counter(zip(words, words[1:], words[2:]))
+    repeats = sum(c - 1 for c in trigrams.values() if c > 1)
+    name_words = sum(len(n.split()) for n in found)
+    listy = bool(words) and name_words / len(words) > 0.5 or text.count(",") > max(4, len(words) // 5)
+    empty = len(words) < 6
+    echoed = sum(phrase in text.lower() for phrase in echo)
+    return covered - len(invented) - 0.5 * repeats - 3 * listy - 5 * empty - 2 * echoed
+
+
+def part_summary(session: Session, sections: list[Section], max_tokens: int, sampling: Sampling) -> Candidate:
+    """The best of a few candidate summaries of one part (see the module's docstring)."""
+    notes = [s.note for s in sections if s.note]
+    if not notes:
+        return Candidate("", "empty")
+    source = Counter()
+    for s in sections:
+        source.update(s.names)
+    source_words = {w for n in source for w in n.split()}
+    grounded = Counter({n: c for n, c in names(" ".join(notes)).items() if set(n.split()) & source_words})
+    for note in notes:  # names a note starts a sentence with count too
+        for n in source:
+            if n not in grounded and re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", note):
+                grounded[n] += 1
+    grounded.update(n for s in sections for n in s.hint)  # the names the part's text uses most, note or not
+    top = [n for n, _ in grounded.most_common(HINT_NAMES)]
+    sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
+    hinted = REDUCE_NOTES if not top else \
+        f"Summarize these notes in two sentences: what happens, and who ({', '.join(top)})."
+    candidates = _reductions(session, notes, REDUCE_NOTES, max_tokens, [("greedy", sampling)])
+    candidates += _reductions(session, notes, hinted, max_tokens, [("hinted", sampling)] + [
+        ("sampled", dataclasses.replace(PART_SAMPLING, seed=(sampling.seed or 0) + k + 1)) for k in range(SAMPLED)])
+    candidates.append(Candidate(_extract(notes, grounded, source_words), "extract"))
+    for c in candidates:
+        c.score = score(c.text, grounded, source_words, echo=PART_ECHO)
+    return max(candidates, key=lambda c: c.score)  # the first of equals: greedy before sampled before extract
+
+
+PART_ECHO = ("notes on consecutive parts", "these notes", "summarize")
+
+
+def _reductions(session: Session, notes: list[str], instruction: str, max_tokens: int,
+                samplings: list[tuple[str, Sampling]]) -> list[Candidate]:
+    """One reduction of the notes per sampling, the prompt read once (its state cloned for each)."""
+    tok = session.loaded.tokenizer
+    engine = session.final_reader()
+    prompt = tok.encode(_notes_prompt(session, notes, instruction), add_special_tokens=False)
+    state = engine.new_state()
+    engine.feed(state, prompt[:-1])
+    out = []
+    for how, sampling in samplings:
+        out.append(Candidate(sentences(session, engine, state.clone(), prompt[-1:], 2, max_tokens, sampling), how))
+    return out
+
+
+def _extract(notes: list[str], grounded: Counter, source_words: set[str]) -> str:
+    """The part's two best notes as they are, in order, each cut to its first sentence."""
+    first = [re.split(r"(?<=[.!?])\s", " ".join(n.split()), maxsplit=1)[0] for n in notes]
+    ranked = sorted(range(len(first)), key=lambda i: -score(first[i], grounded, source_words))[:2]
+    return " ".join(first[i] for i in sorted(ranked))
+
+
+def summarize_parts(session: Session, sections: list[Section], max_tokens: int,
+                    sampling: Sampling) -> list[Candidate]:
+    """The default summary: one chosen candidate per part, in order; read in order they tell the document
+    from beginning to end. One paragraph written from all the notes at once named the beginning and little
+    else (docs/summaries.md)."""
+    parts = summary_parts(len(sections), max_tokens)
+    budget = max(1, max_tokens // len(parts))
+    return [part_summary(session, sections[a:b], budget, sampling) for a, b in parts]
+
+
+def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
+                    sampling: Sampling) -> str:
+    """A summary written from all the notes at once, read whole by the plain model (`--instruction`); notes
+    that outgrow its window are first reduced in rounds (groups of consecutive notes become one note each)."""
+    sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
+    window = session.loaded.context_window - max_tokens - 16
+    notes = [n for n in notes if n]
+    while len(notes) > 1 and len(session.tokens.encode(_notes_prompt(session, notes, instruction))) > window:
+        group = max(2, len(notes) // 4)
+        notes = [_complete_plain(session, _notes_prompt(session, notes[i:i + group], REDUCE_NOTES), 80, sampling)
+                 for i in range(0, len(notes), group)]
+    return _complete_plain(session, _notes_prompt(session, notes, instruction), max_tokens, sampling)
+
+
+def _notes_prompt(session: Session, notes: list[str], instruction: str) -> str:
+    numbered = "\n".join(f"{i + 1}. {' '.join(n.split())}" for i, n in enumerate(notes))
+    return chat_turn(session, f"Notes on consecutive parts of a document, in order:\n{numbered}\n\n{instruction}")
+
+
+def _complete_plain(session: Session, prompt: str, max_tokens: int, sampling: Sampling) -> str:
+    engine = session.final_reader()
+    return session.complete(engine.new_state(), prompt, max_tokens, sampling, engine=engine)

@@ -1,0 +1,76 @@
+"""famcli.summary: sections, their names, and the candidate each part of the summary keeps."""
+
+from collections import Counter
+
+from famcli import summary
+from famcli.summary import Candidate, Section, part_summary, score, section_names, section_size, summary_parts
+
+GROUNDED = Counter({"Alice": 4, "Mock Turtle": 2, "Gryphon": 1})
+WORDS = {"Alice", "Mock", "Turtle", "Gryphon", "Queen"}
+
+
+def test_section_size_fits_the_window_and_the_count():
+    assert section_size(None) == 3000 and section_size(10_000, 16) == 1000 and section_size(40_000, 16) == 2500
+    assert section_size(1_000_000, 16, window=2048) == 1024
+
+
+def test_parts_cover_the_notes_in_order():
+    assert summary_parts(16, 200) == [(0, 4), (4, 8), (8, 12), (12, 16)]
+    assert summary_parts(3, 400) == [(0, 1), (1, 2), (2, 3)] and summary_parts(5, 10) == [(0, 5)]
+
+
+def test_score_rewards_the_parts_own_names_and_punishes_invention_lists_and_loops():
+    told = "Alice meets the Mock Turtle, who tells her his story while the Gryphon listens."
+    generic = "A young girl meets a strange creature who tells her a long story by the sea."
+    invented = "Alice meets Captain Nemo and Lord Voldemort by the sea, and they sail away."
+    listed = "Alice, Mock Turtle, Gryphon, Alice, Mock Turtle, Gryphon."
+    looped = "Alice meets the Mock Turtle and the Gryphon, and Alice meets the Mock Turtle and the Gryphon again."
+    s = {k: score(v, GROUNDED, WORDS) for k, v in dict(told=told, generic=generic, invented=invented, listed=listed,
+                                                      looped=looped).items()}
+    assert s["told"] > s["looped"] > s["generic"] and s["told"] > s["invented"] and s["told"] > s["listed"]
+    assert score("", GROUNDED, WORDS) < s["generic"]
+
+
+def test_section_names_put_people_first():
+    text = "At Pemberley, Elizabeth smiled. Pemberley was grand; Pemberley, they said. ‘No,’ said Elizabeth."
+    counts, hint = section_names(text)
+    assert counts["Pemberley"] == 3 and hint[0] == "Elizabeth" and "Pemberley" in hint
+
+
+def test_a_part_keeps_its_best_candidate(monkeypatch):
+    sections = [Section((0, 100), None, Counter({"Alice": 3, "Mock Turtle": 2}), ["Alice"], "Alice cried by the pool of tears."),
+                Section((100, 200), None, Counter({"Gryphon": 2, "Mock Turtle": 1, "Lobster Quadrille": 1}), ["Gryphon"],
+                        "The Gryphon and the Mock Turtle danced.")]
+    texts = {"greedy": "A girl is sad and then some animals dance by the sea for a while.",
+             "hinted": "Alice cries, and later the Gryphon and the Mock Turtle dance the Lobster Quadrille for her.",
+             "sampled": "Somebody dances somewhere, and the story goes on and on without names."}
+    seen = []
+
+    def fake(session, notes, instruction, max_tokens, samplings):
+        seen.append(instruction)
+        return [Candidate(texts[how], how) for how, _ in samplings]
+
+    monkeypatch.setattr(summary, "_reductions", fake)
+    chosen = part_summary(None, sections, 50, summary.Sampling())
+    assert chosen.how == "hinted" and "Lobster" in chosen.text
+    assert any("Alice" in i and "Mock Turtle" in i for i in seen)  # the part's names are in the hinted prompt
+    texts["hinted"] = texts["sampled"]
+    chosen = part_summary(None, sections, 50, summary.Sampling())
+    assert chosen.how == "extract" and chosen.text == "Alice cried by the pool of tears. The Gryphon and the Mock Turtle danced."
+
+
+def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
+    from famcli.summary import cut_sentences
+
+    text = "Mr. Darcy meets J. Smith at St. Paul's. Then he leaves! And more "
+    assert cut_sentences(text, 1) == "Mr. Darcy meets J. Smith at St. Paul's."
+    assert cut_sentences(text, 2) == "Mr. Darcy meets J. Smith at St. Paul's. Then he leaves!"
+    assert cut_sentences(text, 3) is None and cut_sentences("“Go,” she said. Next ", 1) == "“Go,” she said."
+
+
+def test_score_punishes_the_prompt_copied_back():
+    plain = "Alice meets the Mock Turtle and the Gryphon by the sea, and they dance."
+    echoed = "The passage of the text, in which Alice, Mock Turtle and Gryphon appear, is a tale."
+    from famcli.summary import NOTE_ECHO
+
+    assert score(plain, GROUNDED, WORDS, NOTE_ECHO) > score(echoed, GROUNDED, WORDS, NOTE_ECHO)
