@@ -5,7 +5,9 @@ sentence starters or common words) that occur 5+ times, 70%+ of them in one thir
 Then `famcli summarize --notes --json` runs on the book and the check counts:
   covered     thirds whose markers appear in the summary (beginning, middle, end)
   notes_named notes that name at least one of the book's names (the rest name nothing specific)
-  repeated    sentences that occur more than once across notes and summary
+  repeated    sentences that occur more than once within the notes or within the summary (loops)
+  from_notes  summary sentences that are a note's sentence word for word (a part's summary may be its best
+              notes, chosen: famcli/summary.py)
   boilerplate notes that speak of the edition rather than the work (licence, Project Gutenberg, contents)
   seconds     the whole summarize run; tokens/s of the read; with SUMMARY_CHECK_READ=1 also `ask` on the
               same book (a plain read through the memory), timed the same way, for the cost ratio
@@ -53,6 +55,10 @@ def names_by_third(text: str) -> list[list[str]]:
     return markers, [w for w, n in counts.items() if n >= 5]
 
 
+def _sentences(text: str) -> list[str]:
+    return [s.strip().lower() for s in re.split(r"[.!?]\s", text + " ") if len(s.split()) > 3]
+
+
 def check(book: Path, checkout: str | None = None) -> dict:
     text = "".join(clean_text(open_document(str(book)).pieces))
     markers, names = names_by_third(text)
@@ -68,13 +74,14 @@ def check(book: Path, checkout: str | None = None) -> dict:
                        capture_output=True, text=True, check=True, cwd=checkout)
         read = round(time.perf_counter() - t0, 1)
     summary, notes = result["summary"], result["running_notes"]
-    sentences = [s.strip().lower() for s in re.split(r"[.!?]\s", " ".join(notes + [summary])) if len(s.split()) > 3]
+    in_notes, in_summary = _sentences(" ".join(notes)), _sentences(summary)
     return {"book": book.name, "tokens": result["tokens_read"], "seconds": round(seconds, 1), "ask_seconds": read,
             "read_tokens_per_second": result["timings"]["tokens_per_second"],
             "markers": markers, "covered": [any(m in summary for m in third) for third in markers],
             "covered_in_notes": [any(m in " ".join(notes) for m in third) for third in markers],
             "notes": len(notes), "notes_named": sum(any(n in note for n in names) for note in notes),
-            "repeated": sum(c - 1 for c in Counter(sentences).values() if c > 1),
+            "repeated": sum(c - 1 for part in (in_notes, in_summary) for c in Counter(part).values() if c > 1),
+            "from_notes": sum(s in set(in_notes) for s in in_summary), "summary_sentences": len(in_summary),
             "boilerplate": sum(bool(BOILERPLATE.search(note)) for note in notes),
             "summary": summary, "notes_text": notes, "sections": result["sections"], "parts": result.get("parts")}
 
@@ -89,5 +96,5 @@ if __name__ == "__main__":
         r = results[-1]
         print(f"{r['book']}: {r['tokens']:,} tokens, {r['seconds']} s, thirds in summary {sum(r['covered'])}/3, "
               f"in notes {sum(r['covered_in_notes'])}/3, named {r['notes_named']}/{r['notes']}, repeated "
-              f"{r['repeated']}, boilerplate {r['boilerplate']}", file=sys.stderr, flush=True)
+              f"{r['repeated']}, from notes {r['from_notes']}/{r['summary_sentences']}, boilerplate {r['boilerplate']}", file=sys.stderr, flush=True)
     print(json.dumps(results, indent=2, ensure_ascii=False))

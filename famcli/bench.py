@@ -199,7 +199,9 @@ def llama_cpp_rate(gguf_path: str, ids: list[int], threads: int) -> dict | None:
         from famcli.models import ModelError
 
         raise ModelError(f"llama-cpp-python is installed but cannot be imported: {exc}") from exc
-    llm = Llama(model_path=gguf_path, n_ctx=len(ids) + 8, n_threads=threads, n_batch=512, verbose=False)
+    from famcli.startup import llama_cpp_model
+
+    llm = llama_cpp_model(Llama, gguf_path, n_ctx=len(ids) + 8, n_threads=threads, n_batch=512)
     t0 = time.perf_counter()
     llm.eval(ids)
     seconds = time.perf_counter() - t0

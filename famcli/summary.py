@@ -7,7 +7,8 @@
     parts      the notes are split into consecutive parts (2 / 4 / 8 for --length short / medium / long); for
                each part a few candidate summaries are written (greedy and sampled reductions of its notes,
                and its two best notes as they are) and the one that names most of the part's own people and
-               places, invents fewest and repeats nothing is kept (`score`)
+               places (weighted by how particular they are to the part: tf-idf over the parts), invents
+               fewest and repeats nothing is kept (`score`)
     summary    the parts' summaries in order: the document from beginning to end
 
 Measured on the corpus books (docs/summaries.md, examples/summary_check.py).
@@ -94,15 +95,15 @@ def section_note(session: Session, ids: list[int], section: Section | None = Non
         return note
     tries = [note] + [sentences(session, engine, state.clone(), prompt[-1:], 1, max_tokens,
                                 dataclasses.replace(NOTE_SAMPLING, seed=seed + k + 1)) for k in range(NOTE_RETRIES)]
-    grounded = Counter(dict.fromkeys(section.names, 1))
+    weights = dict.fromkeys(section.names, 1.0)
     words = {w for n in section.names for w in n.split()}
-    return max(tries, key=lambda t: score(t, grounded, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section))
+    return max(tries, key=lambda t: score(t, weights, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section))
 
 
 def _fails(note: str, text: str, section: Section) -> bool:
     words = note.split()
     copied = any(line.strip() and " ".join(line.split()) == " ".join(words) for line in text.splitlines())
-    named = any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", note) for n in section.names)
+    named = any(_uses(note, n) for n in section.names)
     return len(words) < 6 or copied or not named
 
 
@@ -154,12 +155,12 @@ class Candidate:
     score: float = 0.0
 
 
-def score(text: str, grounded: Counter, source_words: set[str], echo: tuple[str, ...] = ()) -> float:
-    """How well a candidate tells its part: the part's own names it uses (each by how often the part's
-    notes use it, log-weighted), less names found nowhere in the part's text (invented), repeated word
-    trigrams, a list of names instead of sentences, and the prompt's own words copied back (`echo`)."""
-    found = [n for n in grounded if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text)]
-    covered = sum(1 + math.log(grounded[n]) for n in found)
+def score(text: str, weights: dict[str, float], source_words: set[str], echo: tuple[str, ...] = ()) -> float:
+    """How well a candidate tells its part: the weights of the part's own names it uses, less names found
+    nowhere in the part's text (invented), repeated word trigrams, a list of names instead of sentences, and
+    the prompt's own words copied back (`echo`)."""
+    found = [n for n in weights if _uses(text, n)]
+    covered = sum(weights[n] for n in found)
     invented = [n for n in names(text) if not set(n.split()) & source_words]
     words = re.findall(r"\w+", text.lower())
     trigrams = Counter(zip(words, words[1:], words[2:]))
@@ -171,31 +172,48 @@ def score(text: str, grounded: Counter, source_words: set[str], echo: tuple[str,
     return covered - len(invented) - 0.5 * repeats - 3 * listy - 5 * empty - 2 * echoed
 
 
-def part_summary(session: Session, sections: list[Section], max_tokens: int, sampling: Sampling) -> Candidate:
+def _uses(text: str, name: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def part_names(sections: list[Section]) -> Counter:
+    """The names a part is about: those its notes use that its text uses too (a note's invention is not
+    one), and the few each of its sections uses most, counted once per note or section."""
+    source = Counter()
+    for s in sections:
+        source.update(s.names)
+    counts = Counter(n for s in sections if s.note for n in source if _uses(s.note, n))
+    counts.update(n for s in sections for n in s.hint)
+    return counts
+
+
+def part_weights(parts: list[list[Section]]) -> list[dict[str, float]]:
+    """Each part's names weighted by use and by how particular they are to it (tf-idf over the parts): a
+    part's summary should tell what happens in that part, not name the hero of every part again."""
+    counts = [part_names(p) for p in parts]
+    texts = [set().union(*(s.names for s in p)) for p in parts]
+    df = Counter(n for t in texts for n in t)
+    return [{n: (1 + math.log(c)) * math.log(1 + len(parts) / max(1, df[n])) for n, c in part.items()}
+            for part in counts]
+
+
+def part_summary(session: Session, sections: list[Section], weights: dict[str, float], max_tokens: int,
+                 sampling: Sampling) -> Candidate:
     """The best of a few candidate summaries of one part (see the module's docstring)."""
     notes = [s.note for s in sections if s.note]
     if not notes:
         return Candidate("", "empty")
-    source = Counter()
-    for s in sections:
-        source.update(s.names)
-    source_words = {w for n in source for w in n.split()}
-    grounded = Counter({n: c for n, c in names(" ".join(notes)).items() if set(n.split()) & source_words})
-    for note in notes:  # names a note starts a sentence with count too
-        for n in source:
-            if n not in grounded and re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", note):
-                grounded[n] += 1
-    grounded.update(n for s in sections for n in s.hint)  # the names the part's text uses most, note or not
-    top = [n for n, _ in grounded.most_common(HINT_NAMES)]
+    source_words = {w for s in sections for n in s.names for w in n.split()}
+    top = sorted(weights, key=weights.get, reverse=True)[:HINT_NAMES]
     sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
     hinted = REDUCE_NOTES if not top else \
         f"Summarize these notes in two sentences: what happens, and who ({', '.join(top)})."
     candidates = _reductions(session, notes, REDUCE_NOTES, max_tokens, [("greedy", sampling)])
     candidates += _reductions(session, notes, hinted, max_tokens, [("hinted", sampling)] + [
         ("sampled", dataclasses.replace(PART_SAMPLING, seed=(sampling.seed or 0) + k + 1)) for k in range(SAMPLED)])
-    candidates.append(Candidate(_extract(notes, grounded, source_words), "extract"))
+    candidates.append(Candidate(_extract(notes, weights, source_words), "extract"))
     for c in candidates:
-        c.score = score(c.text, grounded, source_words, echo=PART_ECHO)
+        c.score = score(c.text, weights, source_words, echo=PART_ECHO)
     return max(candidates, key=lambda c: c.score)  # the first of equals: greedy before sampled before extract
 
 
@@ -216,10 +234,10 @@ def _reductions(session: Session, notes: list[str], instruction: str, max_tokens
     return out
 
 
-def _extract(notes: list[str], grounded: Counter, source_words: set[str]) -> str:
+def _extract(notes: list[str], weights: dict[str, float], source_words: set[str]) -> str:
     """The part's two best notes as they are, in order, each cut to its first sentence."""
-    first = [re.split(r"(?<=[.!?])\s", " ".join(n.split()), maxsplit=1)[0] for n in notes]
-    ranked = sorted(range(len(first)), key=lambda i: -score(first[i], grounded, source_words))[:2]
+    first = [cut_sentences(n + " ", 1) or n for n in notes]
+    ranked = sorted(range(len(first)), key=lambda i: -score(first[i], weights, source_words, PART_ECHO))[:2]
     return " ".join(first[i] for i in sorted(ranked))
 
 
@@ -228,9 +246,9 @@ def summarize_parts(session: Session, sections: list[Section], max_tokens: int,
     """The default summary: one chosen candidate per part, in order; read in order they tell the document
     from beginning to end. One paragraph written from all the notes at once named the beginning and little
     else (docs/summaries.md)."""
-    parts = summary_parts(len(sections), max_tokens)
+    parts = [sections[a:b] for a, b in summary_parts(len(sections), max_tokens)]
     budget = max(1, max_tokens // len(parts))
-    return [part_summary(session, sections[a:b], budget, sampling) for a, b in parts]
+    return [part_summary(session, p, w, budget, sampling) for p, w in zip(parts, part_weights(parts))]
 
 
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,

@@ -3,9 +3,18 @@
 from collections import Counter
 
 from famcli import summary
-from famcli.summary import Candidate, Section, part_summary, score, section_names, section_size, summary_parts
+from famcli.summary import (
+    Candidate,
+    Section,
+    part_summary,
+    part_weights,
+    score,
+    section_names,
+    section_size,
+    summary_parts,
+)
 
-GROUNDED = Counter({"Alice": 4, "Mock Turtle": 2, "Gryphon": 1})
+GROUNDED = {"Alice": 2.0, "Mock Turtle": 1.5, "Gryphon": 1.0}
 WORDS = {"Alice", "Mock", "Turtle", "Gryphon", "Queen"}
 
 
@@ -51,11 +60,12 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
         return [Candidate(texts[how], how) for how, _ in samplings]
 
     monkeypatch.setattr(summary, "_reductions", fake)
-    chosen = part_summary(None, sections, 50, summary.Sampling())
+    (weights,) = part_weights([sections])
+    chosen = part_summary(None, sections, weights, 50, summary.Sampling())
     assert chosen.how == "hinted" and "Lobster" in chosen.text
     assert any("Alice" in i and "Mock Turtle" in i for i in seen)  # the part's names are in the hinted prompt
     texts["hinted"] = texts["sampled"]
-    chosen = part_summary(None, sections, 50, summary.Sampling())
+    chosen = part_summary(None, sections, weights, 50, summary.Sampling())
     assert chosen.how == "extract" and chosen.text == "Alice cried by the pool of tears. The Gryphon and the Mock Turtle danced."
 
 
@@ -74,3 +84,13 @@ def test_score_punishes_the_prompt_copied_back():
     from famcli.summary import NOTE_ECHO
 
     assert score(plain, GROUNDED, WORDS, NOTE_ECHO) > score(echoed, GROUNDED, WORDS, NOTE_ECHO)
+
+
+def test_part_weights_favour_names_particular_to_a_part():
+    def part(names, note):
+        return [Section((0, 1), None, Counter(names), list(names)[:2], note)]
+
+    first = part({"Alice": 9, "Dodo": 3}, "Alice runs a race with the Dodo.")
+    second = part({"Alice": 9, "Hatter": 4}, "Alice has tea with the Hatter.")
+    w1, w2 = part_weights([first, second])
+    assert w1["Dodo"] > w1["Alice"] and w2["Hatter"] > w2["Alice"] and "Hatter" not in w1
