@@ -27,7 +27,10 @@ Book Volume Part Section Page Contents Preface Introduction Appendix Note Notes 
 Wednesday Thursday Friday Saturday Sunday Thank Thanks Good Dear Why Whatever However Therefore Besides Again
 Also Never Ever Always Soon Once Twice Shall Should Would Could Will Can Must May Might Don't Can't Won't Didn't
 Isn't Wasn't Aren't Couldn't Wouldn't Shouldn't Off Mind Look See Hush Hark Nay Aye O""".split())
-ABBREVIATIONS = {"Mr", "Mrs", "Ms", "Dr", "St"}  # alone, not a name; `the Duchess` and `the King` are
+# Words whose full stop ends no sentence (`Mr. Darcy`, `Capt. Ahab`): shared with summary.cut_sentences. The
+# titles among them are not a name alone; `the Duchess` and `the King` are.
+ABBREVIATIONS = {"Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "Capt", "Col", "Gen", "Rev", "vs", "etc", "e.g",
+                 "i.e"}
 CONNECTORS = {"of", "de", "van", "von", "la", "le", "du", "del", "da"}  # inside a name: Queen of Hearts
 WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*\.?|[.!?;:,\"“”‘()\[\]—_]|\n\s*\n")
 SENTENCE_END = {".", "!", "?", "\"", "“", "”", "‘", ":", ";", "(", ")", "[", "]", "—", "_"}
@@ -64,7 +67,7 @@ def _close(run: list[str], at_start: bool) -> tuple[str, bool]:
     while run and run[-1] in CONNECTORS:
         run.pop()
     words = [w.replace("’", "'").removesuffix("'s") for w in run]
-    if len(words) == 1 and words[0] in ABBREVIATIONS:
+    if len(words) == 1 and words[0] in ABBREVIATIONS & TITLES:
         return "", at_start
     return " ".join(words), at_start
 

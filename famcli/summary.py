@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from famcli.generate import Sampling, stream_tokens
-from famcli.names import names, people, salient
+from famcli.names import ABBREVIATIONS, names, people, salient
 from famcli.tasks import NO_REPEAT, Session, chat_turn
 
 SECTION_MIN, SECTION_MAX = 1000, 3000  # tokens a section note is written from: read whole, with full attention
@@ -59,10 +59,10 @@ def section_size(total_tokens: int | None, sections: int = 16, window: int = 819
     return min(cap, max(SECTION_MIN, -(-total_tokens // sections)))
 
 
-def section_names(text: str, background: Counter | None = None, limit: int = HINT_NAMES) -> tuple[Counter, list[str]]:
+def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str]]:
     """A section's names with their counts, and the few it is most about (people first)."""
     counts = names(text)
-    candidates = salient(text, limit=2 * limit, background=background)
+    candidates = salient(text, limit=2 * limit)
     who = people(text, candidates)
     return counts, (who + [c for c in candidates if c not in who])[:limit]
 
@@ -107,7 +107,6 @@ def _fails(note: str, text: str, section: Section) -> bool:
     return len(words) < 6 or copied or not named
 
 
-ABBREV = {"Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "Capt", "Col", "Gen", "Rev", "vs", "etc", "e.g", "i.e"}
 SENTENCE_END = re.compile(r"[.!?][\"”’)]*(?=\s)")
 
 
@@ -115,7 +114,7 @@ def cut_sentences(text: str, n: int) -> str | None:
     """The first n sentences of text, or None while it holds fewer (an abbreviation or initial ends none)."""
     for m in SENTENCE_END.finditer(text):
         word = re.findall(r"[\w.]+$", text[:m.start()])
-        if text[m.start()] == "." and word and (word[0] in ABBREV or len(word[0]) == 1 and word[0].isupper()):
+        if text[m.start()] == "." and word and (word[0] in ABBREVIATIONS or len(word[0]) == 1 and word[0].isupper()):
             continue
         n -= 1
         if n == 0:
