@@ -1,14 +1,18 @@
-"""The CPU path: the same rule as reference.py, as two batched matrix products and a softmax.
+"""The CPU path: the same rule as reference.py, through torch's fused CPU attention with an additive mask.
 
-On two cores, scaled_dot_product_attention with a mask takes its math path and spends most of its time
-building and checking masks; here the caller builds the additive mask once per block (`additive_mask`) and
-every layer reuses it, the G query heads of a group ride in one matrix product with their key/value head,
-and nothing is copied: keys and values are read in place from the state's buffer.
+The caller builds the additive mask once per block (`additive_mask`) and every layer reuses it; the G query
+heads of a group ride as one head of G*c rows with their key/value head (no key or value is repeated or
+copied: they are read in place from the state's buffer), and the 4-D batch-of-one layout lets
+scaled_dot_product_attention take its fused (flash) CPU kernel. With 3-D inputs it takes the math path,
+which holds the whole score matrix: measured on 2 cores, the fused kernel is 1.4-4x faster than two batched
+matrix products and a softmax (1 query over 3,000 keys: 0.14 vs 0.44 ms a layer; a 2,048-token block over
+3,000 keys: 22 vs 89 ms, bf16; kernels/README.md).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .reference import visibility
 
@@ -30,6 +34,6 @@ def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None
     if bias is None:
         bias = additive_mask(key_valid, c, causal_start, q_offset, H // k.shape[0], q.dtype)
     Hkv = k.shape[0]
-    qg = q.reshape(Hkv, H // Hkv * c, D)  # (Hkv, G*c, D)
-    scores = torch.baddbmm(bias, qg, k.transpose(1, 2), alpha=scale)  # (Hkv, G*c, S)
-    return torch.bmm(scores.softmax(-1), v).reshape(H, c, D)
+    qg = q.reshape(1, Hkv, H // Hkv * c, D)  # a group's heads as one head of G*c rows
+    out = F.scaled_dot_product_attention(qg, k[None], v[None], attn_mask=bias, scale=scale)
+    return out.reshape(H, c, D)
