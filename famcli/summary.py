@@ -22,7 +22,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from famcli.generate import Sampling, stream_tokens
+from famcli.branches import decode_branches
+from famcli.generate import Sampling
 from famcli.names import ABBREVIATIONS, names, people, salient
 from famcli.tasks import NO_REPEAT, Session, chat_turn
 
@@ -81,20 +82,19 @@ NOTE_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
 def section_note(session: Session, ids: list[int], section: Section | None = None, max_tokens: int = 60,
                  seed: int = 0) -> str:
     """A one-sentence note on a section, written by the plain model reading the whole section (its native
-    window). When the greedy note fails (shorter than a sentence, a line copied from the passage such as a
-    chapter title, or naming none of the section's names), a few sampled notes are written from the same
-    reading and the best by `score` is kept. The note before is not in the prompt: the 135M model copied it."""
+    window). With the greedy note, a few sampled drafts are decoded from the same reading in the same steps
+    (famcli.branches: one reading of the weights serves them all); when the greedy note fails (shorter than a
+    sentence, a line copied from the passage such as a chapter title, or naming none of the section's names)
+    the best draft by `score` is kept. The note before is not in the prompt: the 135M model copied it."""
     text = session.loaded.tokenizer.decode(ids)
     engine = session.final_reader()
     prompt = session.loaded.tokenizer.encode(note_prompt(session, text), add_special_tokens=False)
-    state = engine.new_state()
-    engine.feed(state, prompt[:-1])
-    greedy = Sampling(no_repeat_ngram=NO_REPEAT)
-    note = sentences(session, engine, state.clone(), prompt[-1:], 1, max_tokens, greedy)
-    if section is None or not _fails(note, text, section):
-        return note
-    tries = [note] + [sentences(session, engine, state.clone(), prompt[-1:], 1, max_tokens,
-                                dataclasses.replace(NOTE_SAMPLING, seed=seed + k + 1)) for k in range(NOTE_RETRIES)]
+    drafts = 0 if section is None else NOTE_RETRIES
+    samplings = [Sampling(no_repeat_ngram=NO_REPEAT)] + [
+        dataclasses.replace(NOTE_SAMPLING, seed=seed + k + 1) for k in range(drafts)]
+    tries = sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, samplings)
+    if section is None or not _fails(tries[0], text, section):
+        return tries[0]
     weights = dict.fromkeys(section.names, 1.0)
     words = {w for n in section.names for w in n.split()}
     return max(tries, key=lambda t: score(t, weights, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section))
@@ -123,18 +123,29 @@ def cut_sentences(text: str, n: int) -> str | None:
 
 
 def sentences(session: Session, engine, state, prompt_ids: list[int], n: int, max_tokens: int,
-              sampling: Sampling) -> str:
-    """Decode after prompt_ids until n sentences are written (or a blank line, the end of the turn, or
-    max_tokens): what a note or a part's summary asks for, no rambling after it."""
+              samplings: list[Sampling]) -> list[str]:
+    """For each sampling, decode after prompt_ids until n sentences are written (or a blank line, the end of
+    the turn, or max_tokens): what a note or a part's summary asks for, no rambling after it. The branches
+    are decoded together (famcli.branches); a draft cut off by max_tokens keeps its whole sentences."""
     tok = session.loaded.tokenizer
 
     def done(ids):
         text = tok.decode(ids, skip_special_tokens=True)
         return "\n\n" in text.strip() or cut_sentences(text, n) is not None
 
-    out = list(stream_tokens(engine, state, prompt_ids, max_tokens, sampling, session.stop_ids(), done))
-    text = " ".join(tok.decode(out, skip_special_tokens=True).strip().split("\n\n")[0].split())
-    return cut_sentences(text + " ", n) or text
+    outs = decode_branches(engine, state, prompt_ids, samplings, max_tokens, session.stop_ids(), done)
+    return [_whole_sentences(" ".join(tok.decode(out, skip_special_tokens=True).strip().split("\n\n")[0].split()), n)
+            for out in outs]
+
+
+def _whole_sentences(text: str, n: int) -> str:
+    """The first n sentences; fewer when the text stops inside one (the unfinished one dropped), or all of it
+    when it holds no whole sentence."""
+    for k in range(n, 0, -1):
+        cut = cut_sentences(text + " ", k)
+        if cut is not None:
+            return cut
+    return text
 
 
 # ----- the summary, part by part ------------------------------------------------------------------------
@@ -157,7 +168,7 @@ class Candidate:
 def score(text: str, weights: dict[str, float], source_words: set[str], echo: tuple[str, ...] = ()) -> float:
     """How well a candidate tells its part: the weights of the part's own names it uses, less names found
     nowhere in the part's text (invented), repeated word trigrams, a list of names instead of sentences, and
-    the prompt's own words copied back (`echo`)."""
+    the prompt's own words copied back (`echo`), and a sentence left unfinished."""
     found = [n for n in weights if _uses(text, n)]
     covered = sum(weights[n] for n in found)
     invented = [n for n in names(text) if not set(n.split()) & source_words]
@@ -168,7 +179,8 @@ def score(text: str, weights: dict[str, float], source_words: set[str], echo: tu
     listy = bool(words) and name_words / len(words) > 0.5 or text.count(",") > max(4, len(words) // 5)
     empty = len(words) < 6
     echoed = sum(phrase in text.lower() for phrase in echo)
-    return covered - len(invented) - 0.5 * repeats - 3 * listy - 5 * empty - 2 * echoed
+    unfinished = re.search(r"[.!?][\"”’)]*$", text.strip()) is None  # cut off by the token limit
+    return covered - len(invented) - 0.5 * repeats - 3 * listy - 5 * empty - 2 * echoed - 2 * unfinished
 
 
 def _uses(text: str, name: str) -> bool:
@@ -225,12 +237,8 @@ def _reductions(session: Session, notes: list[str], instruction: str, max_tokens
     tok = session.loaded.tokenizer
     engine = session.final_reader()
     prompt = tok.encode(_notes_prompt(session, notes, instruction), add_special_tokens=False)
-    state = engine.new_state()
-    engine.feed(state, prompt[:-1])
-    out = []
-    for how, sampling in samplings:
-        out.append(Candidate(sentences(session, engine, state.clone(), prompt[-1:], 2, max_tokens, sampling), how))
-    return out
+    texts = sentences(session, engine, engine.new_state(), prompt, 2, max_tokens, [s for _, s in samplings])
+    return [Candidate(text, how) for (how, _), text in zip(samplings, texts)]
 
 
 def _extract(notes: list[str], weights: dict[str, float], source_words: set[str]) -> str:
