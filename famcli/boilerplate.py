@@ -24,7 +24,8 @@ HEADING = re.compile(r"^\s*((chapter|letter|book|part|volume|act|stave|section)\
 CREDIT = re.compile(r"^\s*(produced by|this e-?book was produced|e-?text prepared by|transcribed from)\b",
                     re.IGNORECASE)
 CLOSING = re.compile(r"^\s*end of (the |this )?project gutenberg", re.IGNORECASE)
-EDITION = re.compile(r"\b(project gutenberg|e-?texts?|e-?books?|transcriber['’]?s?|proofread\w*|digiti[sz]ed)\b",
+EDITION = re.compile(r"\b(project gutenberg|e-?texts?|e-?books?|transcriber['’]?s?|proofread\w*|digiti[sz]ed|"
+                     r"edition\s+\d+(\.\d+)*)\b",
                      re.IGNORECASE)
 NOTE_HEADING = re.compile(r"^\s*((original )?transcriber['’]?s?|editor['’]?s?|production)\s+notes?\s*:?\s*$",
                           re.IGNORECASE)

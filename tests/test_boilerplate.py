@@ -41,6 +41,9 @@ def test_a_transcribers_note_on_the_edition_goes():
     book = gutenberg_book().replace("THE DOORS\n\nby A. Writer", "THE DOORS\n\nby A. Writer\n\n" + note, 1)
     out = "".join(clean_text([book]))
     assert "etexts" not in out and "Transcriber" not in out and "Mara opened the red door" in out
+    numbered = gutenberg_book().replace("by A. Writer", "by A. Writer\n\nTHE HARBOUR EDITION 2.1", 1)
+    out = "".join(clean_text([numbered]))  # an edition's number on the title page (Alice: FULCRUM EDITION 3.0)
+    assert "EDITION 2.1" not in out and "by A. Writer" in out and "Mara opened the red door" in out
     text = "A story.\n\nShe read an ebook about etexts on the train.\n"  # no Gutenberg header: all kept
     assert "".join(clean_text([text])) == text
 
