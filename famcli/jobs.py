@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,13 +49,14 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     total = count_tokens(session, file, password, clean=not keep_all)
     size, doc = section_size(total, sections, session.loaded.context_window), open_document(file, password)
     written: list[Section] = []
-    buffer, done, t0 = [], 0, time.perf_counter()
+    buffer, done, t0, seen = [], 0, time.perf_counter(), Counter()
 
     def write(ids: list[int]) -> None:
         nonlocal done
         counts, hint = section_names(session.loaded.tokenizer.decode(ids))
         section = Section((done, done + len(ids)), _place(doc), counts, hint)
-        section.note = section_note(session, ids, section)
+        section.note = section_note(session, ids, section, seen=seen)
+        seen.update(counts)
         written.append(section)
         reporter.note(f"[{_where(section.to_dict())}] {section.note}")
         done += len(ids)
