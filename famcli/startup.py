@@ -89,7 +89,11 @@ def startups(model=None, dtypes: list[str] = ("auto",), runs: int = 3, note=prin
 
     rows = [startup(model, d, runs, note) for d in dtypes]
     if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
-        rows.append(startup(model, "llama.cpp", runs, note))
+        try:  # the comparison is optional: a broken llama-cpp-python install costs its row, not the run
+            rows.append(startup(model, "llama.cpp", runs, note))
+        except RuntimeError as exc:
+            note(f"  llama.cpp: {exc}")
+            rows.append({"dtype": "llama.cpp", "error": str(exc)})
     return rows
 
 
@@ -99,6 +103,9 @@ def startup_table(rows: list[dict]) -> str:
              "read + answer s | answer tokens |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         who = "llama.cpp (llama-cpp-python)" if r["dtype"] == "llama.cpp" else f"famcli, dtype {r['dtype']}"
+        if "error" in r:
+            lines.append(f"| {who} | failed: {r['error'][-120:]} | | | | | |")
+            continue
         lines.append(f"| {who} | {r['ask_seconds']:.2f} | {r['python_and_cli_seconds']:.2f} | "
                      f"{r['import_seconds']:.2f} | {r['load_seconds']:.2f} | {r['answer_seconds']:.2f} | "
                      f"{r['answer_tokens']} |")

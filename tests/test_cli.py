@@ -229,6 +229,30 @@ def test_bench_times_reading_and_startup_in_one_run(capsys, tiny):
     assert "| famcli, dtype fp32 | " in startup_table(result["startup"])
 
 
+def test_a_broken_llama_cpp_costs_its_startup_row_not_the_run(monkeypatch):
+    """A long bench once ended in an internal error, its results lost, when llama-cpp-python was installed
+    without its dependencies: the failed comparison is a row that says so."""
+    import importlib.util
+
+    import famcli.startup as st
+
+    def fake(model, dtype, runs, note):
+        if dtype == "llama.cpp":
+            raise RuntimeError("llama.cpp startup failed: No module named 'diskcache'")
+        return {"dtype": dtype, "ask_seconds": 2.0, "python_and_cli_seconds": 0.4, "import_seconds": 0.8,
+                "load_seconds": 0.3, "answer_seconds": 0.5, "answer_tokens": 9}
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(st, "startup", fake)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "llama_cpp" else real(name, *a))
+    notes = []
+    rows = st.startups(None, ["bf16"], note=notes.append)
+    assert [r["dtype"] for r in rows] == ["bf16", "llama.cpp"] and "diskcache" in rows[1]["error"]
+    table = st.startup_table(rows)
+    assert "| famcli, dtype bf16 | 2.00 |" in table and "failed: llama.cpp startup failed" in table
+    assert any("diskcache" in n for n in notes)
+
+
 def test_reading_peak_sees_memory_taken_while_reading():
     """The bench's memory column is the peak while reading, not the load peak the process keeps forever."""
     import time
