@@ -34,6 +34,7 @@ from famcli.summary import (
     summarize_notes,
     summarize_parts,
     summary_parts,
+    text_place,
 )
 from famcli.tasks import READING_HEADER, Reading, Session, ask, note_on, question_header
 
@@ -49,12 +50,16 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     total = count_tokens(session, file, password, clean=not keep_all)
     size, doc = section_size(total, sections, session.loaded.context_window), open_document(file, password)
     written: list[Section] = []
-    buffer, done, t0, seen = [], 0, time.perf_counter(), Counter()
+    buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
 
     def write(ids: list[int]) -> None:
-        nonlocal done
-        counts, hint = section_names(session.loaded.tokenizer.decode(ids))
-        section = Section((done, done + len(ids)), _place(doc), counts, hint)
+        nonlocal done, chapter
+        text = session.loaded.tokenizer.decode(ids)
+        counts, hint = section_names(text)
+        place = _place(doc)
+        if place is None:  # plain text: its own chapter headings, where it has them
+            place, chapter = text_place(text, chapter)
+        section = Section((done, done + len(ids)), place, counts, hint)
         section.note = section_note(session, ids, section, seen=seen)
         seen.update(counts)
         written.append(section)

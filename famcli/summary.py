@@ -68,6 +68,29 @@ def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str
     return counts, (who + [c for c in candidates if c not in who])[:limit]
 
 
+HEADING = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*((?i:chapter|letter|book|part|adventure|volume|stave|canto)[ \t]+"
+                     r"(?:[IVXLCDM]+|\d+)\b[^\n]{0,70}|[IVXLCDM]+\.[ \t]+[A-Z][A-Z'’ ,.\-]{3,70})[ \t]*(?=\n)")
+
+
+def headings(text: str) -> list[str]:
+    """The chapter headings of plain text: a line of its own after a blank line, `CHAPTER I. Down the
+    Rabbit-Hole`, `Letter 4`, `ADVENTURE II. THE RED-HEADED LEAGUE` (a Roman numeral or a number after the word),
+    or a Roman numeral before a title in capitals, `VII. THE ADVENTURE OF THE BLUE CARBUNCLE`."""
+    return [" ".join(m.group(1).split()) for m in HEADING.finditer(text)]
+
+
+def text_place(text: str, carried: str | None) -> tuple[str | None, str | None]:
+    """Where a section of plain text is, from its headings: the chapter it starts in (carried from the sections
+    before) and the last it reaches (`CHAPTER I. ... - CHAPTER II. ...`); and the heading to carry on."""
+    found = headings(text)
+    starts_with = found and text.lstrip().startswith(found[0].split()[0])
+    first = found[0] if starts_with or carried is None and found else carried
+    last = found[-1] if found else carried
+    if first is None:
+        return None, None
+    return (first if last in (None, first) else f"{first} - {last}"), last
+
+
 def note_prompt(session: Session, text: str) -> str:
     """The prompt for a section's note: the passage, then the question (the names it uses, said before or
     after it, were copied back as a list by the 135M model: docs/summaries.md)."""

@@ -94,3 +94,19 @@ def test_part_weights_favour_names_particular_to_a_part():
     second = part({"Alice": 9, "Hatter": 4}, "Alice has tea with the Hatter.")
     w1, w2 = part_weights([first, second])
     assert w1["Dodo"] > w1["Alice"] and w2["Hatter"] > w2["Alice"] and "Hatter" not in w1
+
+
+def test_plain_text_sections_are_placed_by_their_chapter_headings():
+    from famcli.summary import headings, text_place
+
+    text = ("ALICE\n\nCHAPTER I. Down the Rabbit-Hole\n\nAlice was tired. Part of the bank was warm.\n\n"
+            "CHAPTER II. The Pool of Tears\n\nCuriouser.\n")
+    assert headings(text) == ["CHAPTER I. Down the Rabbit-Hole", "CHAPTER II. The Pool of Tears"]
+    assert headings("He read the letter 4 times.\n\nPart of the day\nwent by.\n\nI.\n\nI. Said so.\n") == []  # prose
+    assert headings("end.\n\nVII. THE ADVENTURE OF THE BLUE CARBUNCLE\n\nI had called") == [
+        "VII. THE ADVENTURE OF THE BLUE CARBUNCLE"]
+    place, carried = text_place(text, None)
+    assert place == "CHAPTER I. Down the Rabbit-Hole - CHAPTER II. The Pool of Tears"
+    assert text_place("she swam on and on.\n", carried) == ("CHAPTER II. The Pool of Tears",) * 2
+    assert text_place("more of it.\n\nLetter 2\n\nDear sister.\n", "Letter 1") == ("Letter 1 - Letter 2", "Letter 2")
+    assert text_place("no headings here.\n", None) == (None, None)
