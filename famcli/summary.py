@@ -69,13 +69,13 @@ def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str
 
 
 HEADING = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*((?i:chapter|letter|book|part|adventure|volume|stave|canto)[ \t]+"
-                     r"(?:[IVXLCDM]+|\d+)\b[^\n]{0,70}|[IVXLCDM]+\.[ \t]+[A-Z][A-Z'’ ,.\-]{3,70})[ \t]*(?=\n)")
+                     r"(?:[IVXLCDM]+|\d+)\b[^\n]{0,70}(?:\n[^\n]{1,70})?|[IVXLCDM]+\.[ \t]+[A-Z][A-Z'’ ,.\-]{3,70})[ \t]*(?=\n[ \t]*\n|\n?\Z)")
 
 
 def headings(text: str) -> list[str]:
-    """The chapter headings of plain text: a line of its own after a blank line, `CHAPTER I. Down the
+    """The chapter headings of plain text: a line of its own between blank lines, `CHAPTER I. Down the
     Rabbit-Hole`, `Letter 4`, `ADVENTURE II. THE RED-HEADED LEAGUE` (a Roman numeral or a number after the word),
-    or a Roman numeral before a title in capitals, `VII. THE ADVENTURE OF THE BLUE CARBUNCLE`."""
+    or a Roman numeral before a title in capitals, `VII. THE ADVENTURE OF THE BLUE CARBUNCLE`; a title may take two lines."""
     return [" ".join(m.group(1).split()) for m in HEADING.finditer(text)]
 
 

@@ -103,6 +103,12 @@ def test_plain_text_sections_are_placed_by_their_chapter_headings():
             "CHAPTER II. The Pool of Tears\n\nCuriouser.\n")
     assert headings(text) == ["CHAPTER I. Down the Rabbit-Hole", "CHAPTER II. The Pool of Tears"]
     assert headings("He read the letter 4 times.\n\nPart of the day\nwent by.\n\nI.\n\nI. Said so.\n") == []  # prose
+    cetology = ("as follows.\n\nBOOK I. (_Folio_), CHAPTER I. (_Sperm Whale_).—This whale, among the\nEnglish of "
+                "old vaguely known as the Trumpa whale,\nand the Physeter whale.\n\nNext.\n")
+    assert headings("x.\n\nCHAPTER 56. Of the Less Erroneous Pictures of Whales, and the True\nPictures of Whaling "
+                    "Scenes.\n\nIn connexion") == ["CHAPTER 56. Of the Less Erroneous Pictures of Whales, and the True "
+                                                    "Pictures of Whaling Scenes."]
+    assert headings(cetology) == []  # a paragraph that opens like a heading (Moby Dick) is not one
     assert headings("end.\n\nVII. THE ADVENTURE OF THE BLUE CARBUNCLE\n\nI had called") == [
         "VII. THE ADVENTURE OF THE BLUE CARBUNCLE"]
     place, carried = text_place(text, None)
