@@ -21,6 +21,12 @@ START = re.compile(r"^\s*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG", re.IGNO
 END = re.compile(r"^\s*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
 HEADING = re.compile(r"^\s*((chapter|letter|book|part|volume|act|stave|section)\s+([0-9]+|[ivxlcdm]+)\b"
                      r"|([ivxlcdm]+|[0-9]+)\.\s+\S)", re.IGNORECASE)
+# HEADING tells a contents line or a heading line by its start; CHAPTER_LINE finds the chapter headings in running
+# text (a line between blank lines), where a note's place comes from (summary.text_place).
+CHAPTER_LINE = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*("
+                          r"(?i:chapter|letter|book|part|adventure|volume|stave|canto)[ \t]+(?:[IVXLCDM]+|\d+)\b"
+                          r"[^\n]{0,70}(?:\n[^\n]{1,70})?|[IVXLCDM]+\.[ \t]+[A-Z][A-Z'’ ,.\-]{3,70})"
+                          r"[ \t]*(?=\n[ \t]*\n|\n?\Z)")
 CREDIT = re.compile(r"^\s*(produced by|this e-?book was produced|e-?text prepared by|transcribed from)\b",
                     re.IGNORECASE)
 CLOSING = re.compile(r"^\s*end of (the |this )?project gutenberg", re.IGNORECASE)
@@ -186,3 +192,11 @@ def _strip_page(page: str, running: set[str]) -> str:
 
     gone = peel(list(range(len(lines)))) | peel(list(range(len(lines) - 1, -1, -1)))
     return "".join(line for i, line in enumerate(lines) if i not in gone)
+
+
+def headings(text: str) -> list[str]:
+    """The chapter headings of plain text: a line of its own between blank lines, `CHAPTER I. Down the
+    Rabbit-Hole`, `Letter 4`, `ADVENTURE II. THE RED-HEADED LEAGUE` (a Roman numeral or a number after the word),
+    or a Roman numeral before a title in capitals, `VII. THE ADVENTURE OF THE BLUE CARBUNCLE`; a title may take
+    two lines."""
+    return [" ".join(m.group(1).split()) for m in CHAPTER_LINE.finditer(text)]

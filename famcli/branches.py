@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from famcli.generate import Sampling, banned_tokens, pick
 from famcli.positions import rotate
+from kernels.cpu_attention import bias_of, grouped_attention
 
 
 def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], max_new_tokens: int,
@@ -80,9 +80,8 @@ def _step(engine, state, tokens: list[int], branches: list[int], position: int, 
     visible[:, :prefix] = True
     for r, j in enumerate(branches):
         visible[r, prefix + j * span: prefix + j * span + step + 1] = True
-    group = engine.n_heads // engine.n_kv
-    bias = torch.zeros(visible.shape, dtype=engine.param.dtype, device=device)
-    bias = bias.masked_fill_(~visible, float("-inf")).repeat(group, 1)  # rows ordered like q.reshape(Hkv, G*c, D)
+    # a tree mask, which no backend's block rule expresses: the CPU path's grouped attention takes any bias
+    bias = bias_of(visible, engine.n_heads // engine.n_kv, engine.param.dtype)
     cos, sin = engine.rotary.tables(position, 1)
     x = engine.model.model.embed_tokens(torch.tensor(tokens, device=device))
     with torch.no_grad():
@@ -91,9 +90,6 @@ def _step(engine, state, tokens: list[int], branches: list[int], position: int, 
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
             state.k[l][:, slots] = k
             state.v[l][:, slots] = v
-            H, c, D = q.shape
-            qg = q.reshape(1, engine.n_kv, group * c, D)
-            attn = F.scaled_dot_product_attention(qg, state.k[l][None, :, :width], state.v[l][None, :, :width],
-                                                  attn_mask=bias, scale=engine.scale)
-            x = engine.finish(layer, x, attn.reshape(H, c, D))
+            attn = grouped_attention(q, state.k[l][:, :width], state.v[l][:, :width], bias, engine.scale)
+            x = engine.finish(layer, x, attn)
         return engine.model.lm_head(engine.model.model.norm(x)).float()

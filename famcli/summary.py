@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from famcli.boilerplate import headings
 from famcli.branches import decode_branches
 from famcli.generate import Sampling
 from famcli.names import ABBREVIATIONS, names, people, salient
@@ -66,17 +67,6 @@ def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str
     candidates = salient(text, limit=2 * limit)
     who = people(text, candidates)
     return counts, (who + [c for c in candidates if c not in who])[:limit]
-
-
-HEADING = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*((?i:chapter|letter|book|part|adventure|volume|stave|canto)[ \t]+"
-                     r"(?:[IVXLCDM]+|\d+)\b[^\n]{0,70}(?:\n[^\n]{1,70})?|[IVXLCDM]+\.[ \t]+[A-Z][A-Z'’ ,.\-]{3,70})[ \t]*(?=\n[ \t]*\n|\n?\Z)")
-
-
-def headings(text: str) -> list[str]:
-    """The chapter headings of plain text: a line of its own between blank lines, `CHAPTER I. Down the
-    Rabbit-Hole`, `Letter 4`, `ADVENTURE II. THE RED-HEADED LEAGUE` (a Roman numeral or a number after the word),
-    or a Roman numeral before a title in capitals, `VII. THE ADVENTURE OF THE BLUE CARBUNCLE`; a title may take two lines."""
-    return [" ".join(m.group(1).split()) for m in HEADING.finditer(text)]
 
 
 def text_place(text: str, carried: str | None) -> tuple[str | None, str | None]:

@@ -19,7 +19,11 @@ from .reference import visibility
 
 def additive_mask(key_valid, n_queries, causal_start, q_offset, group: int, dtype) -> torch.Tensor:
     """(G*c, S) tensor of 0 where visible and -inf elsewhere, rows ordered like q.reshape(Hkv, G*c, D)."""
-    mask = visibility(key_valid, n_queries, causal_start, q_offset)
+    return bias_of(visibility(key_valid, n_queries, causal_start, q_offset), group, dtype)
+
+
+def bias_of(mask: torch.Tensor, group: int, dtype) -> torch.Tensor:
+    """A (c, S) visibility mask as the (G*c, S) additive bias `grouped_attention` takes."""
     bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
     return bias.repeat(group, 1)
 
@@ -33,7 +37,12 @@ def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None
     H, c, D = q.shape
     if bias is None:
         bias = additive_mask(key_valid, c, causal_start, q_offset, H // k.shape[0], q.dtype)
-    Hkv = k.shape[0]
-    qg = q.reshape(1, Hkv, H // Hkv * c, D)  # a group's heads as one head of G*c rows
-    out = F.scaled_dot_product_attention(qg, k[None], v[None], attn_mask=bias, scale=scale)
-    return out.reshape(H, c, D)
+    return grouped_attention(q, k, v, bias, scale)
+
+
+def grouped_attention(q, k, v, bias, scale):
+    """q (H, c, D), k and v (Hkv, S, D), bias (G*c, S) -> (H, c, D): a group's heads as one head of G*c rows,
+    4-D so torch takes its fused kernel."""
+    H, c, D = q.shape
+    qg = q.reshape(1, k.shape[0], H // k.shape[0] * c, D)
+    return F.scaled_dot_product_attention(qg, k[None], v[None], attn_mask=bias, scale=scale).reshape(H, c, D)
