@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from famcli.generate import Sampling, banned_tokens, pick
+from famcli.generate import Sampling, next_token
 from famcli.positions import rotate
 from kernels.cpu_attention import bias_of, grouped_attention
 
@@ -46,7 +46,7 @@ def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], ma
     for step in range(max_new_tokens):
         still = []
         for j in live:
-            token = _choose(step_logits[j].cpu(), outs[j], samplings[j], generators[j])
+            token = next_token(step_logits[j].cpu(), outs[j], samplings[j], generators[j])
             if token in stop:
                 continue
             outs[j].append(token)
@@ -58,14 +58,6 @@ def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], ma
         rows = _step(engine, state, [outs[j][-1] for j in live], live, n + step, n, max_new_tokens)
         step_logits = dict(zip(live, rows))
     return outs
-
-
-def _choose(logits: torch.Tensor, out: list[int], sampling: Sampling, generator) -> int:
-    banned = banned_tokens(out, sampling.no_repeat_ngram)
-    if banned:
-        logits = logits.clone()
-        logits[list(banned)] = float("-inf")
-    return pick(logits, sampling, generator)
 
 
 def _step(engine, state, tokens: list[int], branches: list[int], position: int, prefix: int,

@@ -18,13 +18,16 @@ from famcli.errors import UserError
 @dataclass(frozen=True)
 class Sampling:
     """temperature 0 means greedy; top_k 0 and top_p 1 mean no cut; no_repeat_ngram n > 0 forbids a token
-    that would repeat an n-gram already generated (small models loop without it)."""
+    that would repeat an n-gram already generated (small models loop without it); boost adds its logit to
+    each (token, logit) pair's token until the output holds that token once (a note nudged towards the names
+    its passage uses, each at most once: famcli.summary)."""
 
     temperature: float = 0.0
     top_k: int = 0
     top_p: float = 1.0
     seed: int | None = None
     no_repeat_ngram: int = 0
+    boost: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self):
         if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0 or self.no_repeat_ngram < 0:
@@ -37,6 +40,19 @@ def banned_tokens(history: list[int], n: int) -> set[int]:
         return set()
     prefix = tuple(history[len(history) - n + 1:])
     return {history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i:i + n - 1]) == prefix}
+
+
+def next_token(logits: torch.Tensor, out: list[int], sampling: Sampling, generator: torch.Generator | None) -> int:
+    """The next token after out: n-grams that would repeat banned, boosted tokens not yet used raised, then
+    `pick`."""
+    banned = banned_tokens(out, sampling.no_repeat_ngram)
+    boost = [(t, b) for t, b in sampling.boost if t not in out]
+    if banned or boost:
+        logits = logits.clone()
+        for t, b in boost:
+            logits[t] += b
+        logits[list(banned)] = float("-inf")
+    return pick(logits, sampling, generator)
 
 
 def pick(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None) -> int:
@@ -66,12 +82,7 @@ def stream_tokens(engine: Engine, state: State, prompt_ids, max_new_tokens: int,
     out: list[int] = []
     stop = set(int(i) for i in stop_ids)
     for step in range(max_new_tokens):
-        logits = logits.cpu()
-        banned = banned_tokens(out, sampling.no_repeat_ngram)
-        if banned:
-            logits = logits.clone()
-            logits[list(banned)] = float("-inf")
-        token = pick(logits, sampling, generator)
+        token = next_token(logits.cpu(), out, sampling, generator)
         if token in stop:
             return
         out.append(token)

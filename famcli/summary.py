@@ -1,14 +1,14 @@
 """Summaries of whole documents: a note on each section the model reads whole, then the summary part by part.
 
     sections   the text is cut into sections of 1-3k tokens (half the model's window at most); the plain
-               model reads each whole (full attention) and writes one sentence on it; a note that fails
-               (a copied chapter title, no name the section uses: famcli.names) is written again, sampled,
-               and the best kept
+               model reads each whole (full attention) and writes one sentence on it: a greedy note and
+               drafts decoded with it (sampled, and nudged towards the names the section brings in), the
+               best kept: one that copies a chapter title or names none of the section's people fails
     parts      the notes are split into consecutive parts (2 / 4 / 8 for --length short / medium / long); for
                each part a few candidate summaries are written (greedy and sampled reductions of its notes,
-               and its two best notes as they are) and the one that names most of the part's own people and
-               places (weighted by how particular they are to the part: tf-idf over the parts), invents
-               fewest and repeats nothing is kept (`score`)
+               a greedy one nudged towards the part's names, and its two best notes as they are) and the one
+               that names most of the part's own people and places (weighted by how particular they are to
+               the part: tf-idf over the parts), invents fewest and repeats nothing is kept (`score`)
     summary    the parts' summaries in order: the document from beginning to end
 
 Measured on the corpus books (docs/summaries.md, examples/summary_check.py).
@@ -88,31 +88,52 @@ def note_prompt(session: Session, text: str) -> str:
 
 
 NOTE_ECHO = ("passage of the text", "in one sentence", "what happens in this passage", "who is in it")
-NOTE_DRAFTS = 3  # sampled drafts decoded with every greedy note (famcli.branches: 4 rows cost 1.2x one)
 NOTE_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
+NOTE_DRAFTS = 2  # sampled drafts decoded with every greedy note (famcli.branches: 6 rows cost ~1.1x 4)
+BOOSTS = (3.0, 3.0, 5.0)  # drafts nudged towards the section's names: greedy at +3, sampled at +3 and +5
+BOOSTED_NAMES = 6  # the section's most particular names whose first token a boosted draft raises
 
 
 def section_note(session: Session, ids: list[int], section: Section | None = None, max_tokens: int = 60,
                  seed: int = 0, seen: Counter | None = None) -> str:
     """A one-sentence note on a section, written by the plain model reading the whole section (its native
-    window). With the greedy note a few sampled drafts are decoded from the same reading in the same steps
-    (famcli.branches: one reading of the weights serves them all), and the note kept is the best by `score`
-    (greedy first among equals) on the section's names weighted by how particular they are to it (`seen`:
-    the names of the sections before, so the hero of every chapter counts less than the one it introduces). A
-    draft that fails (shorter than a sentence, a line copied from the passage such as a chapter title, or
-    naming none of the section's names) loses to one that does not. The note before is not in the prompt:
-    the 135M model copied it."""
+    window). With the greedy note a few drafts are decoded from the same reading in the same steps
+    (famcli.branches: one reading of the weights serves them all): sampled ones, and boosted ones whose
+    logits raise the first token of the section's most particular names until each is used (`boost_names`),
+    and the note kept is the best by `score` (greedy first among equals) on the section's names weighted by
+    how particular they are to it (`seen`: the names of the sections before, so the hero of every chapter
+    counts less than the one it introduces). A draft that fails (shorter than a sentence, a line copied from
+    the passage such as a chapter title, or naming none of the section's names) loses to one that does not.
+    The note before is not in the prompt: the 135M model copied it."""
     text = session.loaded.tokenizer.decode(ids)
     engine = session.final_reader()
     prompt = session.loaded.tokenizer.encode(note_prompt(session, text), add_special_tokens=False)
-    drafts = 0 if section is None else NOTE_DRAFTS
-    samplings = [Sampling(no_repeat_ngram=NO_REPEAT)] + [
-        dataclasses.replace(NOTE_SAMPLING, seed=seed + k + 1) for k in range(drafts)]
-    tries = sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, samplings)
+    greedy = Sampling(no_repeat_ngram=NO_REPEAT)
     if section is None:
-        return tries[0]
-    weights, words = note_weights(section, seen or Counter()), {w for n in section.names for w in n.split()}
+        return sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, [greedy])[0]
+    weights = note_weights(section, seen or Counter())
+    first = boost_names(session, weights, section.names)
+    samplings = [greedy] + [dataclasses.replace(NOTE_SAMPLING, seed=seed + k + 1) for k in range(NOTE_DRAFTS)]
+    if first:
+        samplings += [dataclasses.replace(greedy if k == 0 else NOTE_SAMPLING, seed=seed + NOTE_DRAFTS + k + 1,
+                                          boost=tuple((t, b) for t in first)) for k, b in enumerate(BOOSTS)]
+    tries = sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, samplings)
+    words = {w for n in section.names for w in n.split()}
     return max(tries, key=lambda t: score(t, weights, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section))
+
+
+def boost_names(session: Session, weights: dict[str, float], counts: Counter, limit: int = BOOSTED_NAMES) -> list[int]:
+    """The first tokens (after a space) of the names a note should rather use: the most particular by weight,
+    then by use. Raised by a boosted draft until used once, they let the 135M model, which tends to write "the
+    passage is a descriptive account of a personal experience", name who is in it; the score still chooses
+    (an invented or listed name costs)."""
+    ranked = sorted(weights, key=lambda n: -weights[n] * math.sqrt(1 + counts[n]))
+    first: list[int] = []
+    for name in ranked[:limit]:
+        ids = session.loaded.tokenizer.encode(" " + name, add_special_tokens=False)
+        if ids and ids[0] not in first:
+            first.append(ids[0])
+    return first
 
 
 def note_weights(section: Section, seen: Counter) -> dict[str, float]:
@@ -182,7 +203,7 @@ def summary_parts(n_notes: int, max_tokens: int) -> list[tuple[int, int]]:
 @dataclass
 class Candidate:
     text: str
-    how: str  # greedy | hinted | sampled | extract
+    how: str  # greedy | boosted | hinted | sampled | extract
     score: float = 0.0
 
 
@@ -240,7 +261,9 @@ def part_summary(session: Session, sections: list[Section], weights: dict[str, f
     sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
     hinted = REDUCE_NOTES if not top else \
         f"Summarize these notes in two sentences: what happens, and who ({', '.join(top)})."
-    candidates = _reductions(session, notes, REDUCE_NOTES, max_tokens, [("greedy", sampling)])
+    first = boost_names(session, weights, Counter(weights))
+    boosted = [("boosted", dataclasses.replace(sampling, boost=tuple((t, BOOSTS[0]) for t in first)))] if first else []
+    candidates = _reductions(session, notes, REDUCE_NOTES, max_tokens, [("greedy", sampling)] + boosted)
     candidates += _reductions(session, notes, hinted, max_tokens, [("hinted", sampling)] + [
         ("sampled", dataclasses.replace(PART_SAMPLING, seed=(sampling.seed or 0) + k + 1)) for k in range(SAMPLED)])
     candidates.append(Candidate(_extract(notes, weights, source_words), "extract"))

@@ -55,3 +55,17 @@ def test_no_repeat_ngram_blocks_loops(llama):
     out = generate(engine, engine.new_state(), ids_of(5), 60, Sampling(no_repeat_ngram=3))
     trigrams = [tuple(out[i:i + 3]) for i in range(len(out) - 2)]
     assert len(trigrams) == len(set(trigrams))
+
+
+def test_boost_raises_a_token_until_it_is_used_once():
+    import torch
+
+    from famcli.generate import next_token
+
+    logits = torch.tensor([0.0, 2.0, 1.0, 0.5])
+    boosted = Sampling(boost=((3, 4.0),))
+    assert next_token(logits, [], Sampling(), None) == 1
+    assert next_token(logits, [], boosted, None) == 3  # 0.5 + 4 beats 2
+    assert next_token(logits, [3], boosted, None) == 1  # used once: no longer raised
+    assert next_token(logits, [], Sampling(boost=((3, 4.0),), no_repeat_ngram=2), None) == 3
+    assert next_token(logits, [3, 3], Sampling(boost=((3, 4.0),), no_repeat_ngram=2), None) == 1  # bans still win

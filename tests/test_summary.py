@@ -18,6 +18,21 @@ GROUNDED = {"Alice": 2.0, "Mock Turtle": 1.5, "Gryphon": 1.0}
 WORDS = {"Alice", "Mock", "Turtle", "Gryphon", "Queen"}
 
 
+class _WordTokens:  # a tokenizer of whole words: enough for the names a draft is nudged towards
+    def encode(self, text, add_special_tokens=False):
+        return [sum(map(ord, w)) for w in text.split()]
+
+
+WORD_TOKENS = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens()})()})()
+
+
+def test_boosted_names_are_the_most_particular_first_tokens_once_each():
+    weights = {"Alice": 0.1, "Mock Turtle": 1.0, "Mock Hare": 0.9, "Gryphon": 0.6}
+    counts = Counter({"Alice": 30, "Mock Turtle": 4, "Mock Hare": 1, "Gryphon": 2})
+    first = summary.boost_names(WORD_TOKENS, weights, counts, limit=3)
+    assert first == [sum(map(ord, "Mock")), sum(map(ord, "Gryphon"))]  # Mock once; Alice past the limit
+
+
 def test_section_size_fits_the_window_and_the_count():
     assert section_size(None) == 3000 and section_size(10_000, 16) == 1000 and section_size(40_000, 16) == 2500
     assert section_size(1_000_000, 16, window=2048) == 1024
@@ -51,6 +66,7 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
                 Section((100, 200), None, Counter({"Gryphon": 2, "Mock Turtle": 1, "Lobster Quadrille": 1}), ["Gryphon"],
                         "The Gryphon and the Mock Turtle danced.")]
     texts = {"greedy": "A girl is sad and then some animals dance by the sea for a while.",
+             "boosted": "Alice is sad and then some animals dance by the sea for a while.",
              "hinted": "Alice cries, and later the Gryphon and the Mock Turtle dance the Lobster Quadrille for her.",
              "sampled": "Somebody dances somewhere, and the story goes on and on without names."}
     seen = []
@@ -61,11 +77,11 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
 
     monkeypatch.setattr(summary, "_reductions", fake)
     (weights,) = part_weights([sections])
-    chosen = part_summary(None, sections, weights, 50, summary.Sampling())
+    chosen = part_summary(WORD_TOKENS, sections, weights, 50, summary.Sampling())
     assert chosen.how == "hinted" and "Lobster" in chosen.text
     assert any("Alice" in i and "Mock Turtle" in i for i in seen)  # the part's names are in the hinted prompt
     texts["hinted"] = texts["sampled"]
-    chosen = part_summary(None, sections, weights, 50, summary.Sampling())
+    chosen = part_summary(WORD_TOKENS, sections, weights, 50, summary.Sampling())
     assert chosen.how == "extract" and chosen.text == "Alice cried by the pool of tears. The Gryphon and the Mock Turtle danced."
 
 
