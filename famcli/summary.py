@@ -8,7 +8,7 @@
                each part a few candidate summaries are written (greedy and sampled reductions of its notes,
                a greedy one nudged towards the part's names, and its two best notes as they are) and the one
                that names most of the part's own people and places (weighted by how particular they are to
-               the part: tf-idf over the parts), invents fewest and repeats nothing is kept (`score`)
+               the part: the share of their uses in it), invents fewest and repeats nothing is kept (`score`)
     summary    the parts' summaries in order: the document from beginning to end
 
 Measured on the corpus books (docs/summaries.md, examples/summary_check.py).
@@ -103,8 +103,8 @@ def section_note(session: Session, ids: list[int], section: Section | None = Non
     and the note kept is the best by `score` (greedy first among equals) on the section's names weighted by
     how particular they are to it (`seen`: the names of the sections before, so the hero of every chapter
     counts less than the one it introduces). A draft that fails (shorter than a sentence, a line copied from
-    the passage such as a chapter title, or naming none of the section's names) loses to one that does not.
-    The note before is not in the prompt: the 135M model copied it."""
+    the passage such as a chapter title, or naming none of the section's names) or stops mid-sentence loses
+    to one that does not. The note before is not in the prompt: the 135M model copied it."""
     text = session.loaded.tokenizer.decode(ids)
     engine = session.final_reader()
     prompt = session.loaded.tokenizer.encode(note_prompt(session, text), add_special_tokens=False)
@@ -119,7 +119,9 @@ def section_note(session: Session, ids: list[int], section: Section | None = Non
                                           boost=tuple((t, b) for t in first)) for k, b in enumerate(BOOSTS)]
     tries = sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, samplings)
     words = {w for n in section.names for w in n.split()}
-    return max(tries, key=lambda t: score(t, weights, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section))
+    # a whole sentence naming the section's people first; among the rest, and among those, the best score
+    return max(tries, key=lambda t: (finished(t) and not _fails(t, text, section),
+                                     score(t, weights, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section)))
 
 
 def boost_names(session: Session, weights: dict[str, float], counts: Counter, limit: int = BOOSTED_NAMES) -> list[int]:
@@ -221,8 +223,13 @@ def score(text: str, weights: dict[str, float], source_words: set[str], echo: tu
     listy = bool(words) and name_words / len(words) > 0.5 or text.count(",") > max(4, len(words) // 5)
     empty = len(words) < 6
     echoed = sum(phrase in text.lower() for phrase in echo)
-    unfinished = re.search(r"[.!?][\"”’)]*$", text.strip()) is None  # cut off by the token limit
-    return covered - len(invented) - 0.5 * repeats - 3 * listy - 5 * empty - 2 * echoed - 2 * unfinished
+    return covered - len(invented) - 0.5 * repeats - 3 * listy - 5 * empty - 2 * echoed - 2 * (not finished(text))
+
+
+def finished(text: str) -> bool:
+    """Whether text ends a sentence (a draft cut off by the token limit does not): a reader sees a summary
+    stop mid-sentence, so an unfinished candidate is kept only when every candidate is unfinished."""
+    return re.search(r"[.!?][\"”’)]*$", text.strip()) is not None
 
 
 def _uses(text: str, name: str) -> bool:
@@ -241,13 +248,16 @@ def part_names(sections: list[Section]) -> Counter:
 
 
 def part_weights(parts: list[list[Section]]) -> list[dict[str, float]]:
-    """Each part's names weighted by use and by how particular they are to it (tf-idf over the parts): a
-    part's summary should tell what happens in that part, not name the hero of every part again."""
+    """Each part's names weighted by use and by how particular they are to it: (1 + log of the notes and
+    sections that use it) x log(1 + parts x the share of the name's uses in the whole text that fall in this
+    part). A name the part alone uses weighs log(1 + parts), one used evenly everywhere log 2: a part's summary
+    should tell what happens in that part, not name the hero of every part again. (Shares, not the number of
+    parts a name occurs in: one mention elsewhere does not make the part's own people common.)"""
     counts = [part_names(p) for p in parts]
-    texts = [set().union(*(s.names for s in p)) for p in parts]
-    df = Counter(n for t in texts for n in t)
-    return [{n: (1 + math.log(c)) * math.log(1 + len(parts) / max(1, df[n])) for n, c in part.items()}
-            for part in counts]
+    uses = [sum((s.names for s in p), Counter()) for p in parts]
+    total = sum(uses, Counter())
+    return [{n: (1 + math.log(c)) * math.log(1 + len(parts) * u[n] / max(1, total[n])) for n, c in part.items()}
+            for part, u in zip(counts, uses)]
 
 
 def part_summary(session: Session, sections: list[Section], weights: dict[str, float], max_tokens: int,
@@ -269,7 +279,8 @@ def part_summary(session: Session, sections: list[Section], weights: dict[str, f
     candidates.append(Candidate(_extract(notes, weights, source_words), "extract"))
     for c in candidates:
         c.score = score(c.text, weights, source_words, echo=PART_ECHO)
-    return max(candidates, key=lambda c: c.score)  # the first of equals: greedy before sampled before extract
+    # finished first, then the best score; the first of equals: greedy before sampled before extract
+    return max(candidates, key=lambda c: (finished(c.text), c.score))
 
 
 PART_ECHO = ("notes on consecutive parts", "these notes", "summarize")

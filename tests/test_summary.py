@@ -132,3 +132,15 @@ def test_plain_text_sections_are_placed_by_their_chapter_headings():
     assert text_place("she swam on and on.\n", carried) == ("CHAPTER II. The Pool of Tears",) * 2
     assert text_place("more of it.\n\nLetter 2\n\nDear sister.\n", "Letter 1") == ("Letter 1 - Letter 2", "Letter 2")
     assert text_place("no headings here.\n", None) == (None, None)
+
+
+def test_a_finished_candidate_beats_a_richer_one_cut_off_mid_sentence(monkeypatch):
+    sections = [Section((0, 100), None, Counter({"Alice": 3, "Mock Turtle": 2, "Gryphon": 2}), ["Alice"],
+                        "Alice cried by the pool of tears.")]
+    texts = {"greedy": "Alice cries by the pool.", "boosted": "Alice, the Gryphon and the Mock Turtle dance and then the",
+             "hinted": "Somebody cries.", "sampled": "Somebody cries."}
+    monkeypatch.setattr(summary, "_reductions", lambda s, n, i, m, samplings: [Candidate(texts[h], h) for h, _ in samplings])
+    (weights,) = part_weights([sections])
+    assert score(texts["boosted"], weights, WORDS) > score(texts["greedy"], weights, WORDS)
+    chosen = part_summary(WORD_TOKENS, sections, weights, 50, summary.Sampling())
+    assert chosen.text.endswith(".") and chosen.how in ("greedy", "extract")
