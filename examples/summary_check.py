@@ -72,7 +72,8 @@ def _uses(text: str, name: str) -> bool:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip().lower() for s in re.split(r"[.!?]\s", text + " ") if len(s.split()) > 3]
+    ends = r"(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\b[A-Z])[.!?]\s"  # "Mr. Darcy" ends no sentence
+    return [s.strip().lower() for s in re.split(ends, text + " ") if len(s.split()) > 3]
 
 
 def check(book: Path, checkout: str | None = None) -> dict:
