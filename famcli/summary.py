@@ -119,9 +119,12 @@ def section_note(session: Session, ids: list[int], section: Section | None = Non
                                           boost=tuple((t, b) for t in first)) for k, b in enumerate(BOOSTS)]
     tries = sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, samplings)
     words = {w for n in section.names for w in n.split()}
-    # a whole sentence naming the section's people first; among the rest, and among those, the best score
-    return max(tries, key=lambda t: (finished(t) and not _fails(t, text, section),
-                                     score(t, weights, words, echo=NOTE_ECHO) - 5 * _fails(t, text, section)))
+
+    def rank(t: str) -> tuple[bool, float]:  # a whole sentence naming the section's people first, then the score
+        fails = _fails(t, text, section)
+        return finished(t) and not fails, score(t, weights, words, echo=NOTE_ECHO) - 5 * fails
+
+    return max(tries, key=rank)
 
 
 def boost_names(session: Session, weights: dict[str, float], counts: Counter, limit: int = BOOSTED_NAMES) -> list[int]:
