@@ -1,15 +1,15 @@
 """The model's own layer math, as the engine runs it on rows of hidden states (everything but attention).
 
 Linear layers that read the same input (q/k/v, a gated MLP's gate and up) are fused into one wider matrix
-product for reading; with `--dtype int8` the fused and output products run in int8 (famcli.quant), the MLP
-down projection stays in the model's dtype.
+product for reading; with `--dtype int8` every layer product (the fused ones, the attention output and the
+MLP's down projection) runs in int8 (famcli.quant).
 """
 
 from __future__ import annotations
 
 import torch
 
-from famcli.quant import int8_linear
+from famcli.quant import ALPHA, DOWN_ALPHA, int8_linear
 
 
 class LayerMath:
@@ -49,7 +49,7 @@ class LayerMath:
         if gate_up is None:
             return layer.mlp(x)
         gate, up = gate_up.chunk(2, dim=-1)
-        return layer.mlp.down_proj(layer.mlp.act_fn(gate) * up)  # never int8 (famcli.quant)
+        return self._linear(layer.mlp.down_proj, layer.mlp.act_fn(gate) * up, DOWN_ALPHA)
 
     def _fused_product(self, owner, x: torch.Tensor) -> torch.Tensor | None:
         """x through the fused weight of `owner`; None when its layers are not fused (training, LoRA)."""
@@ -61,9 +61,9 @@ class LayerMath:
             return int8_linear(owner, "_famcli_int8", *fused, self._x_max(first))(x)
         return torch.nn.functional.linear(x, *fused)
 
-    def _linear(self, module, x: torch.Tensor) -> torch.Tensor:
+    def _linear(self, module, x: torch.Tensor, alpha: float = ALPHA) -> torch.Tensor:
         if self.int8 and isinstance(module, torch.nn.Linear) and not torch.is_grad_enabled():
-            return int8_linear(module, "_famcli_int8", module.weight, module.bias, self._x_max(module))(x)
+            return int8_linear(module, "_famcli_int8", module.weight, module.bias, self._x_max(module), alpha)(x)
         return module(x)
 
     def _x_max(self, module) -> torch.Tensor | None:

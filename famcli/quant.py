@@ -1,19 +1,22 @@
 """int8 layer weights for CPUs without fast bf16 (`--dtype int8`).
 
 The layer's linear maps keep their weights as int8, one scale per output channel, and quantise their input
-activations on the fly (dynamic quantisation, one scale per product); products run in torch's quantised CPU
-kernels (fbgemm / oneDNN, with VNNI where the CPU has it) and come back in fp32. Everything else (norms,
+activations on the fly (dynamic quantisation); products run in torch's quantised CPU kernels (oneDNN where
+torch has it: 5% faster than fbgemm on the model's shapes with AVX2, 18% with AVX-512 VNNI; else fbgemm) and
+come back in fp32. Everything else (norms,
 rotary, attention, the memory, the vocabulary head) stays fp32.
 
 One scale for a whole activation matrix is too coarse for a language model: a few hidden channels carry
-values far above the rest (measured on the default model: +7% next-token loss from the MLP's down
-projection alone). So the products are smoothed first, as SmoothQuant does (arXiv 2211.10438): each input
-channel j is divided by s_j = sqrt(max|x_j| / max|W_j|) and the weight's column j multiplied by it, which
-leaves the product unchanged and moves the outliers into the weights, where per-channel scales absorb them.
-max|x_j| comes from one short calibration read of a fixed text when the model is loaded. That brings the
-attention's q/k/v and output products and the MLP's gate/up product within 0.5% of fp32's loss; the MLP's down
-projection stays fp32: its input (the gated MLP activation) has token-specific peaks that neither smoothing nor
-reading the peak tokens apart in fp32 tamed (+4-5% loss measured; docs/benchmarks.md).
+values far above the rest, and some tokens carry peaks far above other tokens (measured on the default model:
++7% next-token loss from the MLP's down projection alone). Two things tame it. The products are smoothed, as
+SmoothQuant does (arXiv 2211.10438): each input channel j is divided by s_j = max|x_j|^a / max|W_j|^(1-a) and
+the weight's column j multiplied by it, which leaves the product unchanged and moves the channel outliers into
+the weights, where per-channel scales absorb them; max|x_j| comes from one short calibration read of a fixed
+text when the model is loaded (cached per weights). And every row (token) is divided by its own peak before
+the product and multiplied by it after, so fbgemm's one activation scale per product becomes one scale per
+token: a token with a peak no longer coarsens every other token's steps. With both, all four layer products
+(q/k/v, attention output, gate/up and down) run in int8 at +0.6-0.7% next-token loss against fp32 on
+held-out book text (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -84,40 +87,63 @@ def _calibrate(model, tokenizer) -> dict[int, torch.Tensor]:
     return seen
 
 
-class Int8Linear:
-    """y = x W^T + b with W int8 per output channel, smoothed by the input channels' calibrated range;
-    built from a float weight, rebuilt when the weight changes in place."""
+ALPHA = 0.8  # the smoothing strength for products of the normed hidden state and of the attention output
+DOWN_ALPHA = 0.5  # and for the MLP's down projection (its gated input); measured in docs/benchmarks.md
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, x_max: torch.Tensor | None = None):
+
+class Int8Linear:
+    """y = x W^T + b with W int8 per output channel, smoothed by the input channels' calibrated range, and
+    each row of x quantised on its own scale; built from a float weight, rebuilt when the weight changes in
+    place."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, x_max: torch.Tensor | None = None,
+                 alpha: float = ALPHA):
         w = weight.detach().float()
         self.smooth = None
         if x_max is not None:
-            s = (x_max.clamp_min(1e-5) / w.abs().amax(dim=0).clamp_min(1e-5)).sqrt()
+            s = x_max.clamp_min(1e-5) ** alpha / w.abs().amax(dim=0).clamp_min(1e-5) ** (1 - alpha)
             self.smooth, w = 1.0 / s, w * s
         scale = (w.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
         with warnings.catch_warnings():  # torch marks its quantised tensors deprecated (its kernels stay)
             warnings.simplefilter("ignore", UserWarning)
             q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
-        self.packed = torch.ops.quantized.linear_prepack(q, None if bias is None else bias.detach().float())
+            self.packed = _prepack(q)
+        self.bias = None if bias is None else bias.detach().float()  # added after the rows are scaled back
         self.version = weight._version  # in-place changes (an adapter merged later) make it stale
         self.out_features = w.shape[0]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         shape, dtype = x.shape, x.dtype
         x = x.reshape(-1, shape[-1]).float()
-        x = x * self.smooth if self.smooth is not None else x.contiguous()
-        y = torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        x = x * self.smooth if self.smooth is not None else x.clone()
+        peak = torch.maximum(x.amax(dim=1, keepdim=True), -x.amin(dim=1, keepdim=True)).clamp_min(1e-30)  # 3x faster than abs().amax()
+        # reduce_range: 7-bit activations, so AVX2's 16-bit pair sums (vpmaddubsw) cannot saturate
+        y = torch.ops.quantized.linear_dynamic(x.div_(peak), self.packed, True).mul_(peak)
+        if self.bias is not None:
+            y.add_(self.bias)
         return y.reshape(*shape[:-1], self.out_features).to(dtype)
 
 
 def int8_linear(owner, key: str, weight: torch.Tensor, bias: torch.Tensor | None,
-                x_max: torch.Tensor | None = None) -> Int8Linear:
+                x_max: torch.Tensor | None = None, alpha: float = ALPHA) -> Int8Linear:
     """The int8 form of `weight`, cached on `owner` under `key` until the weight changes in place."""
     cached = getattr(owner, key, None)
     if cached is None or cached.version != weight._version:
-        cached = Int8Linear(weight, bias, x_max)
+        cached = Int8Linear(weight, bias, x_max, alpha)
         setattr(owner, key, cached)
     return cached
+
+
+def _prepack(q: torch.Tensor):
+    """q packed for the fastest quantised kernel this torch has (the engine is chosen when packing; calls
+    dispatch on the packed weight's kind)."""
+    engines = torch.backends.quantized.supported_engines
+    before = torch.backends.quantized.engine
+    torch.backends.quantized.engine = "onednn" if "onednn" in engines else before
+    try:
+        return torch.ops.quantized.linear_prepack(q, None)
+    finally:
+        torch.backends.quantized.engine = before
 
 
 def supported() -> bool:
