@@ -14,9 +14,8 @@ from pathlib import Path
 import torch
 from adapter_check import book_ids, mean_loss
 
-from famcli.config import MemoryConfig
 from famcli.models import load_model
-from famcli.runtime import build_engine
+from famcli.runtime import build_engine, prepare
 
 BOOKS = ("sherlock.txt", "pride.txt", "moby.txt")
 
@@ -25,23 +24,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtypes", default="fp32,int8")
     parser.add_argument("--tokens", type=int, default=8192)
-    parser.add_argument("--memory", default="sink")
+    parser.add_argument("--memory", default="sink", help="a memory mode, or auto (what `famcli ask` runs)")
+    parser.add_argument("--offset", type=int, default=20000, help="first token of each book's stretch")
+    parser.add_argument("--books", default=",".join(BOOKS))
     parser.add_argument("--out", default="docs/precision.json")
     args = parser.parse_args()
     corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
     rows = []
     for dtype in args.dtypes.split(","):
-        loaded = load_model(None, dtype=dtype)
-        engine = build_engine(loaded, MemoryConfig(mode=args.memory))
-        row = {"dtype": dtype, "memory": args.memory, "loss": {}, "seconds": 0.0}
-        for book in BOOKS:
-            ids = book_ids(loaded.tokenizer, corpus / book)[20000:20000 + args.tokens + 1]
+        loaded, config = prepare(load_model(None, dtype=dtype), args.memory)  # with the shipped adapter, if any
+        engine = build_engine(loaded, config)
+        row = {"dtype": dtype, "memory": config.mode, "loss": {}, "seconds": 0.0}
+        books = args.books.split(",")
+        for book in books:
+            ids = book_ids(loaded.tokenizer, corpus / book)[args.offset:args.offset + args.tokens + 1]
             t0 = time.perf_counter()
             with torch.no_grad():
                 row["loss"][book] = round(mean_loss(engine, ids, skip=1024), 4)
             row["seconds"] += time.perf_counter() - t0
-        row["mean_loss"] = round(sum(row["loss"].values()) / len(BOOKS), 4)
-        row["tokens_per_second"] = round(len(BOOKS) * args.tokens / row["seconds"], 1)
+        row["mean_loss"] = round(sum(row["loss"].values()) / len(books), 4)
+        row["tokens_per_second"] = round(len(books) * args.tokens / row["seconds"], 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
     base = rows[0]["mean_loss"]
