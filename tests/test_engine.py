@@ -77,3 +77,23 @@ def test_window_larger_than_context_is_refused():
     model = tiny_model("llama", max_position_embeddings=128)
     with pytest.raises(ConfigError, match="context window"):
         Engine(model, MemoryConfig(mode="bswa", block_size=64, memory_segments=2))
+
+
+@pytest.mark.parametrize("mode", ["fam", "sink"])
+def test_feed_projects_only_the_logits_it_returns(llama, mode, monkeypatch):
+    """A long feed without all_logits runs the vocabulary head once (for the last block), and its logits and
+    state equal a read that kept every token's logits."""
+    ids = ids_of(300)
+    config = MemoryConfig(mode=mode, block_size=64, memory_segments=1)
+    engine = Engine(llama, config)
+    whole = engine.new_state()
+    every = engine.feed(whole, ids, all_logits=True)
+    calls = []
+    head = llama.lm_head.forward
+    monkeypatch.setattr(llama.lm_head, "forward", lambda x: calls.append(x.shape[0]) or head(x))
+    state = engine.new_state()
+    last = engine.feed(state, ids)
+    assert calls == [1]
+    torch.testing.assert_close(last.reshape(-1), every[-1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(state.logits, whole.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(state.k, whole.k)

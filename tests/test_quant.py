@@ -27,6 +27,25 @@ def test_int8_linear_is_close_to_the_float_product():
     assert not torch.equal(got, exact)  # it really is the quantised product
 
 
+def test_int8_linear_scales_each_row_on_its_own():
+    """One token with a peak 1,000x the rest does not coarsen the other tokens' products (per-token scales:
+    with one scale per product their 7-bit steps would round them to nothing)."""
+    torch.manual_seed(0)
+    w, x = torch.randn(48, 64) * 0.1, torch.randn(6, 64)
+    x[2, 5] = 3000.0
+    exact = torch.nn.functional.linear(x, w)
+    got = Int8Linear(w, None)(x)
+    for row in range(6):
+        assert (got[row] - exact[row]).norm() / exact[row].norm() < 0.03, row
+
+
+def test_int8_linear_keeps_the_quantised_engine_setting():
+    """Weights are packed for oneDNN where torch has it; the process-wide engine setting is left as it was."""
+    before = torch.backends.quantized.engine
+    Int8Linear(torch.randn(8, 16), torch.randn(8))
+    assert torch.backends.quantized.engine == before
+
+
 @pytest.mark.parametrize("mode", ["sink", "fam", "bswa"])
 def test_int8_engine_tracks_fp32(arch, mode):
     model = tiny_model(arch)
@@ -39,6 +58,9 @@ def test_int8_engine_tracks_fp32(arch, mode):
     assert (got - exact).norm() / exact.norm() < 0.05
     agree = (got.argmax(-1) == exact.argmax(-1)).float().mean()
     assert agree > 0.9
+    for layer in model.model.layers:  # every layer product ran in int8, the MLP's down projection too
+        assert isinstance(layer.mlp.down_proj._famcli_int8, Int8Linear)
+        assert isinstance(layer.self_attn.o_proj._famcli_int8, Int8Linear)
 
 
 def test_int8_weights_follow_in_place_changes(llama):
