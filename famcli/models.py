@@ -94,15 +94,23 @@ def cpu_precision(reading: bool = True) -> str:
     cached; a less exact precision must be 1.1x faster to be chosen (famcli.quant.choose)."""
     from famcli import quant
 
+    return quant.choose(precision_timings(reading))
+
+
+def precision_timings(reading: bool = True) -> dict[str, float]:
+    """Milliseconds per block of the layer products for each precision `auto` may pick on this CPU (only
+    "fp32", untimed, when it is the one candidate); probed once (famcli.quant.probe), then read from the cache."""
+    from famcli import quant
+
     candidates = ("fp32",) + (("bf16",) if cpu_supports_bf16() else ()) + \
         (("int8",) if reading and quant.supported() else ())
     if len(candidates) == 1:
-        return candidates[0]
+        return {"fp32": None}
     cache = precision_file(candidates)
     try:
         stored = json.loads(cache.read_text())
         if set(stored["ms"]) == set(candidates):
-            return quant.choose(stored["ms"])
+            return stored["ms"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     times = quant.probe(candidates)
@@ -113,7 +121,7 @@ def cpu_precision(reading: bool = True) -> str:
         tmp.replace(cache)
     except OSError:  # a cache that cannot be written only costs the probe again
         pass
-    return quant.choose(times)
+    return times
 
 
 def precision_file(candidates: tuple[str, ...]) -> Path:

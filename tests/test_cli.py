@@ -213,6 +213,9 @@ def test_bench_json_and_plot(capsys, tiny, tmp_path):
     assert all(r["reading_peak_mib"] > 0 and r["passes"] == 1 for r in rows.values())
     assert rows[("fam", 400)]["state_bytes"] == rows[("fam", 200)]["state_bytes"]
     assert result["roofline_tokens_per_second"] > 0 and plot.stat().st_size > 1000
+    from famcli.models import cpu_precision
+
+    assert result["auto"]["choice"] == cpu_precision() in result["auto"]["layer_products_ms"]  # what auto reads in
 
 
 def test_bench_times_reading_and_startup_in_one_run(capsys, tiny):

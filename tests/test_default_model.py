@@ -111,9 +111,11 @@ def test_summarize_and_stream_end_to_end(tmp_path):
     assert lines[0].startswith("[") and "bluebird" in lines[-1].lower()
 
 
-def test_recall_finds_a_pass_key_far_outside_the_window():
-    """20k tokens, the key at 10% depth: ~18k tokens back, 35 windows of the memory; read with recall."""
-    result = famcli("passkey", "--length", "20k", "--depth", "0.1", "--trials", "1", "--json")
+@pytest.mark.parametrize("dtype", ["auto", "int8"])
+def test_recall_finds_a_pass_key_far_outside_the_window(dtype):
+    """20k tokens, the key at 10% depth: ~18k tokens back, 35 windows of the memory; read with recall (int8:
+    the reading's products in int8, as `auto` reads on CPUs without fast bf16)."""
+    result = famcli("passkey", "--length", "20k", "--depth", "0.1", "--trials", "1", "--json", "--dtype", dtype)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     trial = payload["trials"][0]
@@ -121,7 +123,8 @@ def test_recall_finds_a_pass_key_far_outside_the_window():
     assert len(trial["passages"]) == 1 and trial["passages"][0]["end_token"] < 4000  # only the needle's chunk
 
 
-def test_ask_answers_a_fact_in_book_text_10k_tokens_back(tmp_path):
+@pytest.mark.parametrize("dtype", ["auto", "int8"])
+def test_ask_answers_a_fact_in_book_text_10k_tokens_back(tmp_path, dtype):
     from pathlib import Path
 
     book = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "frankenstein.txt"
@@ -131,10 +134,10 @@ def test_ask_answers_a_fact_in_book_text_10k_tokens_back(tmp_path):
     cut = body.find(".", 16000) + 1  # ~4k tokens in
     doc = tmp_path / "book.txt"
     doc.write_text(body[:cut] + fact + body[cut:58000])  # ~14k tokens: the fact ~10k tokens before the end
-    result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json")
+    result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json", "--dtype", dtype)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["tokens_read"] > 12000 and "galway" in payload["answer"].lower(), payload["answer"]
     assert any(2500 < p["start_token"] < 5000 for p in payload["passages"])  # the fact sits ~3.8k tokens in
-    result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json", "--no-recall")
+    result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json", "--no-recall", "--dtype", dtype)
     assert "galway" not in json.loads(result.stdout)["answer"].lower()  # the window alone cannot see it

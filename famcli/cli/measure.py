@@ -130,6 +130,15 @@ def bench(
     text = markdown_table(payload["results"], roofline, products) + \
         f"\n\nroofline (weights only, square {payload['dtype']} product rate): {roofline:,.0f} tokens/s; " \
         f"weight products at block shape alone: {products:,.0f} tokens/s"
+    if pick_device(device).type == "cpu":
+        from famcli.models import precision_timings
+        from famcli.quant import choose
+
+        times = precision_timings()
+        payload["auto"] = {"choice": choose(times), "layer_products_ms": times}
+        if len(times) > 1:
+            text += f"\n`--dtype auto` on this CPU: {choose(times)} (the layer products of one block: " + \
+                ", ".join(f"{k} {v:.2f} ms" for k, v in times.items()) + ")"
     if startup:
         from famcli.startup import startup_table, startups
 
