@@ -18,9 +18,10 @@ def startup_phases(model=None, dtype: str = "auto", path: str | None = None) -> 
     t0 = time.perf_counter()
     from famcli.jobs import ask_document
     from famcli.reading import open_session
+    from famcli.retrieve import RecallOptions
 
     t1 = time.perf_counter()
-    session = open_session(model, "auto", {}, dtype, "auto", 0)
+    session = open_session(model, "auto", {}, dtype, "auto", 0, recall=RecallOptions())  # as `famcli ask` opens it
     t2 = time.perf_counter()
     result = ask_document(session, path, STARTUP_QUESTION, max_tokens=24)
     t3 = time.perf_counter()
