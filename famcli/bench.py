@@ -211,11 +211,15 @@ def llama_cpp_rate(gguf_path: str, ids: list[int], threads: int) -> dict | None:
 def markdown_table(rows: list[dict], roofline: float, products: float | None = None) -> str:
     """One row per (engine, length): tokens/s, share of the roofline (and of the weight products at the model's
     shapes), ratio to full, peak memory."""
-    full = {r["tokens"]: r["tokens_per_second"] for r in rows if r["mode"] == "full"}
+    full = {(r["tokens"], r.get("dtype")): r["tokens_per_second"] for r in rows if r["mode"].split()[0] == "full"}
+    plain = {n: tps for (n, _), tps in full.items()}  # one precision only: any full row of that length
     lines = ["| memory | tokens | tokens/s | of roofline | of weight products | vs full | peak RSS MiB "
              "| reading peak MiB | state MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        ratio = f"{r['tokens_per_second'] / full[r['tokens']]:.2f}x" if r["tokens"] in full else "-"
+        # the plain model has no int8 path: int8 reads compare with its fp32 forward
+        base = full.get((r["tokens"], r.get("dtype"))) or full.get((r["tokens"], "fp32") if r.get("dtype") == "int8"
+                                                                   else None) or (plain.get(r["tokens"]) if len(full) == len(plain) else None)
+        ratio = f"{r['tokens_per_second'] / base:.2f}x" if base and r["mode"].split()[0] != "full" else "-"
         state = f"{r['state_bytes'] / 2**20:.1f}" if r.get("state_bytes") else "-"
         rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
         reading = f"{r['reading_peak_mib']:.0f}" if r.get("reading_peak_mib") else "-"
@@ -311,6 +315,11 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
     for mode, precision in itertools.product(modes, dtypes):
         if mode == "llama.cpp" and precision != dtypes[0]:
             continue  # llama.cpp runs the GGUF's own precision
+        if mode == "full" and precision == "int8":  # the plain model's one forward has no int8 path
+            if "fp32" in dtypes:
+                note("full int8 would time the fp32 forward again: the fp32 row stands for it")
+                continue
+            precision = "fp32"
         label = mode if len(dtypes) == 1 or mode == "llama.cpp" else f"{mode} {precision}"
         for n in lengths:
             if mode in ("full", "llama.cpp") and n > window:

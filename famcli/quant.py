@@ -1,10 +1,10 @@
 """int8 layer weights for CPUs without fast bf16 (`--dtype int8`).
 
 The layer's linear maps keep their weights as int8, one scale per output channel, and quantise their input
-activations on the fly (dynamic quantisation); products run in torch's quantised CPU kernels (oneDNN where
-torch has it: 5% faster than fbgemm on the model's shapes with AVX2, 18% with AVX-512 VNNI; else fbgemm) and
-come back in fp32. Everything else (norms,
-rotary, attention, the memory, the vocabulary head) stays fp32.
+activations on the fly (dynamic quantisation); products run in torch's quantised CPU kernels and come back in
+fp32: oneDNN where torch has it (alike with AVX2, 18% faster than fbgemm with AVX-512 VNNI, 2.2x with AMX on
+the model's shapes), else fbgemm. Everything else (norms, rotary, attention, the memory, the vocabulary head)
+stays fp32.
 
 One scale for a whole activation matrix is too coarse for a language model: a few hidden channels carry
 values far above the rest, and some tokens carry peaks far above other tokens (measured on the default model:
@@ -13,10 +13,12 @@ SmoothQuant does (arXiv 2211.10438): each input channel j is divided by s_j = ma
 the weight's column j multiplied by it, which leaves the product unchanged and moves the channel outliers into
 the weights, where per-channel scales absorb them; max|x_j| comes from one short calibration read of a fixed
 text when the model is loaded (cached per weights). And every row (token) is divided by its own peak before
-the product and multiplied by it after, so fbgemm's one activation scale per product becomes one scale per
+the product and multiplied by it after, so the kernels' one activation scale per product becomes one scale per
 token: a token with a peak no longer coarsens every other token's steps. With both, all four layer products
-(q/k/v, attention output, gate/up and down) run in int8 at +0.6-0.7% next-token loss against fp32 on
-held-out book text (docs/benchmarks.md).
+(q/k/v, attention output, gate/up and down) run in int8 at +0.75-0.84% next-token loss against fp32 on
+held-out book text (bf16: +0.02%), with the same pass-key answers (docs/benchmarks.md).
+
+`probe` and `choose` are how `--dtype auto` picks between fp32, bf16 and int8 on a CPU (famcli.models).
 """
 
 from __future__ import annotations

@@ -396,3 +396,17 @@ def test_bench_times_reading_with_a_recall_index(capsys, tiny):
     assert rows["sink+index"]["state_bytes"] > rows["sink+recall"]["state_bytes"]
     code, _, err = run_main(capsys, "bench", "--model", tiny, "--memory", "sink+magic")
     assert code == 2 and "+recall or +index" in err
+
+
+def test_bench_table_compares_each_precision_with_the_plain_model_in_it():
+    """`vs full` divides by the plain model's rate at the same length and precision; int8 reads, which the plain
+    model has no path for, by its fp32 forward; the plain rows themselves carry no ratio."""
+    from famcli.bench import markdown_table
+
+    def row(mode, dtype, n, tps):
+        return {"mode": f"{mode} {dtype}", "dtype": dtype, "tokens": n, "tokens_per_second": tps}
+
+    rows = [row("fam", "bf16", 8000, 1500), row("fam", "int8", 8000, 1000), row("fam", "fp32", 8000, 600),
+            row("full", "bf16", 8000, 1000), row("full", "fp32", 8000, 400)]
+    ratios = [line.split("|")[6].strip() for line in markdown_table(rows, 5000.0).splitlines()[2:]]
+    assert ratios == ["1.50x", "2.50x", "1.50x", "-", "-"]
