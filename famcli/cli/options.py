@@ -24,9 +24,10 @@ BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens pe
 SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="Previous blocks each layer keeps.")]
 FamOpt = Annotated[Optional[int], typer.Option(
     "--fam-length", "--slots", help="Memory vectors per layer: FAM length (fam) or slots (memformer).")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32 (auto: bf16 where the CPU "
-                                                     "has fast bf16, else int8; int8: int8 layer products for "
-                                                     "reading, answers in fp32).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32 (auto: on a GPU bf16; on "
+                                                     "a CPU the fastest of fp32, bf16 and int8, timed once and "
+                                                     "cached; int8: int8 layer products for reading, answers in "
+                                                     "fp32).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 AdapterOpt = Annotated[str, typer.Option(
