@@ -109,7 +109,7 @@ def precision_timings(reading: bool = True) -> dict[str, float]:
     cache = precision_file(candidates)
     try:
         stored = json.loads(cache.read_text())
-        if set(stored["ms"]) == set(candidates):
+        if stored["candidates"] == list(candidates):
             return stored["ms"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -117,7 +117,7 @@ def precision_timings(reading: bool = True) -> dict[str, float]:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"ms": times, "choice": quant.choose(times)}, indent=1))
+        tmp.write_text(json.dumps({"candidates": candidates, "ms": times, "choice": quant.choose(times)}, indent=1))
         tmp.replace(cache)
     except OSError:  # a cache that cannot be written only costs the probe again
         pass

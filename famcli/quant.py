@@ -164,24 +164,34 @@ MARGIN = 1.1  # a less exact precision is chosen only when its products are at l
 
 def probe(candidates: tuple[str, ...], repeats: int = 6) -> dict[str, float]:
     """Milliseconds per block of the four layer products for each candidate precision ("fp32", "bf16",
-    "int8") on this CPU, at the thread count torch uses; the candidates are timed in turn, best of `repeats`."""
+    "int8") on this CPU, at the thread count torch uses; the candidates are timed in turn, best of `repeats`.
+    A reduced precision whose kernels fail here is left out (it is then no candidate; `--dtype` naming it
+    still reports the failure)."""
     import time
 
     gen = torch.Generator().manual_seed(0)
+    shapes = [(torch.randn(PROBE_ROWS, k, generator=gen), torch.randn(n, k, generator=gen) * 0.05)
+              for k, n in PROBE_SHAPES]
     runs = {}
-    for k, n in PROBE_SHAPES:
-        x, w = torch.randn(PROBE_ROWS, k, generator=gen), torch.randn(n, k, generator=gen) * 0.05
-        for name in candidates:
+    for name in candidates:
+        try:
             if name == "int8":
-                runs.setdefault(name, []).append((Int8Linear(w, None), x))
+                runs[name] = [(Int8Linear(w, None), x) for x, w in shapes]
             else:
                 dt = torch.float32 if name == "fp32" else torch.bfloat16
-                lin = (lambda w_: lambda x_: torch.nn.functional.linear(x_, w_))(w.to(dt))
-                runs.setdefault(name, []).append((lin, x.to(dt)))
-    best = {name: float("inf") for name in candidates}
+                runs[name] = [((lambda w_: lambda x_: torch.nn.functional.linear(x_, w_))(w.to(dt)), x.to(dt))
+                              for x, w in shapes]
+            with torch.no_grad():
+                for f, x in runs[name]:
+                    f(x)
+        except RuntimeError:
+            if name == "fp32":
+                raise
+            runs.pop(name, None)
+    best = {name: float("inf") for name in runs}
     with torch.no_grad():
         for r in range(repeats + 1):
-            for name in candidates:
+            for name in runs:
                 t0 = time.perf_counter()
                 for f, x in runs[name]:
                     f(x)

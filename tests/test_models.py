@@ -82,11 +82,17 @@ def test_dtype_choice(monkeypatch, tmp_path):
         pick_dtype("int3", torch.device("cpu"))
 
 
-def test_precision_probe_times_every_candidate():
+def test_precision_probe_times_every_candidate(monkeypatch):
     from famcli import quant
 
     times = quant.probe(("fp32", "int8"), repeats=1)
     assert set(times) == {"fp32", "int8"} and all(0 < t < 10_000 for t in times.values())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no quantised engine for this CPU")
+
+    monkeypatch.setattr(quant, "Int8Linear", broken)  # a kernel that fails here is no candidate
+    assert set(quant.probe(("fp32", "int8"), repeats=1)) == {"fp32"}
     assert quant.choose({"fp32": 10.0, "int8": 9.5}) == "fp32" and quant.choose({"fp32": 10.0, "int8": 8.0}) == "int8"
 
 
