@@ -293,6 +293,16 @@ def _engine_cell(loaded, mode: str, ids: torch.Tensor, sizes: dict, adapter: str
     return row | {"mode": mode}
 
 
+def _named(precision: str, device: str) -> str:
+    """A --dtype as a row label; auto says what it resolved to here ("auto (int8)")."""
+    if precision != "auto":
+        return precision
+    from famcli.models import pick_device, pick_dtype
+
+    dtype, int8 = pick_dtype("auto", pick_device(device))
+    return f"auto ({'int8' if int8 else str(dtype).removeprefix('torch.').replace('bfloat16', 'bf16').replace('float32', 'fp32').replace('float16', 'fp16')})"
+
+
 def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, sizes: dict | None = None,
         device: str = "auto", seed: int = 0, adapter: str = "auto", min_seconds: float = 10.0, note=print) -> dict:
     """Every (mode, dtype, length) cell in its own process, next to the matmul roofline; the bench payload."""
@@ -320,7 +330,7 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
                 note("full int8 would time the fp32 forward again: the fp32 row stands for it")
                 continue
             precision = "fp32"
-        label = mode if len(dtypes) == 1 or mode == "llama.cpp" else f"{mode} {precision}"
+        label = mode if len(dtypes) == 1 or mode == "llama.cpp" else f"{mode} {_named(precision, device)}"
         for n in lengths:
             if mode in ("full", "llama.cpp") and n > window:
                 note(f"{label} skips {n:,} tokens (past the {window:,}-token window)")

@@ -410,3 +410,10 @@ def test_bench_table_compares_each_precision_with_the_plain_model_in_it():
             row("full", "bf16", 8000, 1000), row("full", "fp32", 8000, 400)]
     ratios = [line.split("|")[6].strip() for line in markdown_table(rows, 5000.0).splitlines()[2:]]
     assert ratios == ["1.50x", "2.50x", "1.50x", "-", "-"]
+
+
+def test_bench_rows_say_what_auto_resolved_to():
+    from famcli.bench import _named
+    from famcli.models import cpu_precision
+
+    assert _named("auto", "cpu") == f"auto ({cpu_precision()})" and _named("fp32", "cpu") == "fp32"
