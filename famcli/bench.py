@@ -297,10 +297,10 @@ def _named(precision: str, device: str) -> str:
     """A --dtype as a row label; auto says what it resolved to here ("auto (int8)")."""
     if precision != "auto":
         return precision
-    from famcli.models import pick_device, pick_dtype
+    from famcli.models import DTYPES, pick_device, pick_dtype
 
     dtype, int8 = pick_dtype("auto", pick_device(device))
-    return f"auto ({'int8' if int8 else str(dtype).removeprefix('torch.').replace('bfloat16', 'bf16').replace('float32', 'fp32').replace('float16', 'fp16')})"
+    return f"auto ({'int8' if int8 else next(name for name, d in DTYPES.items() if d == dtype)})"
 
 
 def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, sizes: dict | None = None,
