@@ -77,75 +77,6 @@ def default_gguf_path() -> Path:
     return path
 
 
-def cpu_supports_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def cpu_precision(reading: bool = True) -> str:
-    """What `--dtype auto` reads in on this CPU: "fp32", "bf16" or "int8" (int8 reads, answers are decoded in
-    fp32). Every candidate keeps next-token loss within 1% of fp32 (bf16 +0.02%, int8 +0.84%); bf16 is a
-    candidate only with bf16 instructions, int8 only for reading and with torch's quantised kernels. Which is
-    fastest differs by CPU (bf16 wins with AMX, int8 on AVX2, they are close on AVX-512 BF16 without AMX), so
-    the layer products are timed once per CPU, torch version and thread count (~0.2 s) and the choice is
-    cached; a less exact precision must be 1.1x faster to be chosen (famcli.quant.choose)."""
-    from famcli import quant
-
-    return quant.choose(precision_timings(reading))
-
-
-def precision_timings(reading: bool = True) -> dict[str, float]:
-    """Milliseconds per block of the layer products for each precision `auto` may pick on this CPU (only
-    "fp32", untimed, when it is the one candidate); probed once (famcli.quant.probe), then read from the cache."""
-    from famcli import quant
-
-    candidates = ("fp32",) + (("bf16",) if cpu_supports_bf16() else ()) + \
-        (("int8",) if reading and quant.supported() else ())
-    if len(candidates) == 1:
-        return {"fp32": None}
-    cache = precision_file(candidates)
-    try:
-        stored = json.loads(cache.read_text())
-        if stored["candidates"] == list(candidates):
-            return stored["ms"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    times = quant.probe(candidates)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"candidates": candidates, "ms": times, "choice": quant.choose(times)}, indent=1))
-        tmp.replace(cache)
-    except OSError:  # a cache that cannot be written only costs the probe again
-        pass
-    return times
-
-
-def precision_file(candidates: tuple[str, ...]) -> Path:
-    """Where the precision probe's timings for this CPU, torch and thread count are kept."""
-    from famcli.quant import PROBE_SHAPES
-
-    import platform
-
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    cpu = [line for line in lines if line.startswith(("model name", "flags"))][:2] or [platform.processor()]
-    stamp = f"{cpu}|{torch.__version__}|{torch.get_num_threads()}|{candidates}|{PROBE_SHAPES}|{_isa_env()}"
-    return _cache_root() / "precision" / f"{hashlib.sha256(stamp.encode()).hexdigest()[:20]}.json"
-
-
-def _isa_env() -> str:
-    """Variables that cap the instruction sets torch's kernels use (they change which precision is fastest)."""
-    names = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
-             "FBGEMM_ENABLE_INSTRUCTIONS")
-    return ",".join(f"{n}={os.environ.get(n, '')}" for n in names)
-
-
 def pick_device(device: str | None = None) -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -164,6 +95,8 @@ def pick_dtype(dtype: str, device: torch.device, reading: bool = True) -> tuple[
     if dtype == "auto":  # the fastest precision that keeps the model's answers (docs/benchmarks.md)
         if device.type == "cuda":
             return (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16), False
+        from famcli.precision import cpu_precision
+
         choice = cpu_precision(reading)
         return (torch.bfloat16 if choice == "bf16" else torch.float32), choice == "int8"
     if dtype == "int8":
@@ -198,7 +131,7 @@ def resolve(spec: str | None) -> tuple[str, Path | str, str | None]:
     raise ModelError(f"model not found: {spec}")
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
     root = os.environ.get("FAMCLI_CACHE") or Path.home() / ".cache" / "famcli"
     return Path(root)
 
@@ -215,13 +148,13 @@ def calibration_file(location, gguf_file: str | None) -> Path | None:
         return None
     stamp = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
     key = hashlib.sha256(f"{stamp}|{CALIBRATION_TEXT}".encode()).hexdigest()[:20]
-    return _cache_root() / "calibration" / f"{key}.safetensors"
+    return cache_root() / "calibration" / f"{key}.safetensors"
 
 
 def _gguf_cache_dir(gguf: Path) -> Path:
     st = gguf.stat()
     key = hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return _cache_root() / "gguf" / f"{gguf.stem}-{key}"
+    return cache_root() / "gguf" / f"{gguf.stem}-{key}"
 
 
 def _from_pretrained(location, gguf_file, dtype):

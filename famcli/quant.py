@@ -17,8 +17,6 @@ the product and multiplied by it after, so the kernels' one activation scale per
 token: a token with a peak no longer coarsens every other token's steps. With both, all four layer products
 (q/k/v, attention output, gate/up and down) run in int8 at +0.75-0.84% next-token loss against fp32 on
 held-out book text (bf16: +0.02%), with the same pass-key answers (docs/benchmarks.md).
-
-`probe` and `choose` are how `--dtype auto` picks between fp32, bf16 and int8 on a CPU (famcli.models).
 """
 
 from __future__ import annotations
@@ -152,59 +150,3 @@ def supported() -> bool:
     """Whether this torch build has the quantised CPU kernels."""
     return "fbgemm" in torch.backends.quantized.supported_engines or \
         "onednn" in torch.backends.quantized.supported_engines
-
-
-# The default model's four layer products (q/k/v fused, attention output, gate/up fused, down) as
-# (input, output) features, at one block's rows: what a read spends most of its time in.
-PROBE_SHAPES = ((576, 960), (576, 576), (576, 3072), (1536, 576))
-PROBE_ROWS = 256
-EXACTNESS = ("fp32", "bf16", "int8")  # most exact first: next-token loss +0.02% (bf16), +0.84% (int8) vs fp32
-MARGIN = 1.1  # a less exact precision is chosen only when its products are at least this much faster
-
-
-def probe(candidates: tuple[str, ...], repeats: int = 6) -> dict[str, float]:
-    """Milliseconds per block of the four layer products for each candidate precision ("fp32", "bf16",
-    "int8") on this CPU, at the thread count torch uses; the candidates are timed in turn, best of `repeats`.
-    A reduced precision whose kernels fail here is left out (it is then no candidate; `--dtype` naming it
-    still reports the failure)."""
-    import time
-
-    gen = torch.Generator().manual_seed(0)
-    shapes = [(torch.randn(PROBE_ROWS, k, generator=gen), torch.randn(n, k, generator=gen) * 0.05)
-              for k, n in PROBE_SHAPES]
-    runs = {}
-    for name in candidates:
-        try:
-            if name == "int8":
-                runs[name] = [(Int8Linear(w, None), x) for x, w in shapes]
-            else:
-                dt = torch.float32 if name == "fp32" else torch.bfloat16
-                runs[name] = [((lambda w_: lambda x_: torch.nn.functional.linear(x_, w_))(w.to(dt)), x.to(dt))
-                              for x, w in shapes]
-            with torch.no_grad():
-                for f, x in runs[name]:
-                    f(x)
-        except RuntimeError:
-            if name == "fp32":
-                raise
-            runs.pop(name, None)
-    best = {name: float("inf") for name in runs}
-    with torch.no_grad():
-        for r in range(repeats + 1):
-            for name in runs:
-                t0 = time.perf_counter()
-                for f, x in runs[name]:
-                    f(x)
-                if r:  # the first round warms the kernels up
-                    best[name] = min(best[name], (time.perf_counter() - t0) * 1e3)
-    return best
-
-
-def choose(times: dict[str, float]) -> str:
-    """The most exact precision unless a less exact one's products are MARGIN times faster than it."""
-    ranked = [name for name in EXACTNESS if name in times]
-    choice = ranked[0]
-    for name in ranked[1:]:
-        if times[choice] >= MARGIN * times[name]:
-            choice = name
-    return choice

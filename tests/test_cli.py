@@ -213,7 +213,7 @@ def test_bench_json_and_plot(capsys, tiny, tmp_path):
     assert all(r["reading_peak_mib"] > 0 and r["passes"] == 1 for r in rows.values())
     assert rows[("fam", 400)]["state_bytes"] == rows[("fam", 200)]["state_bytes"]
     assert result["roofline_tokens_per_second"] > 0 and plot.stat().st_size > 1000
-    from famcli.models import cpu_precision
+    from famcli.precision import cpu_precision
 
     assert result["auto"]["choice"] == cpu_precision() in result["auto"]["layer_products_ms"]  # what auto reads in
 
@@ -414,6 +414,6 @@ def test_bench_table_compares_each_precision_with_the_plain_model_in_it():
 
 def test_bench_rows_say_what_auto_resolved_to():
     from famcli.bench import _named
-    from famcli.models import cpu_precision
+    from famcli.precision import cpu_precision
 
     assert _named("auto", "cpu") == f"auto ({cpu_precision()})" and _named("fp32", "cpu") == "fp32"

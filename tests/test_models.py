@@ -50,7 +50,7 @@ def test_folder_without_config_and_unreadable_gguf(tmp_path):
 def test_dtype_choice(monkeypatch, tmp_path):
     """auto on a CPU: the most exact candidate unless a less exact one's products are 1.1x faster; bf16 only
     with bf16 instructions, int8 only for reading; the probe runs once per CPU and is cached."""
-    from famcli import models, quant
+    from famcli import precision
 
     monkeypatch.setenv("FAMCLI_CACHE", str(tmp_path))
     assert pick_dtype("fp32", torch.device("cpu")) == (torch.float32, False)
@@ -58,22 +58,22 @@ def test_dtype_choice(monkeypatch, tmp_path):
     speeds = {"avx2": {"fp32": 10.0, "bf16": 80.0, "int8": 7.0}, "amx": {"fp32": 7.0, "bf16": 1.2, "int8": 1.9},
               "zen4": {"fp32": 6.0, "bf16": 2.0, "int8": 1.85}, "slow int8": {"fp32": 10.0, "int8": 9.5}}
     cpu = {"name": "avx2"}
-    monkeypatch.setattr(quant, "probe", lambda c: probed.append(c) or {k: speeds[cpu["name"]][k] for k in c})
-    monkeypatch.setattr(models, "precision_file", lambda c: tmp_path / f"{cpu['name']}-{'-'.join(c)}.json")
+    monkeypatch.setattr(precision, "probe", lambda c: probed.append(c) or {k: speeds[cpu["name"]][k] for k in c})
+    monkeypatch.setattr(precision, "precision_file", lambda c: tmp_path / f"{cpu['name']}-{'-'.join(c)}.json")
     cases = [("avx2", False, True, (torch.float32, True)), ("avx2", False, False, (torch.float32, False)),
              ("amx", True, True, (torch.bfloat16, False)), ("amx", True, False, (torch.bfloat16, False)),
              ("zen4", True, True, (torch.bfloat16, False)),  # int8 1.08x faster than bf16: not enough
              ("slow int8", False, True, (torch.float32, False))]
     for name, bf16_flags, reading, expected in cases:
         cpu["name"] = name
-        monkeypatch.setattr(models, "cpu_supports_bf16", lambda: bf16_flags)
+        monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: bf16_flags)
         assert pick_dtype("auto", torch.device("cpu"), reading) == expected, name
     # without bf16 instructions bf16 is not even timed; training never times (or picks) int8; fp32 alone: no probe
     assert probed == [("fp32", "int8"), ("fp32", "bf16", "int8"), ("fp32", "bf16"), ("fp32", "bf16", "int8"),
                       ("fp32", "int8")]
     speeds["zen4"]["int8"] = 1.5  # 1.33x bf16
     cpu["name"] = "zen4"
-    monkeypatch.setattr(models, "cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)
     assert pick_dtype("auto", torch.device("cpu")) == (torch.bfloat16, False)  # the cached timings, no probe
     (tmp_path / "zen4-fp32-bf16-int8.json").unlink()
     assert pick_dtype("auto", torch.device("cpu")) == (torch.float32, True)
@@ -83,17 +83,18 @@ def test_dtype_choice(monkeypatch, tmp_path):
 
 
 def test_precision_probe_times_every_candidate(monkeypatch):
-    from famcli import quant
+    from famcli import precision, quant
 
-    times = quant.probe(("fp32", "int8"), repeats=1)
+    times = precision.probe(("fp32", "int8"), repeats=1)
     assert set(times) == {"fp32", "int8"} and all(0 < t < 10_000 for t in times.values())
 
     def broken(*args, **kwargs):
         raise RuntimeError("no quantised engine for this CPU")
 
     monkeypatch.setattr(quant, "Int8Linear", broken)  # a kernel that fails here is no candidate
-    assert set(quant.probe(("fp32", "int8"), repeats=1)) == {"fp32"}
-    assert quant.choose({"fp32": 10.0, "int8": 9.5}) == "fp32" and quant.choose({"fp32": 10.0, "int8": 8.0}) == "int8"
+    assert set(precision.probe(("fp32", "int8"), repeats=1)) == {"fp32"}
+    assert precision.choose({"fp32": 10.0, "int8": 9.5}) == "fp32"
+    assert precision.choose({"fp32": 10.0, "int8": 8.0}) == "int8"
 
 
 def test_famcli_kernels_package_is_not_mistaken_for_hf_kernels():

@@ -131,8 +131,7 @@ def bench(
         f"\n\nroofline (weights only, square {payload['dtype']} product rate): {roofline:,.0f} tokens/s; " \
         f"weight products at block shape alone: {products:,.0f} tokens/s"
     if pick_device(device).type == "cpu":
-        from famcli.models import precision_timings
-        from famcli.quant import choose
+        from famcli.precision import choose, precision_timings
 
         times = precision_timings()
         payload["auto"] = {"choice": choose(times), "layer_products_ms": times}
