@@ -122,13 +122,14 @@ def precision_timings(reading: bool = True) -> dict[str, float]:
 def precision_file(candidates: tuple[str, ...]) -> Path:
     """Where the precision probe's timings for this CPU, torch and thread count are kept."""
     from famcli.models import cache_root
+    from famcli.quant import engine
 
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         lines = []
     cpu = [line for line in lines if line.startswith(("model name", "flags"))][:2] or [platform.processor()]
-    stamp = f"{cpu}|{torch.__version__}|{torch.get_num_threads()}|{candidates}|{PROBE_SHAPES}|{_isa_env()}"
+    stamp = f"{cpu}|{torch.__version__}|{torch.get_num_threads()}|{candidates}|{PROBE_SHAPES}|{_isa_env()}|{engine()}"
     return cache_root() / "precision" / f"{hashlib.sha256(stamp.encode()).hexdigest()[:20]}.json"
 
 

@@ -2,9 +2,8 @@
 
 The layer's linear maps keep their weights as int8, one scale per output channel, and quantise their input
 activations on the fly (dynamic quantisation); products run in torch's quantised CPU kernels and come back in
-fp32: oneDNN where torch has it (alike with AVX2, 18% faster than fbgemm with AVX-512 VNNI, 2.2x with AMX on
-the model's shapes), else fbgemm. Everything else (norms, rotary, attention, the memory, the vocabulary head)
-stays fp32.
+fp32: oneDNN where it can use AMX, fbgemm elsewhere (`engine`). Everything else (norms, rotary, attention, the
+memory, the vocabulary head) stays fp32.
 
 One scale for a whole activation matrix is too coarse for a language model: a few hidden channels carry
 values far above the rest, and some tokens carry peaks far above other tokens (measured on the default model:
@@ -135,15 +134,26 @@ def int8_linear(owner, key: str, weight: torch.Tensor, bias: torch.Tensor | None
 
 
 def _prepack(q: torch.Tensor):
-    """q packed for the fastest quantised kernel this torch has (the engine is chosen when packing; calls
-    dispatch on the packed weight's kind)."""
-    engines = torch.backends.quantized.supported_engines
+    """q packed for the faster of torch's quantised kernels on this CPU (`engine`; calls dispatch on the
+    packed weight's kind, the process-wide setting is left as it was)."""
     before = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "onednn" if "onednn" in engines else before
+    torch.backends.quantized.engine = engine()
     try:
         return torch.ops.quantized.linear_prepack(q, None)
     finally:
         torch.backends.quantized.engine = before
+
+
+def engine() -> str:
+    """oneDNN where it can use AMX (1.9x fbgemm at a block's 256 rows), else fbgemm: alike at block shape
+    with AVX2 or AVX-512 VNNI and 1.5-4x faster than oneDNN at 1-16 rows (decoding, streamed lines); measured
+    in docs/benchmarks.md. An instruction-set cap on oneDNN (ONEDNN_MAX_CPU_ISA) without AMX counts as none."""
+    engines = torch.backends.quantized.supported_engines
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() and ("AMX" in cap or cap in ("ALL", "DEFAULT"))
+    if "onednn" in engines and (amx or "fbgemm" not in engines):
+        return "onednn"
+    return "fbgemm" if "fbgemm" in engines else torch.backends.quantized.engine
 
 
 def supported() -> bool:

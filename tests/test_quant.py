@@ -39,6 +39,22 @@ def test_int8_linear_scales_each_row_on_its_own():
         assert (got[row] - exact[row]).norm() / exact[row].norm() < 0.03, row
 
 
+def test_int8_kernels_are_onednn_only_where_it_has_amx(monkeypatch):
+    """oneDNN wins only with AMX; fbgemm elsewhere (faster at few rows); a oneDNN cap without AMX counts."""
+    from famcli import quant
+
+    if not {"fbgemm", "onednn"} <= set(torch.backends.quantized.supported_engines):
+        pytest.skip("this torch lacks one of the two engines")
+    for amx, cap, expected in [(True, None, "onednn"), (False, None, "fbgemm"), (True, "AVX2", "fbgemm"),
+                               (True, "AVX512_CORE_AMX", "onednn")]:
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+        if cap is None:
+            monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        else:
+            monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert quant.engine() == expected, (amx, cap)
+
+
 def test_int8_linear_keeps_the_quantised_engine_setting():
     """Weights are packed for oneDNN where torch has it; the process-wide engine setting is left as it was."""
     before = torch.backends.quantized.engine
