@@ -216,9 +216,7 @@ def markdown_table(rows: list[dict], roofline: float, products: float | None = N
     lines = ["| memory | tokens | tokens/s | of roofline | of weight products | vs full | peak RSS MiB "
              "| reading peak MiB | state MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        # the plain model has no int8 path: int8 reads compare with its fp32 forward
-        base = full.get((r["tokens"], r.get("dtype"))) or full.get((r["tokens"], "fp32") if r.get("dtype") == "int8"
-                                                                   else None) or (plain.get(r["tokens"]) if len(full) == len(plain) else None)
+        base = _plain_rate(full, plain, r["tokens"], r.get("dtype"))
         ratio = f"{r['tokens_per_second'] / base:.2f}x" if base and r["mode"].split()[0] != "full" else "-"
         state = f"{r['state_bytes'] / 2**20:.1f}" if r.get("state_bytes") else "-"
         rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
@@ -227,6 +225,13 @@ def markdown_table(rows: list[dict], roofline: float, products: float | None = N
         lines.append(f"| {r['mode']} | {r['tokens']:,} | {r['tokens_per_second']:,.0f} | "
                      f"{r['tokens_per_second'] / roofline:.0%} | {share} | {ratio} | {rss} | {reading} | {state} |")
     return "\n".join(lines)
+
+
+def _plain_rate(full: dict, plain: dict, tokens: int, dtype: str | None) -> float | None:
+    """The plain model's rate to compare a row with: same length and precision; an int8 read against the fp32
+    forward (the plain model has no int8 path); with one precision in the run, any of that length."""
+    same = full.get((tokens, dtype)) or (full.get((tokens, "fp32")) if dtype == "int8" else None)
+    return same or (plain.get(tokens) if len(full) == len(plain) else None)
 
 
 def plot_rates(rows: list[dict], path: str) -> None:
