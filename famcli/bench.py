@@ -212,11 +212,10 @@ def markdown_table(rows: list[dict], roofline: float, products: float | None = N
     """One row per (engine, length): tokens/s, share of the roofline (and of the weight products at the model's
     shapes), ratio to full, peak memory."""
     full = {(r["tokens"], r.get("dtype")): r["tokens_per_second"] for r in rows if r["mode"].split()[0] == "full"}
-    plain = {n: tps for (n, _), tps in full.items()}  # one precision only: any full row of that length
     lines = ["| memory | tokens | tokens/s | of roofline | of weight products | vs full | peak RSS MiB "
              "| reading peak MiB | state MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        base = _plain_rate(full, plain, r["tokens"], r.get("dtype"))
+        base = _plain_rate(full, r["tokens"], r.get("dtype"))
         ratio = f"{r['tokens_per_second'] / base:.2f}x" if base and r["mode"].split()[0] != "full" else "-"
         state = f"{r['state_bytes'] / 2**20:.1f}" if r.get("state_bytes") else "-"
         rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"
@@ -227,11 +226,10 @@ def markdown_table(rows: list[dict], roofline: float, products: float | None = N
     return "\n".join(lines)
 
 
-def _plain_rate(full: dict, plain: dict, tokens: int, dtype: str | None) -> float | None:
+def _plain_rate(full: dict, tokens: int, dtype: str | None) -> float | None:
     """The plain model's rate to compare a row with: same length and precision; an int8 read against the fp32
-    forward (the plain model has no int8 path); with one precision in the run, any of that length."""
-    same = full.get((tokens, dtype)) or (full.get((tokens, "fp32")) if dtype == "int8" else None)
-    return same or (plain.get(tokens) if len(full) == len(plain) else None)
+    forward (the plain model has no int8 path)."""
+    return full.get((tokens, dtype)) or (full.get((tokens, "fp32")) if dtype == "int8" else None)
 
 
 def plot_rates(rows: list[dict], path: str) -> None:

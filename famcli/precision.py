@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from famcli.outputs import atomic
+
 # The default model's four layer products (q/k/v fused, attention output, gate/up fused, down) as
 # (input, output) features, at one block's rows: what a read spends most of its time in.
 PROBE_SHAPES = ((576, 960), (576, 576), (576, 3072), (1536, 576))
@@ -34,20 +36,19 @@ def probe(candidates: tuple[str, ...], repeats: int = 6) -> dict[str, float]:
     gen = torch.Generator().manual_seed(0)
     shapes = [(torch.randn(PROBE_ROWS, k, generator=gen), torch.randn(n, k, generator=gen) * 0.05)
               for k, n in PROBE_SHAPES]
-    runs = {}
+    runs = {}  # name -> [(product, its arguments)]
     for name in candidates:
         try:
             if name == "int8":
                 from famcli.quant import Int8Linear
 
-                runs[name] = [(Int8Linear(w, None), x) for x, w in shapes]
+                runs[name] = [(Int8Linear(w, None), (x,)) for x, w in shapes]
             else:
                 dt = torch.float32 if name == "fp32" else torch.bfloat16
-                runs[name] = [((lambda w_: lambda x_: torch.nn.functional.linear(x_, w_))(w.to(dt)), x.to(dt))
-                              for x, w in shapes]
+                runs[name] = [(torch.nn.functional.linear, (x.to(dt), w.to(dt))) for x, w in shapes]
             with torch.no_grad():
-                for f, x in runs[name]:
-                    f(x)
+                for f, args in runs[name]:
+                    f(*args)
         except RuntimeError:
             if name == "fp32":
                 raise
@@ -57,8 +58,8 @@ def probe(candidates: tuple[str, ...], repeats: int = 6) -> dict[str, float]:
         for r in range(repeats + 1):
             for name in runs:
                 t0 = time.perf_counter()
-                for f, x in runs[name]:
-                    f(x)
+                for f, args in runs[name]:
+                    f(*args)
                 if r:  # the first round warms the kernels up
                     best[name] = min(best[name], (time.perf_counter() - t0) * 1e3)
     return best
@@ -74,11 +75,15 @@ def choose(times: dict[str, float]) -> str:
     return choice
 
 
-def cpu_supports_bf16() -> bool:
+def _cpuinfo() -> list[str]:
     try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:  # not Linux
+        return []
+
+
+def cpu_supports_bf16() -> bool:
+    flags = next((line for line in _cpuinfo() if line.startswith("flags")), "")
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
@@ -111,9 +116,8 @@ def precision_timings(reading: bool = True) -> dict[str, float]:
     times = probe(candidates)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"candidates": candidates, "ms": times, "choice": choose(times)}, indent=1))
-        tmp.replace(cache)
+        with atomic(cache) as tmp:
+            tmp.write_text(json.dumps({"candidates": candidates, "ms": times, "choice": choose(times)}, indent=1))
     except OSError:  # a cache that cannot be written only costs the probe again
         pass
     return times
@@ -124,11 +128,7 @@ def precision_file(candidates: tuple[str, ...]) -> Path:
     from famcli.models import cache_root
     from famcli.quant import engine
 
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    cpu = [line for line in lines if line.startswith(("model name", "flags"))][:2] or [platform.processor()]
+    cpu = [line for line in _cpuinfo() if line.startswith(("model name", "flags"))][:2] or [platform.processor()]
     stamp = f"{cpu}|{torch.__version__}|{torch.get_num_threads()}|{candidates}|{PROBE_SHAPES}|{_isa_env()}|{engine()}"
     return cache_root() / "precision" / f"{hashlib.sha256(stamp.encode()).hexdigest()[:20]}.json"
 

@@ -136,7 +136,7 @@ def bench(
         times = precision_timings()
         payload["auto"] = {"choice": choose(times), "layer_products_ms": times}
         if len(times) > 1:
-            text += f"\n`--dtype auto` on this CPU: {choose(times)} (the layer products of one block: " + \
+            text += f"\n`--dtype auto` on this CPU: {payload['auto']['choice']} (the layer products of one block: " + \
                 ", ".join(f"{k} {v:.2f} ms" for k, v in times.items()) + ")"
     if startup:
         from famcli.startup import startup_table, startups
