@@ -3,7 +3,7 @@ here among those that keep the model's quality (docs/benchmarks.md, "What `auto`
 
 CPU flags do not tell: bf16 is 5x fp32 with AMX and 0.12x on AVX2, and int8 and bf16 read alike on AVX-512
 BF16 without AMX. So the four layer products of one block are timed once per CPU, torch version, thread count
-and instruction-set caps (~0.2 s) and the timings are cached; the most exact precision stays unless a less
+and instruction-set caps (two probes, ~0.4 s) and the timings are cached; the most exact precision stays unless a less
 exact one is MARGIN times faster.
 """
 
@@ -92,7 +92,7 @@ def cpu_precision(reading: bool = True) -> str:
     fp32). Every candidate keeps next-token loss within 1% of fp32 (bf16 +0.02%, int8 +0.84-0.92%); bf16 is a
     candidate only with bf16 instructions, int8 only for reading and with torch's quantised kernels. Which is
     fastest differs by CPU (bf16 wins with AMX, int8 on AVX2, they are close on AVX-512 BF16 without AMX), so
-    the layer products are timed once per CPU, torch version and thread count (~0.2 s) and the choice is
+    the layer products are timed once per CPU, torch version and thread count (~0.4 s) and the choice is
     cached; a less exact precision must be MARGIN times faster to be chosen (`choose`)."""
     return choose(precision_timings(reading))
 
