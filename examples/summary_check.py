@@ -31,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 from famcli.boilerplate import clean_text
+from famcli.child import famcli_argv
 from famcli.documents import open_document
 
 COMMON = set("""The A An And But Or If In On At Of To For With From By As It He She They We You I His Her Their
@@ -81,14 +82,14 @@ def check(book: Path, checkout: str | None = None) -> dict:
     markers, names = names_by_third(text)
     strict, _ = names_by_third(text, STRICT)
     t0 = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "famcli", "summarize", str(book), "--notes", "--json", "-q"],
+    run = subprocess.run(famcli_argv("summarize", str(book), "--notes", "--json", "-q"),
                          capture_output=True, text=True, check=True, cwd=checkout)
     seconds = time.perf_counter() - t0
     result = json.loads(run.stdout)
     read = None
     if os.environ.get("SUMMARY_CHECK_READ"):  # a plain read of the same book: `ask`, timed the same way
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "famcli", "ask", str(book), "Who is in it?", "--json", "-q"],
+        subprocess.run(famcli_argv("ask", str(book), "Who is in it?", "--json", "-q"),
                        capture_output=True, text=True, check=True, cwd=checkout)
         read = round(time.perf_counter() - t0, 1)
     summary, notes = result["summary"], result["running_notes"]

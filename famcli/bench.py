@@ -12,7 +12,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-import kernels
+from famcli import kernels
 from famcli.config import MemoryConfig
 from famcli.engine import Engine
 
@@ -312,7 +312,7 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
     import itertools
     import json
     import subprocess
-    import sys
+    from famcli.child import famcli_argv
 
     from famcli.models import load_model
 
@@ -338,9 +338,9 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
             if mode in ("full", "llama.cpp") and n > window:
                 note(f"{label} skips {n:,} tokens (past the {window:,}-token window)")
                 continue
-            args = [sys.executable, "-m", "famcli", "bench-cell", "--mode", mode, "--tokens", str(n),
+            args = famcli_argv("bench-cell", "--mode", mode, "--tokens", str(n),
                     "--dtype", precision, "--device", device, "--seed", str(seed), "--adapter", adapter,
-                    "--min-seconds", str(min_seconds)]
+                    "--min-seconds", str(min_seconds))
             for flag, value in (("--model", model), *((f"--{k.replace('_', '-')}", v) for k, v in (sizes or {}).items())):
                 if value is not None:
                     args += [flag, str(value)]

@@ -20,7 +20,7 @@ import torch
 
 from famcli.generate import Sampling, next_token
 from famcli.positions import rotate
-from kernels.cpu_attention import bias_of, grouped_attention
+from famcli.kernels.cpu_attention import bias_of, grouped_attention
 
 
 def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], max_new_tokens: int,

@@ -20,7 +20,7 @@ import copy
 
 import torch
 
-import kernels
+from famcli import kernels
 from famcli.config import MemoryConfig
 from famcli.errors import UserError
 from famcli.layers import LayerMath

@@ -120,21 +120,21 @@ def startup(model=None, dtype: str = "auto", runs: int = 3, note=print) -> dict:
     import json
     import statistics
     import subprocess
-    import sys
     import tempfile
     from pathlib import Path
+
+    from famcli.child import famcli_argv
 
     with tempfile.TemporaryDirectory() as tmp:
         doc = Path(tmp) / "note.txt"
         doc.write_text(STARTUP_DOC)
         model_args = ["--model", str(model)] if model else []
         if dtype == "llama.cpp":
-            cell = [sys.executable, "-m", "famcli", "bench-startup", str(doc), "--llama-cpp", *model_args]
+            cell = famcli_argv("bench-startup", str(doc), "--llama-cpp", *model_args)
             ask = cell
         else:
-            ask = [sys.executable, "-m", "famcli", "ask", str(doc), STARTUP_QUESTION, "-q", "--dtype", dtype,
-                   *model_args]
-            cell = [sys.executable, "-m", "famcli", "bench-startup", str(doc), "--dtype", dtype, *model_args]
+            ask = famcli_argv("ask", str(doc), STARTUP_QUESTION, "-q", "--dtype", dtype, *model_args)
+            cell = famcli_argv("bench-startup", str(doc), "--dtype", dtype, *model_args)
         subprocess.run(ask, capture_output=True, text=True)  # warm-up: page cache, converted weights
         totals, phases = [], []
         for _ in range(runs):

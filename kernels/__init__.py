@@ -9,8 +9,9 @@ The backend is chosen once per device type, on first use: `FAMCLI_KERNEL=referen
 tests switch with `kernels.force(name)`. Triton is imported lazily, so CPU-only installs never need it.
 The derivations (the visibility rule, the masks, the online softmax) are in kernels/README.md.
 
-This is famcli's own package, not Hugging Face's `kernels` hub package: it defines no `__version__` and no
-`get_kernel`, so `transformers.utils.is_kernels_available()` stays False with famcli installed.
+The folder lives at the repository's top level but installs and imports as `famcli.kernels` (setuptools'
+package-dir in pyproject.toml): the top-level import name `kernels` belongs to Hugging Face's hub-kernels
+distribution, which transformers depends on, and each would shadow the other.
 """
 
 from __future__ import annotations

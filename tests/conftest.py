@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +13,22 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ARCHS = ("llama", "mistral", "qwen2")
+
+# The installed console script, run the way users run it: from a folder outside the repository (so the
+# repository's own folders are not on its path) and without PYTHONPATH.
+FAMCLI = [str(Path(sys.executable).with_name("famcli"))]
+OUTSIDE = tempfile.mkdtemp(prefix="famcli-cwd-")
+USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def famcli_process(args, popen: bool = False, **kwargs):
+    """`subprocess.run` (or `Popen`) of the installed `famcli` with `args`, from outside the repository."""
+    import subprocess
+
+    kwargs.setdefault("cwd", OUTSIDE)
+    kwargs.setdefault("env", USER_ENV)
+    argv = [*FAMCLI, *map(str, args)]
+    return subprocess.Popen(argv, **kwargs) if popen else subprocess.run(argv, **kwargs)
 
 
 def tiny_model(arch: str = "llama", seed: int = 0, dtype=torch.float32, **overrides):

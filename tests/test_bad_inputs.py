@@ -9,9 +9,9 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 
 import pytest
+from conftest import famcli_process
 from samples import docx_report, encrypted_pdf, epub_book, tar_bytes, text_pdf, zip_bytes
 
 from famcli.cli import main
@@ -151,8 +151,8 @@ def test_output_paths_are_checked_before_the_model_loads(capsys, files):
 def test_signals_while_reading_save_the_state_like_ctrl_c(tiny, tmp_path, signum):
     big, state = tmp_path / "big.txt", tmp_path / "reading.state"
     big.write_text("the river ran slow past the mill in the valley.\n" * 40000)
-    proc = subprocess.Popen([sys.executable, "-m", "famcli", "ask", str(big), "q", "--model", tiny, "--save-state",
-                             str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = famcli_process(["ask", big, "q", "--model", tiny, "--save-state", state], popen=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while "Reading big.txt" not in proc.stderr.readline():
         pass
     proc.send_signal(signum)

@@ -7,11 +7,11 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
+from conftest import FAMCLI, OUTSIDE, famcli_process
 
 NEEDLE = "The secret password is bluebird. "
 FILLER = "The river ran slow past the mill and the weather in the valley stayed mild all year. "
@@ -26,8 +26,7 @@ def long_doc(tmp_path):
 
 
 def chat(*args, questions: str, timeout=300):
-    return subprocess.run([sys.executable, "-m", "famcli", "chat", *args], input=questions, capture_output=True,
-                          text=True, timeout=timeout)
+    return famcli_process(["chat", *args], input=questions, capture_output=True, text=True, timeout=timeout)
 
 
 def test_pipe_one_answer_per_line_then_resume(tiny, long_doc, tmp_path):
@@ -54,8 +53,8 @@ def test_pipe_json_matches_ask(tiny, long_doc):
     first, unknown = [json.loads(line) for line in result.stdout.splitlines()]
     assert first["question"] == question and any("bluebird" in p["snippet"] for p in first["passages"])
     assert unknown["command"] == "/nonsense" and "Unknown command" in unknown["result"]
-    asked = subprocess.run([sys.executable, "-m", "famcli", "ask", str(long_doc), question, "--model", tiny,
-                            "--max-tokens", "4", "--json", "-q"], capture_output=True, text=True, timeout=300)
+    asked = famcli_process(["ask", long_doc, question, "--model", tiny, "--max-tokens", "4", "--json", "-q"],
+                           capture_output=True, text=True, timeout=300)
     assert json.loads(asked.stdout)["answer"] == first["answer"]
 
 
@@ -69,9 +68,8 @@ def test_save_to_a_missing_folder_keeps_the_session(tiny, long_doc):
 def test_ctrl_c_while_reading_answers_from_what_was_read(tiny, tmp_path):
     big = tmp_path / "big.txt"
     big.write_text((FILLER * 2000 + "\n") * 20)
-    proc = subprocess.Popen([sys.executable, "-m", "famcli", "chat", str(big), "--model", tiny,
-                             "--max-tokens", "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = famcli_process(["chat", big, "--model", tiny, "--max-tokens", "2"], popen=True, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while "Reading big.txt" not in proc.stderr.readline():  # the read has begun
         pass
     time.sleep(1.0)
@@ -86,7 +84,7 @@ def test_terminal_session_in_tmux(tiny, long_doc, tmp_path):
     """A real terminal: the prompt, an answer streamed to the screen, /sources, Ctrl-D to leave."""
     socket, log = f"famcli-{uuid.uuid4().hex[:8]}", tmp_path / "exit"
     tmux = ["tmux", "-L", socket]
-    command = f"{sys.executable} -m famcli chat {long_doc} --model {tiny} --max-tokens 4 -q; echo $? > {log}"
+    command = f"cd {OUTSIDE} && env -u PYTHONPATH {FAMCLI[0]} chat {long_doc} --model {tiny} --max-tokens 4 -q; echo $? > {log}"
     subprocess.run([*tmux, "new-session", "-d", "-x", "200", "-y", "50", command], check=True)
     try:
         def screen() -> str:

@@ -6,10 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
+from conftest import famcli_process
 from samples import epub_book, text_pdf
 from typer.testing import CliRunner
 
@@ -155,8 +155,7 @@ def test_usage_errors_exit_2(capsys):
 
 
 def famcli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "famcli", *args], capture_output=True, text=True, timeout=300,
-                          **kwargs)
+    return famcli_process(args, capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def test_subprocess_stdin_pipe_json(tiny):
@@ -169,9 +168,8 @@ def test_subprocess_stdin_pipe_json(tiny):
 
 def test_stream_digests_and_ctrl_c_saves_state(tiny, tmp_path):
     state = tmp_path / "stream.state"
-    proc = subprocess.Popen([sys.executable, "-m", "famcli", "stream", "--model", tiny, "--every", "50",
-                             "--max-tokens", "3", "--save-state", str(state)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = famcli_process(["stream", "--model", tiny, "--every", "50", "--max-tokens", "3", "--save-state", state],
+                          popen=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdin.write("log line one: disk is fine\n" * 40)
     proc.stdin.flush()
     first = proc.stdout.readline()  # arrives while stdin is still open: no waiting for EOF

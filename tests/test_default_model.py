@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import famcli_process
 import torch
 
 from famcli.config import MemoryConfig
@@ -56,11 +57,7 @@ def test_engine_generation_equals_hf_generate_on_default_model(default, hf_defau
 
 
 def famcli(*args, **kwargs):
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "famcli", *args], capture_output=True, text=True, timeout=600,
-                          **kwargs)
+    return famcli_process(args, capture_output=True, text=True, timeout=600, **kwargs)
 
 
 FACTS = ("The harbour town of Wexley was quiet that winter. Fishing boats stayed in port.\n"

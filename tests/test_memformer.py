@@ -12,7 +12,7 @@ from famcli.config import ConfigError, MemoryConfig
 from famcli.engine import Engine
 from famcli.memory.memformer import SlotWriter, rms
 from famcli.mrbp import bptt, cut_blocks, mrbp
-from tests.conftest import tiny_model
+from conftest import tiny_model
 
 CONFIG = MemoryConfig(mode="memformer", block_size=16, memory_segments=1, fam_length=4)
 

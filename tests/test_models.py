@@ -103,11 +103,3 @@ def test_precision_probe_times_every_candidate(monkeypatch):
     assert precision.choose({"fp32": 10.0, "int8": 9.5}) == "fp32"
     assert precision.choose({"fp32": 10.0, "int8": 8.0}) == "int8"
 
-
-def test_famcli_kernels_package_is_not_mistaken_for_hf_kernels():
-    import transformers.utils
-
-    import kernels
-
-    assert hasattr(kernels, "block_attention")
-    assert transformers.utils.is_kernels_available() is False

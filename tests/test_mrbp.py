@@ -8,7 +8,7 @@ import torch
 from famcli.config import MemoryConfig
 from famcli.engine import Engine
 from famcli.mrbp import bptt, cut_blocks, mrbp
-from tests.conftest import tiny_model
+from conftest import tiny_model
 
 
 def _grads(mode, fam_length, segments, method, seed=0, keep_norm=False):

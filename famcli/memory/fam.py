@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-import kernels
+from famcli import kernels
 from famcli.config import ConfigError
 from famcli.memory.base import Memory, zero_shot_prompt
 from famcli.positions import rotate

@@ -1,0 +1,63 @@
+"""The installed famcli, as a user on a fresh machine runs it: the console script from a folder outside the
+repository, without PYTHONPATH, beside transformers and its own `kernels` dependency (Hugging Face's hub
+kernels). These checks failed on the layout that installed famcli's kernels as a top-level `kernels` package."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import OUTSIDE, USER_ENV, famcli_process
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fresh_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=OUTSIDE, env=USER_ENV, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_famcli_kernels_and_hub_kernels_do_not_shadow_each_other():
+    """famcli's kernels import as famcli.kernels; `kernels` stays the hub package that transformers imports."""
+    code = ("import json, famcli, famcli.kernels, kernels, transformers.modeling_utils\n"
+            "print(json.dumps([famcli.kernels.__file__, kernels.__file__, hasattr(kernels, 'get_kernel'),"
+            " callable(famcli.kernels.block_attention)]))")
+    done = fresh_python(code)
+    assert done.returncode == 0, done.stderr
+    ours, theirs, hub, dispatch = json.loads(done.stdout)
+    assert Path(ours).resolve() == REPO / "kernels" / "__init__.py" or "site-packages" in ours
+    assert Path(theirs).resolve().parent != (REPO / "kernels") and hub and dispatch
+
+
+def test_no_installed_import_name_is_shared_with_another_distribution():
+    code = ("import json, importlib.metadata as m\n"
+            "names = m.packages_distributions()\n"
+            "print(json.dumps({k: v for k, v in names.items() if 'famcli' in v}))")
+    done = fresh_python(code)
+    assert done.returncode == 0, done.stderr
+    ours = json.loads(done.stdout)
+    assert "famcli" in ours and "kernels" not in ours
+    assert all(owners == ["famcli"] for name, owners in ours.items() if not name.startswith("__editable__")), ours
+
+
+def test_installed_command_runs_outside_the_repository():
+    done = famcli_process(["--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "ask" in done.stdout, done.stderr
+
+
+@pytest.mark.slow
+def test_installed_command_answers_on_the_default_model(tmp_path):
+    """The README's first job, as a user runs it: `famcli info`, then `famcli ask` on a short file."""
+    info = famcli_process(["info", "--json"], capture_output=True, text=True, timeout=600)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["architecture"] == "llama"
+    doc = tmp_path / "letter.txt"
+    doc.write_text("Dear Tom,\n\nThe boat leaves from the harbour at Kestrel Bay on Monday. The captain's dog is "
+                   "called Biscuit, and he sleeps on the deck all day.\n\nYours, Anna\n")
+    done = famcli_process(["ask", doc, "What is the name of the captain's dog?", "-q"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Biscuit" in done.stdout and "Traceback" not in done.stderr
