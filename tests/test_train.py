@@ -26,7 +26,7 @@ def _trainer(path, steps=4, seed=0, **kw):
 
 
 def test_training_data_is_deterministic_and_varied(tiny_model_dirs):
-    from tests.conftest import tiny_tokenizer
+    from conftest import tiny_tokenizer
 
     data = TrainingData(tiny_tokenizer(), seed=3)
     again = TrainingData(tiny_tokenizer(), seed=3)
@@ -43,7 +43,7 @@ def test_training_data_is_deterministic_and_varied(tiny_model_dirs):
 
 
 def test_training_data_with_books(tmp_path):
-    from tests.conftest import tiny_tokenizer
+    from conftest import tiny_tokenizer
 
     book = tmp_path / "book.txt"
     book.write_text("*** START OF THE BOOK ***\r\n" + "the pass key is a story. " * 400 + "\r\n*** END OF IT")
@@ -122,7 +122,7 @@ def test_adapter_for_another_model_is_refused(tiny_model_dirs, tmp_path):
     trainer = _trainer(tiny_model_dirs["llama"], steps=1)
     trainer.train_step()
     trainer.save_adapter(tmp_path / "a.safetensors")
-    from tests.conftest import tiny_model, tiny_tokenizer
+    from conftest import tiny_model, tiny_tokenizer
 
     wide = tmp_path / "wide"
     tiny_model("llama", hidden_size=96, intermediate_size=160).save_pretrained(wide)
