@@ -111,7 +111,7 @@ class Worker:
 
         o, job = self.job.options, self.job
         if job.command == "ask":
-            return ask_document(self.session, path, o["question"], o.get("password"), o.get("max_tokens", 48),
+            return ask_document(self.session, path, o["question"], o.get("password"), o.get("max_tokens", 200),
                                 Sampling(o.get("temperature", 0.0), seed=job.seed))
         if job.command == "summarize":
             return summarize_document(self.session, path, o.get("password"), o.get("sections", 16),

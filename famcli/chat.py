@@ -28,20 +28,22 @@ class Conversation:
 
     session: Session
     state: State
-    max_tokens: int = 48
+    max_tokens: int = 200
     sampling: Sampling = field(default_factory=Sampling)
     identity: dict | None = None
     passages: list[Passage] = field(default_factory=list)  # of the last answer
+    truncated: bool = False  # the last answer was cut at max_tokens
 
     def answer(self, question: str, on_text: Callable[[str], None] | None = None) -> str:
         """Answer from the reading, which stays as it was (the next question starts from it again)."""
         index = self.state.recall
         state = self.state if index is not None and self.session.recall is not None else self.state.clone()
         try:
-            text, self.passages = ask(self.session, state, question, self.max_tokens, self.sampling, on_text)
+            answer = ask(self.session, state, question, self.max_tokens, self.sampling, on_text)
         finally:
             self.state.recall = index  # ask() takes the index off the state it answers from
-        return text
+        self.passages, self.truncated = answer.passages, answer.truncated
+        return answer.text
 
     def save(self, path: Path | str) -> None:
         check_writable(path, "state file")
@@ -64,7 +66,7 @@ def command(conversation: Conversation, line: str) -> str | None:
         return HELP
     if name == "/sources":
         if not conversation.passages:
-            return "No passages yet (ask a question; a document that fits the window is read whole)."
+            return "No passages yet (ask a question)."
         return "\n".join(source_line(p) for p in conversation.sources())
     if name == "/save":
         if not arg.strip():
@@ -113,7 +115,8 @@ def lines(conversation: Conversation, questions: Iterable[str], write: Callable[
     def answer(question: str) -> None:
         text = conversation.answer(question)
         if as_json:
-            write(json.dumps({"question": question, "answer": text, "passages": conversation.sources()}))
+            write(json.dumps({"question": question, "answer": text, "truncated": conversation.truncated,
+                              "passages": conversation.sources()}))
         else:
             write(" ".join(text.split()))
 

@@ -47,22 +47,29 @@ class Document:
     notes: list[str] = field(default_factory=list)
     kind: str = "text"  # text | html | pdf | epub | docx, with "+gzip" etc. for compressed text
     place: tuple[str, int | str] | None = None  # where the last piece came from: ("page", 3), ("chapter", "I.")
+    stream: bool = False  # stdin, a named pipe or /dev/fd/N: read once, as it arrives
 
     @property
     def countable(self) -> bool:
         """Whether counting its tokens before reading is cheap (not a PDF's text extraction, not a pipe)."""
-        return self.kind != "pdf" and self.name != "<stdin>"
+        return self.kind != "pdf" and not self.stream
 
 
 def open_document(path: str, password: str | None = None) -> Document:
     """`-` is stdin; a file is read by what its first bytes say it is."""
     if path == "-":
-        return Document("<stdin>", None, read_stream(sys.stdin.buffer.fileno()))
+        return Document("<stdin>", None, read_stream(sys.stdin.buffer.fileno()), stream=True)
     p = Path(path)
     if not p.exists():
         raise DocumentError(f"no such file: {path}")
     if p.is_dir():
         raise DocumentError(f"{path} is a directory, not a document")
+    if p.is_fifo() or p.is_char_device() or p.is_socket():  # `<(cat doc.txt)`, a named pipe: read like stdin
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError as exc:
+            raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return Document(str(path), None, read_stream(fd, str(path)), stream=True)
     try:
         size = p.stat().st_size
         with open(p, "rb") as f:
@@ -111,11 +118,34 @@ def sniff(head: bytes, p: Path, name: str) -> str:
     return "text"
 
 
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_BYTES = 1 << 30  # what the parts of one EPUB or DOCX may inflate to in all (they are loaded whole)
+
+
+def check_zip(z: zipfile.ZipFile, name: str) -> None:
+    """Before any part is read: at most MAX_ZIP_ENTRIES parts, each within Limits' ratio, all together within
+    MAX_ZIP_BYTES (the declared sizes: zipfile never inflates a part past its declared size)."""
+    infos = z.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise DocumentError(f"{name} has {len(infos):,} parts (at most {MAX_ZIP_ENTRIES:,}): not a document")
+    limits, total = Limits(), 0
+    for info in infos:
+        total += info.file_size
+        limits.check(name, info.file_size, info.compress_size, f" (part {info.filename[:60]})")
+    if total > min(limits.total, MAX_ZIP_BYTES):
+        raise DocumentError(f"{name} inflates to {_mb(total)} in all (at most {_mb(min(limits.total, MAX_ZIP_BYTES))}"
+                            "): a zip bomb?")
+
+
 def _zip_kind(p: Path, name: str) -> str:
     try:
         with zipfile.ZipFile(p) as z:
+            check_zip(z, name)
             names = set(z.namelist())
-            mimetype = z.read("mimetype").strip() if "mimetype" in names else b""
+            mimetype = b""
+            if "mimetype" in names:
+                with z.open("mimetype") as f:
+                    mimetype = f.read(256).strip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DocumentError(f"{name} is a damaged ZIP file ({exc})") from None
     if mimetype == b"application/epub+zip" or "META-INF/container.xml" in names:
@@ -166,8 +196,12 @@ def read_text(path: Path) -> Iterator[str]:
     return _decode(_file_chunks(path), str(path))
 
 
+ZSTD_SLICE = 1024  # compressed bytes a zstd call gets: at most ~40 MB of output even from a bomb
+
+
 def _decompressor(kind: str):
-    """A fresh incremental decompressor with .decompress(), .eof and .unused_data."""
+    """A fresh incremental decompressor with .decompress(), .eof and .unused_data (and an output limit, but for
+    zstd)."""
     if kind == "gzip":
         return zlib.decompressobj(wbits=31)
     if kind == "bz2":
@@ -179,24 +213,80 @@ def _decompressor(kind: str):
     return zstandard.ZstdDecompressor().decompressobj()
 
 
+def _slices(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    for chunk in chunks:
+        for i in range(0, len(chunk), size):
+            yield chunk[i:i + size]
+
+
+class Limits:
+    """How far a compressed document or a zip part may inflate (docs/design.md, "Limits"): at most `ratio`
+    times its compressed size once past `floor` bytes, and never past `total` bytes of text. Environment:
+    FAMCLI_MAX_INFLATE (the ratio, default 200) and FAMCLI_MAX_TEXT_MB (default 2048)."""
+
+    floor = 64 << 20
+
+    def __init__(self):
+        self.ratio = _env_number("FAMCLI_MAX_INFLATE", 200)
+        self.total = int(_env_number("FAMCLI_MAX_TEXT_MB", 2048) * (1 << 20))
+
+    def check(self, name: str, inflated: int, compressed: int, what: str = "") -> None:
+        if inflated > self.total or (inflated > self.floor and inflated > self.ratio * max(1, compressed)):
+            raise DocumentError(
+                f"{name}{what} inflates past the limits ({_mb(inflated)} from {_mb(compressed)} compressed; at most "
+                f"{self.ratio:g}x past {_mb(self.floor)}, and {_mb(self.total)} in all): a decompression bomb? "
+                f"FAMCLI_MAX_INFLATE and FAMCLI_MAX_TEXT_MB raise them")
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(f"{name}={raw!r} is not a number") from None
+    if not value > 0:
+        raise UserError(f"{name} must be positive, got {raw}")
+    return value
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MB" if n >= 1 << 20 else f"{n / 1024:,.1f} KB"
+
+
 def inflate(chunks: Iterator[bytes], kind: str, name: str) -> Iterator[bytes]:
-    """Decompressed bytes as the compressed ones arrive; concatenated members/frames (as `cat a.gz b.gz`) too."""
+    """Decompressed bytes as the compressed ones arrive, at most CHUNK_BYTES at a time, within Limits;
+    concatenated members/frames (as `cat a.gz b.gz`) too."""
     errors: tuple[type[BaseException], ...] = (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError)
+    limits, made = Limits(), 0
     if kind == "zstd":
         import zstandard
 
         errors += (zstandard.ZstdError,)
+        chunks = _slices(chunks, ZSTD_SLICE)  # zstandard's decompress has no output limit: small inputs bound it
     d, seen = _decompressor(kind), 0
     try:
-        for raw in chunks:
-            while raw:
-                out = d.decompress(raw)
-                seen += len(raw)
+        for data in chunks:
+            seen += len(data)
+            while True:
+                out = d.decompress(data) if kind == "zstd" else d.decompress(data, CHUNK_BYTES)
+                data = d.unconsumed_tail if kind == "gzip" else b""
+                made += len(out)
+                limits.check(name, made, seen)
                 if out:
                     yield out
-                raw = d.unused_data if d.eof else b""
-                if raw:
+                if d.eof:
+                    if not d.unused_data:
+                        break
+                    data = d.unused_data  # (zlib leaves the same bytes in unconsumed_tail)
                     d = _decompressor(kind)
+                elif data if kind == "gzip" else kind != "zstd" and not d.needs_input:
+                    continue  # input left (gzip) or output waiting (bz2, xz)
+                else:
+                    break
+    except DocumentError:
+        raise
     except errors as exc:
         raise DocumentError(f"{name} is damaged {kind} data near byte {seen} ({str(exc) or type(exc).__name__})") from None
     if not d.eof:
@@ -220,7 +310,7 @@ def read_compressed(path: Path, kind: str, name: str) -> Iterator[str]:
     return _decode(checked(), name)
 
 
-def read_stream(fd: int) -> Iterator[str]:
+def read_stream(fd: int, name: str = "<stdin>") -> Iterator[str]:
     """Whatever bytes the pipe has, as soon as it has them (works under `tail -f`); a compressed stream
     (by its first bytes) is decompressed as it arrives."""
     def chunks():
@@ -235,9 +325,9 @@ def read_stream(fd: int) -> Iterator[str]:
                 break
         kind = next((k for m, k in COMPRESSED.items() if first.startswith(m)), None)
         rest = _prepend(first, raw) if first else iter(())
-        yield from inflate(rest, kind, "<stdin>") if kind else rest
+        yield from inflate(rest, kind, name) if kind else rest
 
-    return _decode(sniffed(), "<stdin>")
+    return _decode(sniffed(), name)
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -23,6 +23,7 @@ BLOCKS = ["p", "div", "section", "article", "header", "footer", "aside", "nav", 
 HIDDEN = ["script", "style", "noscript", "template", "head", "svg", "iframe", "object"]
 HEADINGS = ["h1", "h2", "h3"]
 PRE_NEWLINE, PRE_SPACE = "\x00", "\x01"  # stand-ins while the layout is normalised
+MAX_SPINE = 10_000
 
 
 def html_text(markup: bytes | str) -> tuple[str, str | None]:
@@ -37,10 +38,11 @@ def html_text(markup: bytes | str) -> tuple[str, str | None]:
         tag.decompose()
     heading = soup.find(HEADINGS)
     title = " ".join(heading.get_text(" ").split()) if heading is not None else None
+    preformatted = {id(n) for pre in soup.find_all("pre") for n in pre.find_all(string=True)}  # linear time
     for node in soup.find_all(string=True):
         if isinstance(node, Comment) or type(node) is not NavigableString:  # comments, doctype, CDATA
             node.extract()
-        elif node.find_parent("pre") is None:
+        elif id(node) not in preformatted:
             node.replace_with(re.sub(r"\s+", " ", str(node)))
         else:  # preformatted: its spaces and newlines survive the clean-up below
             node.replace_with(str(node).replace("\n", PRE_NEWLINE).replace(" ", PRE_SPACE))
@@ -81,8 +83,13 @@ def read_epub(path: Path, doc: Document) -> Iterator[str]:
             warnings.simplefilter("ignore")
             book = epub.read_epub(str(path), options={"ignore_ncx": True})
         titles = _toc_titles(book.toc)
-        chapters = []
+        chapters, seen = [], set()
+        if len(book.spine) > MAX_SPINE:
+            raise DocumentError(f"{path} has {len(book.spine):,} spine entries (at most {MAX_SPINE:,})")
         for idref, _linear in book.spine:
+            if idref in seen:  # a spine that repeats an item reads it once
+                continue
+            seen.add(idref)
             item = book.get_item_with_id(idref)
             nav = isinstance(item, epub.EpubNav) or "nav" in (getattr(item, "properties", None) or [])
             if item is not None and item.get_type() == ITEM_DOCUMENT and not nav:  # the TOC page is not text

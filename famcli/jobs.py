@@ -105,36 +105,45 @@ def numbered_notes(notes: list[dict]) -> list[str]:
     return [f"{i + 1}. [{_where(n)}] {n['note']}" for i, n in enumerate(notes)]
 
 
-def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 48,
+def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 200,
                  sampling: Sampling = Sampling(), save_state: Path | None = None, load_state: Path | None = None,
                  reporter: Reporter = Silent()) -> dict:
-    """The question goes before the document; the passages that match it are re-read after it (recall)."""
+    """On the passages path the document is only tokenised and indexed, and the answer is read from the
+    sentences that match the question; on the memory path it is read through the memory first (the question
+    before it) and the answer is read after the memory's state (Session.answer_path)."""
     t_start, document = time.perf_counter(), document_id(file)
     if load_state is not None:
         state = _loaded(session, load_state, document, reporter)
-        reading = Reading(tokens=state.n_tokens)
+        # a reading saved on the passages path read nothing through the model: its index holds the document
+        reading = Reading(tokens=state.n_tokens or (state.recall.n_tokens if state.recall is not None else 0))
     else:
         state = session.engine.new_state()
+        path, why = session.answer_path()
+        reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
         index = None if session.recall is None else session.new_index(None if save_state else question)
         total = count_tokens(session, file, password)
-        whole = (index is not None and not save_state and total is not None
-                 and session.fits_whole(total, max_tokens, question))
         with saving_on_stop(session, state, save_state, reporter, document):
             reading = read_document(session, state, file, password, reporter, prefix=prefix, index=index,
-                                    total=total, index_only=whole)
+                                    total=total, index_only=index is not None and path == "passages")
     index = state.recall
-    answer, passages = ask(session, state, question, max_tokens, sampling)
-    extra = {"passages": [p.to_dict() for p in passages]}
+    t_answer = time.perf_counter()
+    answer = ask(session, state, question, max_tokens, sampling)
+    if answer.truncated:
+        reporter.note(f"Note: the answer was cut at {max_tokens} tokens (--max-tokens gives it more).")
+    extra = answer.to_dict()
     if index is not None:
         extra["recall"] = {**dataclasses.asdict(session.recall), "bytes_per_token": index.bytes_per_token()}
-    return payload("ask", session, reading, t_start, question=question, answer=answer, **extra)
+    result = payload("ask", session, reading, t_start, question=question, **extra)
+    result["timings"]["answer_seconds"] = round(time.perf_counter() - t_answer, 3)
+    return result
 
 
 def _loaded(session: Session, path: Path, document: str, reporter: Reporter):
     state = load_reading(session, path, document)
-    reporter.note(f"Loaded the memory of {state.n_tokens:,} tokens from {path}.")
+    reporter.note(f"Loaded the reading of {state.n_tokens or (state.recall.n_tokens if state.recall else 0):,} "
+                  f"tokens from {path}.")
     if session.recall is not None and state.recall is None:
         reporter.note(f"Note: {path} has no recall index (saved with --no-recall); answering from the memory")
     return state
@@ -146,7 +155,7 @@ def check_chat_file(file: str) -> None:
         raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
 
 
-def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 48, save_state: Path | None = None,
+def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 200, save_state: Path | None = None,
                   load_state: Path | None = None, stopped: type[BaseException] = KeyboardInterrupt,
                   reporter: Reporter = Silent()):
     """The reading a conversation answers from. Ctrl-C while reading keeps what was read; `stopped` (a
@@ -158,13 +167,13 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
         reporter.note(f"Loaded the reading of {state.n_tokens:,} tokens from {load_state}.")
     else:
         recall, state = session.recall, session.engine.new_state()
-        index = None if recall is None else session.new_index(keys=recall.scorer != "bm25" or save_state is not None)
+        path, why = session.answer_path()
+        reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
+        index = None if recall is None else session.new_index(keys=recall.scorer != "bm25")
         total = count_tokens(session, file, password)
-        whole = index is not None and save_state is None and total is not None and \
-            session.fits_whole(total, max_tokens + 64, "")  # room for questions of 64 tokens
         try:
             read_document(session, state, file, password, reporter, prefix=READING_HEADER, index=index, total=total,
-                          index_only=whole)
+                          index_only=index is not None and path == "passages")
         except stopped:
             save_reading(session, state, save_state, reporter, document)
             raise
@@ -177,7 +186,7 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
     return state
 
 
-def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, max_tokens: int = 48,
+def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, max_tokens: int = 200,
                  question: str | None = None, seed: int = 0, save_state: Path | None = None,
                  load_state: Path | None = None, on_digest: Callable[[dict], None] | None = None,
                  reporter: Reporter = Silent()) -> dict:
@@ -198,8 +207,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
     with saving_on_stop(session, state, save_state, reporter):
         reading = read_document(session, state, pieces_from, None, reporter, every, digest, prefix=prefix,
                                 index=index)
-    answer, passages = ask(session, state.clone() if index is None else state, question, max_tokens,
-                           Sampling(seed=seed)) if question else (None, [])
-    return payload("stream", session, reading, t_start, digests=digests, question=question, answer=answer,
-                   passages=[p.to_dict() for p in passages])
+    answer = ask(session, state.clone() if index is None else state, question, max_tokens,
+                 Sampling(seed=seed)).to_dict() if question else {"answer": None, "passages": []}
+    return payload("stream", session, reading, t_start, digests=digests, question=question, **answer)
 

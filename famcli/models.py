@@ -123,12 +123,37 @@ def resolve(spec: str | None) -> tuple[str, Path | str, str | None]:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ModelError(f"{spec} is a folder but has no config.json (not a Hugging Face model folder)")
+        refuse_custom_code(path, spec)
         return "dir", path.resolve(), None
     if path.exists():
         raise ModelError(f"{spec} is neither a .gguf file nor a model folder")
     if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
         return "hub", spec, None
     raise ModelError(f"model not found: {spec}")
+
+
+def refuse_custom_code(folder: Path, spec: str) -> None:
+    """famcli never runs Python from a model folder: a config that maps to its own code (`auto_map`) or names an
+    architecture famcli does not support is refused before transformers sees it (transformers would otherwise
+    ask on stdout whether to run that code, and read the answer from stdin)."""
+    for name in ("config.json", "tokenizer_config.json", "processor_config.json"):
+        file = folder / name
+        if not file.is_file():
+            continue
+        try:
+            if file.stat().st_size > 16 << 20:
+                raise ModelError(f"{spec}: {name} is {file.stat().st_size >> 20} MB, not a model configuration")
+            settings = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{spec}: {name} is not valid JSON ({type(exc).__name__})") from None
+        if not isinstance(settings, dict):
+            raise ModelError(f"{spec}: {name} is not a JSON object")
+        if "auto_map" in settings:
+            raise ModelError(f"{spec} asks to run its own Python code ({name} has an auto_map); famcli never runs "
+                             "code from a model folder")
+        if name == "config.json" and settings.get("model_type") not in SUPPORTED_ARCHS:
+            raise ModelError(f"architecture {settings.get('model_type')!r} is not supported (famcli supports "
+                             f"{', '.join(SUPPORTED_ARCHS)})")
 
 
 def cache_root() -> Path:
@@ -165,7 +190,7 @@ def _from_pretrained(location, gguf_file, dtype):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _quiet_transformers()
-    kwargs = {"local_files_only": True}
+    kwargs = {"local_files_only": True, "trust_remote_code": False}  # never the folder's own code, never a prompt
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
@@ -197,7 +222,7 @@ def _from_plain_folder(folder: Path, dtype):
     from transformers import AutoConfig, AutoModelForCausalLM
 
     _quiet_transformers()
-    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     with no_init():
         model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=dtype)
     state = {name: t.to(dtype) if t.is_floating_point() else t for name, t in load_file(files[1]).items()}

@@ -25,6 +25,8 @@ def check_writable(path: Path | str | None, what: str) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise OutputError(f"{what} {p} is a folder; give a file name")
+    if p.exists() and not p.is_file():  # a device, FIFO or socket: famcli writes regular files only
+        raise OutputError(f"{what} {p} is not a regular file (a device, pipe or socket); give a file name")
     if parent.exists() and not parent.is_dir():
         raise OutputError(f"cannot write {what} {p}: {parent} is a file, not a folder")
     if not parent.is_dir():
@@ -37,8 +39,13 @@ def check_writable(path: Path | str | None, what: str) -> None:
 
 @contextlib.contextmanager
 def atomic(path: Path | str) -> Iterator[Path]:
-    """A temporary name beside `path` to write to; it replaces `path` only when the block succeeds."""
+    """A temporary name beside `path` to write to; it replaces `path` only when the block succeeds. A symbolic
+    link the user named is followed: its target is replaced, the link stays."""
     p = Path(path)
+    if p.is_symlink():
+        p = p.resolve()
+    if p.exists() and not p.is_file():
+        raise OutputError(f"{path} is not a regular file (a device, pipe or socket); famcli writes regular files only")
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
         yield tmp

@@ -94,7 +94,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
                   index_only: bool = False, clean: bool = False) -> Reading:
     """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep. With a recall index,
     the prefix is read first and the index sees the document alone (it stays on `state.recall`);
-    `index_only` fills the index's token ids without the model (a document the answer re-reads whole);
+    `index_only` fills the index's token ids without the model (the passages path: famcli.tasks.Session.answer_path);
     `clean` leaves out boilerplate (Gutenberg licences, contents, PDF running heads: famcli.boilerplate)."""
     total = total if total is not None else count_tokens(session, path, password)
     check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
@@ -102,8 +102,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     if index_only:
         reading = session.index_text(index, _marking_places(doc, index))
         state.recall = index
-        reporter.note(f"The document ({reading.tokens:,} tokens) fits the model's window: it is read whole with "
-                      "the question.")
+        reporter.note(f"Indexed {reading.tokens:,} tokens in {reading.seconds:.1f} s.")
         return reading
     read_before = 0
     if index is not None:

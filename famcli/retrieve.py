@@ -20,6 +20,7 @@ from famcli.errors import UserError
 from famcli.recall import RecallIndex, attention_scores, head_scores
 
 SCORERS = ("bm25", "attention", "fusion")
+ANSWER_PATHS = ("auto", "passages", "memory")
 RRF_K = 60
 SEPARATOR = "\n[...]\n"
 
@@ -30,16 +31,21 @@ class RecallOptions:
     context  tokens kept on each side of a chosen chunk
     scorer   bm25 | attention | fusion
     recent   tokens of the document's end always re-read (None: the memory's own window)
-    whole    documents up to this many tokens are re-read whole (if they fit the window); longer ones are
-             answered from passages, which did better than the whole window past it (docs/recall.md)"""
+    whole    (the memory path's prompt, famcli.tasks.Session.recall_prompt) documents up to this many tokens
+             are re-read whole when they fit the window
+    answer_from  auto | passages | memory: whether the document is read through the model before answering
+             (famcli.tasks.Session.answer_path)"""
 
     blocks: int = 4
     context: int = 32
     scorer: str = "bm25"
     recent: int | None = None
     whole: int = 4096
+    answer_from: str = "auto"
 
     def __post_init__(self):
+        if self.answer_from not in ANSWER_PATHS:
+            raise UserError(f"unknown --answer-from {self.answer_from!r} (choose {', '.join(ANSWER_PATHS)})")
         if self.scorer not in SCORERS:
             raise UserError(f"unknown recall scorer {self.scorer!r} (choose {', '.join(SCORERS)})")
         if self.blocks < 1 or self.context < 0 or (self.recent is not None and self.recent < 0):
@@ -69,21 +75,35 @@ def source_line(d: dict) -> str:
     return f"- {where}tokens {d['start_token']:,}-{d['end_token']:,}: {d['snippet']}"
 
 
-def bm25_scores(texts: Sequence[str], question: str) -> np.ndarray:
-    """BM25 (Lucene variant, k1 1.5, b 0.75) of each text for the question's stemmed content words."""
-    import bm25s
-    import Stemmer
+class Bm25:
+    """A BM25 index (Lucene variant, k1 1.5, b 0.75) over texts, built once: English stop words dropped,
+    Snowball stems. A conversation scores each question against the same index."""
 
-    stemmer = Stemmer.Stemmer("english")
-    corpus = bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer, show_progress=False)
-    retriever = bm25s.BM25()
-    retriever.index(corpus, show_progress=False)
-    words = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, show_progress=False,
-                           return_ids=False)[0]
-    known = [w for w in words if w in corpus.vocab]
-    if not known:
-        return np.zeros(len(texts), dtype=np.float32)
-    return np.asarray(retriever.get_scores(known), dtype=np.float32)
+    def __init__(self, texts: Sequence[str]):
+        import bm25s
+        import Stemmer
+
+        self.n = len(texts)
+        self.stemmer = Stemmer.Stemmer("english")
+        corpus = bm25s.tokenize(list(texts), stopwords="en", stemmer=self.stemmer, show_progress=False)
+        self.vocab = corpus.vocab
+        self.retriever = bm25s.BM25()
+        self.retriever.index(corpus, show_progress=False)
+
+    def scores(self, question: str) -> np.ndarray:
+        import bm25s
+
+        words = bm25s.tokenize([question], stopwords="en", stemmer=self.stemmer, show_progress=False,
+                               return_ids=False)[0]
+        known = [w for w in words if w in self.vocab]
+        if not known or not self.n:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+
+
+def bm25_scores(texts: Sequence[str], question: str) -> np.ndarray:
+    """BM25 of each text for the question's stemmed content words."""
+    return Bm25(texts).scores(question)
 
 
 def chunk_texts(index: RecallIndex, decode: Callable[[list[int]], str]) -> list[str]:

@@ -7,10 +7,21 @@ report: only question-before + chat-turn-after answered it; `Question: / Answer:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from famcli.answer import (
+    NOT_FOUND,
+    AnswerOptions,
+    ChunkSearch,
+    Evidence,
+    evidence_prompt,
+    find_evidence,
+    quoted,
+    supported,
+)
 from famcli.config import MemoryConfig
 from famcli.engine import Engine, State
 from famcli.generate import Sampling, stream_tokens
@@ -43,8 +54,10 @@ class Session:
     """A loaded model, its tokenizer and one engine: everything a command needs to read and answer."""
 
     def __init__(self, loaded: LoadedModel, config: MemoryConfig, recall: RecallOptions | None = RecallOptions(),
-                 index_config: RecallConfig = RecallConfig()):
+                 index_config: RecallConfig = RecallConfig(), answer_options: AnswerOptions = AnswerOptions()):
         self.loaded = loaded
+        self.answer_options = answer_options if recall is None else \
+            dataclasses.replace(answer_options, chunks=recall.blocks)
         self.tokens = Tokens(loaded.tokenizer)
         self.engine: Engine = build_engine(loaded, config)
         self.recall = recall  # None: answers come from the memory alone (--no-recall)
@@ -151,6 +164,53 @@ class Session:
             self._answerer = build_engine(self.loaded, self.config, exact=True)
         return self._answerer
 
+    # ----- which path an answer takes --------------------------------------------------------------------
+
+    @property
+    def memory_carries(self) -> bool:
+        """Whether the memory holds anything past its window: a trained FAM or Memformer adapter."""
+        from famcli.runtime import untrained_memory
+
+        return self.config.trainable and not untrained_memory(self.loaded, self.config)
+
+    def answer_path(self) -> tuple[str, str]:
+        """(passages | memory, why): whether a document is read through the model before answering.
+
+        The passages path tokenises and indexes the document without the model: the answer reads only the
+        sentences that match the question. The memory path reads every token through the memory and answers
+        after its state; it is taken where something uses that read."""
+        if self.recall is None:
+            return "memory", "--no-recall answers from the memory alone"
+        if self.recall.answer_from != "auto":
+            return self.recall.answer_from, f"--answer-from {self.recall.answer_from}"
+        if self.recall.scorer != "bm25":
+            return "memory", f"the {self.recall.scorer} scorer needs the model's keys of the document"
+        if self.memory_carries:
+            return "memory", f"the trained {self.config.mode} memory carries what it read"
+        return "passages", (f"the {self.config.mode} memory keeps nothing past its last {self.config.window:,} "
+                            "tokens; --answer-from memory reads the document through it")
+
+    @property
+    def answers_from_memory(self) -> bool:
+        return self.answer_path()[0] == "memory"
+
+    def evidence(self, index: RecallIndex, question: str) -> Evidence:
+        """The sentences that match a question (famcli.answer); the chunks' text and BM25 index are built once per
+        reading, so a conversation's later questions only score."""
+        search = getattr(index, "search", None)
+        if search is None or search.n_chunks != index.n_chunks:
+            search = index.search = ChunkSearch(index, self.loaded.tokenizer.decode)
+        return find_evidence(index, question, self.loaded.tokenizer.decode, self.answer_options, search)
+
+    def decode_answer(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
+                      sampling: Sampling) -> tuple[str, bool]:
+        """(answer, cut at max_tokens): decoded until the model ends its turn, a loop is banned by the sampling's
+        no-repeat rule, or the limit."""
+        tok, ids = self.loaded.tokenizer, []
+        for token in stream_tokens(engine, state, prompt_ids, max_tokens, sampling, self.stop_ids()):
+            ids.append(token)
+        return tok.decode(ids, skip_special_tokens=True).strip(), len(ids) >= max_tokens
+
     # ----- recall ------------------------------------------------------------------------------------
 
     def new_index(self, question: str | None = None, keys: bool = True) -> RecallIndex:
@@ -244,19 +304,70 @@ def question_header(question: str) -> str:
     return f"Read the following document and answer this question about it: {question}\n\n"
 
 
+@dataclass
+class Answer:
+    """What a question got: the answer, the passages (or sentences) it was read from, which path it took and
+    whether it was cut at the token limit."""
+
+    text: str
+    passages: list[Passage]
+    path: str  # passages | memory | memory alone | whole | quoted | not found
+    truncated: bool = False
+
+    def to_dict(self) -> dict:
+        return {"answer": self.text, "answer_path": self.path, "truncated": self.truncated,
+                "passages": [p.to_dict() for p in self.passages]}
+
+
+ANSWER_NO_REPEAT = 4  # an answer may not repeat a 4-gram of its own: what stops a small model's loops
+
+
 def ask(session: Session, state: State, question: str, max_tokens: int, sampling: Sampling,
-        on_text: Callable[[str], None] | None = None) -> tuple[str, list[Passage]]:
-    """The answer and the passages it was read from. With recall (a recall index on the state), the model
-    re-reads the question, the best passages, the recent window and the question again (docs/recall.md);
-    without, the question is asked after the memory. Either way the question comes again as a chat turn: on
-    the default model this answered a fact that `Question: / Answer:` missed."""
+        on_text: Callable[[str], None] | None = None) -> Answer:
+    """The answer to a question about what was read (famcli.answer). With a recall index, the model answers
+    from the sentences that match the question: from a fresh state on the passages path, after the memory's
+    state on the memory path; without one (--no-recall), the question is asked after the memory. `on_text`
+    gets the answer once it is checked."""
     index, state.recall = state.recall, None
+    sampling = dataclasses.replace(sampling, no_repeat_ngram=max(sampling.no_repeat_ngram, ANSWER_NO_REPEAT))
     if session.recall is None or index is None:
         prompt = session.loaded.tokenizer.encode(chat_turn(session, question), add_special_tokens=False)
-        return session.complete_ids(session.answerer(), state, prompt, max_tokens, sampling, ("\n",), on_text), []
-    ids, passages = session.recall_prompt(index, question, question_header(question), chat_turn(session, question),
-                                          max_tokens)
-    return session.answer_from(ids, max_tokens, sampling, ("\n",), on_text), passages
+        text, cut = session.decode_answer(session.answerer(), state, prompt, max_tokens, sampling)
+        return _shown(Answer(text, [], "memory alone", cut), on_text)
+    evidence = session.evidence(index, question)
+    if evidence.names_missing:
+        return _shown(Answer(f"{NOT_FOUND} (it never mentions {evidence.names_missing[0]}.)", [], "not found"),
+                      on_text)
+    if not evidence.passages:
+        if session.fits_whole(index.n_tokens, max_tokens, question):
+            ids, passages = session.recall_prompt(index, question, question_header(question),
+                                                  chat_turn(session, question), max_tokens)
+            engine = session.final_reader()
+            text, cut = session.decode_answer(engine, engine.new_state(), ids, max_tokens, sampling)
+            return _shown(Answer(text, passages, "whole", cut), on_text)
+        return _shown(Answer(f"{NOT_FOUND} (no passage matches the question's words.)", [], "not found"), on_text)
+    memory = session.answers_from_memory
+    tries = [evidence.sentences] + ([evidence.sentences[:1]] if len(evidence.sentences) > 1 else [])
+    for sentences in tries:
+        prompt = session.loaded.tokenizer.encode(chat_turn(session, evidence_prompt(sentences, question)),
+                                                 add_special_tokens=False)
+        if memory:
+            engine, start = session.answerer(), state.clone()
+        else:
+            engine = session.final_reader()
+            start = engine.new_state()
+        text, cut = session.decode_answer(engine, start, prompt, max_tokens, sampling)
+        if not session.answer_options.check or cut or supported(text, sentences, question):
+            return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
+    return _shown(Answer(quoted(evidence.sentences[0]), evidence.passages[:1], "quoted"), on_text)
+
+
+def _shown(answer: Answer, on_text: Callable[[str], None] | None) -> Answer:
+    if answer.truncated:
+        answer.text = answer.text.rstrip() + "\u2026"
+    if on_text is not None and answer.text:
+        on_text(answer.text)
+    return answer
 
 
 NOTE_INSTRUCTION = "Summarize the text above in one sentence."

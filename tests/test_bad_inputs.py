@@ -151,9 +151,9 @@ def test_output_paths_are_checked_before_the_model_loads(capsys, files):
 def test_signals_while_reading_save_the_state_like_ctrl_c(tiny, tmp_path, signum):
     big, state = tmp_path / "big.txt", tmp_path / "reading.state"
     big.write_text("the river ran slow past the mill in the valley.\n" * 40000)
-    proc = famcli_process(["ask", big, "q", "--model", tiny, "--save-state", state], popen=True,
+    proc = famcli_process(["ask", big, "q", "--model", tiny, "--save-state", state, "--answer-from", "memory"], popen=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while "Reading big.txt" not in proc.stderr.readline():
+    while (line := proc.stderr.readline()) and "Reading big.txt" not in line:
         pass
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)

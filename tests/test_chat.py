@@ -68,9 +68,10 @@ def test_save_to_a_missing_folder_keeps_the_session(tiny, long_doc):
 def test_ctrl_c_while_reading_answers_from_what_was_read(tiny, tmp_path):
     big = tmp_path / "big.txt"
     big.write_text((FILLER * 2000 + "\n") * 20)
-    proc = famcli_process(["chat", big, "--model", tiny, "--max-tokens", "2"], popen=True, stdin=subprocess.PIPE,
+    proc = famcli_process(["chat", big, "--model", tiny, "--max-tokens", "2", "--answer-from", "memory"], popen=True,
+                          stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while "Reading big.txt" not in proc.stderr.readline():  # the read has begun
+    while (line := proc.stderr.readline()) and "Reading big.txt" not in line:  # the read has begun
         pass
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)

@@ -163,7 +163,7 @@ def test_subprocess_stdin_pipe_json(tiny):
                     input=DOC)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tokens_read"] > 20
-    assert "Read " in result.stderr and "{" not in result.stderr
+    assert "Answering from passages" in result.stderr and "Indexed " in result.stderr and "{" not in result.stderr
 
 
 def test_stream_digests_and_ctrl_c_saves_state(tiny, tmp_path):
@@ -316,10 +316,10 @@ def test_ask_lists_the_passages_it_read(capsys, tiny, long_doc):
 def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     """--no-recall is the reading before recall existed: question header + document through the memory, then
     the question as a chat turn, decoded greedily (recomputed here with the engine directly)."""
-    from famcli.generate import generate
+    from famcli.generate import Sampling, generate
     from famcli.models import load_model
     from famcli.runtime import build_engine, prepare
-    from famcli.tasks import Session, chat_turn, question_header
+    from famcli.tasks import ANSWER_NO_REPEAT, Session, chat_turn, question_header
 
     question = "What is the secret password?"
     code, out, _ = run_main(capsys, "ask", str(long_doc), question, "--model", tiny, "--json", "--max-tokens",
@@ -335,8 +335,9 @@ def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     engine.feed(state, tokens.encode(long_doc.read_text()))
     prompt = tok.encode(chat_turn(Session(loaded, config), question), add_special_tokens=False)
     stop = [tok.eos_token_id]
-    expected = tok.decode(generate(engine, state, prompt, 6, stop_ids=stop), skip_special_tokens=True)
-    assert result["answer"] == expected.split("\n")[0].strip()
+    ids = generate(engine, state, prompt, 6, Sampling(no_repeat_ngram=ANSWER_NO_REPEAT), stop_ids=stop)
+    expected = tok.decode(ids, skip_special_tokens=True).strip() + ("\u2026" if len(ids) == 6 else "")
+    assert result["answer"] == expected and result["truncated"] == (len(ids) == 6)
 
 
 def test_info_states_the_recall_index_cost(capsys, tiny):

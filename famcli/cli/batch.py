@@ -13,6 +13,8 @@ from famcli.cli.options import (
     DeviceOpt,
     DtypeOpt,
     FamOpt,
+    ANSWER_TOKENS,
+    AnswerFromOpt,
     MaxTokensOpt,
     MemoryOpt,
     ModelOpt,
@@ -46,7 +48,7 @@ AddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="An exi
 
 
 def _job(command: str, options: dict, model, memory, block_size, memory_segments, fam_length, dtype, device, seed,
-         adapter, no_recall=False, recall_blocks=4, recall_scorer="bm25"):
+         adapter, no_recall=False, recall_blocks=4, recall_scorer="bm25", answer_from="auto"):
     from dataclasses import asdict
 
     from famcli.batch import Job
@@ -54,7 +56,7 @@ def _job(command: str, options: dict, model, memory, block_size, memory_segments
 
     size = sizes(block_size, memory_segments, fam_length)
     memory_config(memory, **size)  # nonsense fails before any worker starts
-    recall = recall_options(no_recall, recall_blocks, recall_scorer)
+    recall = recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     return Job(command, options, model, memory, size, dtype, device, seed, adapter,
                None if recall is None else asdict(recall))
 
@@ -81,15 +83,15 @@ def batch_ask(
     out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None, ray: RayOpt = False,
     ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-    device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: MaxTokensOpt = 48, adapter: AdapterOpt = "auto",
+    device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: MaxTokensOpt = ANSWER_TOKENS, adapter: AdapterOpt = "auto",
     no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25",
-    quiet: QuietOpt = False,
+    answer_from: AnswerFromOpt = "auto", quiet: QuietOpt = False,
 ):
     """Ask every document the same question."""
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     job = _job("ask", {"question": question, "max_tokens": max_tokens}, model, memory, block_size, memory_segments,
-               fam_length, dtype, device, seed, adapter, no_recall, recall_blocks, recall_scorer)
+               fam_length, dtype, device, seed, adapter, no_recall, recall_blocks, recall_scorer, answer_from)
     _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
 
 

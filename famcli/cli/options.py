@@ -41,6 +41,12 @@ RecallBlocksOpt = Annotated[int, typer.Option(
     "--recall-blocks", min=1, max=64, help="Passages of 128 tokens re-read before answering (docs/recall.md).")]
 ScorerOpt = Annotated[str, typer.Option(
     "--recall-scorer", help="How passages are found: bm25 | attention | fusion (docs/recall.md).")]
+AnswerFromOpt = Annotated[str, typer.Option(
+    "--answer-from", help="auto | passages | memory. passages: the document is only tokenised and indexed, and the "
+                          "model answers from the sentences that match the question (seconds at any length); "
+                          "memory: every token is read through the memory first and the answer is read after "
+                          "its state. auto takes memory only where the read is used (--no-recall, the attention "
+                          "scorers, a trained memory).")]
 SourcesOpt = Annotated[bool, typer.Option("--sources", help="Print the passages the answer was read from.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress", help="Show progress even when stderr is not a terminal.")]
@@ -73,11 +79,14 @@ def sizes(block_size, memory_segments, fam_length) -> dict:
     return {"block_size": block_size, "memory_segments": memory_segments, "fam_length": fam_length}
 
 
-def recall_options(no_recall: bool, blocks: int, scorer: str):
+ANSWER_TOKENS = 200  # answers end where the model ends its turn; this is only the limit (--max-tokens)
+
+
+def recall_options(no_recall: bool, blocks: int, scorer: str, answer_from: str = "auto"):
     """None with --no-recall, else the options a question is answered with (checked before loading)."""
     from famcli.retrieve import RecallOptions
 
-    options = RecallOptions(blocks=blocks, scorer=scorer)
+    options = RecallOptions(blocks=blocks, scorer=scorer, answer_from=answer_from)
     return None if no_recall else options
 
 

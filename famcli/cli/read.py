@@ -17,6 +17,8 @@ from famcli.cli.options import (
     FileArg,
     JsonOpt,
     LoadOpt,
+    ANSWER_TOKENS,
+    AnswerFromOpt,
     MaxTokensOpt,
     MemoryOpt,
     ModelOpt,
@@ -77,18 +79,18 @@ def ask(
     model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = ANSWER_TOKENS,
     temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
     adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
-    recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
+    recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False, answer_from: AnswerFromOpt = "auto",
 ):
-    """Answer a question about a document: the question goes before it, and the passages that match it are
-    re-read with the question after it (recall)."""
+    """Answer a question about a document from the sentences that match it (the document is indexed, not read
+    through the model, unless the memory path is used: --answer-from)."""
     from famcli.generate import Sampling
     from famcli.jobs import ask_document
     from famcli.reading import open_session
 
-    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer)
+    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
@@ -112,10 +114,10 @@ def chat(
     model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = 48,
+    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = ANSWER_TOKENS,
     temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
     adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
-    recall_scorer: ScorerOpt = "bm25",
+    recall_scorer: ScorerOpt = "bm25", answer_from: AnswerFromOpt = "auto",
     history: Annotated[Optional[Path], typer.Option("--history", help="Keep the prompt's history in this file.")] = None,
 ):
     """Read a document once, then answer question after question from that reading: an interactive prompt
@@ -126,7 +128,7 @@ def chat(
     from famcli.jobs import check_chat_file, read_for_chat
     from famcli.reading import open_session
 
-    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer)
+    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
     check_writable(history, "history file")
     check_chat_file(file)  # before the model loads
@@ -154,9 +156,10 @@ def stream(
     model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, max_tokens: MaxTokensOpt = 48, save_state: SaveOpt = None,
+    progress: ProgressOpt = False, max_tokens: MaxTokensOpt = ANSWER_TOKENS, save_state: SaveOpt = None,
     load_state: LoadOpt = None, adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False,
     recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
+    answer_from: AnswerFromOpt = "auto",
     every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
     question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.")] = None,
 ):
@@ -164,7 +167,7 @@ def stream(
     from famcli.jobs import stream_input
     from famcli.reading import open_session
 
-    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer)
+    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, recall, ui)

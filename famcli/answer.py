@@ -1,0 +1,205 @@
+"""Answers from the sentences that hold them (docs/recall.md, "The answer path").
+
+The default model reads a whole 4k-token document, or four 128-token passages, and still misses the fact
+half the time ("The pass key is a small, silver-tipped iron key"). Handed the two or three sentences that
+match the question, it copies the answer. So an answer is built in four steps:
+
+1. **Chunks.** BM25 ranks the recall index's 128-token chunks (famcli.retrieve); the best few, widened to
+   whole sentences, are the candidates.
+2. **Sentences.** The candidates are cut into sentences (and a log into its lines) and BM25 ranks them again
+   against the question; the best `sentences` are the evidence, best first.
+3. **Answer.** The model answers a chat turn that holds only the evidence and the question.
+4. **Check.** An answer must bring something the evidence says: a name or number it gives that is neither in
+   the evidence nor in the question, or no new word of the evidence at all, is refused, and the best sentence
+   alone is tried. When that fails too, the answer is the best sentence quoted; when the question is about a
+   name the document never mentions, or nothing in it matches the question, the answer says it is not in the
+   document rather than invent one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from famcli.retrieve import Bm25, Passage, bm25_scores, chunk_texts
+
+NOT_FOUND = "Not found in the document."
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+|\n\s*\n|\n(?=[\d\[{<|#*•-])")
+_LONG = 300  # characters: a longer "sentence" (a table, verse, a log) is cut at its line breaks
+_WORD = re.compile(r"[\w'’-]+")
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+_ASKING = {"what", "who", "whom", "whose", "which", "where", "when", "why", "how", "is", "are", "was", "were",
+           "did", "does", "do", "can", "could", "the", "a", "an", "in", "on", "i", "name", "list", "tell", "give"}
+_GENERIC = {"answer", "question", "text", "document", "passage", "sentence", "word", "words", "according",
+            "mention", "mentioned", "say", "says", "said", "call", "called", "named", "name"}
+
+
+class ChunkSearch:
+    """A recall index's chunks as text with their BM25 index: built once per document and kept with the reading,
+    so the questions of a conversation only score (about 1 s for a 1M-token document, 0.1 s per question)."""
+
+    def __init__(self, index, decode: Callable[[list[int]], str]):
+        self.n_chunks = index.n_chunks
+        self.texts = chunk_texts(index, decode)
+        self.bm25 = Bm25(self.texts)
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """chunks     best BM25 chunks whose sentences are candidates
+    context    tokens each chunk is widened by on both sides (whole sentences are kept)
+    sentences  evidence sentences the model reads
+    check      refuse answers the evidence does not support (then the best sentence alone, then a quote)"""
+
+    chunks: int = 4
+    context: int = 96
+    sentences: int = 3
+    check: bool = True
+
+
+@dataclass
+class Evidence:
+    """The sentences an answer is read from, best first, each a Passage (its chunk window's token span and
+    place, the sentence as its text)."""
+
+    passages: list[Passage]
+    names_missing: list[str]  # names the question asks about that the document never mentions
+    matched: bool  # BM25 found any of the question's words
+
+    @property
+    def sentences(self) -> list[str]:
+        return [p.text for p in self.passages]
+
+
+def split_sentences(text: str) -> list[tuple[int, str]]:
+    """(character offset, sentence) for each sentence of a text; lines of a long one are sentences of their own
+    (logs, tables, verse)."""
+    out, start = [], 0
+    for m in [*_BOUNDARY.finditer(text), None]:
+        end = m.start() if m else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            if len(piece) > _LONG and "\n" in piece:
+                offset = start
+                for line in piece.split("\n"):
+                    if line.strip():
+                        out.append((offset, " ".join(line.split())))
+                    offset += len(line) + 1
+            else:
+                out.append((start + len(piece) - len(piece.lstrip()), " ".join(piece.split())))
+        if m:
+            start = m.end()
+    return out
+
+
+def question_names(question: str) -> list[str]:
+    """The proper names a question asks about: capitalised words after its first, possessives dropped."""
+    words = question.strip().split()
+    rest = " ".join(words[1:]) if words else ""
+    names = []
+    for m in _NAME.finditer(rest):
+        parts = [w.removesuffix("'s").removesuffix("’s").strip("'’") for w in m.group(0).split()]
+        parts = [w for w in parts if w and w.lower() not in _ASKING]
+        if parts:
+            names.append(" ".join(parts))
+    return names
+
+
+def find_evidence(index, question: str, decode: Callable[[list[int]], str], options: AnswerOptions,
+                  search: ChunkSearch | None = None) -> Evidence:
+    """The evidence for a question from a recall index's token ids (no model involved)."""
+    search = search if search is not None else ChunkSearch(index, decode)
+    texts = search.texts
+    whole = None
+    missing = []
+    for name in question_names(question):
+        whole = whole if whole is not None else " ".join("".join(texts).lower().split())  # names cross chunks
+        if not re.search(rf"\b{re.escape(name.lower())}\b", whole):
+            missing.append(name)
+    scores = search.bm25.scores(question)
+    if not len(scores) or scores.max() <= 0:
+        return Evidence([], missing, False)
+    candidates: list[tuple[int, int, str]] = []  # (window start, window end, sentence)
+    seen = set()
+    for c in np.argsort(-scores, kind="stable")[:options.chunks]:
+        if scores[c] <= 0:
+            break
+        a, b = index.chunk_span(int(c))
+        a, b = max(0, a - options.context), min(index.n_tokens, b + options.context)
+        window = split_sentences(decode(index.ids[a:b].tolist()))
+        if a > 0 and len(window) > 1 and not window[0][1][:1].isupper() and not window[0][1][:1].isdigit():
+            window = window[1:]  # begins mid-sentence
+        if b < index.n_tokens and len(window) > 1 and window[-1][1][-1:] not in ".!?\"'”’)":
+            window = window[:-1]  # ends mid-sentence
+        for _, sentence in window:
+            if sentence not in seen:
+                seen.add(sentence)
+                candidates.append((a, b, sentence))
+    ranked = bm25_scores([s for _, _, s in candidates], question)
+    best = [i for i in np.argsort(-ranked, kind="stable")[:options.sentences] if ranked[i] > 0]
+    passages = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in best]
+    for p in passages:
+        p.place = index.place_at(p.start)
+    return Evidence(passages, missing, True)
+
+
+def evidence_prompt(sentences: list[str], question: str) -> str:
+    """The user turn the model answers: the evidence, then the question."""
+    text = "\n".join(sentences)
+    return f"{text}\n\nQuestion: {question}\nAnswer the question using the text's own words."
+
+
+def _stems(words) -> set[str]:
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    return set(stemmer.stemWords([w.lower().strip("'’-") for w in words]))
+
+
+def _stopwords() -> set[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return set(STOPWORDS_EN)
+
+
+_PARTICULAR_QUESTION = re.compile(r"^\W*(who|whom|whose|when|how (many|much|long|old|far|often))\b|"
+                                  r"\b(number|code|name|named|called|date|year|mark|key|amount|price)\b", re.I)
+
+
+def _particular(text: str) -> list[str]:
+    """Numbers, codes and capitalised words that do not begin a sentence: what names a particular thing."""
+    out = []
+    for _, sentence in split_sentences(text):
+        words = _WORD.findall(sentence.lstrip("\"'“‘(["))
+        out += [w for i, w in enumerate(words) if any(ch.isdigit() for ch in w)
+                or (w[:1].isupper() and i > 0 and w.lower() not in _ASKING)]
+    return out
+
+
+def supported(answer: str, evidence: list[str], question: str) -> bool:
+    """Whether an answer says something the evidence says: every name or number it brings that is not in the
+    question is in the evidence; at least one of its content words is the evidence's and not the question's;
+    and a question that asks for a particular thing (who, when, how many, a name, number or code) gets a name
+    or number of the evidence that the question does not hold."""
+    if not answer.strip():
+        return False
+    source = " ".join(evidence)
+    source_lower, question_lower = source.lower(), question.lower()
+    words = _WORD.findall(answer)
+    brought = [w.lower().strip("'’") for w in _particular(answer) if w.lower().strip("'’") not in question_lower]
+    if any(w not in source_lower for w in brought):
+        return False
+    if _PARTICULAR_QUESTION.search(question) and not brought and \
+            any(w.lower() not in question_lower for w in _particular(source)):
+        return False
+    stop = _stopwords() | _GENERIC
+    content = [w for w in words if w.lower() not in stop]
+    new = _stems(content) - _stems(_WORD.findall(question)) - _stems(_GENERIC)
+    return bool(new & _stems(_WORD.findall(source)))
+
+
+def quoted(sentence: str) -> str:
+    return f"The document says: \u201c{sentence}\u201d"
