@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import famcli_process
+from conftest import FAMCLI, famcli_process
 from samples import docx_report, encrypted_pdf, epub_book, tar_bytes, text_pdf, zip_bytes
 
 from famcli.cli import main
@@ -174,3 +174,105 @@ def test_state_files_are_written_atomically(tmp_path, monkeypatch):
             tmp.write_bytes(b"half")
             raise RuntimeError("killed")
     assert target.read_bytes() == b"good" and list(tmp_path.iterdir()) == [target]
+
+
+# ----- hostile files: bombs, model code, outputs that are not regular files, pipes -----------------------------
+
+def _bombs(tmp_path):
+    """Compressed text that inflates ~1 GB from a few KB (made on the fly, streamed: never held whole)."""
+    import bz2
+    import lzma
+
+    import zstandard
+
+    zero = b"a" * (1 << 20)  # text, so only the limit can stop it
+    out = {}
+    for kind, suffix, make in [("bz2", ".bz2", bz2.BZ2Compressor), ("xz", ".xz", lzma.LZMACompressor),
+                               ("zstd", ".zst", lambda: zstandard.ZstdCompressor().compressobj())]:
+        c = make()
+        data = b"".join(c.compress(zero) for _ in range(1024)) + c.flush()
+        (tmp_path / f"bomb{suffix}").write_bytes(data)
+        out[kind] = tmp_path / f"bomb{suffix}"
+    return out
+
+
+def _peak_mb_of_child(code: str) -> tuple[int, str]:
+    """Run python code in a child; its peak RSS in MB and its stderr."""
+    import resource
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, done.stdout + done.stderr
+
+
+def test_decompression_bombs_stop_at_the_limit_in_bounded_memory(tmp_path):
+    for kind, path in _bombs(tmp_path).items():
+        code = ("from famcli.documents import open_document, DocumentError\n"
+                f"try:\n    sum(len(p) for p in open_document({str(path)!r}).pieces)\n    print('READ')\n"
+                "except DocumentError as e:\n    print('LIMIT', e)\n")
+        peak, out = _peak_mb_of_child(code)
+        assert out.startswith("LIMIT") and "inflates past the limits" in out, (kind, out)
+        assert peak < 1500, (kind, peak)
+
+
+def test_zip_bomb_epub_is_refused_before_any_part_is_read(tmp_path, capsys, tiny):
+    import zipfile
+
+    path = tmp_path / "bomb.epub"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        with z.open("OEBPS/huge.xhtml", "w", force_zip64=True) as f:
+            for _ in range(300):
+                f.write(b"\0" * (1 << 20))
+    assert path.stat().st_size < 2 << 20
+    code = main(["ask", str(path), "q", "--model", tiny, "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "inflates past the limits" in err and len(err.strip().splitlines()) == 1
+
+
+def test_deep_html_is_read_in_linear_time():
+    import time
+
+    from famcli.formats import html_text
+
+    def seconds(n):
+        t0 = time.perf_counter()
+        html_text("<html><body>" + "<span>x " * n + "</span>" * n + "</body></html>")
+        return time.perf_counter() - t0
+
+    small, big = seconds(2000), seconds(16000)
+    assert big < 20 * small + 1.0  # 8x the nodes: linear, not 64x (the old find_parent walk took 35 s at 8k)
+
+
+def test_a_model_folder_that_asks_to_run_its_code_is_refused(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "evil", "auto_map": {
+        "AutoModelForCausalLM": "modeling_evil.EvilModel"}}))
+    (folder / "modeling_evil.py").write_text("import os; os.system('touch pwned')\n")
+    (tmp_path / "doc.txt").write_text(DOC)
+    code = main(["ask", str(tmp_path / "doc.txt"), "q", "--model", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 1 and "never runs code from a model folder" in err and out == ""
+    assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
+
+
+def test_outputs_that_are_not_regular_files_are_refused(tmp_path, capsys):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "doc.txt").write_text(DOC)
+    for target in (fifo, "/dev/null"):
+        code = main(["ask", str(tmp_path / "doc.txt"), "q", "--save-state", str(target), "--model", "/nowhere"])
+        assert code == 1 and "not a regular file" in capsys.readouterr().err
+    assert fifo.is_fifo() and os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_a_pipe_as_file_is_read_as_a_stream(tiny, tmp_path):
+    (tmp_path / "doc.txt").write_text(DOC)
+    done = subprocess.run(["bash", "-c", f"{shlex.quote(FAMCLI[0])} ask <(cat {shlex.quote(str(tmp_path / 'doc.txt'))})"
+                           f" 'What is the secret password?' --model {shlex.quote(tiny)} --max-tokens 3 --json -q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert '"tokens_read"' in done.stdout and "empty" not in done.stderr
