@@ -57,7 +57,7 @@ class Session:
                  index_config: RecallConfig = RecallConfig(), answer_options: AnswerOptions = AnswerOptions()):
         self.loaded = loaded
         self.answer_options = answer_options if recall is None else \
-            dataclasses.replace(answer_options, chunks=recall.blocks)
+            dataclasses.replace(answer_options, chunks=2 * recall.blocks)  # sentences of twice --recall-blocks
         self.tokens = Tokens(loaded.tokenizer)
         self.engine: Engine = build_engine(loaded, config)
         self.recall = recall  # None: answers come from the memory alone (--no-recall)

@@ -38,7 +38,8 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (sampling, pas
 NoRecallOpt = Annotated[bool, typer.Option(
     "--no-recall", help="Answer from the memory alone: no recall index, no passages re-read.")]
 RecallBlocksOpt = Annotated[int, typer.Option(
-    "--recall-blocks", min=1, max=64, help="Passages of 128 tokens re-read before answering (docs/recall.md).")]
+    "--recall-blocks", min=1, max=64, help="Passages of 128 tokens re-read on the memory path; on the passages path "
+    "the sentences of twice as many are the candidates (docs/recall.md).")]
 ScorerOpt = Annotated[str, typer.Option(
     "--recall-scorer", help="How passages are found: bm25 | attention | fusion (docs/recall.md).")]
 AnswerFromOpt = Annotated[str, typer.Option(
