@@ -119,7 +119,6 @@ def ask_document(session: Session, file: str, question: str, password=None, max_
     else:
         state = session.engine.new_state()
         path, why = session.answer_path()
-        reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
         index = None if session.recall is None else session.new_index(None if save_state else question)
@@ -127,6 +126,7 @@ def ask_document(session: Session, file: str, question: str, password=None, max_
         with saving_on_stop(session, state, save_state, reporter, document):
             reading = read_document(session, state, file, password, reporter, prefix=prefix, index=index,
                                     total=total, index_only=index is not None and path == "passages")
+        reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
     index = state.recall
     t_answer = time.perf_counter()
     answer = ask(session, state, question, max_tokens, sampling)
@@ -168,12 +168,12 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
     else:
         recall, state = session.recall, session.engine.new_state()
         path, why = session.answer_path()
-        reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
         index = None if recall is None else session.new_index(keys=recall.scorer != "bm25")
         total = count_tokens(session, file, password)
         try:
             read_document(session, state, file, password, reporter, prefix=READING_HEADER, index=index, total=total,
                           index_only=index is not None and path == "passages")
+            reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
         except stopped:
             save_reading(session, state, save_state, reporter, document)
             raise
