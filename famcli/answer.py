@@ -28,6 +28,7 @@ from famcli.retrieve import Bm25, Passage, bm25_scores, chunk_texts
 
 NOT_FOUND = "Not found in the document."
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+|\n\s*\n|\n(?=[\d\[{<|#*•-])")
+RELATIVE = 0.5  # evidence sentences score at least this share of the best one
 _LONG = 300  # characters: a longer "sentence" (a table, verse, a log) is cut at its line breaks
 _WORD = re.compile(r"[\w'’-]+")
 _NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
@@ -139,7 +140,9 @@ def find_evidence(index, question: str, decode: Callable[[list[int]], str], opti
                 seen.add(sentence)
                 candidates.append((a, b, sentence))
     ranked = bm25_scores([s for _, _, s in candidates], question)
-    best = [i for i in np.argsort(-ranked, kind="stable")[:options.sentences] if ranked[i] > 0]
+    order = np.argsort(-ranked, kind="stable")
+    floor = max(RELATIVE * ranked[order[0]], 0) if len(order) else 0  # far weaker sentences only distract
+    best = [i for i in order[:options.sentences] if ranked[i] > floor]
     passages = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in best]
     for p in passages:
         p.place = index.place_at(p.start)
