@@ -75,11 +75,17 @@ class Evidence:
         return [p.text for p in self.passages]
 
 
+_ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Capt|Col|Gen|Rev|Lt|Sgt|No|vs|etc|e\.g|i\.e)"
+                           r"|\b[A-Z])\.$")
+
+
 def split_sentences(text: str) -> list[tuple[int, str]]:
     """(character offset, sentence) for each sentence of a text; lines of a long one are sentences of their own
-    (logs, tables, verse)."""
+    (logs, tables, verse). A title or an initial ("Mrs.", "J.") does not end a sentence."""
     out, start = [], 0
     for m in [*_BOUNDARY.finditer(text), None]:
+        if m is not None and _ABBREVIATION.search(text[start:m.start()]) and "\n\n" not in m.group(0):
+            continue
         end = m.start() if m else len(text)
         piece = text[start:end]
         if piece.strip():

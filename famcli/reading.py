@@ -161,7 +161,8 @@ def save_reading(session: Session, state, path: Path | None, reporter: Reporter,
     if index is not None:
         index.finish()
     session.engine.save_state(state, path, session.identity, recall=index)
-    reporter.note(f"Saved the memory ({state.n_tokens:,} tokens read) to {path}.")
+    read = state.n_tokens or (index.n_tokens if index is not None else 0)
+    reporter.note(f"Saved the reading ({read:,} tokens) to {path}.")
 
 
 @contextlib.contextmanager

@@ -158,7 +158,7 @@ def test_signals_while_reading_save_the_state_like_ctrl_c(tiny, tmp_path, signum
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum, err
-    assert f"Error: stopped by {signal.Signals(signum).name}" in err and "Saved the memory" in err
+    assert f"Error: stopped by {signal.Signals(signum).name}" in err and "Saved the reading" in err
     assert "Traceback" not in err
     assert not list(tmp_path.glob(".*.tmp")) and state.stat().st_size > 0
 

@@ -178,7 +178,7 @@ def test_stream_digests_and_ctrl_c_saves_state(tiny, tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert state.stat().st_size > 0 and "Saved the memory" in err and "Traceback" not in err
+    assert state.stat().st_size > 0 and "Saved the reading" in err and "Traceback" not in err
 
 
 def test_stream_question_at_eof(tiny, tmp_path):
