@@ -93,3 +93,15 @@ def tiny_model_dirs(tmp_path_factory):
 def tiny(tiny_model_dirs):
     """The tiny llama model folder, as a --model argument."""
     return str(tiny_model_dirs["llama"])
+
+
+NEEDLE = "The secret password is bluebird. "
+FILLER = "The river ran slow past the mill and the weather in the valley stayed mild all year. "
+
+
+@pytest.fixture
+def long_doc(tmp_path):
+    """Past the tiny model's 2,048-token window, so answers come from recalled passages."""
+    path = tmp_path / "long.txt"
+    path.write_text(FILLER * 40 + NEEDLE + FILLER * 60)
+    return path

@@ -5,6 +5,7 @@ memory's state."""
 from __future__ import annotations
 
 import pytest
+from conftest import NEEDLE
 
 from famcli.answer import NOT_FOUND, question_names, split_sentences, supported
 from famcli.jobs import ask_document
@@ -12,17 +13,6 @@ from famcli.models import load_model
 from famcli.retrieve import RecallOptions
 from famcli.runtime import prepare
 from famcli.tasks import Session
-
-FILLER = "The river ran slow past the mill and the weather in the valley stayed mild all year. "
-NEEDLE = "The secret password is bluebird. "
-
-
-@pytest.fixture
-def long_doc(tmp_path):
-    path = tmp_path / "long.txt"
-    path.write_text(FILLER * 40 + NEEDLE + FILLER * 60)
-    return path
-
 
 def session_for(tiny: str, answer_from: str = "auto", memory: str = "auto") -> Session:
     loaded, config = prepare(load_model(tiny, dtype="fp32"), memory, "none")

@@ -11,19 +11,7 @@ import time
 import uuid
 
 import pytest
-from conftest import FAMCLI, OUTSIDE, famcli_process
-
-NEEDLE = "The secret password is bluebird. "
-FILLER = "The river ran slow past the mill and the weather in the valley stayed mild all year. "
-
-
-@pytest.fixture
-def long_doc(tmp_path):
-    """Past the tiny model's 2,048-token window, so answers come from recalled passages."""
-    path = tmp_path / "long.txt"
-    path.write_text(FILLER * 40 + NEEDLE + FILLER * 60)
-    return path
-
+from conftest import FAMCLI, FILLER, OUTSIDE, famcli_process
 
 def chat(*args, questions: str, timeout=300):
     return famcli_process(["chat", *args], input=questions, capture_output=True, text=True, timeout=timeout)
