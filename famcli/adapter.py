@@ -11,6 +11,7 @@ At load the LoRA is merged into the weights (W += alpha/r * B A), so reading cos
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +106,9 @@ def save_adapter(path, memory: dict[str, torch.Tensor], lora: dict, scaling: flo
         save_file(tensors, str(tmp), metadata=meta)
 
 
+MAX_SCALING = 1e3  # LoRA's alpha / r; training writes 2
+
+
 def load_adapter(path) -> Adapter:
     from safetensors import SafetensorError, safe_open
 
@@ -127,11 +131,27 @@ def load_adapter(path) -> Adapter:
     missing = config.memory.check_weights(memory)
     if missing:
         raise AdapterError(f"{path} has {missing}")
+    if not isinstance(base, dict) or not isinstance(info, dict):
+        raise AdapterError(f"{path} is a damaged adapter: its base model and info must be objects")
+    if not math.isfinite(scaling) or abs(scaling) > MAX_SCALING:
+        raise AdapterError(f"{path} is a damaged adapter: LoRA scaling {scaling!r} (a finite number up to "
+                           f"{MAX_SCALING:g} in size)")
+    for name, t in tensors.items():
+        if not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+            raise AdapterError(f"{path} is a damaged adapter: {name} holds "
+                               f"{'non-finite values' if t.is_floating_point() else t.dtype}")
     lora = {}
     for name in tensors:
-        if name.startswith("lora.") and name.endswith(".A"):
+        if name.startswith("lora.") and name.endswith((".A", ".B")):
             module = name[len("lora."):-len(".A")]
-            lora[module] = (tensors[name], tensors[f"lora.{module}.B"])
+            a, b = tensors.get(f"lora.{module}.A"), tensors.get(f"lora.{module}.B")
+            if a is None or b is None:
+                raise AdapterError(f"{path} is a damaged adapter: layer {module} lacks its LoRA "
+                                   f"{'A' if a is None else 'B'} matrix")
+            if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[1]:
+                raise AdapterError(f"{path} is a damaged adapter: layer {module} has LoRA matrices of shapes "
+                                   f"{tuple(a.shape)} and {tuple(b.shape)}")
+            lora[module] = (a, b)
     return Adapter(memory, lora, scaling, config, base, info, path)
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from famcli.errors import UserError
+from famcli.errors import UserError, is_user_error, one_line
 
 SUFFIXES = (".txt", ".md", ".log", ".pdf", ".epub", ".docx", ".html", ".htm", ".gz", ".bz2", ".xz", ".zst")
 
@@ -61,18 +61,25 @@ def find_documents(items: Iterable[str]) -> list[Path]:
 
 
 def finished(out: Path) -> set[str]:
-    """The documents an earlier run already wrote a line for; a line cut short by a kill is dropped."""
+    """The documents an earlier run already wrote a line for. The file must be one famcli batch wrote: every
+    line one of its JSON objects, but a last line a kill cut short, which is cut off (nothing else is touched);
+    a file with any other line is refused, never rewritten."""
     if not out.is_file():
         return set()
-    lines, done = [], set()
-    for line in out.read_text(encoding="utf-8").splitlines():
+    data, done = out.read_bytes(), set()
+    complete = data[:data.rfind(b"\n") + 1]
+    for number, line in enumerate(complete.splitlines(), 1):
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        lines.append(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            entry = None
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and "status" in entry):
+            raise UserError(f"{out} line {number} is not a famcli batch line: --resume continues only a file "
+                            "famcli batch wrote; choose another --out")
         done.add(entry["file"])
-    out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    if len(complete) < len(data):  # the line a kill cut short
+        with out.open("r+b") as f:
+            f.truncate(len(complete))
     return done
 
 
@@ -94,8 +101,6 @@ class Worker:
 
     def run(self, path: str) -> dict:
         """The document's output line; any failure becomes an error line."""
-        from famcli.cli import is_user_error, one_line
-
         t0 = time.perf_counter()
         try:
             result = self._run(path)
@@ -150,28 +155,38 @@ def run_local(job: Job, documents: list[str], workers: int, threads: int) -> Ite
             yield worker.run(path)
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job, threads))
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(job, threads))
     try:
-        futures = [pool.submit(_run_in_worker, path) for path in documents]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:  # Ctrl-C or a signal: what was written stays, the documents not started are dropped
-        pool.shutdown(wait=False, cancel_futures=True)
+        yield from pool.imap_unordered(_run_in_worker, documents)
+        pool.close()
+    finally:  # Ctrl-C or a signal: the lines written stay; the workers are stopped now, not when they finish
+        pool.terminate()
+        pool.join()
 
 
-_worker: Worker | None = None  # the model this worker process loaded once (ProcessPoolExecutor initializer)
+_worker: Worker | Exception | None = None  # the model this worker process loaded once (the Pool initializer)
 
 
 def _start_worker(job: Job, threads: int) -> None:
+    """Load the model once per worker process; Ctrl-C reaches the whole process group, and only the parent acts
+    on it (it stops the workers)."""
+    import signal
+
     global _worker
-    _worker = Worker(job, threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _worker = Worker(job, threads)
+    except Exception as exc:  # noqa: BLE001 - raised again with the first document, so the batch ends with it
+        _worker = exc  # (a Pool whose initializer raises would start new workers forever)
 
 
 def _run_in_worker(path: str) -> dict:
+    if isinstance(_worker, Exception):
+        raise _worker
     return _worker.run(path)
+
 
 
 def run_ray(job: Job, documents: list[str], workers: int | None, threads: int | None, address: str | None = None,
@@ -227,6 +242,8 @@ def run(job: Job, items: Iterable[str], out: Path, jobs: int | None = None, thre
     from famcli.outputs import check_writable
 
     documents = [str(p) for p in find_documents(items)]
+    if out.is_symlink():
+        raise UserError(f"{out} is a symbolic link: name the file itself as --out")
     check_writable(out, "output")
     if out.exists() and not resume:
         raise UserError(f"{out} exists: pass --resume to continue that batch, or choose another --out")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from famcli.engine import State
 from famcli.generate import Sampling
+from famcli.limits import LimitError, check_question
 from famcli.outputs import check_writable
 from famcli.retrieve import Passage, source_line
 from famcli.tasks import Session, ask
@@ -90,10 +91,18 @@ def _command(conversation: Conversation, line: str):
         return f"Error: {exc}"
 
 
-def _loop(conversation: Conversation, lines: Iterable[str], show: Callable[[str, str], None],
+def _loop(conversation: Conversation, lines: Iterable[str | bytes], show: Callable[[str, str], None],
           answer: Callable[[str], None]) -> None:
-    """Commands and questions until the lines end or /quit: `show(line, reply)` for a command's reply."""
-    for line in lines:
+    """Commands and questions until the lines end or /quit: `show(line, reply)` for a command's reply, and
+    for a line that cannot be a question (not UTF-8, past MAX_QUESTION_CHARS): it is skipped, the next one
+    is answered."""
+    for number, line in enumerate(lines, 1):
+        if isinstance(line, bytes):  # piped stdin, read as bytes so one bad line does not end the session
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                show(f"line {number}", f"Error: line {number} is not valid UTF-8 (byte {exc.start + 1}); skipped")
+                continue
         line = line.strip()
         if not line:
             continue
@@ -102,11 +111,16 @@ def _loop(conversation: Conversation, lines: Iterable[str], show: Callable[[str,
             return
         if reply is not None:
             show(line, reply)
-        else:
-            answer(line)
+            continue
+        try:
+            check_question(line, f"the question on line {number}")
+        except LimitError as exc:
+            show(line[:60], f"Error: {exc}; skipped")
+            continue
+        answer(line)
 
 
-def lines(conversation: Conversation, questions: Iterable[str], write: Callable[[str], None],
+def lines(conversation: Conversation, questions: Iterable[str | bytes], write: Callable[[str], None],
           as_json: bool = False) -> None:
     """One answer per question line (blank lines skipped): text on one line, or one JSON object per line."""
     def show(line: str, reply: str) -> None:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 from famcli.errors import UserError
+from famcli.limits import MAX_BLOCK_SIZE, MAX_FAM_LENGTH, MAX_MEMORY_SEGMENTS
 
 MODES = ("full", "sink", "bswa", "fam", "memformer")  # the built-in memories (famcli.memory has the registry)
 
@@ -54,6 +55,10 @@ class MemoryConfig:
             raise ConfigError(f"memory-segments must be 0 or more, got {self.memory_segments}")
         if self.fam_length < 0 or self.sink_tokens < 0:
             raise ConfigError("fam-length and sink-tokens must not be negative")
+        for name, most in (("block_size", MAX_BLOCK_SIZE), ("memory_segments", MAX_MEMORY_SEGMENTS),
+                           ("fam_length", MAX_FAM_LENGTH), ("sink_tokens", MAX_BLOCK_SIZE)):
+            if getattr(self, name) > most:
+                raise ConfigError(f"{name.replace('_', '-')} {getattr(self, name):,} is past famcli's limit of {most:,}")
         memory_class(self.mode).validate(self)
 
     @property

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from famcli.errors import UserError
+from famcli.limits import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, Inflation, LimitError, mb
 
 CHUNK_BYTES = 1 << 16
 READS = "text, Markdown, logs, PDF, EPUB, DOCX, HTML, and gzip/bz2/xz/zstd-compressed text"
@@ -58,6 +59,8 @@ class Document:
 def open_document(path: str, password: str | None = None) -> Document:
     """`-` is stdin; a file is read by what its first bytes say it is."""
     if path == "-":
+        if sys.stdin is None:
+            raise DocumentError("stdin is closed: pipe the document in, or give it as FILE")
         return Document("<stdin>", None, read_stream(sys.stdin.buffer.fileno()), stream=True)
     p = Path(path)
     if not p.exists():
@@ -118,22 +121,18 @@ def sniff(head: bytes, p: Path, name: str) -> str:
     return "text"
 
 
-MAX_ZIP_ENTRIES = 10_000
-MAX_ZIP_BYTES = 1 << 30  # what the parts of one EPUB or DOCX may inflate to in all (they are loaded whole)
-
-
 def check_zip(z: zipfile.ZipFile, name: str) -> None:
-    """Before any part is read: at most MAX_ZIP_ENTRIES parts, each within Limits' ratio, all together within
+    """Before any part is read: at most MAX_ZIP_ENTRIES parts, each within the inflation ratio, all together within
     MAX_ZIP_BYTES (the declared sizes: zipfile never inflates a part past its declared size)."""
     infos = z.infolist()
     if len(infos) > MAX_ZIP_ENTRIES:
         raise DocumentError(f"{name} has {len(infos):,} parts (at most {MAX_ZIP_ENTRIES:,}): not a document")
-    limits, total = Limits(), 0
+    limits, total = Inflation(), 0
     for info in infos:
         total += info.file_size
         limits.check(name, info.file_size, info.compress_size, f" (part {info.filename[:60]})")
     if total > min(limits.total, MAX_ZIP_BYTES):
-        raise DocumentError(f"{name} inflates to {_mb(total)} in all (at most {_mb(min(limits.total, MAX_ZIP_BYTES))}"
+        raise DocumentError(f"{name} inflates to {mb(total)} in all (at most {mb(min(limits.total, MAX_ZIP_BYTES))}"
                             "): a zip bomb?")
 
 
@@ -219,47 +218,11 @@ def _slices(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
             yield chunk[i:i + size]
 
 
-class Limits:
-    """How far a compressed document or a zip part may inflate (docs/design.md, "Limits"): at most `ratio`
-    times its compressed size once past `floor` bytes, and never past `total` bytes of text. Environment:
-    FAMCLI_MAX_INFLATE (the ratio, default 200) and FAMCLI_MAX_TEXT_MB (default 2048)."""
-
-    floor = 64 << 20
-
-    def __init__(self):
-        self.ratio = _env_number("FAMCLI_MAX_INFLATE", 200)
-        self.total = int(_env_number("FAMCLI_MAX_TEXT_MB", 2048) * (1 << 20))
-
-    def check(self, name: str, inflated: int, compressed: int, what: str = "") -> None:
-        if inflated > self.total or (inflated > self.floor and inflated > self.ratio * max(1, compressed)):
-            raise DocumentError(
-                f"{name}{what} inflates past the limits ({_mb(inflated)} from {_mb(compressed)} compressed; at most "
-                f"{self.ratio:g}x past {_mb(self.floor)}, and {_mb(self.total)} in all): a decompression bomb? "
-                f"FAMCLI_MAX_INFLATE and FAMCLI_MAX_TEXT_MB raise them")
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UserError(f"{name}={raw!r} is not a number") from None
-    if not value > 0:
-        raise UserError(f"{name} must be positive, got {raw}")
-    return value
-
-
-def _mb(n: int) -> str:
-    return f"{n / (1 << 20):,.1f} MB" if n >= 1 << 20 else f"{n / 1024:,.1f} KB"
-
-
 def inflate(chunks: Iterator[bytes], kind: str, name: str) -> Iterator[bytes]:
     """Decompressed bytes as the compressed ones arrive, at most CHUNK_BYTES at a time, within Limits;
     concatenated members/frames (as `cat a.gz b.gz`) too."""
     errors: tuple[type[BaseException], ...] = (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError)
-    limits, made = Limits(), 0
+    limits, made = Inflation(), 0
     if kind == "zstd":
         import zstandard
 
@@ -285,7 +248,7 @@ def inflate(chunks: Iterator[bytes], kind: str, name: str) -> Iterator[bytes]:
                     continue  # input left (gzip) or output waiting (bz2, xz)
                 else:
                     break
-    except DocumentError:
+    except (DocumentError, LimitError):
         raise
     except errors as exc:
         raise DocumentError(f"{name} is damaged {kind} data near byte {seen} ({str(exc) or type(exc).__name__})") from None

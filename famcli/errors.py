@@ -8,3 +8,18 @@ ValueErrors that name a bad option or file.
 
 class UserError(ValueError):
     """Bad input: an option, a file, a model or a saved state that cannot serve the command."""
+
+
+USER_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """famcli's own errors, and files the user named that cannot be opened; anything else is a bug."""
+    return isinstance(exc, (UserError, *USER_OS_ERRORS))
+
+
+def one_line(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if is_user_error(exc):
+        return message
+    return f"internal error ({type(exc).__name__}, set FAMCLI_DEBUG=1 for details): {message}"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from famcli.documents import Document, DocumentError
+from famcli.limits import MAX_SPINE
 
 BLOCKS = ["p", "div", "section", "article", "header", "footer", "aside", "nav", "main", "h1", "h2", "h3", "h4",
           "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "blockquote", "pre", "figure",
@@ -23,7 +24,6 @@ BLOCKS = ["p", "div", "section", "article", "header", "footer", "aside", "nav", 
 HIDDEN = ["script", "style", "noscript", "template", "head", "svg", "iframe", "object"]
 HEADINGS = ["h1", "h2", "h3"]
 PRE_NEWLINE, PRE_SPACE = "\x00", "\x01"  # stand-ins while the layout is normalised
-MAX_SPINE = 10_000
 
 
 def html_text(markup: bytes | str) -> tuple[str, str | None]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from famcli.errors import UserError
+from famcli.limits import MAX_GGUF_COUNT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -260,11 +261,32 @@ def _tokenizer_from(folder: Path):
     return tokenizer
 
 
+def check_gguf_header(path: Path) -> None:
+    """The fixed header of a GGUF file (magic, version, tensor and metadata counts) is sane before a parser
+    sizes anything by it: a version gguf knows, counts within MAX_GGUF_COUNT and ones the file can hold
+    (each tensor or entry takes at least 8 bytes)."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(24)
+    size = path.stat().st_size
+    if len(head) < 24 or head[:4] != b"GGUF":
+        raise ModelError(f"cannot read GGUF model {path}: not a GGUF file")
+    version, tensors, entries = struct.unpack("<IQQ", head[4:])
+    if version not in (2, 3):
+        raise ModelError(f"cannot read GGUF model {path}: GGUF version {version} (famcli reads 2 and 3)")
+    for what, count in (("tensors", tensors), ("metadata entries", entries)):
+        if count > MAX_GGUF_COUNT or 24 + 8 * count > size:
+            raise ModelError(f"cannot read GGUF model {path}: it declares {count:,} {what}, more than its "
+                             f"{size:,} bytes hold (a damaged or hostile file)")
+
+
 def _load_gguf(folder: Path, name: str, dtype, use_cache: bool):
     """GGUF files are dequantised once (slow: ~20 s) and kept as a safetensors folder in the cache."""
     cached = _gguf_cache_dir(folder / name)
     if use_cache and (cached / "model.safetensors").is_file():
         return _from_pretrained(cached, None, dtype)
+    check_gguf_header(folder / name)
     model, tokenizer = _from_pretrained(folder, name, torch.float32)
     if use_cache:
         _save_plain(model, tokenizer, cached)

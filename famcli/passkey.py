@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from famcli.errors import UserError
+from famcli.limits import MAX_PASSKEY_CELLS, MAX_PASSKEY_TOKENS, LimitError
 from famcli.generate import Sampling, generate
 from famcli.tasks import Session
 
@@ -27,6 +28,8 @@ def parse_lengths(text: str) -> list[int]:
         value = float(t.rstrip("km")) * scale
         if value < 64 or value != value:
             raise UserError(f"passkey length {t!r} is too small (at least 64 tokens)")
+        if value > MAX_PASSKEY_TOKENS:
+            raise LimitError(f"passkey length {t!r} is past famcli's limit of {MAX_PASSKEY_TOKENS:,} tokens")
         return int(value)
 
     try:
@@ -40,6 +43,14 @@ def parse_lengths(text: str) -> list[int]:
         return [one(t) for t in text.split(",") if t.strip()]
     except ValueError as exc:
         raise UserError(f"bad --length {text!r}: {exc}") from None
+
+
+def check_cells(lengths: list[int], depths: list[float], trials: int, modes: list[str]) -> None:
+    """A run of at most MAX_PASSKEY_CELLS documents (checked before any is made)."""
+    cells = len(lengths) * len(depths) * trials * max(1, len(modes))
+    if cells > MAX_PASSKEY_CELLS:
+        raise LimitError(f"{cells:,} passkey documents (lengths x depths x trials x memories) are past famcli's "
+                         f"limit of {MAX_PASSKEY_CELLS:,}")
 
 
 def parse_depths(text: str) -> list[float]:

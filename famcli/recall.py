@@ -176,15 +176,28 @@ class RecallIndex:
     def from_saved(cls, meta: str, tensors: dict[str, torch.Tensor], n_layers: int,
                    vocab_size: int) -> "RecallIndex":
         info = json.loads(meta)
-        if info.get("format") != INDEX_FORMAT:
+        if not isinstance(info, dict) or info.get("format") != INDEX_FORMAT:
             raise UserError("the state file holds a recall index famcli cannot read")
         index = cls(RecallConfig.from_dict(info["config"]), n_layers, vocab_size)
+        if info.get("typecode") not in ("H", "I") or "recall.ids" not in tensors:
+            raise UserError("the state file's recall index has no token ids famcli can read")
+        raw = tensors["recall.ids"].numpy().tobytes()
         index.ids = array(info["typecode"])
-        index.ids.frombytes(tensors["recall.ids"].numpy().tobytes())
-        index.places = [tuple(p) for p in info.get("places", [])] or \
-            [(start, "page", page) for start, page in info.get("pages", [])]  # files saved before chapters
+        if len(raw) % index.ids.itemsize:
+            raise UserError("the state file's recall index has a partial token id")
+        index.ids.frombytes(raw)
+        if index.ids and max(index.ids) >= vocab_size:
+            raise UserError("the state file's recall index holds token ids past this model's vocabulary")
+        places = info.get("places", [])
+        index.places = [(int(p[0]), str(p[1]), p[2]) for p in places] or \
+            [(int(start), "page", page) for start, page in info.get("pages", [])]  # files saved before chapters
+        if any(not 0 <= p[0] <= len(index.ids) or not isinstance(p[2], (int, str)) for p in index.places):
+            raise UserError("the state file's recall index has places outside its tokens")
         if "recall.reps" in tensors:
-            index.reps = list(tensors["recall.reps"].to(torch.float16).unbind(0))
+            reps = tensors["recall.reps"]
+            if reps.dim() != 5 or not bool(torch.isfinite(reps).all()):
+                raise UserError("the state file's recall index has damaged representatives")
+            index.reps = list(reps.to(torch.float16).unbind(0))
         return index
 
 

@@ -14,6 +14,7 @@ import torch
 
 from famcli.config import MemoryConfig
 from famcli.errors import UserError
+from famcli.limits import MAX_STATE_TOKENS
 
 STATE_FORMAT = "famcli-state-1"
 
@@ -64,6 +65,47 @@ def save_state(engine, state: State, path, identity: dict | None = None, recall=
         save_file(tensors, str(tmp), metadata=meta)
 
 
+def _check(path, tensors: dict[str, torch.Tensor], meta: dict, state: State) -> None:
+    """Every tensor a saved state holds has the shape this engine's state has (the buffer may be shorter: a
+    reading of fewer tokens than the ring), a floating dtype and finite values, before any is used."""
+    damaged = f"{path} is a damaged famcli state file"
+    expected = {"k": state.k, "v": state.v, **state.mem}
+    for name in ("k", "v"):
+        if name not in tensors:
+            raise UserError(f"{damaged}: the tensor {name!r} is missing")
+    for name, t in tensors.items():
+        if name.startswith("recall."):
+            continue
+        if name == "logits":
+            if t.dim() != 1 or t.numel() == 0:
+                raise UserError(f"{damaged}: 'logits' has shape {tuple(t.shape)}, not one row of the vocabulary")
+        elif name not in expected:
+            raise UserError(f"{damaged}: it holds a tensor {name!r} this memory does not have")
+        elif not _fits(name, t.shape, expected[name].shape):
+            raise UserError(f"{damaged}: {name!r} has shape {tuple(t.shape)}, this model and memory need "
+                            f"{tuple(expected[name].shape)}")
+        if not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+            raise UserError(f"{damaged}: {name!r} holds {'non-finite values' if t.is_floating_point() else t.dtype}")
+
+
+def _fits(name: str, saved: torch.Size, want: torch.Size) -> bool:
+    """The same shape; for the key/value buffer (L, Hkv, rows, D) at most as many rows."""
+    if name not in ("k", "v"):
+        return saved == want
+    return len(saved) == len(want) == 4 and saved[:2] == want[:2] and saved[3] == want[3] and saved[2] <= want[2]
+
+
+def _count(path, meta: dict, key: str) -> int:
+    raw = meta.get(key, "")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"{path} is a damaged famcli state file: {key} is {raw[:40]!r}, not a count") from None
+    if not 0 <= value <= MAX_STATE_TOKENS:
+        raise UserError(f"{path} is a damaged famcli state file: {key} {value} is out of range")
+    return value
+
+
 def load_state(engine, path, identity: dict | None = None) -> State:
     """A saved state; its recall index, if the file has one, comes back as `state.recall` (detach it before
     feeding more tokens that should not be indexed)."""
@@ -84,6 +126,7 @@ def load_state(engine, path, identity: dict | None = None) -> State:
     except (SafetensorError, KeyError, json.JSONDecodeError) as exc:
         raise UserError(f"{not_state}: {str(exc).splitlines()[0][:120]}") from None
     state = engine.new_state()
+    _check(path, tensors, meta, state)
     used = tensors["k"].shape[2]
     state.k[:, :, :used] = tensors["k"]
     state.v[:, :, :used] = tensors["v"]
@@ -92,11 +135,20 @@ def load_state(engine, path, identity: dict | None = None) -> State:
             state.mem[name] = tensors[name].to(torch.float32 if name in engine.memory.fp32 else engine.param.dtype)
     if "logits" in tensors:
         state.logits = tensors["logits"].float()
-    state.n_tokens, state.updates = int(meta["n_tokens"]), int(meta["fam_updates"])
+    state.n_tokens, state.updates = _count(path, meta, "n_tokens"), _count(path, meta, "fam_updates")
     state.extra = json.loads(meta.get("extra", "{}"))
+    if not isinstance(state.extra, dict):
+        raise UserError(f"{path} is a damaged famcli state file: its extra field is not an object")
     if "recall" in meta:
         from famcli.recall import RecallIndex
 
         recall = {name: t for name, t in tensors.items() if name.startswith("recall.")}
-        state.recall = RecallIndex.from_saved(meta["recall"], recall, engine.n_layers, engine.model.config.vocab_size)
+        try:
+            state.recall = RecallIndex.from_saved(meta["recall"], recall, engine.n_layers,
+                                                  engine.model.config.vocab_size)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            if isinstance(exc, UserError):
+                raise UserError(f"{path}: {exc}") from None
+            raise UserError(f"{path} holds a damaged recall index ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:100] if str(exc) else ''})") from None
     return state

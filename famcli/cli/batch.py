@@ -16,6 +16,7 @@ from famcli.cli.options import (
     ANSWER_TOKENS,
     AnswerFromOpt,
     MaxTokensOpt,
+    checked_question,
     MemoryOpt,
     ModelOpt,
     NoRecallOpt,
@@ -79,7 +80,8 @@ def _run(job, paths: list[str], out: Path, jobs, threads, resume: bool, ray: boo
 
 @app.command("ask")
 def batch_ask(
-    question: Annotated[str, typer.Argument(help="The question, asked of every document.")], paths: PathsArg,
+    question: Annotated[str, typer.Argument(help="The question, asked of every document.", callback=checked_question)],
+    paths: PathsArg,
     out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None, ray: RayOpt = False,
     ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
@@ -88,8 +90,6 @@ def batch_ask(
     answer_from: AnswerFromOpt = "auto", quiet: QuietOpt = False,
 ):
     """Ask every document the same question."""
-    if not question.strip():
-        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     job = _job("ask", {"question": question, "max_tokens": max_tokens}, model, memory, block_size, memory_segments,
                fam_length, dtype, device, seed, adapter, no_recall, recall_blocks, recall_scorer, answer_from)
     _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)

@@ -53,6 +53,7 @@ def passkey(
     from famcli.models import load_model
     from famcli.passkey import (
         accuracy_table,
+        check_cells,
         compare,
         digits_table,
         markdown,
@@ -67,6 +68,7 @@ def passkey(
     check_writable(plot_path, "plot")
     lengths, depths = parse_lengths(length), parse_depths(depth)
     modes = [m.strip() for m in memories.split(",") if m.strip()]
+    check_cells(lengths, depths, trials, modes)
     for m in modes:
         memory_config(m, **size)
     base = load_model(model, dtype=dtype, device=device)

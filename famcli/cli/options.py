@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from famcli.config import MODES
+from famcli.limits import MAX_GENERATE_TOKENS, MAX_QUESTION_CHARS
 
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", envvar="FAMCLI_MODEL", show_envvar=True,
@@ -51,11 +52,28 @@ AnswerFromOpt = Annotated[str, typer.Option(
 SourcesOpt = Annotated[bool, typer.Option("--sources", help="Print the passages the answer was read from.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress", help="Show progress even when stderr is not a terminal.")]
-MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, help="Most tokens to generate.")]
-SummaryTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Most tokens of the summary "
+MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, max=MAX_GENERATE_TOKENS,
+                                          help="Most tokens to generate.")]
+SummaryTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, max=MAX_GENERATE_TOKENS,
+                                                       help="Most tokens of the summary "
                                                        "(overrides --length).")]
 SummaryLengthOpt = Annotated[str, typer.Option("--length", help="short | medium | long: about 100, 200 or 400 "
                                                "tokens, two sentences per part of the document.")]
+
+
+def checked_question(value: str | None) -> str | None:
+    """A question that is neither empty nor past MAX_QUESTION_CHARS (checked while the options are parsed)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise typer.BadParameter("the question is empty")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise typer.BadParameter(f"the question is {len(value):,} characters long (at most {MAX_QUESTION_CHARS:,}); "
+                                 "put long text in the document")
+    return value
+
+
+QuestionArg = Annotated[str, typer.Argument(help="The question to answer from the document.", callback=checked_question)]
 
 
 def summary_tokens(length: str, max_tokens: int | None) -> int:
@@ -91,8 +109,18 @@ def recall_options(no_recall: bool, blocks: int, scorer: str, answer_from: str =
     return None if no_recall else options
 
 
+# Control characters a document may carry (ESC starts the sequences that retitle a window or clear the screen)
+# are shown as escapes, never sent to the terminal; JSON escapes them itself.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7f, 0xa0)) if chr(c) not in "\n\t"}
+
+
+def printable(text: str) -> str:
+    """Text from a document or the model, safe to print: tabs and newlines kept, other controls escaped."""
+    return text.translate(_CONTROLS)
+
+
 def emit(as_json: bool, payload: dict, text: str) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
+    typer.echo(json.dumps(payload, indent=2, default=str) if as_json else printable(text))
 
 
 class Ui:
@@ -105,7 +133,7 @@ class Ui:
 
     def note(self, text: str) -> None:
         if not self.quiet:
-            typer.echo(text, err=True)
+            typer.echo(printable(text), err=True)
 
     @contextlib.contextmanager
     def reading(self, total: int | None, label: str, block_size: int):

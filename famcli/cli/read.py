@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from famcli.errors import UserError
 from famcli.cli.options import (
     AdapterOpt,
     BlockOpt,
@@ -25,6 +26,7 @@ from famcli.cli.options import (
     NoRecallOpt,
     PasswordOpt,
     ProgressOpt,
+    QuestionArg,
     QuietOpt,
     RecallBlocksOpt,
     SaveOpt,
@@ -35,6 +37,8 @@ from famcli.cli.options import (
     SummaryLengthOpt,
     SummaryTokensOpt,
     TempOpt,
+    checked_question,
+    printable,
     Ui,
     emit,
     recall_options,
@@ -75,7 +79,7 @@ def summarize(
 
 def ask(
     file: FileArg,
-    question: Annotated[str, typer.Argument(help="The question to answer from the document.")],
+    question: QuestionArg,
     model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
     memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
@@ -92,8 +96,6 @@ def ask(
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
-    if not question.strip():
-        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, recall, ui)
     result = ask_document(session, file, question, password, max_tokens, Sampling(temperature, seed=seed),
@@ -132,6 +134,8 @@ def chat(
     check_writable(save_state, "state file")
     check_writable(history, "history file")
     check_chat_file(file)  # before the model loads
+    if sys.stdin is None:
+        raise UserError("stdin is closed: chat reads its questions from the terminal or a pipe")
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, recall, ui)
     state = read_for_chat(session, file, password, max_tokens, save_state, load_state, Stopped, ui)
@@ -139,16 +143,16 @@ def chat(
     if sys.stdin.isatty():
         repl(conversation, history, _write, _stream)
     else:
-        lines(conversation, sys.stdin, _write, as_json)
+        lines(conversation, sys.stdin.buffer, _write, as_json)
 
 
 def _write(text: str) -> None:
-    typer.echo(text)
+    typer.echo(printable(text))
     sys.stdout.flush()
 
 
 def _stream(text: str) -> None:
-    sys.stdout.write(text)
+    sys.stdout.write(printable(text))
     sys.stdout.flush()
 
 
@@ -161,7 +165,8 @@ def stream(
     recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
     answer_from: AnswerFromOpt = "auto",
     every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
-    question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.")] = None,
+    question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.",
+                                                    callback=checked_question)] = None,
 ):
     """Read stdin as it arrives (e.g. `tail -f app.log | famcli stream`), printing a digest every N tokens."""
     from famcli.jobs import stream_input
@@ -169,6 +174,8 @@ def stream(
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
+    if sys.stdin is None:
+        raise UserError("stdin is closed: pipe the text into famcli stream")
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, recall, ui)
     shown = None if as_json else lambda d: _write(f"[{d['tokens']:,} tokens] {d['digest']}")
@@ -176,4 +183,4 @@ def stream(
     if as_json:
         emit(True, result, "")
     elif result["answer"] is not None:
-        typer.echo(with_sources(result["answer"], result["passages"], sources))
+        typer.echo(printable(with_sources(result["answer"], result["passages"], sources)))

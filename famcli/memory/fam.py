@@ -45,6 +45,9 @@ class Fam(Memory):
     def __init__(self, engine, weights=None):
         super().__init__(engine, weights)
         prompt = (weights or {}).get(PROMPT)
+        if prompt is not None and (prompt.dim() != 2 or prompt.shape[1] != engine.model.config.hidden_size):
+            raise ConfigError(f"the adapter's FAM prompt has shape {tuple(prompt.shape)}; this model needs "
+                              f"({self.n_rows}, {engine.model.config.hidden_size})")
         if prompt is not None and prompt.shape[0] != self.n_rows:
             raise ConfigError(f"the adapter's FAM prompt has {prompt.shape[0]} vectors; "
                               f"--fam-length {self.n_rows} does not fit it")

@@ -160,6 +160,12 @@ class Memformer(Memory):
             raise ConfigError(f"the memformer writer has {self.writer.n_slots} slots for "
                               f"{self.writer.init_slots.shape[0]} layers; --slots {K} for {L} layers "
                               "does not fit it")
+        d = engine.model.config.hidden_size
+        want = SlotWriter(L, d, K, self.writer.wq.shape[-1]).tensors()
+        for name, t in self.writer.tensors().items():
+            if name in want and t.shape != want[name].shape:
+                raise ConfigError(f"the memformer writer's {name} has shape {tuple(t.shape)}; this model needs "
+                                  f"{tuple(want[name].shape)}")
         self.writer.to(engine.param.device)
 
     # ----- weights and state ---------------------------------------------------------------------
