@@ -73,7 +73,7 @@ def count_tokens(session: Session, path: str, password=None, clean: bool = False
     """Token total for progress and ETA (a cheap tiktoken pass, which also finds a damaged file before the
     read starts); PDFs and stdin have none. `clean`: without the boilerplate (famcli.boilerplate)."""
     doc = open_document(path, password)
-    return sum(session.tokens.count(piece) for piece in pieces_of(doc, clean)) if doc.countable else None
+    return session.tokens.count_all(pieces_of(doc, clean)) if doc.countable else None
 
 
 def pieces_of(doc, clean: bool):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -103,18 +104,47 @@ class Tokens:
         """True when this encoding gives exactly the model tokenizer's ids on the text."""
         return self.encode(text) == self.hf.encode(text, add_special_tokens=False)
 
+    PIECE = 65536  # characters: the most one encode call gets, whatever size the pieces arrive in
+
     def stream(self, chunks: Iterable[str]) -> Iterator[list[int]]:
-        """Token ids of a text arriving in pieces; pieces are cut after a newline so no word is split."""
+        """Token ids of a text arriving in pieces, encoded at most PIECE characters at a time (see `pieces`)."""
+        for text in self.pieces(chunks):
+            yield self.encode(text)
+
+    def count_all(self, chunks: Iterable[str]) -> int:
+        """The tokens of a text arriving in pieces, counted at most PIECE characters at a time."""
+        return sum(self.count(text) for text in self.pieces(chunks))
+
+    def pieces(self, chunks: Iterable[str]) -> Iterator[str]:
+        """A text arriving in pieces of any size (a bomb or a minified file can arrive as one line of megabytes)
+        as pieces of at most PIECE characters that encode to what the whole would. Each cut is after a newline,
+        else before a space that follows a non-space (where byte-level BPE splits anyway), else, in a run of PIECE
+        characters without either, wherever it falls. What is complete up to a newline comes out at once (a log
+        arriving line by line is read as it comes)."""
         carry = ""
         for chunk in chunks:
             text = carry + chunk
-            cut = text.rfind("\n")
-            if cut < 0 and len(text) < 65536:
-                carry = text
-                continue
-            cut = cut + 1 if cut >= 0 else len(text)
-            carry = text[cut:]
+            while len(text) > self.PIECE:
+                cut = _cut(text, self.PIECE)
+                yield text[:cut]
+                text = text[cut:]
+            cut = text.rfind("\n") + 1
             if cut:
-                yield self.encode(text[:cut])
+                yield text[:cut]
+            carry = text[cut:]
         if carry:
-            yield self.encode(carry)
+            yield carry
+
+
+_SPACE_AFTER_WORD = re.compile(r"(?<=\S) (?=\S)")
+
+
+def _cut(text: str, most: int) -> int:
+    """Where to cut the first `most` characters of a text off (see Tokens.stream)."""
+    cut = text.rfind("\n", 0, most) + 1
+    if cut:
+        return cut
+    last = None
+    for last in _SPACE_AFTER_WORD.finditer(text, max(0, most - 4096), most):
+        pass
+    return last.start() if last is not None else most

@@ -227,6 +227,21 @@ def test_decompression_bombs_stop_at_the_limit_in_bounded_memory(tmp_path):
         assert peak < 1500, (kind, peak)
 
 
+def test_a_bomb_given_to_ask_stops_in_bounded_memory(tiny, tmp_path):
+    """The whole command, counting tokens before the read included: a zstd bomb inflates to one line of ~100 MB
+    of text before the limit, which is counted and read in bounded pieces (it took 2.5 GB counted whole)."""
+    import sys
+
+    bomb = _bombs(tmp_path)["zstd"]
+    code = (f"import resource, subprocess; d = subprocess.run({[*FAMCLI, 'ask', str(bomb), 'q', '--model', tiny]!r}, "
+            "capture_output=True, text=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, d.returncode, d.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    peak, rc, err = done.stdout.split(" ", 2)
+    assert rc == "1" and "inflates past the limits" in err and "Traceback" not in err, done.stdout + done.stderr
+    assert int(peak) < 1500, peak
+
+
 def test_zip_bomb_epub_is_refused_before_any_part_is_read(tmp_path, capsys, tiny):
     import zipfile
 

@@ -27,6 +27,23 @@ def test_stream_cuts_at_newlines_and_matches_whole_encoding():
     assert [i for ids in tokens.stream(pieces) for i in ids] == tokens.encode(text)
 
 
+def test_a_line_of_megabytes_is_encoded_in_bounded_pieces(monkeypatch):
+    """One line far longer than a piece (a minified file, a bomb's inflated text) is cut before a space, so the
+    ids equal the whole line's; a run without spaces is cut where it must be; no encode call gets more than
+    Tokens.PIECE characters."""
+    tokens = Tokens(tiny_tokenizer())
+    monkeypatch.setattr(Tokens, "PIECE", 5000)
+    sizes, encode = [], tokens.encode
+    monkeypatch.setattr(tokens, "encode", lambda text: sizes.append(len(text)) or encode(text))
+    line = "the  grass is green, the pass key is 42 " * 2000
+    streamed = [i for ids in tokens.stream([line[i:i + 30000] for i in range(0, len(line), 30000)]) for i in ids]
+    assert streamed == encode(line) and max(sizes) <= 5000 and len(sizes) > 10
+    sizes.clear()
+    run = "a" * 40000
+    ids = [i for ids in tokens.stream([run]) for i in ids]
+    assert max(sizes) <= 5000 and tokens.hf.decode(ids) == run
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("book", ["alice", "frankenstein", "moby", "pride", "sherlock"])
 def test_default_model_tiktoken_equals_model_tokenizer_on_corpus(default_tokens, book):
