@@ -6,9 +6,10 @@ a seed; famcli's own code knows none of them.
 
     .venv/bin/python examples/list_suite.py --seed 5 --out docs/list_suite.json
 
-Each question is answered twice in one run, side by side: `one prompt` (famcli before several-part answers:
-the best sentences in one prompt, one answer) and `per item` (each matching sentence answered on its own, the
-items given together). Reported per list question: items named, distractors named, words invented (in the
+Each question is answered twice in one run, side by side: `one prompt` (several-part answers off: the best
+sentences in one prompt, one answer) and `per item` (each matching sentence on its own, the items given
+together). Run with an older checkout first (`PYTHONPATH=OLD python -P examples/list_suite.py --name today`)
+for what famcli answered before, and merge the runs: `list_suite.py --table today.json new.json`. Reported per list question: items named, distractors named, words invented (in the
 answer but nowhere in the document or the question); for every answer, whether it ends in ":" or mid-sentence.
 """
 
@@ -152,6 +153,7 @@ def main() -> None:
     parser.add_argument("--whys", type=int, default=20)
     parser.add_argument("--lengths", default="4000,16000,64000,200000")
     parser.add_argument("--out", default="list_suite.json")
+    parser.add_argument("--name", default="today", help="the variant's name when famcli has no several-part answers")
     args = parser.parse_args()
 
     import dataclasses
@@ -164,8 +166,11 @@ def main() -> None:
     session = open_session(None, "auto", {}, "auto", None, 0, recall=RecallOptions())
     lengths = [int(x) for x in args.lengths.split(",")]
     rng, books = random.Random(args.seed), sorted(CORPUS.glob("*.txt"))
-    variants = {"one prompt": dataclasses.replace(session.answer_options, lists=False),
-                "per item": dataclasses.replace(session.answer_options, lists=True)}
+    if hasattr(session.answer_options, "lists"):
+        variants = {"one prompt": dataclasses.replace(session.answer_options, lists=False),
+                    "per item": dataclasses.replace(session.answer_options, lists=True)}
+    else:  # an older famcli (PYTHONPATH=its checkout): what it answers, as one variant
+        variants = {args.name: session.answer_options}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, kind in enumerate(["list"] * args.lists + ["why"] * args.whys):
@@ -187,6 +192,17 @@ def main() -> None:
     print(table(rows))
 
 
+def merged(paths: list[str]) -> list[dict]:
+    """Rows of runs on the same seed (one per famcli version), each question with every run's variants."""
+    runs = [json.loads(Path(p).read_text())["rows"] for p in paths]
+    rows = [dict(r) for r in runs[0]]
+    for other in runs[1:]:
+        for row, more in zip(rows, other):
+            assert row["question"] == more["question"], "runs of different seeds"
+            row |= {k: v for k, v in more.items() if isinstance(v, dict)}
+    return rows
+
+
 def table(rows: list[dict]) -> str:
     variants = [k for k in rows[0] if isinstance(rows[0][k], dict)]
     out = ["| kind | variant | n | items named | distractors named | answers inventing a word | ends in \":\" | "
@@ -205,7 +221,7 @@ def table(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--table":
-        print(table(json.loads(Path(sys.argv[2]).read_text())["rows"]))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--table":  # --table RUN.json [RUN.json ...]: one table
+        print(table(merged(sys.argv[2:])))
     else:
         main()

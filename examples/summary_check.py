@@ -12,6 +12,8 @@ Then `famcli summarize --notes --json` runs on the book and the check counts:
   from_notes  summary sentences that are a note's sentence word for word (a part's summary may be its best
               notes, chosen: famcli/summary.py)
   boilerplate notes that speak of the edition rather than the work (licence, Project Gutenberg, contents)
+  invented    distinct capitalised names (not sentence starters or common words) in the notes and the summary
+              that the book never writes; notes_inventing: the notes that hold one
   seconds     the whole summarize run; tokens/s of the read; with SUMMARY_CHECK_READ=1 also `ask` on the
               same book (a plain read through the memory), timed the same way, for the cost ratio
 
@@ -77,6 +79,12 @@ def _sentences(text: str) -> list[str]:
     return [s.strip().lower() for s in re.split(ends, text + " ") if len(s.split()) > 3]
 
 
+def invented(text: str, book: str) -> set[str]:
+    """Capitalised words of a note or summary (after a sentence's first word) that the book never writes."""
+    words = re.findall(r"(?<![.!?\"“]\s)(?<!^)\b([A-Z][a-z]{2,})\b", text)
+    return {w for w in words if w not in COMMON and not re.search(rf"\b{w}\b", book)}
+
+
 def check(book: Path, checkout: str | None = None) -> dict:
     text = "".join(clean_text(open_document(str(book)).pieces))
     markers, names = names_by_third(text)
@@ -103,6 +111,8 @@ def check(book: Path, checkout: str | None = None) -> dict:
             "repeated": sum(c - 1 for part in (in_notes, in_summary) for c in Counter(part).values() if c > 1),
             "from_notes": sum(s in set(in_notes) for s in in_summary), "summary_sentences": len(in_summary),
             "boilerplate": sum(bool(BOILERPLATE.search(note)) for note in notes),
+            "invented": sorted(set().union(*(invented(n, text) for n in notes), invented(summary, text))),
+            "notes_inventing": sum(bool(invented(n, text)) for n in notes),
             "summary": summary, "notes_text": notes, "sections": result["sections"], "parts": result.get("parts")}
 
 
@@ -117,5 +127,6 @@ if __name__ == "__main__":
         print(f"{r['book']}: {r['tokens']:,} tokens, {r['seconds']} s, thirds in summary {sum(r['covered'])}/3 "
               f"(strict {sum(r['covered_strict'])}/3), "
               f"in notes {sum(r['covered_in_notes'])}/3, named {r['notes_named']}/{r['notes']}, repeated "
-              f"{r['repeated']}, from notes {r['from_notes']}/{r['summary_sentences']}, boilerplate {r['boilerplate']}", file=sys.stderr, flush=True)
+              f"{r['repeated']}, from notes {r['from_notes']}/{r['summary_sentences']}, boilerplate {r['boilerplate']}, invented "
+              f"{len(r['invented'])} names in {r['notes_inventing']} notes", file=sys.stderr, flush=True)
     print(json.dumps(results, indent=2, ensure_ascii=False))

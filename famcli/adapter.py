@@ -1,8 +1,9 @@
 """Memory adapters: the LoRA weights and the memory's own learned weights that `famcli train` produces.
 
 One safetensors file: per adapted linear layer `lora.<module>.A` (r, in) and `lora.<module>.B` (out, r);
-and the memory's own learned weights, named by the memory (famcli.memory): for FAM (design doc 6) the
-prompt `fam_prompt` (N, d), for Memformer (section 7) the writer and initial slots `memformer.<name>`. Its metadata holds JSON for the base model's identity,
+and the memory's own learned weights, named by the memory (famcli.memory): for FAM (docs/design.md,
+section 6) the prompt `fam_prompt` (N, d), for Memformer (section 7) the writer and initial slots
+`memformer.<name>`. Its metadata holds JSON for the base model's identity,
 the memory configuration it was trained with (whose mode says which memory it is for), the LoRA and
 training configuration, a data summary and measurements.
 At load the LoRA is merged into the weights (W += alpha/r * B A), so reading costs nothing extra.

@@ -7,7 +7,8 @@ match the question, it copies the answer. So an answer is built in four steps:
 1. **Chunks.** BM25 ranks the recall index's 128-token chunks (famcli.retrieve); the best few, widened to
    whole sentences, are the candidates.
 2. **Sentences.** The candidates are cut into sentences (and a log into its lines) and BM25 ranks them again
-   against the question; the best `sentences` are the evidence, best first.
+   against the question; the best `sentences` are the evidence, best first (for "why" and "how", the best one
+   and the one after it: a reason seldom repeats the question's words).
 3. **Answer.** The model answers a chat turn that holds only the evidence and the question.
 4. **Check.** An answer must bring something the evidence says: a name or number it gives that is neither in
    the evidence nor in the question, or no new word of the evidence at all, is refused, and the best sentence
@@ -53,12 +54,19 @@ class AnswerOptions:
     """chunks     best BM25 chunks whose sentences are candidates
     context    tokens each chunk is widened by on both sides (whole sentences are kept)
     sentences  evidence sentences the model reads
-    check      refuse answers the evidence does not support (then the best sentence alone, then a quote)"""
+    check      refuse answers the evidence does not support (then the best sentence alone, then a quote)
+    lists      answer a question that asks for several things from each matching sentence on its own
+    items      the most sentences (so items) such an answer is built from
+    item_answers  each item is the model's answer from its one sentence when supported (else, and by default, the
+               sentence itself: the model's short answers from one sentence invented and wandered more)"""
 
     chunks: int = 8  # twice --recall-blocks (with 4, chunks repeating one question word pushed out a 1M pass key)
     context: int = 96
     sentences: int = 3
     check: bool = True
+    lists: bool = True  # a question that asks for several things is answered item by item (several_parts)
+    items: int = 6  # most items of such an answer
+    item_answers: bool = False  # each item the model's short answer from its sentence (default: the sentence)
 
 
 @dataclass
@@ -69,6 +77,7 @@ class Evidence:
     passages: list[Passage]
     names_missing: list[str]  # names the question asks about that the document never mentions
     matched: bool  # BM25 found any of the question's words
+    following: int = 0  # sentences after the first that follow it in the text (a "why" or "how" question)
 
     @property
     def sentences(self) -> list[str]:
@@ -115,6 +124,10 @@ def question_names(question: str) -> list[str]:
     return names
 
 
+# "Why ...?", "How did ...?": the answer is in the sentence after the one that matches (not "how many", "how long").
+_EXPLAINING = re.compile(r"^\W*(?:why|how)\b(?!\s+(?:many|much|long|old|far|often|big|tall|large|soon)\b)", re.I)
+
+
 def find_evidence(index, question: str, decode: Callable[[list[int]], str], options: AnswerOptions,
                   search: ChunkSearch | None = None) -> Evidence:
     """The evidence for a question from a recall index's token ids (no model involved)."""
@@ -129,13 +142,91 @@ def find_evidence(index, question: str, decode: Callable[[list[int]], str], opti
     scores = search.bm25.scores(question)
     if not len(scores) or scores.max() <= 0:
         return Evidence([], missing, False)
-    candidates: list[tuple[int, int, str]] = []  # (window start, window end, sentence)
+    top = [int(c) for c in np.argsort(-scores, kind="stable")[:options.chunks] if scores[c] > 0]
+    candidates = _sentences_around(index, top, decode, options.context)
+    ranked = bm25_scores([s for _, _, s in candidates], question)
+    order = np.argsort(-ranked, kind="stable")
+    floor = max(RELATIVE * ranked[order[0]], 0) if len(order) else 0  # far weaker sentences only distract
+    best = [i for i in order[:options.sentences] if ranked[i] > floor]
+    same = []
+    if best and _EXPLAINING.search(question):  # the reason follows what it explains, in words of its own
+        same = [j for j in (best[0] + 1,) if j < len(candidates) and j not in best
+                and candidates[j][:2] == candidates[best[0]][:2]]
+        best = [best[0], *same] if same else best  # other matches would only distract from it
+    passages = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in best]
+    for p in passages:
+        p.place = index.place_at(p.start)
+    return Evidence(passages, missing, True, len(same))
+
+
+# A question that asks for several things: "What are ...", "Who were ...", "Which towns did ...", "List ...",
+# "Name the ...", or a count ("the three ...").
+_PLURAL = r"(?:\w{2,}[^s\W]s|people|men|women|children)"  # "tools", "places", not "access"
+_AUX = r"(?:did|do|are|were|have|had|can|could|would|will|should|must)"
+_SEVERAL = re.compile(
+    r"^\W*(?:list|name|enumerate|give)\b"
+    r"|^\W*(?:what|which|who)\s+(?:\w+\s+){0,2}?(?:are|were)\b"
+    rf"|^\W*which\s+(?:\w+\s+)?{_PLURAL}\b"
+    rf"|^\W*what\s+(?:\w+\s+)?{_PLURAL}\s+{_AUX}\b"  # "what tools did", not "what happens"
+    r"|\b(?:two|three|four|five|six|several|all the|each of the)\b", re.I)
+
+
+def asks_for_several(question: str) -> bool:
+    """Whether a question asks for several things (its answer is a list)."""
+    return bool(_SEVERAL.search(question))
+
+
+def several_parts(index, question: str, decode: Callable[[list[int]], str], options: AnswerOptions,
+                  search: ChunkSearch | None = None) -> list[Passage]:
+    """The sentences that may each answer part of a several-part question, in document order (docs/recall.md,
+    "Whole answers"). The parts share the question's topic: of the question's words in the best BM25 chunk (of
+    its proper names, when it has any there), the one the fewest chunks hold, but at least two (a list has two
+    parts; a word of one chunk is chance). Every
+    sentence around a chunk holding the topic that holds it too is a candidate; the best `items` by BM25 are
+    the parts. A topic in more than 4 x `items` chunks is no topic: no parts (the question is answered as one)."""
+    search = search if search is not None else ChunkSearch(index, decode)
+    bm25, scores = search.bm25, search.bm25.scores(question)
+    if not len(scores) or scores.max() <= 0:
+        return []
+    in_best = set(bm25.terms(search.texts[int(np.argmax(scores))]))
+    named = set(bm25.terms(" ".join(question_names(question)))) & in_best
+    asked = named if any(bm25.holding(term) >= 2 for term in named) else set(bm25.terms(question)) & in_best
+    held = sorted((n, term) for term in asked if (n := bm25.holding(term)) >= 2)
+    if not held or held[0][0] > 4 * options.items:
+        return []
+    topic = held[0][1]
+    chunks = [int(c) for c in np.flatnonzero(bm25.retriever.get_scores([topic]) > 0)]
+    candidates = [c for c in _sentences_around(index, chunks, decode, options.context)
+                  if topic in bm25.terms(c[2])]
+    if len(candidates) < 2:
+        return []
+    ranked = bm25_scores([s for _, _, s in candidates], question)
+    keep = sorted(np.argsort(-ranked, kind="stable")[:options.items])  # candidates are in document order
+    parts = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in keep]
+    for p in parts:
+        p.place = index.place_at(p.start)
+    return parts
+
+
+def list_text(items: list[str]) -> str:
+    """Items as the lines of a list (one item alone is just its text)."""
+    return items[0] if len(items) == 1 else "\n".join(f"- {item}" for item in items)
+
+
+def item_key(text: str) -> str:
+    """What two items that say the same thing share (case, punctuation and spacing aside)."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _sentences_around(index, chunks: list[int], decode: Callable[[list[int]], str],
+                      context: int) -> list[tuple[int, int, str]]:
+    """(window start, window end, sentence) for the whole sentences of each chunk widened by `context` tokens
+    on both sides, in the order of `chunks`, each sentence once."""
+    candidates: list[tuple[int, int, str]] = []
     seen = set()
-    for c in np.argsort(-scores, kind="stable")[:options.chunks]:
-        if scores[c] <= 0:
-            break
-        a, b = index.chunk_span(int(c))
-        a, b = max(0, a - options.context), min(index.n_tokens, b + options.context)
+    for c in chunks:
+        a, b = index.chunk_span(c)
+        a, b = max(0, a - context), min(index.n_tokens, b + context)
         window = split_sentences(decode(index.ids[a:b].tolist()))
         if a > 0 and len(window) > 1 and not window[0][1][:1].isupper() and not window[0][1][:1].isdigit():
             window = window[1:]  # begins mid-sentence
@@ -145,14 +236,7 @@ def find_evidence(index, question: str, decode: Callable[[list[int]], str], opti
             if sentence not in seen:
                 seen.add(sentence)
                 candidates.append((a, b, sentence))
-    ranked = bm25_scores([s for _, _, s in candidates], question)
-    order = np.argsort(-ranked, kind="stable")
-    floor = max(RELATIVE * ranked[order[0]], 0) if len(order) else 0  # far weaker sentences only distract
-    best = [i for i in order[:options.sentences] if ranked[i] > floor]
-    passages = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in best]
-    for p in passages:
-        p.place = index.place_at(p.start)
-    return Evidence(passages, missing, True)
+    return candidates
 
 
 def evidence_prompt(sentences: list[str], question: str) -> str:
@@ -193,7 +277,7 @@ def supported(answer: str, evidence: list[str], question: str) -> bool:
     question is in the evidence; at least one of its content words is the evidence's and not the question's;
     and a question that asks for a particular thing (who, when, how many, a name, number or code) gets a name
     or number of the evidence that the question does not hold."""
-    if not answer.strip():
+    if not answer.strip() or answer.rstrip().endswith(":"):  # a lead-in ("The ... are:") answers nothing
         return False
     source = " ".join(evidence)
     source_lower, question_lower = source.lower(), question.lower()
@@ -207,6 +291,16 @@ def supported(answer: str, evidence: list[str], question: str) -> bool:
     content = [w for w in words if w.lower() not in stop]
     new = _stems(content) - _stems(_WORD.findall(question)) - _stems(_GENERIC)
     return bool(new & _stems(_WORD.findall(source)))
+
+
+def explains(answer: str, evidence: Evidence, question: str) -> bool:
+    """For a "why" or "how" question: whether the answer says something of the sentence after the one that
+    matched (a content word of it that neither the question nor that sentence has), not only restates it."""
+    if not evidence.following:
+        return True
+    after = " ".join(evidence.sentences[1:1 + evidence.following])
+    said = _stems(_WORD.findall(evidence.sentences[0])) | _stems(_WORD.findall(question)) | _stems(_stopwords())
+    return bool((_stems(_WORD.findall(answer)) - said) & _stems(_WORD.findall(after)))
 
 
 def quoted(sentence: str) -> str:

@@ -122,7 +122,8 @@ def _loop(conversation: Conversation, lines: Iterable[str | bytes], show: Callab
 
 def lines(conversation: Conversation, questions: Iterable[str | bytes], write: Callable[[str], None],
           as_json: bool = False) -> None:
-    """One answer per question line (blank lines skipped): text on one line, or one JSON object per line."""
+    """One answer per question line (blank lines skipped): as text, one line, or the lines of a list followed by
+    a blank line; with `as_json`, one JSON object per line."""
     def show(line: str, reply: str) -> None:
         write(json.dumps({"command": line, "result": reply}) if as_json else reply)
 
@@ -131,6 +132,8 @@ def lines(conversation: Conversation, questions: Iterable[str | bytes], write: C
         if as_json:
             write(json.dumps({"question": question, "answer": text, "truncated": conversation.truncated,
                               "passages": conversation.sources()}))
+        elif "\n" in text.strip():  # a list keeps its lines; a blank line ends it
+            write("\n".join(" ".join(line.split()) for line in text.strip().split("\n") if line.strip()) + "\n")
         else:
             write(" ".join(text.split()))
 

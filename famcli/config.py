@@ -1,4 +1,4 @@
-"""The frozen memory configuration shared by the engine, the CLI and adapters (design doc section 4)."""
+"""The frozen memory configuration shared by the engine, the CLI and adapters (docs/design.md, section 4)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ class ConfigError(UserError):
 class MemoryConfig:
     """How a document is cut into blocks and what each block may see.
 
-    mode             full | sink | bswa | fam | memformer (see the design doc, section 4)
+    mode             full | sink | bswa | fam | memformer (see docs/design.md, section 4)
     block_size       B, tokens per block
     memory_segments  m, previous blocks kept per layer (ring buffer)
     fam_length       memory vectors per layer: N FAM vectors (mode fam; 0 turns FAM off) or K slots
-                     (mode memformer, design doc section 7; `--slots` on the command line)
+                     (mode memformer, docs/design.md, section 7; `--slots` on the command line)
     sink_tokens      first tokens kept forever (mode sink only, StreamingLLM)
     fam_zero_residual  first FAM update uses a zero residual (paper, Algorithm 2)
     fam_keep_norm    each FAM update is rescaled, vector by vector, to the norm of the FAM it replaces, so
@@ -58,7 +58,8 @@ class MemoryConfig:
         for name, most in (("block_size", MAX_BLOCK_SIZE), ("memory_segments", MAX_MEMORY_SEGMENTS),
                            ("fam_length", MAX_FAM_LENGTH), ("sink_tokens", MAX_BLOCK_SIZE)):
             if getattr(self, name) > most:
-                raise ConfigError(f"{name.replace('_', '-')} {getattr(self, name):,} is past famcli's limit of {most:,}")
+                raise ConfigError(f"{name.replace('_', '-')} {getattr(self, name):,} is past famcli's limit "
+                                  f"of {most:,}")
         memory_class(self.mode).validate(self)
 
     @property

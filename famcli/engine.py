@@ -1,4 +1,4 @@
-"""The streaming engine: the block loop and the ring buffer over a pretrained decoder (design doc 2-5).
+"""The streaming engine: the block loop and the ring buffer over a pretrained decoder (docs/design.md, sections 2-5).
 
 Notation: L layers, d hidden size, H / Hkv query / key-value heads, D head size, B block size,
 m memory segments, r memory rows, c tokens in the chunk being read.
@@ -11,7 +11,7 @@ attention is famcli's (kernels). Per layer the keys and values live in one buffe
 The block being read is one slot of the ring (slot tau mod (m+1)); the other m slots hold the previous
 blocks, so a finished block never moves. What the memory rows hold, when they are visible and how they are
 updated is the memory's business (famcli.memory, one module per mode): the engine calls its hooks and has
-no per-mode code. Positions follow the design doc (famcli.positions).
+no per-mode code. Positions follow docs/design.md, section 3.2 (famcli.positions).
 """
 
 from __future__ import annotations

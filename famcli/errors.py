@@ -23,3 +23,12 @@ def one_line(exc: BaseException) -> str:
     if is_user_error(exc):
         return message
     return f"internal error ({type(exc).__name__}, set FAMCLI_DEBUG=1 for details): {message}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """A long job stopped by Ctrl-C or a signal, with what it had done by then (`result`, marked partial);
+    `cause` is the interrupt itself, which the CLI raises again after printing the result (exit 130 / 143)."""
+
+    def __init__(self, result: dict, cause: BaseException):
+        super().__init__(str(cause))
+        self.result, self.cause = result, cause

@@ -1,4 +1,4 @@
-"""Decoding on top of the engine (design doc section 5): greedy or sampled, with stop tokens.
+"""Decoding on top of the engine (docs/design.md, section 5): greedy or sampled, with stop tokens.
 
 The prompt extends the current block; each new token is read like any other, so when a block fills it
 rolls into the ring buffer and the FAM updates exactly as during reading.

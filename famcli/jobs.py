@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from famcli.documents import DocumentError, open_document
+from famcli.errors import Interrupted
 from famcli.generate import Sampling
 from famcli.reading import (
     Reporter,
@@ -28,6 +29,7 @@ from famcli.reading import (
 )
 from famcli.summary import (
     Section,
+    extract_parts,
     section_names,
     section_note,
     section_size,
@@ -41,14 +43,22 @@ from famcli.tasks import READING_HEADER, Reading, Session, ask, note_on, questio
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
                        instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
-                       keep_all: bool = False) -> dict:
+                       keep_all: bool = False, notes_out: Path | None = None) -> dict:
     """Notes on sections the model reads whole (full attention), then the summary: by default the notes of
     each part of the document reduced to two sentences, in order (`parts`); with an instruction, the notes
     read whole with it (reduced in rounds when they outgrow the window). Boilerplate (licences, contents,
-    running heads) is left out unless keep_all."""
+    running heads) is left out unless keep_all.
+
+    `notes_out`: each note is kept there as it is written (JSON lines), and a later run of the same document
+    with the same options takes the notes it holds instead of writing them again. Ctrl-C or a signal raises
+    Interrupted with the summary of the notes so far (their best notes, no model: `partial`)."""
     t_start = time.perf_counter()
     total = count_tokens(session, file, password, clean=not keep_all)
-    size, doc = section_size(total, sections, session.loaded.context_window), open_document(file, password)
+    size = section_size(total, sections, session.loaded.context_window)
+    header = {"famcli_notes": 1, "document": document_id(file), "section_tokens": size, "keep_all": keep_all,
+              "model": session.loaded.name}
+    earlier = NotesFile.open(notes_out, header) if notes_out is not None else None
+    doc = open_document(file, password)
     written: list[Section] = []
     buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
 
@@ -60,35 +70,113 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         if place is None:  # plain text: its own chapter headings, where it has them
             place, chapter = text_place(text, chapter)
         section = Section((done, done + len(ids)), place, counts, hint)
-        section.note = section_note(session, ids, section, seen=seen)
+        kept = earlier.note_for(len(written), section.tokens) if earlier is not None else None
+        if kept is not None:
+            section.note, section.source = kept, "earlier run"
+        else:
+            section.note = section_note(session, ids, section, seen=seen)
+            if earlier is not None:
+                earlier.add(section.to_dict())
         seen.update(counts)
         written.append(section)
         reporter.note(f"[{_where(section.to_dict())}] {section.note}")
         done += len(ids)
 
-    with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
-        for ids in session.tokens.stream(pieces_of(doc, not keep_all)):
-            buffer.extend(ids)
-            while len(buffer) >= size:
-                write(buffer[:size])
-                progress(size)
-                buffer = buffer[size:]
-        if buffer:
-            write(buffer)
-            progress(len(buffer))
+    try:
+        with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
+            for ids in session.tokens.stream(pieces_of(doc, not keep_all)):
+                buffer.extend(ids)
+                while len(buffer) >= size:
+                    write(buffer[:size])
+                    progress(size)
+                    buffer = buffer[size:]
+            if buffer:
+                write(buffer)
+                progress(len(buffer))
+    except KeyboardInterrupt as stop:
+        if not written:
+            raise
+        reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
+        chosen = extract_parts(written, max_tokens)
+        raise Interrupted(_summary_payload(session, reading, t_start, written, chosen, max_tokens,
+                                           partial={"tokens_read": done, "tokens_total": total}), stop) from None
+    finally:
+        if earlier is not None:
+            earlier.close()
     if not written:
         raise DocumentError(f"{file} holds no text")
     reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
     running, sampling = [s.note for s in written], Sampling(seed=seed)
-    notes = [s.to_dict() for s in written]
     if instruction:
         summary = summarize_notes(session, running, instruction, max_tokens, sampling)
-        return payload("summarize", session, reading, t_start, summary=summary, running_notes=running, sections=notes)
+        return payload("summarize", session, reading, t_start, summary=summary, running_notes=running,
+                       sections=[s.to_dict() for s in written])
     chosen = summarize_parts(session, written, max_tokens, sampling)
+    return _summary_payload(session, reading, t_start, written, chosen, max_tokens)
+
+
+def _summary_payload(session: Session, reading: Reading, t_start: float, written: list[Section], chosen,
+                     max_tokens: int, partial: dict | None = None) -> dict:
     parts = [{"tokens": [written[a].tokens[0], written[b - 1].tokens[1]], "summary": c.text, "from": c.how}
              for (a, b), c in zip(summary_parts(len(written), max_tokens), chosen)]
+    extra = {"partial": partial} if partial is not None else {}
     return payload("summarize", session, reading, t_start, summary=" ".join(c.text for c in chosen if c.text),
-                   parts=parts, running_notes=running, sections=notes)
+                   parts=parts, running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
+                   **extra)
+
+
+class NotesFile:
+    """`summarize --notes-out FILE`: a header line saying which document, section size and model the notes are
+    of, then one JSON line per note, written as it comes. Opened again for the same document and options, its
+    notes are taken in order; a file of another document or options, or one famcli did not write, is refused
+    before anything is read (never overwritten); a last line a kill cut short is cut off."""
+
+    def __init__(self, path: Path, notes: list[dict]):
+        self.path, self.notes = path, notes
+        self.sink = path.open("a", encoding="utf-8")
+
+    @classmethod
+    def open(cls, path: Path, header: dict) -> "NotesFile":
+        import json
+
+        from famcli.outputs import check_writable
+
+        check_writable(path, "notes file")
+        if not path.exists() or path.stat().st_size == 0:
+            path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+            return cls(path, [])
+        data = path.read_bytes()
+        complete = data[:data.rfind(b"\n") + 1]
+        lines = complete.decode("utf-8", errors="replace").splitlines()
+        try:
+            first, notes = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+        except (json.JSONDecodeError, IndexError):
+            raise DocumentError(f"{path} is not a famcli notes file: choose another --notes-out") from None
+        if not isinstance(first, dict) or "famcli_notes" not in first or \
+                not all(isinstance(n, dict) and isinstance(n.get("note"), str) for n in notes):
+            raise DocumentError(f"{path} is not a famcli notes file: choose another --notes-out")
+        if {k: first.get(k) for k in header} != header:
+            raise DocumentError(f"{path} holds notes of {first.get('document')} with other options or another model "
+                                "(its sections would not match): remove it or choose another --notes-out")
+        if len(complete) < len(data):
+            with path.open("r+b") as f:
+                f.truncate(len(complete))
+        return cls(path, notes)
+
+    def note_for(self, index: int, tokens: tuple[int, int]) -> str | None:
+        """The note an earlier run wrote for this section (the same place in the same document), if any."""
+        if index < len(self.notes) and self.notes[index].get("tokens") == list(tokens):
+            return self.notes[index]["note"]
+        return None
+
+    def add(self, section: dict) -> None:
+        import json
+
+        self.sink.write(json.dumps(section) + "\n")
+        self.sink.flush()
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 def _place(doc) -> str | None:

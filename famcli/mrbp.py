@@ -1,4 +1,4 @@
-"""Memory replay back-propagation (Memformer, design doc section 6), shared by every trainable memory.
+"""Memory replay back-propagation (Memformer, docs/design.md, section 6), shared by every trainable memory.
 
 A training example is a token stream cut into blocks. Its loss depends on the weights through every block
 and, through the memory (FAM and the ring buffer of keys and values), on every earlier block. Full

@@ -1,4 +1,4 @@
-"""The passkey check (design doc section 8): a number hidden at a depth in filler, asked for at the end."""
+"""The passkey check (docs/design.md, section 8): a number hidden at a depth in filler, asked for at the end."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Rotary positions for the engine (design doc section 3.2).
+"""Rotary positions for the engine (docs/design.md, section 3.2).
 
 famcli keeps absolute token positions but computes every rotation angle in float64, so a key written at
 position 1,000,000 and a query at 1,000,100 see exactly the rotation a key at 0 and a query at 100 see:
-RoPE depends only on the difference, which the window bounds. This is the re-basing the design doc asks
-for, without re-rotating the ring buffer every block; sink tokens, which outlive the window, are kept
+RoPE depends only on the difference, which the window bounds. This is the re-basing docs/design.md (section
+3.2) describes, without re-rotating the ring buffer every block; sink tokens, which outlive the window, are kept
 unrotated and rotated afresh to sit just before the window (as StreamingLLM re-indexes its cache).
 """
 

@@ -90,12 +90,19 @@ class Bm25:
         self.retriever = bm25s.BM25()
         self.retriever.index(corpus, show_progress=False)
 
-    def scores(self, question: str) -> np.ndarray:
+    def terms(self, text: str) -> list[str]:
+        """A text's stemmed content words, as the index holds them."""
         import bm25s
 
-        words = bm25s.tokenize([question], stopwords="en", stemmer=self.stemmer, show_progress=False,
-                               return_ids=False)[0]
-        known = [w for w in words if w in self.vocab]
+        return bm25s.tokenize([text], stopwords="en", stemmer=self.stemmer, show_progress=False,
+                              return_ids=False)[0]
+
+    def holding(self, term: str) -> int:
+        """How many texts hold a (stemmed) term."""
+        return int((self.retriever.get_scores([term]) > 0).sum()) if term in self.vocab else 0
+
+    def scores(self, question: str) -> np.ndarray:
+        known = [w for w in self.terms(question) if w in self.vocab]
         if not known or not self.n:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(known), dtype=np.float32)

@@ -22,7 +22,8 @@ ZERO_SHOT = "fam-zero-shot"  # a label for side-by-side tables: mode fam with no
 
 def build_engine(loaded: LoadedModel, config: MemoryConfig, exact: bool = False) -> Engine:
     """An engine using the merged adapter's memory weights when it was trained for this mode; otherwise the
-    untrained memory (zero-shot FAM prompt from a fixed text, design doc 3.1; a seeded Memformer writer).
+    untrained memory (zero-shot FAM prompt from a fixed text, docs/design.md, section 3.1; a seeded Memformer
+    writer).
     exact: products in the model's own dtype even when it reads in int8."""
     adapter = loaded.adapter
     weights = adapter.memory if adapter is not None and adapter.mode == config.mode else None

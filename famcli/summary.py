@@ -47,9 +47,11 @@ class Section:
     names: Counter = field(default_factory=Counter)  # every name the section's text uses, with counts
     hint: list[str] = field(default_factory=list)  # the few it uses most, people first: told to the note
     note: str = ""
+    source: str = "model"  # model | sentence (every draft named someone the section never does) | earlier run
 
     def to_dict(self) -> dict:
-        return {"tokens": list(self.tokens), "place": self.place, "names": self.hint, "note": self.note}
+        return {"tokens": list(self.tokens), "place": self.place, "names": self.hint, "note": self.note,
+                "from": self.source}
 
 
 def section_size(total_tokens: int | None, sections: int = 16, window: int = 8192) -> int:
@@ -120,11 +122,39 @@ def section_note(session: Session, ids: list[int], section: Section | None = Non
     tries = sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, samplings)
     words = {w for n in section.names for w in n.split()}
 
-    def rank(t: str) -> tuple[bool, float]:  # a whole sentence naming the section's people first, then the score
-        fails = _fails(t, text, section)
-        return finished(t) and not fails, score(t, weights, words, echo=NOTE_ECHO) - 5 * fails
+    def rank(t: str) -> tuple[bool, bool, float]:  # no name the section lacks; a whole sentence naming its
+        fails = _fails(t, text, section)             # people; then the score
+        return (not invented_names(t, text), finished(t) and not fails,
+                score(t, weights, words, echo=NOTE_ECHO) - 5 * fails)
 
-    return max(tries, key=rank)
+    best = max(tries, key=rank)
+    if invented_names(best, text):  # every draft names someone the section never mentions: its own words instead
+        section.source = "sentence"
+        return central_sentence(text, weights) or best
+    return best
+
+
+def invented_names(note: str, text: str) -> list[str]:
+    """The names in a note (capitalised words after a sentence's first) that the text never uses: "Lord
+    Curzon" in a note on a section that has no Curzon."""
+    return [n for n in names(note) if any(len(w) > 2 and not re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)
+                                          for w in n.split())]
+
+
+def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, longest: int = 45) -> str | None:
+    """The sentence of a section that uses most of its particular names (by weight), of a readable length: what
+    a note falls back to when the model's would invent someone."""
+    from famcli.answer import split_sentences
+
+    best, best_score = None, 0.0
+    for _, sentence in split_sentences(text):
+        n = len(sentence.split())
+        if not shortest <= n <= longest:
+            continue
+        value = sum(w for name, w in weights.items() if _uses(sentence, name))
+        if value > best_score:
+            best, best_score = sentence, value
+    return best
 
 
 def boost_names(session: Session, weights: dict[str, float], counts: Counter, limit: int = BOOSTED_NAMES) -> list[int]:
@@ -270,6 +300,7 @@ def part_summary(session: Session, sections: list[Section], weights: dict[str, f
     if not notes:
         return Candidate("", "empty")
     source_words = {w for s in sections for n in s.names for w in n.split()}
+    notes = _fitting(session, notes, weights, source_words, max_tokens)
     top = sorted(weights, key=weights.get, reverse=True)[:HINT_NAMES]
     sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
     hinted = REDUCE_NOTES if not top else \
@@ -287,6 +318,23 @@ def part_summary(session: Session, sections: list[Section], weights: dict[str, f
 
 
 PART_ECHO = ("notes on consecutive parts", "these notes", "summarize")
+
+
+def _fitting(session: Session, notes: list[str], weights: dict[str, float], source_words: set[str],
+             max_tokens: int) -> list[str]:
+    """A part's notes, or, when they outgrow the model's window with the prompt and the answer, its best notes
+    (by `score`) in document order that fit: a part of a long book read in many sections has many notes."""
+    room = session.loaded.context_window - max_tokens - 64
+    if len(session.tokens.encode(_notes_prompt(session, notes, REDUCE_NOTES))) <= room:
+        return notes
+    ranked = sorted(range(len(notes)), key=lambda i: -score(notes[i], weights, source_words, PART_ECHO))
+    kept: list[int] = []
+    for i in ranked:
+        trial = sorted(kept + [i])
+        if len(session.tokens.encode(_notes_prompt(session, [notes[j] for j in trial], REDUCE_NOTES))) > room:
+            break
+        kept = trial
+    return [notes[i] for i in kept] or [notes[ranked[0]]]
 
 
 def _reductions(session: Session, notes: list[str], instruction: str, max_tokens: int,
@@ -314,6 +362,18 @@ def summarize_parts(session: Session, sections: list[Section], max_tokens: int,
     parts = [sections[a:b] for a, b in summary_parts(len(sections), max_tokens)]
     budget = max(1, max_tokens // len(parts))
     return [part_summary(session, p, w, budget, sampling) for p, w in zip(parts, part_weights(parts))]
+
+
+def extract_parts(sections: list[Section], max_tokens: int) -> list[Candidate]:
+    """The summary without the model: each part's two best notes as they are (what an interrupted run prints:
+    nothing to wait for, nothing new said)."""
+    parts = [sections[a:b] for a, b in summary_parts(len(sections), max_tokens)]
+    out = []
+    for part, weights in zip(parts, part_weights(parts)):
+        notes = [s.note for s in part if s.note]
+        words = {w for s in part for n in s.names for w in n.split()}
+        out.append(Candidate(_extract(notes, weights, words) if notes else "", "extract"))
+    return out
 
 
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,

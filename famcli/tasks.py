@@ -17,9 +17,14 @@ from famcli.answer import (
     AnswerOptions,
     ChunkSearch,
     Evidence,
+    asks_for_several,
     evidence_prompt,
+    explains,
     find_evidence,
+    item_key,
+    list_text,
     quoted,
+    several_parts,
     supported,
 )
 from famcli.config import MemoryConfig
@@ -195,20 +200,35 @@ class Session:
         return self.answer_path()[0] == "memory"
 
     def evidence(self, index: RecallIndex, question: str) -> Evidence:
-        """The sentences that match a question (famcli.answer); the chunks' text and BM25 index are built once per
-        reading, so a conversation's later questions only score."""
+        """The sentences that match a question (famcli.answer)."""
+        return find_evidence(index, question, self.loaded.tokenizer.decode, self.answer_options, self._search(index))
+
+    def several_parts(self, index: RecallIndex, question: str) -> list[Passage]:
+        """The sentences that may each answer part of a question that asks for several things."""
+        return several_parts(index, question, self.loaded.tokenizer.decode, self.answer_options, self._search(index))
+
+    def _search(self, index: RecallIndex) -> ChunkSearch:
+        """The chunks' text and BM25 index, built once per reading: a conversation's later questions only score."""
         search = getattr(index, "search", None)
         if search is None or search.n_chunks != index.n_chunks:
             search = index.search = ChunkSearch(index, self.loaded.tokenizer.decode)
-        return find_evidence(index, question, self.loaded.tokenizer.decode, self.answer_options, search)
+        return search
 
     def decode_answer(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
                       sampling: Sampling) -> tuple[str, bool]:
-        """(answer, cut at max_tokens): decoded until the model ends its turn, a loop is banned by the sampling's
-        no-repeat rule, or the limit."""
+        """(answer, cut at max_tokens): decoded until the model ends its turn, a paragraph is finished and a blank
+        line follows it, a line repeats an earlier one (a loop: it is dropped), or the limit; the sampling's
+        no-repeat rule bans shorter loops."""
         tok, ids = self.loaded.tokenizer, []
         for token in stream_tokens(engine, state, prompt_ids, max_tokens, sampling, self.stop_ids()):
             ids.append(token)
+            if "\n" in tok.decode([token]):
+                text = tok.decode(ids, skip_special_tokens=True)
+                kept = repeated_line(text)
+                if kept is not None:  # a loop of whole lines: what came before it is the answer
+                    return kept, False
+                if finished_paragraph(text):  # what follows a finished answer is talk about it
+                    return text.strip(), False
         return tok.decode(ids, skip_special_tokens=True).strip(), len(ids) >= max_tokens
 
     # ----- recall ------------------------------------------------------------------------------------
@@ -347,8 +367,8 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
             return _shown(Answer(text, passages, "whole", cut), on_text)
         return _shown(Answer(f"{NOT_FOUND} (no passage matches the question's words.)", [], "not found"), on_text)
     memory = session.answers_from_memory
-    tries = [evidence.sentences] + ([evidence.sentences[:1]] if len(evidence.sentences) > 1 else [])
-    for sentences in tries:
+
+    def answer_from(sentences: list[str], limit: int) -> tuple[str, bool]:
         prompt = session.loaded.tokenizer.encode(chat_turn(session, evidence_prompt(sentences, question)),
                                                  add_special_tokens=False)
         if memory:
@@ -356,10 +376,69 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
         else:
             engine = session.final_reader()
             start = engine.new_state()
-        text, cut = session.decode_answer(engine, start, prompt, max_tokens, sampling)
+        return session.decode_answer(engine, start, prompt, limit, sampling)
+
+    if session.answer_options.lists and asks_for_several(question):
+        parts = session.several_parts(index, question)
+        if len(parts) >= 2:
+            return _shown(_item_by_item(session, parts, question, max_tokens, answer_from), on_text)
+    if evidence.following:  # "why" / "how": the matching sentence and the ones after it, read together
+        text, cut = answer_from(evidence.sentences, max_tokens)
+        check = session.answer_options.check
+        if not check or cut or (supported(text, evidence.sentences, question) and explains(text, evidence, question)):
+            return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
+        told = evidence.passages[:2]  # the sentence and the one after it
+        return _shown(Answer(quoted(" ".join(p.text for p in told)), told, "quoted"), on_text)
+    tries = [evidence.sentences] + ([evidence.sentences[:1]] if len(evidence.sentences) > 1 else [])
+    for sentences in tries:
+        text, cut = answer_from(sentences, max_tokens)
         if not session.answer_options.check or cut or supported(text, sentences, question):
             return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
     return _shown(Answer(quoted(evidence.sentences[0]), evidence.passages[:1], "quoted"), on_text)
+
+
+ITEM_TOKENS = 60  # one item of a several-part answer: a short answer from one sentence
+
+
+def _item_by_item(session: Session, passages: list[Passage], question: str, max_tokens: int,
+                  answer_from: Callable[[list[str], int], tuple[str, bool]]) -> Answer:
+    """A several-part answer: each matching sentence answered on its own (the model's short answer when the
+    sentence supports it, else the sentence), repeats dropped, the items in document order as a list; each
+    item's passage is its source, in the same order."""
+    items, used, seen = [], [], set()
+    for p in passages:
+        item = p.text
+        if session.answer_options.item_answers:
+            text, cut = answer_from([p.text], min(ITEM_TOKENS, max_tokens))
+            text = " ".join(text.split())
+            if not cut and supported(text, [p.text], question):
+                item = text
+        key = item_key(item)
+        if key and key not in seen:
+            seen.add(key)
+            items.append(item)
+            used.append(p)
+    return Answer(list_text(items), used, "items")
+
+
+def finished_paragraph(text: str) -> bool:
+    """Whether the text ends in a blank line after a finished sentence (not after a lead-in to a list ending in
+    ":" or an item without a full stop): the default model's answer is done there, and goes on to comment on
+    it ("In this context, the answer is ...")."""
+    if not text.endswith("\n\n"):
+        return False
+    body = text.rstrip()
+    return bool(body) and body[-1] in ".!?\"'”’)" and not body.endswith(":")
+
+
+def repeated_line(text: str) -> str | None:
+    """The text before its last complete line when that line repeats an earlier one (a model writing a list
+    that starts over), else None."""
+    lines = text.split("\n")[:-1]  # complete lines
+    said = [" ".join(line.split()) for line in lines]
+    if len(said) < 2 or not said[-1] or said[-1] not in said[:-1]:
+        return None
+    return "\n".join(lines[:-1]).strip()
 
 
 def _shown(answer: Answer, on_text: Callable[[str], None] | None) -> Answer:

@@ -1,4 +1,4 @@
-"""`famcli train`: memory adaptation of a pretrained model (design doc sections 6 and 7, issues 4 and 6).
+"""`famcli train`: memory adaptation of a pretrained model (docs/design.md, sections 6 and 7, issues 4 and 6).
 
 What learns: LoRA (peft) on the attention and MLP projections, and the memory's own weights: the N-vector
 FAM prompt (--memory fam) or the Memformer writer and initial slots (--memory memformer). What it

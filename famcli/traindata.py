@@ -1,6 +1,6 @@
 """Training documents for FAM adaptation, generated here (no downloads), deterministic per step and seed.
 
-Four kinds, mixed per step (design doc section 6 and issue 4):
+Four kinds, mixed per step (docs/design.md, section 6 and issue 4):
 - facts: a fact (pass key, secret number, door code, a name, a place) hidden at a random depth in filler,
   asked for at the end; loss on the answer only. Several templates, so the memory learns more than one.
 - lm: plain language modelling on book text through the memory (keeps ordinary use intact).

@@ -5,14 +5,22 @@ memory's state."""
 from __future__ import annotations
 
 import pytest
-from conftest import NEEDLE
+from conftest import FILLER, NEEDLE
 
-from famcli.answer import NOT_FOUND, question_names, split_sentences, supported
+from famcli.answer import (
+    NOT_FOUND,
+    asks_for_several,
+    question_names,
+    split_sentences,
+    supported,
+)
+from famcli.generate import Sampling
 from famcli.jobs import ask_document
 from famcli.models import load_model
 from famcli.retrieve import RecallOptions
 from famcli.runtime import prepare
-from famcli.tasks import Session
+from famcli.tasks import Session, finished_paragraph, repeated_line
+
 
 def session_for(tiny: str, answer_from: str = "auto", memory: str = "auto") -> Session:
     loaded, config = prepare(load_model(tiny, dtype="fp32"), memory, "none")
@@ -41,6 +49,7 @@ def test_question_names():
     ("The pass key is a small silver key.", False),  # nothing particular, though it asks for a key
     ("The pass key.", False),  # only the question's words
     ("", False),
+    ("The pass key 48213 and the others are:", False),  # a lead-in, whatever it holds
 ])
 def test_an_answer_must_bring_what_the_evidence_says(answer, ok):
     evidence = ["The pass key is 48213. Remember it.", "The sky was grey over the harbour."]
@@ -101,3 +110,123 @@ def test_a_cut_answer_is_marked(tiny, long_doc):
     session.answer_options = type(session.answer_options)(check=False)
     result = ask_document(session, str(long_doc), "What is the secret password?", max_tokens=2)
     assert result["truncated"] is True and result["answer"].endswith("\u2026")
+
+
+@pytest.mark.parametrize("question, several", [
+    ("What are the ingredients of the tonic?", True), ("Who were the members of the committee?", True),
+    ("Which towns did she pass through?", True), ("What tools did the cooper keep?", True),
+    ("List the rooms of the house.", True), ("Name the three brothers.", True),
+    ("What is the pass key?", False), ("Which access number was given?", False), ("What happens at the end?", False),
+    ("Who approved the release?", False), ("How many sacks did the mill grind?", False),
+])
+def test_questions_that_ask_for_several_things(question, several):
+    assert asks_for_several(question) is several
+
+
+ITEMS = ["The first thing the Morrow tonic needs is crushed amber.",
+         "Nobody can brew the Morrow tonic without pale moss.",
+         "Into the Morrow tonic, the recipe says, goes river salt."]
+
+
+def test_a_several_part_question_gets_one_item_from_each_passage(tiny, tmp_path):
+    """Three items on three pages, a distractor of the same kind elsewhere: the answer lists the three, each
+    its own document sentence, in document order, each with its passage."""
+    path = tmp_path / "essays.txt"
+    distractor = "The market sold dried pepper by the sack. "
+    path.write_text(FILLER * 30 + ITEMS[0] + " " + FILLER * 30 + distractor + FILLER * 10 + ITEMS[1] + " "
+                    + FILLER * 30 + ITEMS[2] + " " + FILLER * 20)
+    result = ask_document(session_for(tiny), str(path), "What are the ingredients of the Morrow tonic?", max_tokens=8)
+    assert result["answer_path"] == "items" and result["answer"].splitlines() == [f"- {item}" for item in ITEMS]
+    assert [p["snippet"] for p in result["passages"]] == ITEMS and "pepper" not in result["answer"]
+    starts = [p["start_token"] for p in result["passages"]]
+    assert starts == sorted(starts)
+
+
+def test_a_looping_list_is_stopped_at_its_first_repeat(tiny, monkeypatch):
+    import famcli.tasks as tasks
+
+    session = session_for(tiny)
+    tok = session.loaded.tokenizer
+    looping = tok.encode("- the grass\n- the pass key\n- the grass\n- the pass key\n" * 10, add_special_tokens=False)
+    monkeypatch.setattr(tasks, "stream_tokens", lambda *a, **k: iter(looping))
+    engine = session.final_reader()
+    text, cut = session.decode_answer(engine, engine.new_state(), [1, 2], 500, Sampling())
+    assert text == "- the grass\n- the pass key" and cut is False
+    assert repeated_line("a\nb\nc\n") is None and repeated_line("a\nb\na\n") == "a\nb"
+
+
+LIST_ANSWER = "The password and the animal are\n- bluebird\n- the red fox"
+
+
+@pytest.fixture
+def lists_answers(monkeypatch):
+    """A model that answers with a newline-separated list."""
+    monkeypatch.setattr(Session, "decode_answer", lambda self, *a: (LIST_ANSWER, False))
+
+
+def test_a_list_answer_reaches_stdout_and_json_whole(tiny, tmp_path, capsys, lists_answers):
+    import json
+
+    from famcli.cli import main
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n")
+    assert main(["ask", str(doc), "What is the secret password?", "--model", tiny, "-q"]) == 0
+    assert capsys.readouterr().out == LIST_ANSWER + "\n"
+    assert main(["ask", str(doc), "What is the secret password?", "--model", tiny, "-q", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["answer"] == LIST_ANSWER and out["truncated"] is False
+
+
+def test_a_list_answer_reaches_piped_chat_whole(tiny, tmp_path, capsys, lists_answers, monkeypatch):
+    import io
+    import json
+    import sys
+
+    from famcli.cli import main
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n")
+    questions = b"What is the secret password?\nWhere does the fox live?\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(questions)))
+    assert main(["chat", str(doc), "--model", tiny, "-q"]) == 0
+    assert capsys.readouterr().out == (LIST_ANSWER + "\n\n") * 2  # each list, then a blank line
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(questions)))
+    assert main(["chat", str(doc), "--model", tiny, "-q", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["answer"] for r in records] == [LIST_ANSWER] * 2
+
+
+def test_a_finished_paragraph_ends_an_answer_but_a_lead_in_does_not():
+    assert finished_paragraph("Pungin crossed the river at dawn.\n\n")
+    assert not finished_paragraph("The ingredients are:\n\n")  # a list follows
+    assert not finished_paragraph("- moonwater\n\n")  # an item, not a finished sentence
+    assert not finished_paragraph("Pungin crossed the river at dawn.\n")
+
+
+def test_why_takes_the_sentences_after_the_one_that_matches(tiny, tmp_path):
+    """A reason seldom repeats the question's words: the evidence for "why" is the matching sentence and the
+    ones after it, and an answer that only restates the first is not taken (the two sentences are quoted)."""
+    from famcli.answer import Evidence, explains
+
+    path = tmp_path / "story.txt"
+    path.write_text(FILLER * 30 + "Orla Quennell left Dunmore in the spring. The harvest had failed for the third "
+                    "time, and the bank had called in the loan. " + FILLER * 30)
+    session = session_for(tiny)
+    index = session.new_index()
+    from famcli.documents import open_document
+
+    session.index_text(index, open_document(str(path)).pieces)
+    evidence = session.evidence(index, "Why did Orla Quennell leave Dunmore?")
+    assert evidence.following >= 1 and evidence.sentences[0] == "Orla Quennell left Dunmore in the spring."
+    assert evidence.sentences[1].startswith("The harvest had failed")
+    question = "Why did Orla Quennell leave Dunmore?"
+    assert explains("She left because the harvest had failed.", evidence, question)
+    assert not explains("Orla Quennell left Dunmore in the spring.", evidence, question)
+    assert explains("anything", Evidence(evidence.passages, [], True, 0), question)  # not a why: no demand
+    result = ask_document(session, str(path), question, max_tokens=6)
+    if result["answer_path"] == "quoted":
+        assert "harvest had failed" in result["answer"] and "left Dunmore" in result["answer"]
+    else:
+        assert result["answer_path"] == "passages"
+        assert result["truncated"] or explains(result["answer"], evidence, question)  # (a cut answer is not checked)

@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+import pytest
+
 from famcli import summary
 from famcli.summary import (
     Candidate,
@@ -23,7 +25,8 @@ class _WordTokens:  # a tokenizer of whole words: enough for the names a draft i
         return [sum(map(ord, w)) for w in text.split()]
 
 
-WORD_TOKENS = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens()})()})()
+WORD_TOKENS = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens(), "context_window": 8192})(),
+                                   "tokens": type("Tokens", (), {"encode": staticmethod(str.split)})()})()
 
 
 def test_boosted_names_are_the_most_particular_first_tokens_once_each():
@@ -144,3 +147,105 @@ def test_a_finished_candidate_beats_a_richer_one_cut_off_mid_sentence(monkeypatc
     assert score(texts["boosted"], weights, WORDS) > score(texts["greedy"], weights, WORDS)
     chosen = part_summary(WORD_TOKENS, sections, weights, 50, summary.Sampling())
     assert chosen.text.endswith(".") and chosen.how in ("greedy", "extract")
+
+
+# ----- nothing invented, nothing lost ------------------------------------------------------------------------
+
+SECTION_TEXT = ("Elinor Dashwood walked to Barton Park with her sister Marianne. Colonel Brandon met them at the gate "
+                "and spoke of the weather. The house stood quiet in the rain.")
+
+
+def test_a_note_naming_someone_the_section_never_does_is_refused():
+    from famcli.summary import central_sentence, invented_names
+
+    assert invented_names("Elinor Dashwood and Lord Curzon walked to the park.", SECTION_TEXT) == ["Lord Curzon"]
+    assert invented_names("Elinor Dashwood met Colonel Brandon.", SECTION_TEXT) == []
+    weights = {"Elinor Dashwood": 1.0, "Colonel Brandon": 1.0, "Marianne": 0.5, "Barton Park": 0.5}
+    assert central_sentence(SECTION_TEXT, weights).startswith("Elinor Dashwood walked to Barton Park")
+
+
+def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(tiny, monkeypatch):
+    from famcli.models import load_model
+    from famcli.retrieve import RecallOptions
+    from famcli.runtime import prepare
+    from famcli.summary import Section, section_names
+    from famcli.tasks import Session
+
+    loaded, config = prepare(load_model(tiny, dtype="fp32"), "auto", "none")
+    session = Session(loaded, config, RecallOptions())
+    monkeypatch.setattr(summary, "sentences", lambda *a, **k: ["Lord Curzon and Madame Dadouille dined in state."] * 6)
+    counts, hint = section_names(SECTION_TEXT)
+    section = Section((0, 40), None, counts, hint)
+    ids = loaded.tokenizer.encode(SECTION_TEXT, add_special_tokens=False)
+    note = summary.section_note(session, ids, section)
+    assert "Curzon" not in note and section.source == "sentence" and note in SECTION_TEXT
+
+
+def _book(tmp_path, chapters: int = 12):
+    path = tmp_path / "book.txt"
+    path.write_text("".join(f"CHAPTER {i + 1}.\n\n" + f"Captain Orme sailed past the isle of Tarrow in the spring of "
+                            f"year {i}. " * 60 + "\n\n" for i in range(chapters)))
+    return path
+
+
+def test_notes_out_keeps_the_notes_and_a_second_run_takes_them(tiny, tmp_path, capsys, monkeypatch):
+    import json
+
+    from famcli.cli import main
+
+    book, notes = _book(tmp_path), tmp_path / "notes.jsonl"
+    args = ["summarize", str(book), "--model", tiny, "--notes-out", str(notes), "--json", "-q", "--length", "short"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    lines = notes.read_text().splitlines()
+    assert json.loads(lines[0])["famcli_notes"] == 1 and len(lines) == 1 + len(first["sections"]) > 2
+    monkeypatch.setattr(summary, "sentences", lambda *a, **k: pytest.fail("a note was written again"))
+    import famcli.jobs as jobs
+
+    monkeypatch.setattr(jobs, "summarize_parts", lambda session, written, max_tokens, sampling:
+                        summary.extract_parts(written, max_tokens))
+    assert main(args) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert [s["note"] for s in again["sections"]] == [s["note"] for s in first["sections"]]
+    assert {s["from"] for s in again["sections"]} == {"earlier run"}
+    other = tmp_path / "other.txt"
+    other.write_text("A different book entirely. " * 400)
+    assert main(["summarize", str(other), "--model", tiny, "--notes-out", str(notes), "-q"]) == 1
+    assert "holds notes of book.txt" in capsys.readouterr().err
+
+
+def test_sigterm_during_summarize_prints_the_summary_of_the_notes_so_far(tiny, tmp_path):
+    import json
+    import signal
+    import subprocess
+
+    from conftest import famcli_process
+
+    book, notes = _book(tmp_path, 40), tmp_path / "notes.jsonl"
+    proc = famcli_process(["summarize", book, "--model", tiny, "--json", "--notes-out", notes, "--sections", "40"],
+                          popen=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = 0
+    while (line := proc.stderr.readline()) and seen < 2:
+        seen += line.startswith("[")  # a note, as it is written
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
+    result = json.loads(out)
+    assert result["partial"]["tokens_read"] < result["partial"]["tokens_total"] and result["summary"]
+    assert len(result["sections"]) >= 2 and len(notes.read_text().splitlines()) >= 3
+
+
+def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
+    """A part of a long book read in many sections has more notes than the window holds (the tiny model's 2,048
+    tokens overflowed); its best notes by score are kept, in document order."""
+    small = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens(), "context_window": 180})(),
+                                 "tokens": type("Tokens", (), {"encode": staticmethod(str.split)})()})()
+    notes = [f"Nothing much happens here in part {i} of the long and winding story at all." for i in range(8)]
+    notes[2] = "Alice meets the Gryphon and the Mock Turtle by the sea."
+    notes[6] = "The Mock Turtle sings of the Lobster Quadrille to Alice."
+    weights = {"Alice": 1.0, "Gryphon": 1.0, "Mock Turtle": 1.0, "Lobster Quadrille": 1.0}
+    words = {"Alice", "Gryphon", "Mock", "Turtle", "Lobster", "Quadrille"}
+    kept = summary._fitting(small, notes, weights, words, 50)
+    assert notes[2] in kept and notes[6] in kept and len(kept) < len(notes)
+    assert kept == [n for n in notes if n in kept]  # document order
+    assert summary._fitting(WORD_TOKENS, notes, weights, words, 50) == notes  # they fit: all of them

@@ -63,15 +63,35 @@ def summarize(
                                           "of 1,000-3,000 tokens: a long book gets more).")] = 16,
     keep_all: Annotated[bool, typer.Option("--keep-all", help="Also read boilerplate: Gutenberg licences, tables "
                                            "of contents, PDF running headers and page numbers.")] = False,
+    notes_out: Annotated[Optional[Path], typer.Option("--notes-out", help="Keep each note in this file as it is "
+                         "written (JSON lines); run again with it to take up where an interrupted run stopped.")] = None,
 ):
     """Summarize a whole document: a note on each section the model reads whole, then a summary of the notes."""
-    from famcli.jobs import numbered_notes, summarize_document
+    from famcli.errors import Interrupted
+    from famcli.jobs import summarize_document
     from famcli.reading import open_session
+
     max_tokens = summary_tokens(length, max_tokens)
     ui = Ui(quiet, progress)
+    check_writable(notes_out, "notes file")
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, reporter=ui)
-    result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui, keep_all)
+    try:
+        result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui, keep_all,
+                                    notes_out)
+    except Interrupted as stopped:  # what was read is not lost: the notes so far and their summary, marked partial
+        result, part = stopped.result, stopped.result["partial"]
+        ui.note(f"Stopped after {part['tokens_read']:,} of {part['tokens_total'] or '?'} tokens: the summary below "
+                "is of the notes so far (their best notes, partial)"
+                + (f"; {notes_out} keeps them for the next run" if notes_out else "") + ".")
+        _print_summary(result, notes, as_json)
+        raise stopped.cause from None
+    _print_summary(result, notes, as_json)
+
+
+def _print_summary(result: dict, notes: bool, as_json: bool) -> None:
+    from famcli.jobs import numbered_notes
+
     text = result["summary"] if not notes else \
         "\n".join(["Notes:", *numbered_notes(result["sections"]), "", "Summary:", result["summary"]])
     emit(as_json, result, text)

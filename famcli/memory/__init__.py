@@ -1,4 +1,4 @@
-"""The memories famcli reads with, one module each, found through one registry (design doc section 4).
+"""The memories famcli reads with, one module each, found through one registry (docs/design.md, section 4).
 
 A memory is a `famcli.memory.base.Memory` subclass: it owns its state tensors, its hooks in the engine's
 block step, its learned parameters and the tensors its adapter file holds. The engine keeps the block loop
@@ -9,7 +9,7 @@ and the ring buffer and never branches on the mode. Adding a memory is one modul
     sink       BSWA + the first tokens kept forever (StreamingLLM)
     bswa       block sliding window attention alone
     fam        BSWA + Feedback Attention Memory (TransformerFAM, Algorithm 2)
-    memformer  BSWA + Memformer slots written by a learned gated writer (design doc section 7)
+    memformer  BSWA + Memformer slots written by a learned gated writer (docs/design.md, section 7)
 """
 
 from __future__ import annotations

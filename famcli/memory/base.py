@@ -149,7 +149,7 @@ class Memory:
 
 def zero_shot_prompt(engine, n: int) -> torch.Tensor:
     """(n, d) fp32 embeddings of a fixed text, repeated to n rows: the untrained memory's starting rows
-    (design doc 3.1)."""
+    (docs/design.md, section 3.1)."""
     ids = engine.prompt_ids or list(range(1, n + 1))
     ids = [ids[i % len(ids)] for i in range(n)]
     with torch.no_grad():

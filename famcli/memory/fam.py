@@ -1,4 +1,4 @@
-"""Feedback Attention Memory (TransformerFAM, arXiv 2404.09173, Algorithm 2; design doc sections 3-5).
+"""Feedback Attention Memory (TransformerFAM, arXiv 2404.09173, Algorithm 2; docs/design.md, sections 3-5).
 
 Per layer l the state holds N FAM vectors F^l (N, d). At the start of block tau they go through layer l's
 norm and projections with the block's tokens; their keys sit before the ring at the positions just before

@@ -1,4 +1,4 @@
-"""Memformer slot memory (Wu et al., arXiv 2010.06891; design doc section 7) on a pretrained decoder.
+"""Memformer slot memory (Wu et al., arXiv 2010.06891; docs/design.md, section 7) on a pretrained decoder.
 
 Per layer l the state holds K slots S^l (K, d). Reading costs no new weights: at the start of a block the
 slots go through the layer's own norm and key/value projections and sit in the key/value buffer where
