@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from famcli.documents import DOCUMENT_SUFFIXES
 from famcli.errors import UserError, is_user_error, one_line
 
-SUFFIXES = (".txt", ".md", ".log", ".pdf", ".epub", ".docx", ".html", ".htm", ".gz", ".bz2", ".xz", ".zst")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def find_documents(items: Iterable[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            matches = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES))
+            matches = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(DOCUMENT_SUFFIXES))
         elif path.is_file():
             matches = [path]
         else:

@@ -25,6 +25,9 @@ from famcli.limits import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, Inflation, LimitError,
 CHUNK_BYTES = 1 << 16
 READS = "text, Markdown, logs, PDF, EPUB, DOCX, HTML, and gzip/bz2/xz/zstd-compressed text"
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+# what a folder given to `batch` is searched for (the kind of a file named directly is read from its bytes)
+DOCUMENT_SUFFIXES = (".txt", ".md", ".log", ".pdf", ".epub", ".docx", *sorted(HTML_SUFFIXES), ".gz", ".bz2", ".xz",
+                     ".zst")
 COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 # what famcli recognises but does not read: first bytes -> what the file is
 FOREIGN = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",

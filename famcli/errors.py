@@ -25,6 +25,15 @@ def one_line(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__}, set FAMCLI_DEBUG=1 for details): {message}"
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (raised by the CLI's handlers): handled like Ctrl-C (what was read is saved where asked),
+    exit 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 class Interrupted(KeyboardInterrupt):
     """A long job stopped by Ctrl-C or a signal, with what it had done by then (`result`, marked partial);
     `cause` is the interrupt itself, which the CLI raises again after printing the result (exit 130 / 143)."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from famcli.documents import DocumentError, open_document
-from famcli.errors import Interrupted
+from famcli.errors import Interrupted, Stopped
 from famcli.generate import Sampling
 from famcli.reading import (
     Reporter,
@@ -244,10 +244,9 @@ def check_chat_file(file: str) -> None:
 
 
 def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 200, save_state: Path | None = None,
-                  load_state: Path | None = None, stopped: type[BaseException] = KeyboardInterrupt,
-                  reporter: Reporter = Silent()):
-    """The reading a conversation answers from. Ctrl-C while reading keeps what was read; `stopped` (a
-    signal) ends the run after saving."""
+                  load_state: Path | None = None, reporter: Reporter = Silent()):
+    """The reading a conversation answers from. Ctrl-C while reading keeps what was read; a signal (Stopped)
+    ends the run after saving."""
     check_chat_file(file)
     document = document_id(file)
     if load_state is not None:
@@ -262,7 +261,7 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
             read_document(session, state, file, password, reporter, prefix=READING_HEADER, index=index, total=total,
                           index_only=index is not None and path == "passages")
             reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
-        except stopped:
+        except Stopped:
             save_reading(session, state, save_state, reporter, document)
             raise
         except KeyboardInterrupt:

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from famcli.cache import cache_root
 from famcli.errors import UserError
 from famcli.limits import MAX_GGUF_COUNT
 
@@ -155,11 +156,6 @@ def refuse_custom_code(folder: Path, spec: str) -> None:
         if name == "config.json" and settings.get("model_type") not in SUPPORTED_ARCHS:
             raise ModelError(f"architecture {settings.get('model_type')!r} is not supported (famcli supports "
                              f"{', '.join(SUPPORTED_ARCHS)})")
-
-
-def cache_root() -> Path:
-    root = os.environ.get("FAMCLI_CACHE") or Path.home() / ".cache" / "famcli"
-    return Path(root)
 
 
 def calibration_file(location, gguf_file: str | None) -> Path | None:

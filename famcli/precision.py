@@ -130,7 +130,7 @@ def precision_timings(reading: bool = True) -> dict[str, float]:
 
 def precision_file(candidates: tuple[str, ...]) -> Path:
     """Where the precision probe's timings for this CPU, torch and thread count are kept."""
-    from famcli.models import cache_root
+    from famcli.cache import cache_root
     from famcli.quant import engine
 
     cpu = [line for line in _cpuinfo() if line.startswith(("model name", "flags"))][:2] or [platform.processor()]

@@ -64,7 +64,7 @@ def open_session(model, memory: str, sizes: dict, dtype: str, device: str, seed:
 
 
 def note_untrained(reporter: Reporter, config: MemoryConfig) -> None:
-    what = "a seeded, untrained writer" if config.memory.length_option == "--slots" else "a zero-shot FAM"
+    what = config.memory.untrained
     reporter.note(f"Note: no trained {config.mode} adapter for this model; reading with {what} (train one with "
                   f"`famcli train --memory {config.mode}`)")
 

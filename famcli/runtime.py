@@ -118,8 +118,8 @@ def memory_summary(engine: Engine, adapter: Adapter | None = None) -> dict:
         "window_tokens": engine.config.window if engine.config.mode != "full" else engine.context_window,
         "state_bytes": state.nbytes(),
     }
-    if engine.config.memory.length_option == "--slots":
-        out["slots"] = out.pop("fam_length")
+    if engine.config.memory.length_name != "fam_length":
+        out[engine.config.memory.length_name] = out.pop("fam_length")
     if adapter is not None and engine.config.mode == adapter.mode:
         out["adapter"] = str(adapter.path) if adapter.path else "yes"
     elif engine.config.trainable:

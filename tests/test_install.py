@@ -61,3 +61,32 @@ def test_installed_command_answers_on_the_default_model(tmp_path):
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Biscuit" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_the_library_never_imports_its_command_line():
+    """Only famcli/cli and the entry points import famcli.cli: the library is usable without it (docs/design.md,
+    section 11). Imports inside functions count too."""
+    import ast
+    from pathlib import Path
+
+    import famcli
+
+    root = Path(famcli.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("cli/") or rel == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{rel}: {n}" for n in names if n == "famcli.cli" or n.startswith("famcli.cli.")]
+    assert offenders == []
+
+
+def test_batch_finds_every_kind_of_document_famcli_reads(tmp_path):
+    from famcli.batch import find_documents
+
+    for name in ("a.txt", "b.xhtml", "c.htm", "d.epub", "e.log.zst", "f.png", "g.py"):
+        (tmp_path / name).write_text("x")
+    assert [p.name for p in find_documents([str(tmp_path)])] == ["a.txt", "b.xhtml", "c.htm", "d.epub", "e.log.zst"]

@@ -15,7 +15,7 @@ import typer
 
 from famcli import __version__
 from famcli.cli import batch, info, measure, read, train
-from famcli.errors import is_user_error, one_line
+from famcli.errors import Stopped, is_user_error, one_line
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
 
@@ -46,14 +46,6 @@ def _version(value: bool):
 def root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                help="Print the version and exit.")] = False):
     """famcli: summarize, ask, chat, passkey and stream over documents of any length."""
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: handled like Ctrl-C (what was read is saved where asked), exit 128 + the signal."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
 
 
 _signalled: list[int] = []  # the signal that stopped this run (typer turns the exception into exit code 130)

@@ -145,7 +145,6 @@ def chat(
     """Read a document once, then answer question after question from that reading: an interactive prompt
     in a terminal, one answer per question line through a pipe (--json: one object per line)."""
     from famcli.chat import Conversation, lines, repl
-    from famcli.cli import Stopped
     from famcli.generate import Sampling
     from famcli.jobs import check_chat_file, read_for_chat
     from famcli.reading import open_session
@@ -158,7 +157,7 @@ def chat(
         raise UserError("stdin is closed: chat reads its questions from the terminal or a pipe")
     session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
                            adapter, recall, ui)
-    state = read_for_chat(session, file, password, max_tokens, save_state, load_state, Stopped, ui)
+    state = read_for_chat(session, file, password, max_tokens, save_state, load_state, ui)
     conversation = Conversation(session, state, max_tokens, Sampling(temperature, seed=seed), session.identity)
     if sys.stdin.isatty():
         repl(conversation, history, _write, _stream)

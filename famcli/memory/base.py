@@ -51,6 +51,8 @@ class Memory:
     within_block: tuple[str, ...] = ()  # per-layer state tensors carried between chunks of one block
     fp32: tuple[str, ...] = ()  # state tensors kept in fp32 whatever the model's dtype
     length_option = "--fam-length"  # the option that sets `fam_length` for this memory, in messages
+    length_name = "fam_length"  # what `fam_length` is called in this memory's summaries (famcli info, --json)
+    untrained = "a zero-shot FAM"  # what reads when no adapter trained this memory
 
     # ----- configuration -------------------------------------------------------------------------
 

@@ -134,6 +134,8 @@ class Memformer(Memory):
     within_block = ("w_max", "w_sum", "w_acc")  # the writer's running softmax over the current block
     fp32 = ("slots", "w_max", "w_sum", "w_acc")
     length_option = "--slots"
+    length_name = "slots"
+    untrained = "a seeded, untrained writer"
 
     @classmethod
     def validate(cls, config) -> None:
