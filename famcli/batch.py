@@ -1,7 +1,8 @@
 """`famcli batch`: the same job over many documents, on this machine or on a Ray cluster.
 
 Every document gives one JSON line in the output, written as soon as it finishes: the object the single
-command prints with `--json`, plus `file`, `status` (ok | error) and `error`. A document that cannot be read is
+command prints with `--json`, plus `file`, `status` (ok | error | partial: a summary stopped by Ctrl-C, read
+again on `--resume`) and `error`. A document that cannot be read is
 an error line, never the end of the batch; `resume` skips documents already in the output. Each worker loads
 the model once and reads documents one after another with its share of the cores:
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from famcli.documents import DOCUMENT_SUFFIXES
-from famcli.errors import UserError, is_user_error, one_line
+from famcli.errors import Interrupted, UserError, is_user_error, one_line
 
 
 
@@ -76,7 +77,8 @@ def finished(out: Path) -> set[str]:
         if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and "status" in entry):
             raise UserError(f"{out} line {number} is not a famcli batch line: --resume continues only a file "
                             "famcli batch wrote; choose another --out")
-        done.add(entry["file"])
+        if entry["status"] != "partial":  # a document stopped part way is read again
+            done.add(entry["file"])
     if len(complete) < len(data):  # the line a kill cut short
         with out.open("r+b") as f:
             f.truncate(len(complete))
@@ -104,6 +106,9 @@ class Worker:
         t0 = time.perf_counter()
         try:
             result = self._run(path)
+        except Interrupted as stop:  # a summary stopped part way: its line says so (`run` writes it)
+            stop.result = {"file": path, "status": "partial", "error": None, **stop.result}
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad document must not end the batch
             kind = "error" if is_user_error(exc) else "internal error"
             return {"file": path, "status": "error", "error": one_line(exc), "error_kind": kind,
@@ -258,11 +263,15 @@ def run(job: Job, items: Iterable[str], out: Path, jobs: int | None = None, thre
         workers, each = plan_workers(jobs, len(todo))
         lines = run_local(job, todo, workers, threads or each)
     with out.open("a", encoding="utf-8") as sink:
-        for line in lines:
-            sink.write(json.dumps(line, default=str) + "\n")
-            sink.flush()
-            progress.add(line)
-            if on_line:
-                on_line(line, progress)
+        try:
+            for line in lines:
+                sink.write(json.dumps(line, default=str) + "\n")
+                sink.flush()
+                progress.add(line)
+                if on_line:
+                    on_line(line, progress)
+        except Interrupted as stop:  # the document being summarized when Ctrl-C came: what it had, marked partial
+            sink.write(json.dumps(stop.result, default=str) + "\n")
+            raise stop.cause from None
     return progress
 

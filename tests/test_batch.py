@@ -107,3 +107,34 @@ def test_two_local_workers_and_ray_give_the_one_worker_results(capsys, tiny, lib
     pytest.importorskip("ray")
     assert main(common + ["--out", str(on_ray), "--ray", "--jobs", "2", "--threads", "1"]) == 1
     _same(lines(one), lines(on_ray))
+
+
+def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_reads_it_again(tiny, tmp_path, capsys,
+                                                                                          monkeypatch):
+    import json
+
+    from famcli import summary
+    from famcli.cli import main
+
+    book = tmp_path / "book.txt"
+    book.write_text("".join(f"CHAPTER {i + 1}.\n\n" + "Captain Orme sailed past the isle of Tarrow. " * 60 + "\n\n"
+                            for i in range(12)))
+    out = tmp_path / "r.jsonl"
+    written = summary.section_note
+    calls = []
+
+    def stop_at_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr("famcli.jobs.section_note", stop_at_the_third)
+    code = main(["batch", "summarize", str(book), "--out", str(out), "--model", tiny, "--jobs", "1", "-q"])
+    capsys.readouterr()
+    line = json.loads(out.read_text())
+    assert code == 130 and line["status"] == "partial" and line["partial"]["tokens_read"] > 0
+    assert len(line["sections"]) == 2 and line["file"] == str(book)
+    from famcli.batch import finished
+
+    assert finished(out) == set()  # --resume reads it again
