@@ -16,11 +16,10 @@ import sys
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from famcli.errors import UserError
 from famcli.limits import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, Inflation, LimitError, mb
+from famcli.reader import Document, DocumentError
 
 CHUNK_BYTES = 1 << 16
 READS = "text, Markdown, logs, PDF, EPUB, DOCX, HTML, and gzip/bz2/xz/zstd-compressed text"
@@ -36,27 +35,6 @@ FOREIGN = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": 
            b"{\\rtf": "an RTF document (save it as DOCX or text)", b"SQLite format 3": "an SQLite database",
            b"PAR1": "a Parquet file"}
 
-
-class DocumentError(UserError):
-    """A document that cannot be read as text."""
-
-
-@dataclass
-class Document:
-    """A source of text pieces plus what its reader noticed (e.g. pages without text)."""
-
-    name: str
-    size_bytes: int | None
-    pieces: Iterator[str]
-    notes: list[str] = field(default_factory=list)
-    kind: str = "text"  # text | html | pdf | epub | docx, with "+gzip" etc. for compressed text
-    place: tuple[str, int | str] | None = None  # where the last piece came from: ("page", 3), ("chapter", "I.")
-    stream: bool = False  # stdin, a named pipe or /dev/fd/N: read once, as it arrives
-
-    @property
-    def countable(self) -> bool:
-        """Whether counting its tokens before reading is cheap (not a PDF's text extraction, not a pipe)."""
-        return self.kind != "pdf" and not self.stream
 
 
 def open_document(path: str, password: str | None = None) -> Document:

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from famcli.documents import Document, DocumentError
+from famcli.reader import Document, DocumentError
 from famcli.limits import MAX_SPINE
 
 BLOCKS = ["p", "div", "section", "article", "header", "footer", "aside", "nav", "main", "h1", "h2", "h3", "h4",
