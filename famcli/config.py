@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from famcli.errors import UserError
 from famcli.limits import MAX_BLOCK_SIZE, MAX_FAM_LENGTH, MAX_MEMORY_SEGMENTS
 
-MODES = ("full", "sink", "bswa", "fam", "memformer")  # the built-in memories (famcli.memory has the registry)
 
 
 class ConfigError(UserError):

