@@ -153,10 +153,7 @@ def find_evidence(index, question: str, decode: Callable[[list[int]], str], opti
         same = [j for j in (best[0] + 1,) if j < len(candidates) and j not in best
                 and candidates[j][:2] == candidates[best[0]][:2]]
         best = [best[0], *same] if same else best  # other matches would only distract from it
-    passages = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in best]
-    for p in passages:
-        p.place = index.place_at(p.start)
-    return Evidence(passages, missing, True, len(same))
+    return Evidence(_passages(index, candidates, ranked, best), missing, True, len(same))
 
 
 # A question that asks for several things: "What are ...", "Who were ...", "Which towns did ...", "List ...",
@@ -181,17 +178,19 @@ def several_parts(index, question: str, decode: Callable[[list[int]], str], opti
     """The sentences that may each answer part of a several-part question, in document order (docs/recall.md,
     "Whole answers"). The parts share the question's topic: of the question's words in the best BM25 chunk (of
     its proper names, when it has any there), the one the fewest chunks hold, but at least two (a list has two
-    parts; a word of one chunk is chance). Every
-    sentence around a chunk holding the topic that holds it too is a candidate; the best `items` by BM25 are
-    the parts. A topic in more than 4 x `items` chunks is no topic: no parts (the question is answered as one)."""
+    parts; a word of one chunk is chance). Every sentence around a chunk holding the topic that holds it too is
+    a candidate; the best `items` by BM25 are the parts. A topic in more than 4 x `items` chunks is no topic: no parts (the question is answered as one)."""
     search = search if search is not None else ChunkSearch(index, decode)
     bm25, scores = search.bm25, search.bm25.scores(question)
     if not len(scores) or scores.max() <= 0:
         return []
     in_best = set(bm25.terms(search.texts[int(np.argmax(scores))]))
-    named = set(bm25.terms(" ".join(question_names(question)))) & in_best
-    asked = named if any(bm25.holding(term) >= 2 for term in named) else set(bm25.terms(question)) & in_best
-    held = sorted((n, term) for term in asked if (n := bm25.holding(term)) >= 2)
+
+    def rarest_first(terms: set[str]) -> list[tuple[int, str]]:  # (chunks holding it, term), 2+ chunks
+        return sorted((n, term) for term in terms & in_best if (n := bm25.holding(term)) >= 2)
+
+    held = rarest_first(set(bm25.terms(" ".join(question_names(question))))) or \
+        rarest_first(set(bm25.terms(question)))
     if not held or held[0][0] > 4 * options.items:
         return []
     topic = held[0][1]
@@ -202,10 +201,15 @@ def several_parts(index, question: str, decode: Callable[[list[int]], str], opti
         return []
     ranked = bm25_scores([s for _, _, s in candidates], question)
     keep = sorted(np.argsort(-ranked, kind="stable")[:options.items])  # candidates are in document order
-    parts = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in keep]
-    for p in parts:
+    return _passages(index, candidates, ranked, keep)
+
+
+def _passages(index, candidates: list[tuple[int, int, str]], ranked, chosen) -> list[Passage]:
+    """The chosen candidate sentences as Passages: their window's span and place, their BM25 score."""
+    passages = [Passage(candidates[i][0], candidates[i][1], float(ranked[i]), candidates[i][2]) for i in chosen]
+    for p in passages:
         p.place = index.place_at(p.start)
-    return parts
+    return passages
 
 
 def list_text(items: list[str]) -> str:
@@ -301,6 +305,26 @@ def explains(answer: str, evidence: Evidence, question: str) -> bool:
     after = " ".join(evidence.sentences[1:1 + evidence.following])
     said = _stems(_WORD.findall(evidence.sentences[0])) | _stems(_WORD.findall(question)) | _stems(_stopwords())
     return bool((_stems(_WORD.findall(answer)) - said) & _stems(_WORD.findall(after)))
+
+
+def finished_paragraph(text: str) -> bool:
+    """Whether the text ends in a blank line after a finished sentence (not after a lead-in to a list ending in
+    ":" or an item without a full stop): the default model's answer is done there, and goes on to comment on
+    it ("In this context, the answer is ...")."""
+    if not text.endswith("\n\n"):
+        return False
+    body = text.rstrip()
+    return bool(body) and body[-1] in ".!?\"'”’)"
+
+
+def repeated_line(text: str) -> str | None:
+    """The text before its last complete line when that line repeats an earlier one (a model writing a list
+    that starts over), else None."""
+    lines = text.split("\n")[:-1]  # complete lines
+    said = [" ".join(line.split()) for line in lines]
+    if len(said) < 2 or not said[-1] or said[-1] not in said[:-1]:
+        return None
+    return "\n".join(lines[:-1]).strip()
 
 
 def quoted(sentence: str) -> str:

@@ -65,23 +65,19 @@ def finished(out: Path) -> set[str]:
     """The documents an earlier run already wrote a line for. The file must be one famcli batch wrote: every
     line one of its JSON objects, but a last line a kill cut short, which is cut off (nothing else is touched);
     a file with any other line is refused, never rewritten."""
+    from famcli.outputs import appended_lines, cut_to
+
     if not out.is_file():
         return set()
-    data, done = out.read_bytes(), set()
-    complete = data[:data.rfind(b"\n") + 1]
-    for number, line in enumerate(complete.splitlines(), 1):
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            entry = None
+    entries, keep = appended_lines(out)
+    done = set()
+    for number, entry in enumerate(entries, 1):
         if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and "status" in entry):
             raise UserError(f"{out} line {number} is not a famcli batch line: --resume continues only a file "
                             "famcli batch wrote; choose another --out")
         if entry["status"] != "partial":  # a document stopped part way is read again
             done.add(entry["file"])
-    if len(complete) < len(data):  # the line a kill cut short
-        with out.open("r+b") as f:
-            f.truncate(len(complete))
+    cut_to(out, keep)  # the line a kill cut short
     return done
 
 

@@ -17,7 +17,8 @@ from famcli.generate import Sampling
 from famcli.limits import LimitError, check_question
 from famcli.outputs import check_writable
 from famcli.retrieve import Passage, source_line
-from famcli.tasks import Session, ask
+from famcli.asking import ask
+from famcli.tasks import Session
 
 HELP = ("Ask anything about the document. /sources lists the passages of the last answer, /save FILE keeps "
         "the reading (famcli chat FILE --load-state FILE resumes it), /help, /quit (or Ctrl-D) leaves.")

@@ -7,6 +7,7 @@ readings are written when asked, also when the read is stopped with Ctrl-C or a 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -38,7 +39,8 @@ from famcli.summary import (
     summary_parts,
     text_place,
 )
-from famcli.tasks import READING_HEADER, Reading, Session, ask, note_on, question_header
+from famcli.asking import ask
+from famcli.tasks import READING_HEADER, Reading, Session, note_on, question_header
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
@@ -137,30 +139,21 @@ class NotesFile:
 
     @classmethod
     def open(cls, path: Path, header: dict) -> "NotesFile":
-        import json
-
-        from famcli.outputs import check_writable
+        from famcli.outputs import appended_lines, check_writable, cut_to
 
         check_writable(path, "notes file")
         if not path.exists() or path.stat().st_size == 0:
             path.write_text(json.dumps(header) + "\n", encoding="utf-8")
             return cls(path, [])
-        data = path.read_bytes()
-        complete = data[:data.rfind(b"\n") + 1]
-        lines = complete.decode("utf-8", errors="replace").splitlines()
-        try:
-            first, notes = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
-        except (json.JSONDecodeError, IndexError):
-            raise DocumentError(f"{path} is not a famcli notes file: choose another --notes-out") from None
+        entries, keep = appended_lines(path)
+        first, notes = (entries[0] if entries else None), entries[1:]
         if not isinstance(first, dict) or "famcli_notes" not in first or \
                 not all(isinstance(n, dict) and isinstance(n.get("note"), str) for n in notes):
             raise DocumentError(f"{path} is not a famcli notes file: choose another --notes-out")
         if {k: first.get(k) for k in header} != header:
             raise DocumentError(f"{path} holds notes of {first.get('document')} with other options or another model "
                                 "(its sections would not match): remove it or choose another --notes-out")
-        if len(complete) < len(data):
-            with path.open("r+b") as f:
-                f.truncate(len(complete))
+        cut_to(path, keep)
         return cls(path, notes)
 
     def note_for(self, index: int, tokens: tuple[int, int]) -> str | None:
@@ -170,8 +163,6 @@ class NotesFile:
         return None
 
     def add(self, section: dict) -> None:
-        import json
-
         self.sink.write(json.dumps(section) + "\n")
         self.sink.flush()
 

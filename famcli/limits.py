@@ -80,8 +80,3 @@ def check_question(question: str, what: str = "the question") -> str:
         raise LimitError(f"{what} is {len(question):,} characters long (at most {MAX_QUESTION_CHARS:,}); "
                          "put long text in the document")
     return question
-
-
-def check_count(name: str, value: int | None, most: int) -> None:
-    if value is not None and value > most:
-        raise LimitError(f"{name} {value:,} is past famcli's limit of {most:,}")

@@ -53,3 +53,27 @@ def atomic(path: Path | str) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def appended_lines(path: Path) -> tuple[list[object | None], int]:
+    """A JSON-lines file famcli appends to (`batch --out`, `summarize --notes-out`): each complete line parsed
+    (None where a line is not JSON), and the length the file keeps once a last line a kill cut short is cut
+    off. Nothing is changed here: the caller checks the lines are its own before `cut_to`."""
+    import json
+
+    data = path.read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]
+    entries: list[object | None] = []
+    for line in complete.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            entries.append(None)
+    return entries, len(complete)
+
+
+def cut_to(path: Path, length: int) -> None:
+    """Truncate a file to `length` bytes when it is longer (the half-written last line of `appended_lines`)."""
+    if path.stat().st_size > length:
+        with path.open("r+b") as f:
+            f.truncate(length)

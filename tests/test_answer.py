@@ -1,4 +1,4 @@
-"""The answer path (famcli.answer, famcli.tasks.ask): sentences as evidence, the check on answers, and which path a
+"""The answer path (famcli.answer, famcli.asking.ask): sentences as evidence, the check on answers, and which path a
 document takes: the passages path never runs the model before the question; the memory path answers after the
 memory's state."""
 
@@ -10,7 +10,9 @@ from conftest import FILLER, NEEDLE
 from famcli.answer import (
     NOT_FOUND,
     asks_for_several,
+    finished_paragraph,
     question_names,
+    repeated_line,
     split_sentences,
     supported,
 )
@@ -19,7 +21,7 @@ from famcli.jobs import ask_document
 from famcli.models import load_model
 from famcli.retrieve import RecallOptions
 from famcli.runtime import prepare
-from famcli.tasks import Session, finished_paragraph, repeated_line
+from famcli.tasks import Session
 
 
 def session_for(tiny: str, answer_from: str = "auto", memory: str = "auto") -> Session:

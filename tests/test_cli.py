@@ -319,7 +319,8 @@ def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     from famcli.generate import Sampling, generate
     from famcli.models import load_model
     from famcli.runtime import build_engine, prepare
-    from famcli.tasks import ANSWER_NO_REPEAT, Session, chat_turn, question_header
+    from famcli.asking import ANSWER_NO_REPEAT
+    from famcli.tasks import Session, chat_turn, question_header
 
     question = "What is the secret password?"
     code, out, _ = run_main(capsys, "ask", str(long_doc), question, "--model", tiny, "--json", "--max-tokens",

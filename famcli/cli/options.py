@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from famcli.memory import BUILTIN
-from famcli.limits import MAX_GENERATE_TOKENS, MAX_QUESTION_CHARS
+from famcli.limits import MAX_GENERATE_TOKENS, LimitError, check_question
 
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", envvar="FAMCLI_MODEL", show_envvar=True,
@@ -67,10 +67,10 @@ def checked_question(value: str | None) -> str | None:
         return None
     if not value.strip():
         raise typer.BadParameter("the question is empty")
-    if len(value) > MAX_QUESTION_CHARS:
-        raise typer.BadParameter(f"the question is {len(value):,} characters long (at most {MAX_QUESTION_CHARS:,}); "
-                                 "put long text in the document")
-    return value
+    try:
+        return check_question(value)
+    except LimitError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 QuestionArg = Annotated[str, typer.Argument(help="The question to answer from the document.", callback=checked_question)]
