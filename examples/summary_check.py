@@ -79,29 +79,42 @@ def _sentences(text: str) -> list[str]:
     return [s.strip().lower() for s in re.split(ends, text + " ") if len(s.split()) > 3]
 
 
+def capitalised(text: str) -> set[str]:
+    """The distinct capitalised words of a note or summary after a sentence's first word, common words aside:
+    the names it says."""
+    return {w for w in re.findall(r"(?<![.!?\"“]\s)(?<!^)\b([A-Z][a-z]{2,})\b", text) if w not in COMMON}
+
+
 def invented(text: str, book: str) -> set[str]:
     """Capitalised words of a note or summary (after a sentence's first word) that the book never writes."""
-    words = re.findall(r"(?<![.!?\"“]\s)(?<!^)\b([A-Z][a-z]{2,})\b", text)
-    return {w for w in words if w not in COMMON and not re.search(rf"\b{w}\b", book)}
+    return {w for w in capitalised(text) if not re.search(rf"\b{w}\b", book)}
+
+
+def _sentences_as_written(text: str) -> list[str]:
+    ends = r"(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\b[A-Z])[.!?]\s"
+    return [s.strip() for s in re.split(ends, text + " ") if len(s.split()) > 3]
 
 
 def check(book: Path, checkout: str | None = None) -> dict:
     text = "".join(clean_text(open_document(str(book)).pieces))
     markers, names = names_by_third(text)
     strict, _ = names_by_third(text, STRICT)
+    env = dict(os.environ, PYTHONPATH=checkout) if checkout else None  # the children start with -P: cwd is not enough
     t0 = time.perf_counter()
     run = subprocess.run(famcli_argv("summarize", str(book), "--notes", "--json", "-q"),
-                         capture_output=True, text=True, check=True, cwd=checkout)
+                         capture_output=True, text=True, check=True, env=env)
     seconds = time.perf_counter() - t0
     result = json.loads(run.stdout)
     read = None
-    if os.environ.get("SUMMARY_CHECK_READ"):  # a plain read of the same book: `ask`, timed the same way
+    if os.environ.get("SUMMARY_CHECK_READ"):  # a plain read of the same book through the model, timed the same way
         t0 = time.perf_counter()
-        subprocess.run(famcli_argv("ask", str(book), "Who is in it?", "--json", "-q"),
-                       capture_output=True, text=True, check=True, cwd=checkout)
+        subprocess.run(famcli_argv("ask", str(book), "Who is in it?", "--answer-from", "memory", "--json", "-q"),
+                       capture_output=True, text=True, check=True, env=env)
         read = round(time.perf_counter() - t0, 1)
     summary, notes = result["summary"], result["running_notes"]
     in_notes, in_summary = _sentences(" ".join(notes)), _sentences(summary)
+    said = set().union(*(capitalised(n) for n in notes), capitalised(summary))
+    made_up = sorted(set().union(*(invented(n, text) for n in notes), invented(summary, text)))
     return {"book": book.name, "tokens": result["tokens_read"], "seconds": round(seconds, 1), "ask_seconds": read,
             "read_tokens_per_second": result["timings"]["tokens_per_second"],
             "markers": markers, "covered": [any(_uses(summary, m) for m in third) for third in markers],
@@ -111,7 +124,8 @@ def check(book: Path, checkout: str | None = None) -> dict:
             "repeated": sum(c - 1 for part in (in_notes, in_summary) for c in Counter(part).values() if c > 1),
             "from_notes": sum(s in set(in_notes) for s in in_summary), "summary_sentences": len(in_summary),
             "boilerplate": sum(bool(BOILERPLATE.search(note)) for note in notes),
-            "invented": sorted(set().union(*(invented(n, text) for n in notes), invented(summary, text))),
+            "invented": made_up, "names_said": len(said), "invented_share": round(len(made_up) / max(1, len(said)), 4),
+            "summary_sentences_inventing": sum(bool(invented(s, text)) for s in _sentences_as_written(summary)),
             "notes_inventing": sum(bool(invented(n, text)) for n in notes),
             "summary": summary, "notes_text": notes, "sections": result["sections"], "parts": result.get("parts")}
 
@@ -128,5 +142,5 @@ if __name__ == "__main__":
               f"(strict {sum(r['covered_strict'])}/3), "
               f"in notes {sum(r['covered_in_notes'])}/3, named {r['notes_named']}/{r['notes']}, repeated "
               f"{r['repeated']}, from notes {r['from_notes']}/{r['summary_sentences']}, boilerplate {r['boilerplate']}, invented "
-              f"{len(r['invented'])} names in {r['notes_inventing']} notes", file=sys.stderr, flush=True)
+              f"{len(r['invented'])} of {r['names_said']} names in {r['notes_inventing']} notes", file=sys.stderr, flush=True)
     print(json.dumps(results, indent=2, ensure_ascii=False))

@@ -14,13 +14,14 @@ branch alone gives (tests/test_branches.py), each branch with its own sampling a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import torch
 
 from famcli.generate import Sampling, next_token
-from famcli.positions import rotate
 from famcli.kernels.cpu_attention import bias_of, grouped_attention
+from famcli.positions import rotate
 
 
 def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], max_new_tokens: int,
@@ -30,23 +31,59 @@ def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], ma
     Each branch ends at a stop id (not kept), when should_stop(its tokens) says so, or at max_new_tokens.
     The state reads prompt_ids like `engine.feed`; the buffer rows past it are scratch afterwards (decode
     from a clone to keep reading)."""
+    _plain(engine)
+    logits = engine.feed(state, prompt_ids)
+    return _decode(engine, state, [(0, state.n_tokens)], [logits], [(0, s) for s in samplings], max_new_tokens,
+                   stop_ids, should_stop)
+
+
+def decode_prompts(engine, prompts: Sequence[Sequence[int]], rows: Sequence[tuple[int, Sampling]],
+                   max_new_tokens: int, stop_ids=(),
+                   should_stop: Callable[[list[int]], bool] | None = None) -> list[list[int]]:
+    """The new tokens of each row, (prompt index, sampling), after its prompt: several prompts decoded in the
+    same steps (the notes of eight sections, the candidates of every part of a summary). Each prompt is read
+    alone (its own positions from 0, seeing nothing of the others) and its keys and values are laid side by
+    side in one buffer; each row sees its own prompt and its own tokens. A row's tokens are those
+    `decode_branches` gives it alone with its prompt (tests/test_branches.py)."""
+    _plain(engine)
+    spans = [(sum(len(p) for p in prompts[:i]), len(prompts[i])) for i in range(len(prompts))]
+    if not prompts or min(n for _, n in spans) == 0:
+        raise ValueError("every prompt needs a token")
+    if sum(n for _, n in spans) + len(rows) * max_new_tokens > engine.buffer_len:
+        raise ValueError(f"{len(prompts)} prompts and {len(rows)} rows of {max_new_tokens} tokens do not fit")
+    state, scratch, logits = engine.new_state(), engine.new_state(), []
+    for (at, n), ids in zip(spans, prompts):
+        one = dataclasses.replace(scratch, mem=engine.memory.init_state(), n_tokens=0, updates=0, logits=None)
+        logits.append(engine.feed(one, list(ids)))
+        state.k[:, :, at:at + n] = one.k[:, :, :n]
+        state.v[:, :, at:at + n] = one.v[:, :, :n]
+    return _decode(engine, state, spans, logits, rows, max_new_tokens, stop_ids, should_stop)
+
+
+def _plain(engine) -> None:
     if engine.config.mode != "full" or engine.head:
         raise ValueError("branches decode only on the plain model (mode full)")
-    logits = engine.feed(state, prompt_ids)
-    k, n, stop = len(samplings), state.n_tokens, {int(i) for i in stop_ids}
-    if n + k * max_new_tokens > engine.buffer_len:
-        raise ValueError(f"{k} branches of {max_new_tokens} tokens do not fit after {n} tokens")
+
+
+def _decode(engine, state, spans: list[tuple[int, int]], logits: list[torch.Tensor],
+            rows: Sequence[tuple[int, Sampling]], max_new_tokens: int, stop_ids,
+            should_stop: Callable[[list[int]], bool] | None) -> list[list[int]]:
+    """Decode every row after its prompt's span of the buffer; row j's keys go to scratch slots
+    base + j * max_new_tokens + step, past every prompt."""
+    k, base, stop = len(rows), spans[-1][0] + spans[-1][1], {int(i) for i in stop_ids}
+    if base + k * max_new_tokens > engine.buffer_len:
+        raise ValueError(f"{k} branches of {max_new_tokens} tokens do not fit after {base} tokens")
     for l in range(engine.n_layers):  # masked scratch must still be finite: 0 x NaN is NaN
-        state.k[l][:, n:n + k * max_new_tokens].zero_()
-        state.v[l][:, n:n + k * max_new_tokens].zero_()
-    generators = [None if s.seed is None else torch.Generator(device="cpu").manual_seed(s.seed) for s in samplings]
-    outs: list[list[int]] = [[] for _ in samplings]
+        state.k[l][:, base:base + k * max_new_tokens].zero_()
+        state.v[l][:, base:base + k * max_new_tokens].zero_()
+    generators = [None if s.seed is None else torch.Generator(device="cpu").manual_seed(s.seed) for _, s in rows]
+    outs: list[list[int]] = [[] for _ in rows]
     live = list(range(k))
-    step_logits = [logits] * k
+    step_logits = {j: logits[p] for j, (p, _) in enumerate(rows)}
     for step in range(max_new_tokens):
         still = []
         for j in live:
-            token = next_token(step_logits[j].cpu(), outs[j], samplings[j], generators[j])
+            token = next_token(step_logits[j].cpu(), outs[j], rows[j][1], generators[j])
             if token in stop:
                 continue
             outs[j].append(token)
@@ -55,26 +92,29 @@ def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], ma
         live = still
         if not live:
             break
-        rows = _step(engine, state, [outs[j][-1] for j in live], live, n + step, n, max_new_tokens)
-        step_logits = dict(zip(live, rows))
+        out = _step(engine, state, [outs[j][-1] for j in live], [spans[rows[j][0]] for j in live], live, step, base,
+                    max_new_tokens)
+        step_logits = dict(zip(live, out))
     return outs
 
 
-def _step(engine, state, tokens: list[int], branches: list[int], position: int, prefix: int,
-          span: int) -> torch.Tensor:
-    """Read one token per live branch, all at `position`; branch j's keys sit at prefix + j * span + step.
-    Returns the (len(branches), V) logits."""
+def _step(engine, state, tokens: list[int], spans: list[tuple[int, int]], branches: list[int], step: int,
+          base: int, span: int) -> torch.Tensor:
+    """Read one token per live branch: branch j's token follows its prompt (positions go on from the prompt's
+    length) and its keys sit at base + j * span + step. Returns the (len(branches), V) logits."""
     device = engine.param.device
-    step = position - prefix
-    slots = torch.tensor([prefix + j * span + step for j in branches], device=device)
-    width = prefix + (max(branches) + 1) * span
+    slots = torch.tensor([base + j * span + step for j in branches], device=device)
+    width = base + (max(branches) + 1) * span
     visible = torch.zeros(len(branches), width, dtype=torch.bool, device=device)
-    visible[:, :prefix] = True
-    for r, j in enumerate(branches):
-        visible[r, prefix + j * span: prefix + j * span + step + 1] = True
+    for r, (j, (at, n)) in enumerate(zip(branches, spans)):
+        visible[r, at:at + n] = True
+        visible[r, base + j * span: base + j * span + step + 1] = True
     # a tree mask, which no backend's block rule expresses: the CPU path's grouped attention takes any bias
     bias = bias_of(visible, engine.n_heads // engine.n_kv, engine.param.dtype)
-    cos, sin = engine.rotary.tables(position, 1)
+    lengths = sorted({n for _, n in spans})
+    tables = {n: engine.rotary.tables(n + step, 1) for n in lengths}
+    cos = torch.cat([tables[n][0] for _, n in spans])
+    sin = torch.cat([tables[n][1] for _, n in spans])
     x = engine.model.model.embed_tokens(torch.tensor(tokens, device=device))
     with torch.no_grad():
         for l, layer in enumerate(engine.layers):

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from famcli.asking import ask
 from famcli.documents import DocumentError, open_document
 from famcli.errors import Interrupted, Stopped
 from famcli.generate import Sampling
@@ -29,17 +30,19 @@ from famcli.reading import (
     saving_on_stop,
 )
 from famcli.summary import (
+    NOTE_BATCH,
     Section,
     extract_parts,
+    note_weights,
     section_names,
-    section_note,
     section_size,
     summarize_notes,
     summarize_parts,
     summary_parts,
     text_place,
+    told_in_order,
+    write_notes,
 )
-from famcli.asking import ask
 from famcli.tasks import READING_HEADER, Reading, Session, note_on, question_header
 
 
@@ -64,6 +67,8 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     written: list[Section] = []
     buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
 
+    pending: list[Section] = []  # sections whose notes are written together (NOTE_BATCH at a time)
+
     def write(ids: list[int]) -> None:
         nonlocal done, chapter
         text = session.loaded.tokenizer.decode(ids)
@@ -71,18 +76,28 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         place = _place(doc)
         if place is None:  # plain text: its own chapter headings, where it has them
             place, chapter = text_place(text, chapter)
-        section = Section((done, done + len(ids)), place, counts, hint)
-        kept = earlier.note_for(len(written), section.tokens) if earlier is not None else None
+        section = Section((done, done + len(ids)), place, counts, hint, text=text,
+                          weights=note_weights(counts, seen))
+        seen.update(counts)
+        done += len(ids)
+        kept = earlier.note_for(len(written) + len(pending), section.tokens) if earlier is not None else None
         if kept is not None:
             section.note, section.source = kept, "earlier run"
-        else:
-            section.note = section_note(session, ids, section, seen=seen)
-            if earlier is not None:
+        pending.append(section)
+        if len(pending) >= NOTE_BATCH:
+            flush()
+
+    def flush() -> None:
+        new = [s for s in pending if s.source != "earlier run"]
+        if new:
+            write_notes(session, new, seed)
+        for section in pending:
+            if earlier is not None and section.source != "earlier run":
                 earlier.add(section.to_dict())
-        seen.update(counts)
-        written.append(section)
-        reporter.note(f"[{_where(section.to_dict())}] {section.note}")
-        done += len(ids)
+            written.append(section)
+            reporter.note(f"[{_where(section.to_dict())}] {section.note}")
+            progress(section.tokens[1] - section.tokens[0])
+        pending.clear()
 
     try:
         with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
@@ -90,18 +105,18 @@ def summarize_document(session: Session, file: str, password=None, sections: int
                 buffer.extend(ids)
                 while len(buffer) >= size:
                     write(buffer[:size])
-                    progress(size)
                     buffer = buffer[size:]
             if buffer:
                 write(buffer)
-                progress(len(buffer))
+            flush()
     except KeyboardInterrupt as stop:
         if not written:
             raise
-        reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
+        noted = written[-1].tokens[1]
+        reading = Reading(tokens=noted, seconds=time.perf_counter() - t0, notes=list(doc.notes))
         chosen = extract_parts(written, max_tokens)
         raise Interrupted(_summary_payload(session, reading, t_start, written, chosen, max_tokens,
-                                           partial={"tokens_read": done, "tokens_total": total}), stop) from None
+                                           partial={"tokens_read": noted, "tokens_total": total}), stop) from None
     finally:
         if earlier is not None:
             earlier.close()
@@ -122,7 +137,7 @@ def _summary_payload(session: Session, reading: Reading, t_start: float, written
     parts = [{"tokens": [written[a].tokens[0], written[b - 1].tokens[1]], "summary": c.text, "from": c.how}
              for (a, b), c in zip(summary_parts(len(written), max_tokens), chosen)]
     extra = {"partial": partial} if partial is not None else {}
-    return payload("summarize", session, reading, t_start, summary=" ".join(c.text for c in chosen if c.text),
+    return payload("summarize", session, reading, t_start, summary=told_in_order([c.text for c in chosen], whole=partial is None),
                    parts=parts, running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
                    **extra)
 

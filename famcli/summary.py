@@ -1,14 +1,18 @@
-"""Summaries of whole documents: a note on each section the model reads whole, then the summary part by part.
+"""Summaries of whole documents: a note on each section from the sentences that carry it, then the summary part by
+part.
 
-    sections   the text is cut into sections of 1-3k tokens (half the model's window at most); the plain
-               model reads each whole (full attention) and writes one sentence on it: a greedy note and
-               drafts decoded with it (sampled, and nudged towards the names the section brings in), the
-               best kept: one that copies a chapter title or names none of the section's people fails
+    sections   the text is cut into sections of 1-3k tokens; from each, the sentences that carry it (famcli.extract:
+               LexRank raised by the section's particular names, about NOTE_WORDS words) are what the plain model
+               reads, and it writes one sentence on them: a greedy note and drafts decoded with it (nudged towards
+               the names the section brings in), the best kept; one that copies a chapter title or names none of
+               the section's people fails, one that names someone the section never mentions is never kept.
+               The notes of many sections are decoded in the same steps (famcli.branches.decode_prompts)
     parts      the notes are split into consecutive parts (2 / 4 / 8 for --length short / medium / long); for
                each part a few candidate summaries are written (greedy and sampled reductions of its notes,
                a greedy one nudged towards the part's names, and its two best notes as they are) and the one
                that names most of the part's own people and places (weighted by how particular they are to
-               the part: the share of their uses in it), invents fewest and repeats nothing is kept (`score`)
+               the part: the share of their uses in it), invents fewest and repeats nothing is kept (`score`);
+               every part's candidates are decoded together
     summary    the parts' summaries in order: the document from beginning to end
 
 Measured on the corpus books (docs/summaries.md, examples/summary_check.py).
@@ -23,7 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from famcli.boilerplate import headings
-from famcli.branches import decode_branches
+from famcli.branches import decode_prompts
+from famcli.extract import carrying_sentences
 from famcli.generate import Sampling
 from famcli.names import ABBREVIATIONS, names, people, salient
 from famcli.tasks import NO_REPEAT, Session, chat_turn
@@ -48,6 +53,9 @@ class Section:
     hint: list[str] = field(default_factory=list)  # the few it uses most, people first: told to the note
     note: str = ""
     source: str = "model"  # model | sentence (every draft named someone the section never does) | earlier run
+    text: str = field(default="", repr=False)  # the section's text (not kept in --json: its range is)
+    weights: dict[str, float] = field(default_factory=dict, repr=False)  # note_weights: how particular each name is
+    extract: str = field(default="", repr=False)  # the sentences the note was written from (famcli.extract)
 
     def to_dict(self) -> dict:
         return {"tokens": list(self.tokens), "place": self.place, "names": self.hint, "note": self.note,
@@ -84,42 +92,57 @@ def text_place(text: str, carried: str | None) -> tuple[str | None, str | None]:
 
 
 def note_prompt(session: Session, text: str) -> str:
-    """The prompt for a section's note: the passage, then the question (the names it uses, said before or
-    after it, were copied back as a list by the 135M model: docs/summaries.md)."""
-    return chat_turn(session, f"A passage of the text:\n{text}\n\n{SECTION_NOTE}")
+    """The prompt for a section's note: the sentences that carry it, then the question (the names it uses, said
+    before or after it, were copied back as a list by the 135M model: docs/summaries.md)."""
+    return chat_turn(session, f"Sentences from a part of the text, in order:\n{text}\n\n{SECTION_NOTE}")
 
 
-NOTE_ECHO = ("passage of the text", "in one sentence", "what happens in this passage", "who is in it")
+NOTE_ECHO = ("part of the text", "passage of the text", "in one sentence", "what happens in this passage",
+             "who is in it")
 NOTE_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
-NOTE_DRAFTS = 2  # sampled drafts decoded with every greedy note (famcli.branches: 6 rows cost ~1.1x 4)
-BOOSTS = (3.0, 3.0, 5.0)  # drafts nudged towards the section's names: greedy at +3, sampled at +3 and +5
+BOOSTS = (3.0, 5.0)  # drafts nudged towards the section's names: greedy at +3, sampled at +5
 BOOSTED_NAMES = 6  # the section's most particular names whose first token a boosted draft raises
+NOTE_WORDS = 250  # words of a section the model reads for its note: its carrying sentences (famcli.extract)
+NOTE_TOKENS = 60
+NOTE_BATCH = 8  # sections whose notes are decoded in the same steps (3 rows each: within MAX_ROWS)
 
 
-def section_note(session: Session, ids: list[int], section: Section | None = None, max_tokens: int = 60,
-                 seed: int = 0, seen: Counter | None = None) -> str:
-    """A one-sentence note on a section, written by the plain model reading the whole section (its native
-    window). With the greedy note a few drafts are decoded from the same reading in the same steps
-    (famcli.branches: one reading of the weights serves them all): sampled ones, and boosted ones whose
-    logits raise the first token of the section's most particular names until each is used (`boost_names`),
-    and the note kept is the best by `score` (greedy first among equals) on the section's names weighted by
-    how particular they are to it (`seen`: the names of the sections before, so the hero of every chapter
-    counts less than the one it introduces). A draft that fails (shorter than a sentence, a line copied from
-    the passage such as a chapter title, or naming none of the section's names) or stops mid-sentence loses
-    to one that does not. The note before is not in the prompt: the 135M model copied it."""
-    text = session.loaded.tokenizer.decode(ids)
-    engine = session.final_reader()
-    prompt = session.loaded.tokenizer.encode(note_prompt(session, text), add_special_tokens=False)
+def write_notes(session: Session, sections: list[Section], seed: int = 0, max_tokens: int = NOTE_TOKENS) -> None:
+    """A one-sentence note on each section, written by the plain model from the sentences that carry the section
+    (famcli.extract: about NOTE_WORDS of its words, not the whole section: a book's summary reads a tenth of the
+    book through the model). Every section's drafts are decoded in the same steps (famcli.branches: one reading
+    of the weights serves them all): a greedy note, a greedy one whose logits raise the first token of the
+    section's most particular names until each is used (`boost_names`), and a sampled boosted one (a sampled
+    one when the section names nobody). The note kept is the best by `score` (greedy first among equals) on the
+    section's names weighted by how particular they are to it (`Section.weights`), one that names someone the
+    section never mentions last of all; a draft that fails (shorter than a sentence, a line copied from the text
+    such as a chapter title, or naming none of the section's names) or stops mid-sentence loses to one that
+    does not. When every draft invents a name the section's own most telling sentence is its note
+    (`central_sentence`, source "sentence"). The note before is not in the prompt: the 135M model copied it."""
+    tok = session.loaded.tokenizer
+    requests = []
+    for k, section in enumerate(sections):
+        section.extract = carrying_sentences(section.text, section.weights, NOTE_WORDS)
+        prompt = tok.encode(note_prompt(session, section.extract), add_special_tokens=False)
+        requests.append((prompt, note_samplings(session, section, seed + 10 * k)))
+    for section, tries in zip(sections, decode_sentences(session, requests, 1, max_tokens)):
+        section.note, section.source = choose_note(section, tries)
+
+
+def note_samplings(session: Session, section: Section, seed: int) -> list[Sampling]:
+    """The drafts of a section's note: greedy, greedy boosted towards its names (+3), sampled boosted (+5)."""
     greedy = Sampling(no_repeat_ngram=NO_REPEAT)
-    if section is None:
-        return sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, [greedy])[0]
-    weights = note_weights(section, seen or Counter())
-    first = boost_names(session, weights, section.names)
-    samplings = [greedy] + [dataclasses.replace(NOTE_SAMPLING, seed=seed + k + 1) for k in range(NOTE_DRAFTS)]
-    if first:
-        samplings += [dataclasses.replace(greedy if k == 0 else NOTE_SAMPLING, seed=seed + NOTE_DRAFTS + k + 1,
-                                          boost=tuple((t, b) for t in first)) for k, b in enumerate(BOOSTS)]
-    tries = sentences(session, engine, engine.new_state(), prompt, 1, max_tokens, samplings)
+    first = boost_names(session, section.weights, section.names)
+    sampled = dataclasses.replace(NOTE_SAMPLING, seed=seed + 1)
+    if not first:
+        return [greedy, sampled]
+    return [greedy, dataclasses.replace(greedy, boost=tuple((t, BOOSTS[0]) for t in first)),
+            dataclasses.replace(sampled, boost=tuple((t, BOOSTS[1]) for t in first))]
+
+
+def choose_note(section: Section, tries: list[str]) -> tuple[str, str]:
+    """The kept draft and where it comes from ("model", or "sentence" when every draft invents a name)."""
+    text, weights = section.text, section.weights
     words = {w for n in section.names for w in n.split()}
 
     def rank(t: str) -> tuple[bool, bool, float]:  # no name the section lacks; a whole sentence naming its
@@ -127,11 +150,33 @@ def section_note(session: Session, ids: list[int], section: Section | None = Non
         return (not invented_names(t, text), finished(t) and not fails,
                 score(t, weights, words, echo=NOTE_ECHO) - 5 * fails)
 
-    best = max(tries, key=rank)
+    best = max([plain_telling(t) for t in tries], key=rank)
     if invented_names(best, text):  # every draft names someone the section never mentions: its own words instead
-        section.source = "sentence"
-        return central_sentence(text, weights) or best
-    return best
+        return central_sentence(text, weights) or best, "sentence"
+    return best, "model"
+
+
+# "The passage describes a scene where Alice meets the Dodo": what the 135M model says of nearly every section.
+# Before a clause the opener says nothing; the clause is the note ("Alice meets the Dodo").
+_OPENER = re.compile(r"^(?:in one sentence,\s*)?"
+                     r"(?:(?:in|throughout) (?:this|the) (?:passage|text|section|story|excerpt),\s*"
+                     r"(?:(?:what happens is that|we see that|we learn that)\s+)?"
+                     r"|(?:the|this) (?:passage|text|section|excerpt|story) (?:describes|depicts|presents|shows|"
+                     r"portrays|is about|tells of|recounts) (?:a |the )?(?:scene|moment|situation|story|episode|event)s? "
+                     r"(?:where|in which|when)\s+"
+                     r"|in one sentence,\s*)", re.I)
+
+
+def plain_telling(note: str) -> str:
+    """A note without the opener that only says it is about a passage, when what follows is a clause of its own:
+    "In this passage, Alice waits for the Dormouse" -> "Alice waits for the Dormouse". Other notes as they are."""
+    m = _OPENER.match(note.strip())
+    if not m:
+        return note.strip()
+    rest = note.strip()[m.end():]
+    if len(rest.split()) < 4:
+        return note.strip()
+    return rest[0].upper() + rest[1:]
 
 
 def invented_names(note: str, text: str) -> list[str]:
@@ -171,10 +216,11 @@ def boost_names(session: Session, weights: dict[str, float], counts: Counter, li
     return first
 
 
-def note_weights(section: Section, seen: Counter) -> dict[str, float]:
-    """Each name of the section weighted by the share of its uses so far that fall in this section: 1 for a
-    name this section brings in, near 0.2 for one every earlier section used too."""
-    return {n: 0.2 + 0.8 * c / (c + seen[n]) for n, c in section.names.items()}
+def note_weights(counts: Counter, seen: Counter) -> dict[str, float]:
+    """Each name of a section (`counts`, its uses there) weighted by the share of its uses so far that fall in
+    this section (`seen`: the sections before): 1 for a name this section brings in, near 0.2 for one every
+    earlier section used too. The hero of every chapter counts less than the one a chapter introduces."""
+    return {n: 0.2 + 0.8 * c / (c + seen[n]) for n, c in counts.items()}
 
 
 def _fails(note: str, text: str, section: Section) -> bool:
@@ -199,20 +245,42 @@ def cut_sentences(text: str, n: int) -> str | None:
     return None
 
 
-def sentences(session: Session, engine, state, prompt_ids: list[int], n: int, max_tokens: int,
-              samplings: list[Sampling]) -> list[str]:
-    """For each sampling, decode after prompt_ids until n sentences are written (or a blank line, the end of
-    the turn, or max_tokens): what a note or a part's summary asks for, no rambling after it. The branches
-    are decoded together (famcli.branches); a draft cut off by max_tokens keeps its whole sentences."""
-    tok = session.loaded.tokenizer
+MAX_ROWS = 24  # rows decoded in one step: past this a step costs about as much more as the rows it adds
+
+
+def decode_sentences(session: Session, requests: list[tuple[list[int], list[Sampling]]], n: int,
+                     max_tokens: int) -> list[list[str]]:
+    """For each request (prompt ids, samplings), what each sampling decodes after the prompt until n sentences
+    are written (or a blank line, the end of the turn, or max_tokens): what a note or a part's summary asks
+    for, no rambling after it; a draft cut off by max_tokens keeps its whole sentences. The requests are
+    decoded together, as many in one call as the buffer and MAX_ROWS allow (famcli.branches.decode_prompts)."""
+    tok, engine = session.loaded.tokenizer, session.final_reader()
 
     def done(ids):
         text = tok.decode(ids, skip_special_tokens=True)
         return "\n\n" in text.strip() or cut_sentences(text, n) is not None
 
-    outs = decode_branches(engine, state, prompt_ids, samplings, max_tokens, session.stop_ids(), done)
-    return [_whole_sentences(" ".join(tok.decode(out, skip_special_tokens=True).strip().split("\n\n")[0].split()), n)
-            for out in outs]
+    out: list[list[str]] = []
+    batch: list[tuple[list[int], list[Sampling]]] = []
+
+    def run() -> None:
+        prompts = [p for p, _ in batch]
+        rows = [(i, s) for i, (_, samplings) in enumerate(batch) for s in samplings]
+        got = iter(decode_prompts(engine, prompts, rows, max_tokens, session.stop_ids(), done))
+        for _, samplings in batch:
+            out.append([_whole_sentences(" ".join(tok.decode(next(got), skip_special_tokens=True).strip()
+                                                  .split("\n\n")[0].split()), n) for _ in samplings])
+        batch.clear()
+
+    for prompt, samplings in requests:
+        size = lambda b: sum(len(p) + len(s) * max_tokens for p, s in b)  # noqa: E731
+        if batch and (size(batch + [(prompt, samplings)]) > engine.buffer_len or
+                      sum(len(s) for _, s in batch) + len(samplings) > MAX_ROWS):
+            run()
+        batch.append((prompt, samplings))
+    if batch:
+        run()
+    return out
 
 
 def _whole_sentences(text: str, n: int) -> str:
@@ -296,10 +364,28 @@ def part_weights(parts: list[list[Section]]) -> list[dict[str, float]]:
 def part_summary(session: Session, sections: list[Section], weights: dict[str, float], max_tokens: int,
                  sampling: Sampling) -> Candidate:
     """The best of a few candidate summaries of one part (see the module's docstring)."""
+    return summarize_planned(session, [part_plan(session, sections, weights, max_tokens, sampling)], max_tokens)[0]
+
+
+@dataclass
+class PartPlan:
+    """What a part's candidates are written from: its notes (those that fit the window), the prompts' rows, and
+    what scores them."""
+
+    notes: list[str]
+    weights: dict[str, float]
+    source_words: set[str]
+    requests: list[tuple[str, list[tuple[str, Sampling]]]]  # (instruction, [(how, sampling)])
+
+
+def part_plan(session: Session, sections: list[Section], weights: dict[str, float], max_tokens: int,
+              sampling: Sampling) -> PartPlan:
+    """A part's candidates: a greedy reduction of its notes and one boosted towards its names, a reduction told
+    its names with two sampled ones; its two best notes as they are are added when the plan is chosen from."""
     notes = [s.note for s in sections if s.note]
-    if not notes:
-        return Candidate("", "empty")
     source_words = {w for s in sections for n in s.names for w in n.split()}
+    if not notes:
+        return PartPlan([], weights, source_words, [])
     notes = _fitting(session, notes, weights, source_words, max_tokens)
     top = sorted(weights, key=weights.get, reverse=True)[:HINT_NAMES]
     sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
@@ -307,14 +393,28 @@ def part_summary(session: Session, sections: list[Section], weights: dict[str, f
         f"Summarize these notes in two sentences: what happens, and who ({', '.join(top)})."
     first = boost_names(session, weights, Counter(weights))
     boosted = [("boosted", dataclasses.replace(sampling, boost=tuple((t, BOOSTS[0]) for t in first)))] if first else []
-    candidates = _reductions(session, notes, REDUCE_NOTES, max_tokens, [("greedy", sampling)] + boosted)
-    candidates += _reductions(session, notes, hinted, max_tokens, [("hinted", sampling)] + [
-        ("sampled", dataclasses.replace(PART_SAMPLING, seed=(sampling.seed or 0) + k + 1)) for k in range(SAMPLED)])
-    candidates.append(Candidate(_extract(notes, weights, source_words), "extract"))
-    for c in candidates:
-        c.score = score(c.text, weights, source_words, echo=PART_ECHO)
-    # finished first, then the best score; the first of equals: greedy before sampled before extract
-    return max(candidates, key=lambda c: (finished(c.text), c.score))
+    return PartPlan(notes, weights, source_words, [
+        (REDUCE_NOTES, [("greedy", sampling)] + boosted),
+        (hinted, [("hinted", sampling)] + [
+            ("sampled", dataclasses.replace(PART_SAMPLING, seed=(sampling.seed or 0) + k + 1)) for k in range(SAMPLED)])])
+
+
+def summarize_planned(session: Session, plans: list[PartPlan], max_tokens: int) -> list[Candidate]:
+    """Every part's candidates decoded together (`_reductions`), and each part's best: finished first, then the
+    best score; the first of equals: greedy before sampled before extract."""
+    wanted = [(plan.notes, instruction, rows) for plan in plans for instruction, rows in plan.requests]
+    decoded = iter(_reductions(session, wanted, max_tokens))
+    chosen = []
+    for plan in plans:
+        if not plan.notes:
+            chosen.append(Candidate("", "empty"))
+            continue
+        candidates = [c for _ in plan.requests for c in next(decoded)]
+        candidates.append(Candidate(_extract(plan.notes, plan.weights, plan.source_words), "extract"))
+        for c in candidates:
+            c.score = score(c.text, plan.weights, plan.source_words, echo=PART_ECHO)
+        chosen.append(max(candidates, key=lambda c: (finished(c.text), c.score)))
+    return chosen
 
 
 PART_ECHO = ("notes on consecutive parts", "these notes", "summarize")
@@ -324,7 +424,7 @@ def _fitting(session: Session, notes: list[str], weights: dict[str, float], sour
              max_tokens: int) -> list[str]:
     """A part's notes, or, when they outgrow the model's window with the prompt and the answer, its best notes
     (by `score`) in document order that fit: a part of a long book read in many sections has many notes."""
-    room = session.loaded.context_window - max_tokens - 64
+    room = session.loaded.context_window - (SAMPLED + 2) * max_tokens - 64  # the prompt and its rows
     if len(session.tokens.encode(_notes_prompt(session, notes, REDUCE_NOTES))) <= room:
         return notes
     ranked = sorted(range(len(notes)), key=lambda i: -score(notes[i], weights, source_words, PART_ECHO))
@@ -337,14 +437,16 @@ def _fitting(session: Session, notes: list[str], weights: dict[str, float], sour
     return [notes[i] for i in kept] or [notes[ranked[0]]]
 
 
-def _reductions(session: Session, notes: list[str], instruction: str, max_tokens: int,
-                samplings: list[tuple[str, Sampling]]) -> list[Candidate]:
-    """One reduction of the notes per sampling, the prompt read once (its state cloned for each)."""
+def _reductions(session: Session, wanted: list[tuple[list[str], str, list[tuple[str, Sampling]]]],
+                max_tokens: int) -> list[list[Candidate]]:
+    """For each (notes, instruction, rows), one reduction of the notes per row; every prompt read once and all
+    decoded together."""
     tok = session.loaded.tokenizer
-    engine = session.final_reader()
-    prompt = tok.encode(_notes_prompt(session, notes, instruction), add_special_tokens=False)
-    texts = sentences(session, engine, engine.new_state(), prompt, 2, max_tokens, [s for _, s in samplings])
-    return [Candidate(text, how) for (how, _), text in zip(samplings, texts)]
+    requests = [(tok.encode(_notes_prompt(session, notes, instruction), add_special_tokens=False),
+                 [s for _, s in rows]) for notes, instruction, rows in wanted]
+    texts = decode_sentences(session, requests, 2, max_tokens)
+    return [[Candidate(plain_telling(text), how) for (how, _), text in zip(rows, got)]
+            for (_, _, rows), got in zip(wanted, texts)]
 
 
 def _extract(notes: list[str], weights: dict[str, float], source_words: set[str]) -> str:
@@ -358,10 +460,11 @@ def summarize_parts(session: Session, sections: list[Section], max_tokens: int,
                     sampling: Sampling) -> list[Candidate]:
     """The default summary: one chosen candidate per part, in order; read in order they tell the document
     from beginning to end. One paragraph written from all the notes at once named the beginning and little
-    else (docs/summaries.md)."""
+    else (docs/summaries.md). Every part's candidates are decoded together."""
     parts = [sections[a:b] for a, b in summary_parts(len(sections), max_tokens)]
     budget = max(1, max_tokens // len(parts))
-    return [part_summary(session, p, w, budget, sampling) for p, w in zip(parts, part_weights(parts))]
+    plans = [part_plan(session, p, w, budget, sampling) for p, w in zip(parts, part_weights(parts))]
+    return summarize_planned(session, plans, budget)
 
 
 def extract_parts(sections: list[Section], max_tokens: int) -> list[Candidate]:
@@ -374,6 +477,23 @@ def extract_parts(sections: list[Section], max_tokens: int) -> list[Candidate]:
         words = {w for s in part for n in s.names for w in n.split()}
         out.append(Candidate(_extract(notes, weights, words) if notes else "", "extract"))
     return out
+
+
+_FUNCTION_WORDS = {"The", "A", "An", "This", "That", "These", "Those", "In", "On", "At", "It", "He", "She", "They",
+                   "His", "Her", "Their", "One", "After", "When", "As", "There"}
+
+
+def told_in_order(texts: list[str], whole: bool = True) -> str:
+    """The parts' summaries as one text: the second and later told with "Then," and, when the whole document was
+    read (`whole`), the last with "In the end," (a name keeps its capital; "The" after a comma does not)."""
+    texts = [t for t in texts if t]
+    out = []
+    for i, text in enumerate(texts):
+        lead = "" if i == 0 else "In the end, " if whole and i == len(texts) - 1 and len(texts) > 2 else "Then, "
+        if lead and text.split()[0] in _FUNCTION_WORDS:
+            text = text[0].lower() + text[1:]
+        out.append(lead + text if lead else text)
+    return " ".join(out)
 
 
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,

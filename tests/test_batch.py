@@ -120,16 +120,17 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
     book.write_text("".join(f"CHAPTER {i + 1}.\n\n" + "Captain Orme sailed past the isle of Tarrow. " * 60 + "\n\n"
                             for i in range(12)))
     out = tmp_path / "r.jsonl"
-    written = summary.section_note
+    written = summary.write_notes
     calls = []
 
-    def stop_at_the_third(*args, **kwargs):
+    def stop_at_the_third(session, sections, *args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return written(*args, **kwargs)
+        return written(session, sections, *args, **kwargs)
 
-    monkeypatch.setattr("famcli.jobs.section_note", stop_at_the_third)
+    monkeypatch.setattr("famcli.jobs.write_notes", stop_at_the_third)
+    monkeypatch.setattr("famcli.jobs.NOTE_BATCH", 1)
     code = main(["batch", "summarize", str(book), "--out", str(out), "--model", tiny, "--jobs", "1", "-q"])
     capsys.readouterr()
     line = json.loads(out.read_text())

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from famcli.branches import decode_branches
+from famcli.branches import decode_branches, decode_prompts
 from famcli.config import MemoryConfig
 from famcli.engine import Engine
 from famcli.generate import Sampling, generate
@@ -51,3 +51,29 @@ def test_branches_need_the_plain_model_and_room(llama):
     full = Engine(llama, MemoryConfig(mode="full", block_size=16))
     with pytest.raises(ValueError, match="do not fit"):
         decode_branches(full, full.new_state(), ids_of(2000), SAMPLINGS, 40)
+
+
+@pytest.mark.parametrize("block", [16, 64])
+def test_prompts_decoded_together_equal_each_alone(arch, block):
+    """Rows of different prompts (different lengths, so different positions) in the same steps give each row's
+    tokens decoded alone after its own prompt."""
+    engine = Engine(tiny_model(arch), MemoryConfig(mode="full", block_size=block))
+    prompts = [ids_of(37, seed=1), ids_of(12, seed=2), ids_of(50, seed=3)]
+    rows = [(0, SAMPLINGS[0]), (1, SAMPLINGS[0]), (2, SAMPLINGS[1]), (1, SAMPLINGS[2]), (0, SAMPLINGS[1])]
+    alone = [generate(engine, engine.new_state(), prompts[p], 20, s) for p, s in rows]
+    together = decode_prompts(engine, prompts, rows, 20)
+    assert together == alone
+    assert len({tuple(t) for t in together}) == len(rows)
+
+
+def test_prompts_stop_and_room(llama):
+    engine = Engine(llama, MemoryConfig(mode="full", block_size=16))
+    prompts = [ids_of(20, seed=4), ids_of(9, seed=5)]
+    short = lambda out: len(out) >= 6
+    rows = [(0, SAMPLINGS[0]), (1, SAMPLINGS[1])]
+    expect = [generate(engine, engine.new_state(), prompts[p], 30, s, should_stop=short) for p, s in rows]
+    assert decode_prompts(engine, prompts, rows, 30, should_stop=short) == expect
+    with pytest.raises(ValueError, match="do not fit"):
+        decode_prompts(engine, [ids_of(1500), ids_of(500)], rows, 40)
+    with pytest.raises(ValueError, match="needs a token"):
+        decode_prompts(engine, [ids_of(5), []], rows, 4)

@@ -91,7 +91,9 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
     assert code == 0 and len(parts) == min(8, n) and parts[0]["tokens"][0] == 0
     assert parts[-1]["tokens"][1] == result["tokens_read"]
     assert all(a["tokens"][1] == b["tokens"][0] for a, b in zip(parts, parts[1:]))
-    assert result["summary"] == " ".join(p["summary"] for p in parts)
+    from famcli.summary import told_in_order
+
+    assert result["summary"] == told_in_order([p["summary"] for p in parts])  # the parts in order, "Then, ..."
     plot = tmp_path / "heat.png"
     code, out, _ = run_main(capsys, "passkey", "--model", tiny, "--length", "200,400", "--depth", "0.2,0.8",
                             "--trials", "1", "--memory", "fam,bswa,sink", "--plot", str(plot), "-q")

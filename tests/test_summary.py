@@ -74,9 +74,9 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
              "sampled": "Somebody dances somewhere, and the story goes on and on without names."}
     seen = []
 
-    def fake(session, notes, instruction, max_tokens, samplings):
-        seen.append(instruction)
-        return [Candidate(texts[how], how) for how, _ in samplings]
+    def fake(session, wanted, max_tokens):
+        seen.extend(instruction for _, instruction, _ in wanted)
+        return [[Candidate(texts[how], how) for how, _ in rows] for _, _, rows in wanted]
 
     monkeypatch.setattr(summary, "_reductions", fake)
     (weights,) = part_weights([sections])
@@ -142,7 +142,8 @@ def test_a_finished_candidate_beats_a_richer_one_cut_off_mid_sentence(monkeypatc
                         "Alice cried by the pool of tears.")]
     texts = {"greedy": "Alice cries by the pool.", "boosted": "Alice, the Gryphon and the Mock Turtle dance and then the",
              "hinted": "Somebody cries.", "sampled": "Somebody cries."}
-    monkeypatch.setattr(summary, "_reductions", lambda s, n, i, m, samplings: [Candidate(texts[h], h) for h, _ in samplings])
+    monkeypatch.setattr(summary, "_reductions", lambda s, wanted, m: [[Candidate(texts[h], h) for h, _ in rows]
+                                                                       for _, _, rows in wanted])
     (weights,) = part_weights([sections])
     assert score(texts["boosted"], weights, WORDS) > score(texts["greedy"], weights, WORDS)
     chosen = part_summary(WORD_TOKENS, sections, weights, 50, summary.Sampling())
@@ -173,12 +174,12 @@ def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(ti
 
     loaded, config = prepare(load_model(tiny, dtype="fp32"), "auto", "none")
     session = Session(loaded, config, RecallOptions())
-    monkeypatch.setattr(summary, "sentences", lambda *a, **k: ["Lord Curzon and Madame Dadouille dined in state."] * 6)
+    monkeypatch.setattr(summary, "decode_sentences", lambda s, requests, n, m: [
+        ["Lord Curzon and Madame Dadouille dined in state."] * len(samplings) for _, samplings in requests])
     counts, hint = section_names(SECTION_TEXT)
-    section = Section((0, 40), None, counts, hint)
-    ids = loaded.tokenizer.encode(SECTION_TEXT, add_special_tokens=False)
-    note = summary.section_note(session, ids, section)
-    assert "Curzon" not in note and section.source == "sentence" and note in SECTION_TEXT
+    section = Section((0, 40), None, counts, hint, text=SECTION_TEXT, weights=summary.note_weights(counts, Counter()))
+    summary.write_notes(session, [section])
+    assert "Curzon" not in section.note and section.source == "sentence" and section.note in SECTION_TEXT
 
 
 def _book(tmp_path, chapters: int = 12):
@@ -199,7 +200,7 @@ def test_notes_out_keeps_the_notes_and_a_second_run_takes_them(tiny, tmp_path, c
     first = json.loads(capsys.readouterr().out)
     lines = notes.read_text().splitlines()
     assert json.loads(lines[0])["famcli_notes"] == 1 and len(lines) == 1 + len(first["sections"]) > 2
-    monkeypatch.setattr(summary, "sentences", lambda *a, **k: pytest.fail("a note was written again"))
+    monkeypatch.setattr(summary, "decode_sentences", lambda *a, **k: pytest.fail("a note was written again"))
     import famcli.jobs as jobs
 
     monkeypatch.setattr(jobs, "summarize_parts", lambda session, written, max_tokens, sampling:
@@ -238,7 +239,7 @@ def test_sigterm_during_summarize_prints_the_summary_of_the_notes_so_far(tiny, t
 def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
     """A part of a long book read in many sections has more notes than the window holds (the tiny model's 2,048
     tokens overflowed); its best notes by score are kept, in document order."""
-    small = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens(), "context_window": 180})(),
+    small = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens(), "context_window": 330})(),
                                  "tokens": type("Tokens", (), {"encode": staticmethod(str.split)})()})()
     notes = [f"Nothing much happens here in part {i} of the long and winding story at all." for i in range(8)]
     notes[2] = "Alice meets the Gryphon and the Mock Turtle by the sea."
@@ -249,3 +250,32 @@ def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
     assert notes[2] in kept and notes[6] in kept and len(kept) < len(notes)
     assert kept == [n for n in notes if n in kept]  # document order
     assert summary._fitting(WORD_TOKENS, notes, weights, words, 50) == notes  # they fit: all of them
+
+
+def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
+    from famcli.summary import plain_telling, told_in_order
+
+    assert plain_telling("The passage describes a scene where Holmes finds the German letter.") == \
+        "Holmes finds the German letter."
+    assert plain_telling("In this passage, what happens is that the people of Pemberley grow fond of her.") == \
+        "The people of Pemberley grow fond of her."
+    assert plain_telling("In one sentence, Alice runs to the Queen.") == "Alice runs to the Queen."
+    assert plain_telling("The passage is about Margaret.") == "The passage is about Margaret."  # no clause follows
+    assert plain_telling("In this passage, Bob.") == "In this passage, Bob."
+    told = told_in_order(["Alice falls.", "The Dodo runs.", "Alice wakes."])
+    assert told == "Alice falls. Then, the Dodo runs. In the end, Alice wakes."
+    assert told_in_order(["Alice falls.", "", "Alice wakes."], whole=False) == "Alice falls. Then, Alice wakes."
+
+
+def test_a_notes_source_is_its_carrying_sentences_in_order():
+    from famcli.extract import carrying_sentences
+
+    filler = ["The rain fell on the roofs of the town all day long." for _ in range(3)]
+    text = " ".join(["Mira Kell opened the gate of Varn Hall and called for her brother Tobin."] + filler +
+                    ["Tobin came out of Varn Hall and told Mira Kell that the ship had sunk."] + filler +
+                    ["The cat slept by the fire through the whole of the long afternoon."])
+    weights = {"Mira Kell": 1.0, "Varn Hall": 1.0, "Tobin": 1.0}
+    kept = carrying_sentences(text, weights, 30)
+    assert kept.startswith("Mira Kell opened") and "Tobin came out" in kept and "cat slept" not in kept
+    assert kept.index("Mira Kell opened") < kept.index("Tobin came out") and len(kept.split()) <= 30
+    assert carrying_sentences("Short text here.", weights, 30) == "Short text here."
