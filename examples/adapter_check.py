@@ -15,10 +15,11 @@ import sys
 
 import torch
 
-from famcli.config import MemoryConfig
-from famcli.models import load_model
-from famcli.runtime import build_engine, prepare
-from famcli.tasks import Session, chat_turn
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import build_engine
+from famcli.jobs.session import Session, chat_turn
+from famcli.models.loading import load_model
+from famcli.models.runtime import prepare
 
 INSTRUCTIONS = ("What is the capital of France?", "Name three colours.", "What is 7 plus 5?",
                 "Write one sentence about the sea.", "Who wrote Romeo and Juliet?")

@@ -1,7 +1,7 @@
 """A generated answer suite for `famcli ask` (docs/recall.md): pass keys, facts and questions the document
 cannot answer, hidden in prose from the corpus books, in text, EPUB, DOCX, HTML and gzip'd logs, 1k to 200k
 tokens, several facts to a document. Everything comes from a seed; nothing here is used by famcli itself, and
-its templates, names and phrasings are its own (famcli.haystack's, which the answer path was developed on,
+its templates, names and phrasings are its own (famcli.documents.haystack's, which the answer path was developed on,
 are not used), so the suite measures documents famcli was not tuned on.
 
     .venv/bin/python examples/answer_suite.py --seed 11 --out docs/answer_suite.json            # new path only
@@ -256,11 +256,12 @@ def main() -> None:
     parser.add_argument("--out", default="answer_suite.json")
     args = parser.parse_args()
 
-    from famcli.jobs import ask_document
-    from famcli.reading import open_session
-    from famcli.retrieve import RecallOptions
+    from famcli.jobs.commands import ask_document
+    from famcli.jobs.options import SessionOptions
+    from famcli.jobs.reading import open_session
+    from famcli.recall.search import RecallOptions
 
-    session = open_session(None, "auto", {}, "auto", None, 0, recall=RecallOptions())
+    session = open_session(SessionOptions(device=None), recall=RecallOptions())
     lengths = tuple(int(x) for x in args.lengths.split(","))
     rows, read_rate = [], None
     with tempfile.TemporaryDirectory() as tmp:
@@ -290,7 +291,7 @@ def main() -> None:
 
 def today_read_rate(session, n: int) -> float:
     """Tokens per second of today's read through the default memory (what `ask` did before answering)."""
-    from famcli.passkey import FILLER
+    from famcli.jobs.passkey import FILLER
 
     ids = session.tokens.encode(FILLER * (n // 20))[:n]
     state = session.engine.new_state()
@@ -303,10 +304,10 @@ def today_answer(session, path: str, question: str) -> str:
     """What `famcli ask` printed before the fast path: the answer read from a fresh state after the question,
     the best chunks (documents up to 4,096 tokens whole), the document's last 512 tokens and the question as a
     chat turn, cut at the first line break, at most 48 tokens."""
-    from famcli.documents import open_document
-    from famcli.generate import Sampling
-    from famcli.retrieve import SEPARATOR, RecallOptions, layout, score_chunks
-    from famcli.tasks import chat_turn, question_header
+    from famcli.core.generate import Sampling
+    from famcli.documents.registry import open_document
+    from famcli.jobs.session import chat_turn, question_header
+    from famcli.recall.search import SEPARATOR, RecallOptions, layout, score_chunks
 
     index = session.new_index()
     session.index_text(index, open_document(path).pieces)

@@ -9,8 +9,8 @@ import json
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from famcli.bench import engine_rate, hf_rate, kernel_vs_sdpa, matmul_gflops
-from famcli.config import MemoryConfig
+from famcli.core.config import MemoryConfig
+from famcli.measure.bench import engine_rate, hf_rate, kernel_vs_sdpa, matmul_gflops
 
 device = "cuda"
 rows = {"device": torch.cuda.get_device_name(), "bf16_matmul_tflops": matmul_gflops(device=device, n=8192) / 1e3}

@@ -19,7 +19,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from famcli.child import famcli_argv
+from famcli.common.child import famcli_argv
 
 
 def bombs(folder: Path) -> dict[str, Path]:
@@ -61,7 +61,7 @@ def main() -> None:
         folder = Path(tmp)
         for name, path in bombs(folder).items():
             # each in a fresh process: ru_maxrss of children is the largest so far, so run the smallest first
-            code = (f"import resource, subprocess, sys; from famcli.child import famcli_argv; "
+            code = (f"import resource, subprocess, sys; from famcli.common.child import famcli_argv; "
                     f"d = subprocess.run(famcli_argv('ask', {str(path)!r}, 'What is it about?', '-q'), "
                     f"capture_output=True, text=True); "
                     f"print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, d.returncode, "

@@ -158,12 +158,13 @@ def main() -> None:
 
     import dataclasses
 
-    from famcli.documents import open_document
-    from famcli.jobs import ask_document
-    from famcli.reading import open_session
-    from famcli.retrieve import RecallOptions
+    from famcli.documents.registry import open_document
+    from famcli.jobs.commands import ask_document
+    from famcli.jobs.options import SessionOptions
+    from famcli.jobs.reading import open_session
+    from famcli.recall.search import RecallOptions
 
-    session = open_session(None, "auto", {}, "auto", None, 0, recall=RecallOptions())
+    session = open_session(SessionOptions(device=None), recall=RecallOptions())
     lengths = [int(x) for x in args.lengths.split(",")]
     rng, books = random.Random(args.seed), sorted(CORPUS.glob("*.txt"))
     if hasattr(session.answer_options, "lists"):

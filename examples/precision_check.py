@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 from adapter_check import book_ids, mean_loss
 
-from famcli.models import load_model
-from famcli.runtime import build_engine, prepare
+from famcli.core.engine import build_engine
+from famcli.models.loading import load_model
+from famcli.models.runtime import prepare
 
 BOOKS = ("sherlock.txt", "pride.txt", "moby.txt")
 

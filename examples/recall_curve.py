@@ -16,16 +16,16 @@ import json
 import random
 from pathlib import Path
 
-from famcli.models import load_model
-from famcli.passkey import FILLER, HEADER, NEEDLE, QUESTION, run_trial
-from famcli.runtime import prepare
-from famcli.tasks import Session
+from famcli.jobs.passkey import FILLER, HEADER, NEEDLE, QUESTION, run_trial
+from famcli.jobs.session import Session
+from famcli.models.loading import load_model
+from famcli.models.runtime import prepare
 
 
 def book_tokens(session: Session, path: str | None) -> list[int]:
     if not path:
         return []
-    from famcli.boilerplate import clean_text
+    from famcli.documents.boilerplate import clean_text
 
     text = "".join(clean_text([Path(path).read_text(encoding="utf-8").replace("\r\n", "\n")]))
     return session.tokens.encode(text)

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from famcli.haystack import haystack
-from famcli.models import load_model
-from famcli.passkey import ASKED, HEADER, QUESTION, document_ids
-from famcli.recall import RecallConfig, attention_scores, head_scores
-from famcli.retrieve import RecallOptions, bm25_scores, chunk_texts, rank_fusion
-from famcli.runtime import prepare
-from famcli.tasks import Session, chat_turn, question_header
+from famcli.documents.haystack import haystack
+from famcli.jobs.passkey import ASKED, HEADER, QUESTION, document_ids
+from famcli.jobs.session import Session, chat_turn, question_header
+from famcli.models.loading import load_model
+from famcli.models.runtime import prepare
+from famcli.recall.index import RecallConfig, attention_scores, head_scores
+from famcli.recall.search import RecallOptions, bm25_scores, chunk_texts, rank_fusion
 
 KS = (1, 4, 8, 16)
 
@@ -72,7 +72,7 @@ def main() -> None:
                         help="Skip reading through the model (BM25 needs only the text): for the longest documents")
     parser.add_argument("--out", default="docs/recall_eval.json")
     args = parser.parse_args()
-    from famcli.passkey import parse_lengths
+    from famcli.jobs.passkey import parse_lengths
 
     loaded = load_model(None)
     loaded, config = prepare(loaded, "auto", "auto")
@@ -128,7 +128,7 @@ def main() -> None:
                             t1 = time.perf_counter()
                             prompt, _ = _layout(session, index, scores_for_answers[scorer], prefix, suffix,
                                                 8 if short else 32)
-                            from famcli.generate import Sampling
+                            from famcli.core.generate import Sampling
 
                             reply = session.answer_from(prompt, 8 if short else 32, Sampling(),
                                                         () if short else ("\n",))
@@ -142,7 +142,7 @@ def main() -> None:
 
 
 def _layout(session, index, scores, prefix, suffix, answer_tokens):
-    from famcli.retrieve import SEPARATOR, layout
+    from famcli.recall.search import SEPARATOR, layout
 
     tok = session.loaded.tokenizer
     p, s = tok.encode(prefix, add_special_tokens=False), tok.encode(suffix, add_special_tokens=False)

@@ -10,7 +10,7 @@ Then `famcli summarize --notes --json` runs on the book and the check counts:
   notes_named notes that name at least one of the book's names (the rest name nothing specific)
   repeated    sentences that occur more than once within the notes or within the summary (loops)
   from_notes  summary sentences that are a note's sentence word for word (a part's summary may be its best
-              notes, chosen: famcli/summary.py)
+              notes, chosen: famcli/jobs/summary.py)
   boilerplate notes that speak of the edition rather than the work (licence, Project Gutenberg, contents)
   invented    distinct capitalised names (not sentence starters or common words) in the notes and the summary
               that the book never writes; notes_inventing: the notes that hold one
@@ -32,9 +32,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from famcli.boilerplate import clean_text
-from famcli.child import famcli_argv
-from famcli.documents import open_document
+from famcli.common.child import famcli_argv
+from famcli.documents.boilerplate import clean_text
+from famcli.documents.registry import open_document
 
 COMMON = set("""The A An And But Or If In On At Of To For With From By As It He She They We You I His Her Their
 My Your Our This That These Those There Then When What Who Why How Where Mr Mrs Miss Sir Lady Lord Chapter

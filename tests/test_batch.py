@@ -1,4 +1,4 @@
-"""`famcli batch` (famcli.batch): many documents, one line each, locally and on Ray, resumable."""
+"""`famcli batch` (famcli.jobs.batch): many documents, one line each, locally and on Ray, resumable."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from famcli import batch
 from famcli.cli import main
-from famcli.errors import UserError
+from famcli.common.errors import UserError
+from famcli.jobs import batch
 
 QUESTION = "What is the secret code?"
 
@@ -113,8 +113,8 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
                                                                                           monkeypatch):
     import json
 
-    from famcli import summary
     from famcli.cli import main
+    from famcli.jobs import summary
 
     book = tmp_path / "book.txt"
     book.write_text("".join(f"CHAPTER {i + 1}.\n\n" + "Captain Orme sailed past the isle of Tarrow. " * 60 + "\n\n"
@@ -129,13 +129,13 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
             raise KeyboardInterrupt
         return written(session, sections, *args, **kwargs)
 
-    monkeypatch.setattr("famcli.jobs.write_notes", stop_at_the_third)
-    monkeypatch.setattr("famcli.jobs.NOTE_BATCH", 1)
+    monkeypatch.setattr("famcli.jobs.commands.write_notes", stop_at_the_third)
+    monkeypatch.setattr("famcli.jobs.commands.NOTE_BATCH", 1)
     code = main(["batch", "summarize", str(book), "--out", str(out), "--model", tiny, "--jobs", "1", "-q"])
     capsys.readouterr()
     line = json.loads(out.read_text())
     assert code == 130 and line["status"] == "partial" and line["partial"]["tokens_read"] > 0
     assert len(line["sections"]) == 2 and line["file"] == str(book)
-    from famcli.batch import finished
+    from famcli.jobs.batch import finished
 
     assert finished(out) == set()  # --resume reads it again

@@ -1,4 +1,4 @@
-"""What is not the work (famcli.boilerplate): Gutenberg headers and licences, contents, PDF running heads."""
+"""What is not the work (famcli.documents.boilerplate): Gutenberg headers and licences, contents, PDF running heads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from famcli.boilerplate import clean, clean_pages, clean_text
+from famcli.documents.boilerplate import clean, clean_pages, clean_text
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 LICENCE = "*** START: FULL LICENSE ***\nTHE FULL PROJECT GUTENBERG LICENSE\nPLEASE READ THIS BEFORE YOU DISTRIBUTE.\n"
@@ -76,7 +76,7 @@ def test_pdf_running_headers_footers_and_page_numbers_go():
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not beside the project")
 @pytest.mark.parametrize("book", sorted(p.name for p in CORPUS.glob("*.txt")) if CORPUS.is_dir() else [])
 def test_corpus_books_lose_their_licence_and_keep_their_story(book):
-    from famcli.documents import open_document
+    from famcli.documents.registry import open_document
 
     raw = "".join(open_document(str(CORPUS / book)).pieces)
     out = "".join(clean_text(open_document(str(CORPUS / book)).pieces))

@@ -1,4 +1,4 @@
-"""Branches decoded together (famcli.branches) give each branch's tokens decoded alone."""
+"""Branches decoded together (famcli.core.branches) give each branch's tokens decoded alone."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from famcli.branches import decode_branches, decode_prompts
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
-from famcli.generate import Sampling, generate
+from famcli.core.branches import decode_branches, decode_prompts
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
+from famcli.core.generate import Sampling, generate
 
 
 def ids_of(n: int, seed: int = 1) -> list[int]:

@@ -104,10 +104,10 @@ def test_terminal_session_in_tmux(tiny, long_doc, tmp_path):
 
 
 def test_streamed_pieces_join_into_the_answer(tiny_model_dirs):
-    from famcli.generate import Sampling
-    from famcli.models import load_model
-    from famcli.runtime import prepare
-    from famcli.tasks import Session
+    from famcli.core.generate import Sampling
+    from famcli.models.loading import load_model
+    from famcli.models.runtime import prepare
+    from famcli.jobs.session import Session
 
     loaded = load_model(str(tiny_model_dirs["llama"]))
     session = Session(*prepare(loaded, "auto", "auto"))

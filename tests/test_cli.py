@@ -91,7 +91,7 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
     assert code == 0 and len(parts) == min(8, n) and parts[0]["tokens"][0] == 0
     assert parts[-1]["tokens"][1] == result["tokens_read"]
     assert all(a["tokens"][1] == b["tokens"][0] for a, b in zip(parts, parts[1:]))
-    from famcli.summary import told_in_order
+    from famcli.jobs.summary import told_in_order
 
     assert result["summary"] == told_in_order([p["summary"] for p in parts])  # the parts in order, "Then, ..."
     plot = tmp_path / "heat.png"
@@ -103,7 +103,7 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
 
 
 def test_passkey_partial_recall_score():
-    from famcli.passkey import Trial, digits_table
+    from famcli.jobs.passkey import Trial, digits_table
 
     def trial(key, answer):
         return Trial("fam", 1000, 0.5, key, answer, 1000)
@@ -133,12 +133,12 @@ def test_full_past_context_window_suggests_fam(capsys, tiny, tmp_path):
 def test_a_bug_is_an_internal_error_not_a_user_error(capsys, tiny, doc, monkeypatch):
     """A user error is one `Error:` line and exit 1; an unexpected exception is labelled as internal (exit 70),
     and FAMCLI_DEBUG=1 lets its traceback through."""
-    import famcli.jobs
+    import famcli.jobs.commands
 
     def broken(*args, **kwargs):
         raise KeyError("oops")
 
-    monkeypatch.setattr(famcli.jobs, "ask", broken)
+    monkeypatch.setattr(famcli.jobs.commands, "ask", broken)
     code, out, err = run_main(capsys, "ask", str(doc), "q", "--model", tiny, "-q")
     assert code == 70 and out == "" and len(err.splitlines()) == 1
     assert err.startswith("Error: internal error (KeyError, set FAMCLI_DEBUG=1 for details)")
@@ -213,13 +213,13 @@ def test_bench_json_and_plot(capsys, tiny, tmp_path):
     assert all(r["reading_peak_mib"] > 0 and r["passes"] == 1 for r in rows.values())
     assert rows[("fam", 400)]["state_bytes"] == rows[("fam", 200)]["state_bytes"]
     assert result["roofline_tokens_per_second"] > 0 and plot.stat().st_size > 1000
-    from famcli.precision import cpu_precision
+    from famcli.models.precision import cpu_precision
 
     assert result["auto"]["choice"] == cpu_precision() in result["auto"]["layer_products_ms"]  # what auto reads in
 
 
 def test_bench_times_reading_and_startup_in_one_run(capsys, tiny):
-    from famcli.startup import startup_table
+    from famcli.measure.startup import startup_table
 
     code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "200", "--memory", "sink", "--dtype",
                               "fp32", "--startup", "--min-seconds", "0", "--json")
@@ -237,7 +237,7 @@ def test_a_broken_llama_cpp_costs_its_startup_row_not_the_run(monkeypatch):
     without its dependencies: the failed comparison is a row that says so."""
     import importlib.util
 
-    import famcli.startup as st
+    import famcli.measure.startup as st
 
     def fake(model, dtype, runs, note):
         if dtype == "llama.cpp":
@@ -260,7 +260,7 @@ def test_reading_peak_sees_memory_taken_while_reading():
     """The bench's memory column is the peak while reading, not the load peak the process keeps forever."""
     import time
 
-    from famcli.bench import RssPeak, rss_mib
+    from famcli.measure.bench import RssPeak, rss_mib
 
     with RssPeak() as quiet:
         time.sleep(0.05)
@@ -278,8 +278,8 @@ def test_bench_reads_short_documents_again_and_takes_the_median():
     import torch
     from conftest import tiny_model
 
-    from famcli.bench import _passes, engine_rate
-    from famcli.config import MemoryConfig
+    from famcli.measure.bench import _passes, engine_rate
+    from famcli.core.config import MemoryConfig
 
     times = iter([3.0, 1.0, 2.0, 9.0])
     row = _passes(lambda: next(times), 100, min_seconds=5.0)  # 3 + 1 + 2 >= 5: three passes, median 2 s
@@ -318,11 +318,12 @@ def test_ask_lists_the_passages_it_read(capsys, tiny, long_doc):
 def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     """--no-recall is the reading before recall existed: question header + document through the memory, then
     the question as a chat turn, decoded greedily (recomputed here with the engine directly)."""
-    from famcli.generate import Sampling, generate
-    from famcli.models import load_model
-    from famcli.runtime import build_engine, prepare
-    from famcli.asking import ANSWER_NO_REPEAT
-    from famcli.tasks import Session, chat_turn, question_header
+    from famcli.core.generate import Sampling, generate
+    from famcli.models.loading import load_model
+    from famcli.core.engine import build_engine
+    from famcli.models.runtime import prepare
+    from famcli.jobs.asking import ANSWER_NO_REPEAT
+    from famcli.jobs.session import Session, chat_turn, question_header
 
     question = "What is the secret password?"
     code, out, _ = run_main(capsys, "ask", str(long_doc), question, "--model", tiny, "--json", "--max-tokens",
@@ -403,7 +404,7 @@ def test_bench_times_reading_with_a_recall_index(capsys, tiny):
 def test_bench_table_compares_each_precision_with_the_plain_model_in_it():
     """`vs full` divides by the plain model's rate at the same length and precision; int8 reads, which the plain
     model has no path for, by its fp32 forward; the plain rows themselves carry no ratio."""
-    from famcli.bench import markdown_table
+    from famcli.measure.bench import markdown_table
 
     def row(mode, dtype, n, tps):
         return {"mode": f"{mode} {dtype}", "dtype": dtype, "tokens": n, "tokens_per_second": tps}
@@ -415,7 +416,7 @@ def test_bench_table_compares_each_precision_with_the_plain_model_in_it():
 
 
 def test_bench_rows_say_what_auto_resolved_to():
-    from famcli.bench import _named
-    from famcli.precision import cpu_precision
+    from famcli.measure.bench import _named
+    from famcli.models.precision import cpu_precision
 
     assert _named("auto", "cpu") == f"auto ({cpu_precision()})" and _named("fp32", "cpu") == "fp32"

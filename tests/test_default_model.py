@@ -8,10 +8,10 @@ import pytest
 from conftest import famcli_process
 import torch
 
-from famcli.config import MemoryConfig
-from famcli.generate import generate
-from famcli.models import load_model
-from famcli.runtime import build_engine
+from famcli.core.config import MemoryConfig
+from famcli.core.generate import generate
+from famcli.models.loading import load_model
+from famcli.core.engine import build_engine
 
 pytestmark = pytest.mark.slow
 
@@ -26,14 +26,14 @@ def hf_default(default):
     """The default model as transformers builds it from the same converted folder (for its `generate`)."""
     from transformers import AutoModelForCausalLM
 
-    from famcli.models import _gguf_cache_dir, default_gguf_path
+    from famcli.models.loading import _gguf_cache_dir, default_gguf_path
 
     return AutoModelForCausalLM.from_pretrained(_gguf_cache_dir(default_gguf_path()), dtype=torch.float32).eval()
 
 
 def test_cached_load_equals_direct_gguf_load(default):
-    """The quick start (famcli.native on the converted folder) gives the logits of transformers reading the GGUF."""
-    from famcli import native
+    """The quick start (famcli.models.native on the converted folder) gives the logits of transformers reading the GGUF."""
+    from famcli.models import native
 
     direct = load_model(dtype="fp32", use_cache=False)
     assert isinstance(default.model, native.CausalLM) and not isinstance(direct.model, native.CausalLM)

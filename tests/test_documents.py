@@ -12,7 +12,7 @@ import pytest
 import zstandard
 from samples import docx_report, encrypted_pdf, epub_book, tar_bytes, text_pdf, zip_bytes
 
-from famcli.documents import DocumentError, open_document, read_stream
+from famcli.documents.registry import DocumentError, open_document, read_stream
 
 
 def text_of(path, password=None) -> str:
@@ -26,7 +26,7 @@ def test_gutenberg_style_text_is_normalised(tmp_path):
 
 
 def test_crlf_split_across_read_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr("famcli.documents.CHUNK_BYTES", 4)
+    monkeypatch.setattr("famcli.documents.registry.CHUNK_BYTES", 4)
     path = tmp_path / "a.txt"
     path.write_bytes(b"abc\r\ndef\r\n\xc3\xa9t\xc3\xa9\r\n")
     assert text_of(path) == "abc\ndef\nété\n"

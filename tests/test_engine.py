@@ -6,8 +6,9 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from famcli.config import ConfigError, MemoryConfig
-from famcli.engine import ContextOverflow, Engine
+from famcli.common.errors import ConfigError
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import ContextOverflow, Engine
 
 
 def ids_of(n: int, seed: int = 1) -> torch.Tensor:

@@ -1,12 +1,12 @@
-"""FAM (famcli.memory.fam) against a plain reference of Algorithm 2 on tiny random models."""
+"""FAM (famcli.core.memory.fam) against a plain reference of Algorithm 2 on tiny random models."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
 
 
 def ids_of(n: int, seed: int = 1) -> torch.Tensor:
@@ -22,7 +22,7 @@ def _attend(q, k, v, mask, scale):
 
 
 def _qkv(layer, h, n_heads, n_kv, positions, model):
-    """Projections plus HF's own rotary embedding (independent of famcli.positions)."""
+    """Projections plus HF's own rotary embedding (independent of famcli.core.positions)."""
     a, r = layer.self_attn, h.shape[0]
     q = a.q_proj(h).view(r, n_heads, -1).transpose(0, 1)
     k = a.k_proj(h).view(r, n_kv, -1).transpose(0, 1)

@@ -1,4 +1,4 @@
-"""Decoding on top of the engine (famcli.generate): against HF generate, across blocks, sampling, n-gram blocking."""
+"""Decoding on top of the engine (famcli.core.generate): against HF generate, across blocks, sampling, n-gram blocking."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
-from famcli.generate import Sampling, generate
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
+from famcli.core.generate import Sampling, generate
 
 
 def ids_of(n: int, seed: int = 1) -> torch.Tensor:
@@ -47,7 +47,7 @@ def test_sampling_is_deterministic_with_seed_and_stops(llama):
 
 
 def test_no_repeat_ngram_blocks_loops(llama):
-    from famcli.generate import banned_tokens
+    from famcli.core.generate import banned_tokens
 
     assert banned_tokens([1, 2, 3, 1, 2], 3) == {3}
     assert banned_tokens([1, 2, 3], 0) == set()
@@ -60,7 +60,7 @@ def test_no_repeat_ngram_blocks_loops(llama):
 def test_boost_raises_a_token_until_it_is_used_once():
     import torch
 
-    from famcli.generate import next_token
+    from famcli.core.generate import next_token
 
     logits = torch.tensor([0.0, 2.0, 1.0, 0.5])
     boosted = Sampling(boost=((3, 4.0),))

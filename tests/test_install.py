@@ -85,46 +85,21 @@ def test_the_library_never_imports_its_command_line():
 
 
 def test_batch_finds_every_kind_of_document_famcli_reads(tmp_path):
-    from famcli.batch import find_documents
+    from famcli.jobs.batch import find_documents
 
     for name in ("a.txt", "b.xhtml", "c.htm", "d.epub", "e.log.zst", "f.png", "g.py"):
         (tmp_path / name).write_text("x")
     assert [p.name for p in find_documents([str(tmp_path)])] == ["a.txt", "b.xhtml", "c.htm", "d.epub", "e.log.zst"]
 
 
-def test_famcli_modules_import_without_cycles():
-    """The import graph of famcli's modules, imports inside functions included, has no cycle (docs/design.md,
-    section 11): `formats` and `documents` share `reader`, `precision` reaches the cache through `cache`."""
-    import ast
+def test_famcli_modules_import_without_cycles_and_only_downwards():
+    """The import graph of famcli's modules, imports inside functions included (examples/import_graph.py): no
+    cycle, no sub-package importing one above it (docs/design.md, section 11: so the library never imports
+    famcli.cli), and no module left in famcli/ itself but the package's face."""
     from pathlib import Path
 
-    import famcli
-
-    root = Path(famcli.__file__).parent
-    modules = {}
-    for path in root.rglob("*.py"):
-        name = ".".join(("famcli", *path.relative_to(root).with_suffix("").parts))
-        modules[name.removesuffix(".__init__")] = path
-    graph = {}
-    for name, path in modules.items():
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("famcli"):
-                deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
-                         for a in node.names}
-            elif isinstance(node, ast.Import):
-                deps |= {a.name for a in node.names if a.name.startswith("famcli")}
-        graph[name] = {d for d in deps if d in modules and d != name}
-
-    def cycle_from(start, at, seen):
-        for nxt in graph[at]:
-            if nxt == start:
-                return [*seen, nxt]
-            if nxt not in seen:
-                found = cycle_from(start, nxt, [*seen, nxt])
-                if found:
-                    return found
-        return None
-
-    cycles = [c for m in graph if (c := cycle_from(m, m, [m]))]
-    assert cycles == [], cycles[0]
+    script = Path(__file__).resolve().parent.parent / "examples" / "import_graph.py"
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    shape = json.loads(run.stdout)
+    assert shape["cycles"] == [] and shape["upward_imports"] == [] and shape["root_modules"] == [], shape
+    assert run.returncode == 0 and shape["modules"] > 60

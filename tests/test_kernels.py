@@ -93,8 +93,8 @@ def test_engine_through_triton_equals_reference():
     """The whole engine on a tiny model with the kernel forced gives the reference logits."""
     from conftest import tiny_model
 
-    from famcli.config import MemoryConfig
-    from famcli.engine import Engine
+    from famcli.core.config import MemoryConfig
+    from famcli.core.engine import Engine
 
     model = tiny_model("llama").to(DEVICE)
     ids = torch.randint(0, 256, (150,), generator=torch.Generator().manual_seed(0)).to(DEVICE)

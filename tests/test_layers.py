@@ -1,12 +1,12 @@
-"""The layer math (famcli.layers): fused products that follow in-place changes, LoRA bypassing them."""
+"""The layer math (famcli.core.layers): fused products that follow in-place changes, LoRA bypassing them."""
 
 from __future__ import annotations
 
 import torch
 from conftest import tiny_model
 
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
 
 
 def ids_of(n: int, seed: int = 1) -> torch.Tensor:
@@ -16,7 +16,7 @@ def ids_of(n: int, seed: int = 1) -> torch.Tensor:
 def test_fused_projections_follow_in_place_changes_and_biases(arch):
     """q/k/v and gate/up run as one product each; the modules' weights are views of the fused tensors, so an
     adapter merged in place after the engine was built (and biases, as in Qwen2) still reach the engine."""
-    from famcli.layers import _fused
+    from famcli.core.layers import _fused
 
     model = tiny_model(arch)
     engine = Engine(model, MemoryConfig(mode="bswa", block_size=64, memory_segments=5))
@@ -39,7 +39,7 @@ def test_lora_wrapped_layers_bypass_the_fused_products(llama):
     """LoRA injected after the engine was built (as in training) must not be skipped by the fused path."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    from famcli.layers import _fused
+    from famcli.core.layers import _fused
 
     engine = Engine(llama, MemoryConfig(mode="bswa", block_size=64, memory_segments=5))
     ids = ids_of(150)

@@ -1,4 +1,4 @@
-"""Every registered memory through the engine (famcli.memory), including a toy one defined here: adding a
+"""Every registered memory through the engine (famcli.core.memory), including a toy one defined here: adding a
 memory is a module and a registry line, and the existing suite then tests it."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from famcli.config import ConfigError, MemoryConfig
-from famcli.engine import Engine
-from famcli.memory import BUILTIN, memory_class, modes, register, trainable_modes, unregister
-from famcli.memory.base import Memory
-from famcli.mrbp import bptt, cut_blocks, mrbp
-from famcli.positions import rotate
+from famcli.common.errors import ConfigError
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
+from famcli.core.memory import BUILTIN, memory_class, modes, register, trainable_modes, unregister
+from famcli.core.memory.base import Memory
+from famcli.training.mrbp import bptt, cut_blocks, mrbp
+from famcli.core.positions import rotate
 
 
 class MeanMemory(Memory):

@@ -7,7 +7,7 @@ import socket
 import pytest
 import torch
 
-from famcli.models import ModelError, load_model, pick_dtype, resolve
+from famcli.models.loading import ModelError, load_model, pick_dtype, resolve
 
 
 @pytest.mark.parametrize("name", ["llama", "mistral", "qwen2"])
@@ -50,7 +50,7 @@ def test_folder_without_config_and_unreadable_gguf(tmp_path):
 def test_dtype_choice(monkeypatch, tmp_path):
     """auto on a CPU: the most exact candidate unless a less exact one's products are 1.1x faster; bf16 only
     with bf16 instructions, int8 only for reading; the probe runs twice per CPU and is cached when both agree."""
-    from famcli import precision
+    from famcli.models import precision
 
     monkeypatch.setenv("FAMCLI_CACHE", str(tmp_path))
     assert pick_dtype("fp32", torch.device("cpu")) == (torch.float32, False)
@@ -90,7 +90,8 @@ def test_dtype_choice(monkeypatch, tmp_path):
 
 
 def test_precision_probe_times_every_candidate(monkeypatch):
-    from famcli import precision, quant
+    from famcli.models import precision
+    from famcli.core import quant
 
     times = precision.probe(("fp32", "int8"), repeats=1)
     assert set(times) == {"fp32", "int8"} and all(0 < t < 10_000 for t in times.values())

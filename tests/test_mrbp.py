@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
-from famcli.mrbp import bptt, cut_blocks, mrbp
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
+from famcli.training.mrbp import bptt, cut_blocks, mrbp
 from conftest import tiny_model
 
 

@@ -1,4 +1,4 @@
-"""The native quick-start model and tokenizer (famcli.native) against transformers on the same folders."""
+"""The native quick-start model and tokenizer (famcli.models.native) against transformers on the same folders."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import ARCHS, tiny_model, tiny_tokenizer
 
-from famcli import native
-from famcli.models import load_model
+from famcli.models import native
+from famcli.models.loading import load_model
 
 TEXTS = ["The pass key is 123. The grass is green.", "  leading spaces, ünïcode, emoji 🙂 and\nnew lines\n\n",
          "the the the 9999999 <eos> end"]
@@ -56,7 +56,7 @@ def _tokenizer_pairs(tiny_model_dirs):
 
     folders = [tiny_model_dirs["llama"]]
     try:  # the default model's converted folder, when this machine has it
-        from famcli.models import _gguf_cache_dir, default_gguf_path
+        from famcli.models.loading import _gguf_cache_dir, default_gguf_path
 
         cached = _gguf_cache_dir(default_gguf_path())
         if (cached / "tokenizer.json").is_file():

@@ -1,4 +1,4 @@
-"""--dtype int8 (famcli.quant): int8 layer weights with per-channel scales and dynamically quantised
+"""--dtype int8 (famcli.core.quant): int8 layer weights with per-channel scales and dynamically quantised
 activations, against the fp32 engine on tiny random models."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
-from famcli.quant import Int8Linear
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
+from famcli.core.quant import Int8Linear
 
 
 def read(model, config: MemoryConfig, ids: torch.Tensor, all_logits: bool = True) -> torch.Tensor:
@@ -41,7 +41,7 @@ def test_int8_linear_scales_each_row_on_its_own():
 
 def test_int8_kernels_are_onednn_only_where_it_has_amx(monkeypatch):
     """oneDNN wins only with AMX; fbgemm elsewhere (faster at few rows); a oneDNN cap without AMX counts."""
-    from famcli import quant
+    from famcli.core import quant
 
     if not {"fbgemm", "onednn"} <= set(torch.backends.quantized.supported_engines):
         pytest.skip("this torch lacks one of the two engines")
@@ -99,12 +99,12 @@ def test_int8_weights_follow_in_place_changes(llama):
 def test_int8_reads_and_answers_in_fp32(tiny_model_dirs, tmp_path, monkeypatch, recall):
     """--dtype int8 reads the document with int8 products; the answer's prompt and every decoded token run in
     the model's own precision (int8 answers lost pass keys fp32 found, docs/benchmarks.md)."""
-    from famcli import quant
-    from famcli.jobs import ask_document
-    from famcli.models import load_model
-    from famcli.retrieve import RecallOptions
-    from famcli.runtime import prepare
-    from famcli.tasks import Session
+    from famcli.core import quant
+    from famcli.jobs.commands import ask_document
+    from famcli.models.loading import load_model
+    from famcli.recall.search import RecallOptions
+    from famcli.models.runtime import prepare
+    from famcli.jobs.session import Session
 
     calls = {"n": 0}
     real = quant.Int8Linear.__call__
@@ -128,7 +128,7 @@ def test_int8_reads_and_answers_in_fp32(tiny_model_dirs, tmp_path, monkeypatch, 
     monkeypatch.setattr(session, "decode_answer", lambda engine, *a, **k: answers.append(engine.int8) or ("x", False))
     ask_document(session, str(doc), "Where is the ledger?", max_tokens=4)
     assert answers and not any(answers)  # every answer is decoded by an exact engine
-    from famcli.generate import generate
+    from famcli.core.generate import generate
 
     calls["n"] = 0
     generate(session.answerer(), state, [5, 6, 7], 3)
@@ -140,8 +140,8 @@ def test_int8_ranges_are_calibrated_once_per_weights(tiny_model_dirs, tmp_path, 
     calibration read); changed weights calibrate afresh."""
     import os
 
-    from famcli import quant
-    from famcli.models import calibration_file, load_model
+    from famcli.core import quant
+    from famcli.models.loading import calibration_file, load_model
 
     monkeypatch.setenv("FAMCLI_CACHE", str(tmp_path / "cache"))
     folder = tiny_model_dirs["qwen2"]

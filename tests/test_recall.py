@@ -1,4 +1,4 @@
-"""The recall index and answering from it (famcli.recall, famcli.retrieve) on a tiny random model."""
+"""The recall index and answering from it (famcli.recall.index, famcli.recall.search) on a tiny random model."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 import torch
 from conftest import tiny_model, tiny_tokenizer
 
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
-from famcli.recall import QueryCapture, RecallConfig, RecallIndex, attention_scores, head_scores
-from famcli.retrieve import Passage, RecallOptions, bm25_scores, chunk_texts, layout, merge, rank_fusion
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
+from famcli.recall.index import QueryCapture, RecallConfig, RecallIndex, attention_scores, head_scores
+from famcli.recall.search import Passage, RecallOptions, bm25_scores, chunk_texts, layout, merge, rank_fusion
 
 CONFIG = RecallConfig(chunk_tokens=16, layers=(0, 1), reps=3)
 
@@ -68,7 +68,7 @@ def test_streaming_scores_equal_offline_scores(engine, ids):
 
 
 def test_representatives_are_the_keys_the_chunk_attends_to_most():
-    from famcli.recall import representatives
+    from famcli.recall.index import representatives
 
     k = torch.zeros(1, 5, 4)
     k[0, 3] = torch.tensor([1.0, 0, 0, 0])  # the only key aligned with every query

@@ -1,12 +1,12 @@
-"""State files (famcli.state): what a saved reading refuses."""
+"""State files (famcli.core.state): what a saved reading refuses."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
 
 
 def ids_of(n: int, seed: int = 1) -> torch.Tensor:

@@ -1,11 +1,11 @@
-"""famcli.summary: sections, their names, and the candidate each part of the summary keeps."""
+"""famcli.jobs.summary: sections, their names, and the candidate each part of the summary keeps."""
 
 from collections import Counter
 
 import pytest
 
-from famcli import summary
-from famcli.summary import (
+from famcli.jobs import summary
+from famcli.jobs.summary import (
     Candidate,
     Section,
     part_summary,
@@ -89,7 +89,7 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
 
 
 def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
-    from famcli.summary import cut_sentences
+    from famcli.jobs.summary import cut_sentences
 
     text = "Mr. Darcy meets J. Smith at St. Paul's. Then he leaves! And more "
     assert cut_sentences(text, 1) == "Mr. Darcy meets J. Smith at St. Paul's."
@@ -100,7 +100,7 @@ def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
 def test_score_punishes_the_prompt_copied_back():
     plain = "Alice meets the Mock Turtle and the Gryphon by the sea, and they dance."
     echoed = "The passage of the text, in which Alice, Mock Turtle and Gryphon appear, is a tale."
-    from famcli.summary import NOTE_ECHO
+    from famcli.jobs.summary import NOTE_ECHO
 
     assert score(plain, GROUNDED, WORDS, NOTE_ECHO) > score(echoed, GROUNDED, WORDS, NOTE_ECHO)
 
@@ -116,7 +116,7 @@ def test_part_weights_favour_names_particular_to_a_part():
 
 
 def test_plain_text_sections_are_placed_by_their_chapter_headings():
-    from famcli.summary import headings, text_place
+    from famcli.jobs.summary import headings, text_place
 
     text = ("ALICE\n\nCHAPTER I. Down the Rabbit-Hole\n\nAlice was tired. Part of the bank was warm.\n\n"
             "CHAPTER II. The Pool of Tears\n\nCuriouser.\n")
@@ -157,7 +157,7 @@ SECTION_TEXT = ("Elinor Dashwood walked to Barton Park with her sister Marianne.
 
 
 def test_a_note_naming_someone_the_section_never_does_is_refused():
-    from famcli.summary import central_sentence, invented_names
+    from famcli.jobs.summary import central_sentence, invented_names
 
     assert invented_names("Elinor Dashwood and Lord Curzon walked to the park.", SECTION_TEXT) == ["Lord Curzon"]
     assert invented_names("Elinor Dashwood met Colonel Brandon.", SECTION_TEXT) == []
@@ -166,11 +166,11 @@ def test_a_note_naming_someone_the_section_never_does_is_refused():
 
 
 def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(tiny, monkeypatch):
-    from famcli.models import load_model
-    from famcli.retrieve import RecallOptions
-    from famcli.runtime import prepare
-    from famcli.summary import Section, section_names
-    from famcli.tasks import Session
+    from famcli.models.loading import load_model
+    from famcli.recall.search import RecallOptions
+    from famcli.models.runtime import prepare
+    from famcli.jobs.summary import Section, section_names
+    from famcli.jobs.session import Session
 
     loaded, config = prepare(load_model(tiny, dtype="fp32"), "auto", "none")
     session = Session(loaded, config, RecallOptions())
@@ -201,7 +201,7 @@ def test_notes_out_keeps_the_notes_and_a_second_run_takes_them(tiny, tmp_path, c
     lines = notes.read_text().splitlines()
     assert json.loads(lines[0])["famcli_notes"] == 1 and len(lines) == 1 + len(first["sections"]) > 2
     monkeypatch.setattr(summary, "decode_sentences", lambda *a, **k: pytest.fail("a note was written again"))
-    import famcli.jobs as jobs
+    import famcli.jobs.commands as jobs
 
     monkeypatch.setattr(jobs, "summarize_parts", lambda session, written, max_tokens, sampling:
                         summary.extract_parts(written, max_tokens))
@@ -253,7 +253,7 @@ def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
 
 
 def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
-    from famcli.summary import plain_telling, told_in_order
+    from famcli.jobs.summary import plain_telling, told_in_order
 
     assert plain_telling("The passage describes a scene where Holmes finds the German letter.") == \
         "Holmes finds the German letter."
@@ -268,7 +268,7 @@ def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
 
 
 def test_a_notes_source_is_its_carrying_sentences_in_order():
-    from famcli.extract import carrying_sentences
+    from famcli.jobs.extract import carrying_sentences
 
     filler = ["The rain fell on the roofs of the town all day long." for _ in range(3)]
     text = " ".join(["Mira Kell opened the gate of Varn Hall and called for her brother Tobin."] + filler +

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import tiny_tokenizer
 
-from famcli.tokens import Tokens
+from famcli.models.tokens import Tokens
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -54,6 +54,6 @@ def test_default_model_tiktoken_equals_model_tokenizer_on_corpus(default_tokens,
 
 @pytest.fixture(scope="module")
 def default_tokens():
-    from famcli.models import load_model
+    from famcli.models.loading import load_model
 
     return Tokens(load_model().tokenizer)

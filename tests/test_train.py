@@ -7,14 +7,15 @@ import json
 import pytest
 import torch
 
-from famcli.adapter import AdapterError, load_adapter
-from famcli.config import MemoryConfig
-from famcli.engine import Engine
-from famcli.models import load_model
-from famcli.mrbp import cut_blocks, start_state
-from famcli.runtime import build_engine, prepare, resolve, with_adapter
-from famcli.train import TrainConfig, Trainer
-from famcli.traindata import FACTS, TrainingData
+from famcli.core.adapter import AdapterError, load_adapter
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine
+from famcli.models.loading import load_model
+from famcli.training.mrbp import cut_blocks, start_state
+from famcli.core.engine import build_engine
+from famcli.models.runtime import prepare, resolve, with_adapter
+from famcli.training.train import TrainConfig, Trainer
+from famcli.training.data import FACTS, TrainingData
 
 MEMORY = MemoryConfig(mode="fam", block_size=16, memory_segments=1, fam_length=4)
 
@@ -189,7 +190,7 @@ def test_train_refuses_to_overwrite_a_run(tiny_model_dirs, tmp_path, capsys):
 def test_shipped_adapter_makes_auto_fam_and_leaves_baselines_alone(tiny_model_dirs, tmp_path, monkeypatch):
     """An adapter in famcli/adapters/ for exactly this model: auto reads with fam through it; bswa and sink
     run the base model; another model (different name) does not pick it up."""
-    import famcli.adapter as adapter_module
+    import famcli.core.adapter as adapter_module
 
     trainer = _trainer(tiny_model_dirs["llama"], steps=1, lr=5e-2)
     trainer.train_step()

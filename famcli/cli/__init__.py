@@ -15,7 +15,7 @@ import typer
 
 from famcli import __version__
 from famcli.cli import batch, info, measure, read, train
-from famcli.errors import Stopped, is_user_error, one_line
+from famcli.common.errors import Stopped, is_user_error, one_line
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
 

@@ -1,4 +1,4 @@
-"""`famcli batch ask | summarize | passkey`: one job over many documents, locally or on Ray (famcli.batch)."""
+"""`famcli batch ask | summarize | passkey`: one job over many documents, locally or on Ray (famcli.jobs.batch)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from famcli.cli.options import (
+    ANSWER_TOKENS,
     AdapterOpt,
+    AnswerFromOpt,
     BlockOpt,
     DeviceOpt,
     DtypeOpt,
     FamOpt,
-    ANSWER_TOKENS,
-    AnswerFromOpt,
     MaxTokensOpt,
-    checked_question,
     MemoryOpt,
     ModelOpt,
     NoRecallOpt,
@@ -28,8 +27,9 @@ from famcli.cli.options import (
     SummaryLengthOpt,
     SummaryTokensOpt,
     Ui,
+    checked_question,
     recall_options,
-    sizes,
+    session_options,
     summary_tokens,
 )
 
@@ -52,18 +52,16 @@ def _job(command: str, options: dict, model, memory, block_size, memory_segments
          adapter, no_recall=False, recall_blocks=4, recall_scorer="bm25", answer_from="auto"):
     from dataclasses import asdict
 
-    from famcli.batch import Job
-    from famcli.reading import memory_config
+    from famcli.jobs.batch import Job
 
-    size = sizes(block_size, memory_segments, fam_length)
-    memory_config(memory, **size)  # nonsense fails before any worker starts
+    # checked here: nonsense fails before any worker starts
+    session = session_options(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
     recall = recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
-    return Job(command, options, model, memory, size, dtype, device, seed, adapter,
-               None if recall is None else asdict(recall))
+    return Job(command, options, session, None if recall is None else asdict(recall))
 
 
 def _run(job, paths: list[str], out: Path, jobs, threads, resume: bool, ray: bool, address, quiet: bool) -> None:
-    from famcli.batch import run
+    from famcli.jobs.batch import run
 
     ui = Ui(quiet, progress=False)
 

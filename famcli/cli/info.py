@@ -16,7 +16,7 @@ from famcli.cli.options import (
     MemoryOpt,
     ModelOpt,
     SegmentsOpt,
-    sizes,
+    session_options,
 )
 
 
@@ -24,10 +24,11 @@ def info(model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOp
          memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
          device: DeviceOpt = "auto", as_json: JsonOpt = False, adapter: AdapterOpt = "auto"):
     """Show the model, its context window, dtype, device and the memory configuration with its state size."""
-    from famcli.reading import open_session
-    from famcli.runtime import describe_session
+    from famcli.jobs.reading import open_session
+    from famcli.models.runtime import describe_session
 
-    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, 0, adapter)
+    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype, device,
+                                           adapter=adapter))
     result = describe_session(session)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

@@ -32,7 +32,7 @@ from famcli.cli.options import (
     recall_options,
     sizes,
 )
-from famcli.outputs import check_writable
+from famcli.common.outputs import check_writable
 
 
 def passkey(
@@ -50,8 +50,8 @@ def passkey(
 ):
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
     bswa always on the base model; the adapter serves fam and memformer)."""
-    from famcli.models import load_model
-    from famcli.passkey import (
+    from famcli.jobs.options import memory_config
+    from famcli.jobs.passkey import (
         accuracy_table,
         check_cells,
         compare,
@@ -61,7 +61,7 @@ def passkey(
         parse_lengths,
         plot,
     )
-    from famcli.reading import memory_config
+    from famcli.models.loading import load_model
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
     recall, size = recall_options(no_recall, recall_blocks, recall_scorer), sizes(block_size, memory_segments, fam_length)
@@ -106,10 +106,10 @@ def bench(
 ):
     """Reading speed and peak memory per memory mode, precision and length, next to the matmul roofline, and
     with --startup how long a short question takes from a fresh process: all in one run, side by side."""
-    from famcli.bench import markdown_table, plot_rates, run
-    from famcli.models import pick_device, pick_dtype
-    from famcli.passkey import parse_lengths
-    from famcli.reading import memory_config
+    from famcli.jobs.options import memory_config
+    from famcli.jobs.passkey import parse_lengths
+    from famcli.measure.bench import markdown_table, plot_rates, run
+    from famcli.models.loading import pick_device, pick_dtype
 
     ui, size = Ui(quiet, False), sizes(block_size, memory_segments, fam_length)
     dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
@@ -133,7 +133,7 @@ def bench(
         f"\n\nroofline (weights only, square {payload['dtype']} product rate): {roofline:,.0f} tokens/s; " \
         f"weight products at block shape alone: {products:,.0f} tokens/s"
     if pick_device(device).type == "cpu":
-        from famcli.precision import choose, precision_timings
+        from famcli.models.precision import choose, precision_timings
 
         times = precision_timings()
         payload["auto"] = {"choice": choose(times), "layer_products_ms": times}
@@ -141,7 +141,7 @@ def bench(
             text += f"\n`--dtype auto` on this CPU: {payload['auto']['choice']} (the layer products of one block: " + \
                 ", ".join(f"{k} {v:.2f} ms" for k, v in times.items()) + ")"
     if startup:
-        from famcli.startup import startup_table, startups
+        from famcli.measure.startup import startup_table, startups
 
         payload["startup"] = startups(model, dtypes, note=ui.note)
         text += "\n\n" + startup_table(payload["startup"])
@@ -149,7 +149,7 @@ def bench(
 
 
 def _startup(model, dtypes: list[str], as_json: bool, quiet: bool) -> None:
-    from famcli.startup import startup_table, startups
+    from famcli.measure.startup import startup_table, startups
 
     result = {"command": "bench", "startup": startups(model, dtypes, note=Ui(quiet, False).note)}
     emit(as_json, result, startup_table(result["startup"]))
@@ -158,7 +158,7 @@ def _startup(model, dtypes: list[str], as_json: bool, quiet: bool) -> None:
 def bench_startup(file: Annotated[str, typer.Argument()], model: ModelOpt = None, dtype: DtypeOpt = "auto",
                   llama_cpp: Annotated[bool, typer.Option("--llama-cpp")] = False):
     """The phases of one short question, timed in this fresh process (for `famcli bench --startup`)."""
-    from famcli.startup import llama_cpp_phases, startup_phases
+    from famcli.measure.startup import llama_cpp_phases, startup_phases
 
     typer.echo(json.dumps(llama_cpp_phases(model, file) if llama_cpp else startup_phases(model, dtype, file)))
 
@@ -168,7 +168,7 @@ def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[i
                fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
                adapter: AdapterOpt = "auto", min_seconds: Annotated[float, typer.Option("--min-seconds")] = 0.0):
     """One measurement in a fresh process, so its peak resident memory is its own."""
-    from famcli.bench import cell
+    from famcli.measure.bench import cell
 
     row = cell(mode, tokens, model, sizes(block_size, memory_segments, fam_length), dtype, device, seed, adapter,
                min_seconds)

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from famcli.memory import BUILTIN
-from famcli.limits import MAX_GENERATE_TOKENS, LimitError, check_question
+from famcli.common.limits import MAX_GENERATE_TOKENS, LimitError, check_question
+from famcli.core.memory import BUILTIN
 
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", envvar="FAMCLI_MODEL", show_envvar=True,
@@ -77,7 +77,7 @@ QuestionArg = Annotated[str, typer.Argument(help="The question to answer from th
 
 
 def summary_tokens(length: str, max_tokens: int | None) -> int:
-    from famcli.summary import LENGTHS
+    from famcli.jobs.summary import LENGTHS
 
     if length not in LENGTHS:
         raise typer.BadParameter(f"{length!r}: choose {', '.join(LENGTHS)}", param_hint="--length")
@@ -98,12 +98,24 @@ def sizes(block_size, memory_segments, fam_length) -> dict:
     return {"block_size": block_size, "memory_segments": memory_segments, "fam_length": fam_length}
 
 
+def session_options(model, memory: str, block_size, memory_segments, fam_length, dtype: str, device: str,
+                    seed: int = 0, adapter: str = "auto"):
+    """The model options of a command as one object (famcli.jobs.reading.SessionOptions), checked before any
+    model loads."""
+    from famcli.jobs.options import SessionOptions
+
+    options = SessionOptions(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
+                             adapter)
+    options.check()
+    return options
+
+
 ANSWER_TOKENS = 200  # answers end where the model ends its turn; this is only the limit (--max-tokens)
 
 
 def recall_options(no_recall: bool, blocks: int, scorer: str, answer_from: str = "auto"):
     """None with --no-recall, else the options a question is answered with (checked before loading)."""
-    from famcli.retrieve import RecallOptions
+    from famcli.recall.search import RecallOptions
 
     options = RecallOptions(blocks=blocks, scorer=scorer, answer_from=answer_from)
     return None if no_recall else options

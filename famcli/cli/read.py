@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from famcli.errors import UserError
 from famcli.cli.options import (
+    ANSWER_TOKENS,
     AdapterOpt,
+    AnswerFromOpt,
     BlockOpt,
     DeviceOpt,
     DtypeOpt,
@@ -18,8 +19,6 @@ from famcli.cli.options import (
     FileArg,
     JsonOpt,
     LoadOpt,
-    ANSWER_TOKENS,
-    AnswerFromOpt,
     MaxTokensOpt,
     MemoryOpt,
     ModelOpt,
@@ -37,15 +36,16 @@ from famcli.cli.options import (
     SummaryLengthOpt,
     SummaryTokensOpt,
     TempOpt,
-    checked_question,
-    printable,
     Ui,
+    checked_question,
     emit,
+    printable,
     recall_options,
-    sizes,
+    session_options,
     summary_tokens,
 )
-from famcli.outputs import check_writable
+from famcli.common.errors import UserError
+from famcli.common.outputs import check_writable
 
 
 def summarize(
@@ -67,15 +67,15 @@ def summarize(
                          "written (JSON lines); run again with it to take up where an interrupted run stopped.")] = None,
 ):
     """Summarize a whole document: a note on each section the model reads whole, then a summary of the notes."""
-    from famcli.errors import Interrupted
-    from famcli.jobs import summarize_document
-    from famcli.reading import open_session
+    from famcli.common.errors import Interrupted
+    from famcli.jobs.commands import summarize_document
+    from famcli.jobs.reading import open_session
 
     max_tokens = summary_tokens(length, max_tokens)
     ui = Ui(quiet, progress)
     check_writable(notes_out, "notes file")
-    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
-                           adapter, reporter=ui)
+    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
+                                           device, seed, adapter), reporter=ui)
     try:
         result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui, keep_all,
                                     notes_out)
@@ -90,7 +90,7 @@ def summarize(
 
 
 def _print_summary(result: dict, notes: bool, as_json: bool) -> None:
-    from famcli.jobs import numbered_notes
+    from famcli.jobs.commands import numbered_notes
 
     text = result["summary"] if not notes else \
         "\n".join(["Notes:", *numbered_notes(result["sections"]), "", "Summary:", result["summary"]])
@@ -110,14 +110,14 @@ def ask(
 ):
     """Answer a question about a document from the sentences that match it (the document is indexed, not read
     through the model, unless the memory path is used: --answer-from)."""
-    from famcli.generate import Sampling
-    from famcli.jobs import ask_document
-    from famcli.reading import open_session
+    from famcli.core.generate import Sampling
+    from famcli.jobs.commands import ask_document
+    from famcli.jobs.reading import open_session
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
-    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
-                           adapter, recall, ui)
+    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
+                                           device, seed, adapter), recall, ui)
     result = ask_document(session, file, question, password, max_tokens, Sampling(temperature, seed=seed),
                           save_state, load_state, ui)
     emit(as_json, result, with_sources(result["answer"], result["passages"], sources))
@@ -125,7 +125,7 @@ def ask(
 
 def with_sources(answer: str, passages: list[dict], sources: bool) -> str:
     """The answer, followed with --sources by one line per passage it was read from."""
-    from famcli.retrieve import source_line
+    from famcli.recall.search import source_line
 
     return answer + ("\n\nSources:\n" + "\n".join(source_line(p) for p in passages) if sources else "")
 
@@ -144,10 +144,10 @@ def chat(
 ):
     """Read a document once, then answer question after question from that reading: an interactive prompt
     in a terminal, one answer per question line through a pipe (--json: one object per line)."""
-    from famcli.chat import Conversation, lines, repl
-    from famcli.generate import Sampling
-    from famcli.jobs import check_chat_file, read_for_chat
-    from famcli.reading import open_session
+    from famcli.core.generate import Sampling
+    from famcli.jobs.chat import Conversation, lines, repl
+    from famcli.jobs.commands import check_chat_file, read_for_chat
+    from famcli.jobs.reading import open_session
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
@@ -155,8 +155,8 @@ def chat(
     check_chat_file(file)  # before the model loads
     if sys.stdin is None:
         raise UserError("stdin is closed: chat reads its questions from the terminal or a pipe")
-    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
-                           adapter, recall, ui)
+    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
+                                           device, seed, adapter), recall, ui)
     state = read_for_chat(session, file, password, max_tokens, save_state, load_state, ui)
     conversation = Conversation(session, state, max_tokens, Sampling(temperature, seed=seed), session.identity)
     if sys.stdin.isatty():
@@ -188,15 +188,15 @@ def stream(
                                                     callback=checked_question)] = None,
 ):
     """Read stdin as it arrives (e.g. `tail -f app.log | famcli stream`), printing a digest every N tokens."""
-    from famcli.jobs import stream_input
-    from famcli.reading import open_session
+    from famcli.jobs.commands import stream_input
+    from famcli.jobs.reading import open_session
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
     if sys.stdin is None:
         raise UserError("stdin is closed: pipe the text into famcli stream")
-    session = open_session(model, memory, sizes(block_size, memory_segments, fam_length), dtype, device, seed,
-                           adapter, recall, ui)
+    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
+                                           device, seed, adapter), recall, ui)
     shown = None if as_json else lambda d: _write(f"[{d['tokens']:,} tokens] {d['digest']}")
     result = stream_input(session, "-", every, max_tokens, question, seed, save_state, load_state, shown, ui)
     if as_json:

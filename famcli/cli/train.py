@@ -1,4 +1,4 @@
-"""`famcli train`: teach a model to use its memory (famcli.train) and write an adapter file."""
+"""`famcli train`: teach a model to use its memory (famcli.training.train) and write an adapter file."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from famcli.cli.options import (
     SegmentsOpt,
     Ui,
 )
-from famcli.outputs import check_writable
+from famcli.common.outputs import check_writable
 
 
 def train(
@@ -51,14 +51,14 @@ def train(
 ):
     """Teach a model to use its memory: LoRA + a learned FAM prompt (or Memformer writer), trained with MRBP;
     writes an adapter file."""
-    from famcli.memory import trainable_modes
-    from famcli.train import (
+    from famcli.core.memory import trainable_modes
+    from famcli.training.data import find_books, parse_mix
+    from famcli.training.train import (
         TrainConfig,
         checkpoint_for,
         run_until_stopped,
         start_trainer,
     )
-    from famcli.traindata import find_books, parse_mix
 
     if memory not in trainable_modes():
         raise typer.BadParameter(f"train {' or '.join(trainable_modes())}", param_hint="--memory")

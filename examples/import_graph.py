@@ -1,0 +1,88 @@
+"""The shape of famcli's imports (issue 34): every module's famcli imports, those inside functions included.
+
+Prints a JSON report: the modules left in famcli/ itself, import cycles between modules, imports between
+sub-packages that run against their order (PACKAGES, lowest first: a package may import only those before it),
+the longest chain of imports (in modules) and the number of modules and imports.
+
+    python examples/import_graph.py            # the report; exit 1 when a cycle or an upward import is found
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from functools import cache
+from pathlib import Path
+
+PACKAGES = ("common", "adapters", "kernels", "documents", "recall", "core", "models", "jobs", "training", "measure", "cli")
+FACE = {"famcli", "famcli.__main__"}  # the package's face: its version and `python -m famcli`
+
+
+def graph(root: Path) -> dict[str, set[str]]:
+    """famcli module -> the famcli modules it imports (kernels/ installs as famcli.kernels)."""
+    modules: dict[str, Path] = {}
+    for base, prefix in ((root, ("famcli",)), (root.parent / "kernels", ("famcli", "kernels"))):
+        for path in base.rglob("*.py"):
+            modules[".".join((*prefix, *path.relative_to(base).with_suffix("").parts)).removesuffix(".__init__")] = path
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in _runtime_nodes(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level:  # relative: from the module's own package
+                    module = ".".join([*package.split(".")[:len(package.split(".")) - node.level + 1], *filter(None, [module])])
+                if module.startswith("famcli"):
+                    deps |= {f"{module}.{a.name}" if f"{module}.{a.name}" in modules else module for a in node.names}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("famcli")}
+        edges[name] = {d for d in deps if d in modules and d != name}
+    return edges
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node but those under `if TYPE_CHECKING:` (imports for annotations, never run)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in ast.walk(child))
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
+def package_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in PACKAGES) else None
+
+
+def report(edges: dict[str, set[str]]) -> dict:
+    def cycle_from(start, at, seen):
+        for nxt in sorted(edges[at]):
+            if nxt == start:
+                return [*seen, nxt]
+            if nxt not in seen:
+                found = cycle_from(start, nxt, [*seen, nxt])
+                if found:
+                    return found
+        return None
+
+    cycles = [c for m in sorted(edges) if (c := cycle_from(m, m, [m]))]
+    upward = sorted(f"{a} -> {b}" for a, deps in edges.items() for b in deps
+                    if package_of(a) and package_of(b) and PACKAGES.index(package_of(b)) > PACKAGES.index(package_of(a)))
+
+    @cache
+    def chain(m: str) -> tuple[str, ...]:
+        return (m, *max((chain(d) for d in edges[m]), key=len, default=()))
+
+    longest = max((chain(m) for m in edges), key=len) if not cycles else ()
+    return {"modules": len(edges), "imports": sum(map(len, edges.values())),
+            "root_modules": sorted(m for m in edges if package_of(m) is None and m not in FACE),
+            "cycles": cycles, "upward_imports": upward, "longest_chain": len(longest), "chain": list(longest)}
+
+
+if __name__ == "__main__":
+    result = report(graph(Path(__file__).resolve().parent.parent / "famcli"))
+    print(json.dumps(result, indent=1))
+    sys.exit(1 if result["cycles"] or result["upward_imports"] else 0)

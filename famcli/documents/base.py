@@ -1,0 +1,32 @@
+"""What every document reader gives and raises: the base `famcli.documents.registry` (kinds, streams, compression) and
+`famcli.documents.formats` (PDF aside, the structured formats: EPUB, DOCX, HTML) share, so neither imports the other's
+module for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from famcli.common.errors import UserError
+
+
+class DocumentError(UserError):
+    """A document that cannot be read as text."""
+
+
+@dataclass
+class Document:
+    """A source of text pieces plus what its reader noticed (e.g. pages without text)."""
+
+    name: str
+    size_bytes: int | None
+    pieces: Iterator[str]
+    notes: list[str] = field(default_factory=list)
+    kind: str = "text"  # text | html | pdf | epub | docx, with "+gzip" etc. for compressed text
+    place: tuple[str, int | str] | None = None  # where the last piece came from: ("page", 3), ("chapter", "I.")
+    stream: bool = False  # stdin, a named pipe or /dev/fd/N: read once, as it arrives
+
+    @property
+    def countable(self) -> bool:
+        """Whether counting its tokens before reading is cheap (not a PDF's text extraction, not a pipe)."""
+        return self.kind != "pdf" and not self.stream

@@ -1,0 +1,131 @@
+"""Answering a question about what was read: the model's side of the answer path (docs/recall.md, "The answer
+path"; famcli.jobs.answer finds the evidence and checks answers without the model). `ask` picks how a question is
+answered (the memory alone, the document whole, item by item, a why and the sentence after it, or the evidence
+sentences) and returns an `Answer`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from famcli.core.engine import State
+from famcli.core.generate import Sampling
+from famcli.jobs.answer import (
+    NOT_FOUND,
+    asks_for_several,
+    evidence_prompt,
+    explains,
+    item_key,
+    list_text,
+    quoted,
+    supported,
+)
+from famcli.jobs.session import Session, chat_turn, question_header
+from famcli.recall.search import Passage
+
+
+@dataclass
+class Answer:
+    """What a question got: the answer, the passages (or sentences) it was read from, which path it took and
+    whether it was cut at the token limit."""
+
+    text: str
+    passages: list[Passage]
+    path: str  # passages | memory | memory alone | whole | quoted | not found
+    truncated: bool = False
+
+    def to_dict(self) -> dict:
+        return {"answer": self.text, "answer_path": self.path, "truncated": self.truncated,
+                "passages": [p.to_dict() for p in self.passages]}
+
+
+ANSWER_NO_REPEAT = 4  # an answer may not repeat a 4-gram of its own: what stops a small model's loops
+
+
+def ask(session: Session, state: State, question: str, max_tokens: int, sampling: Sampling,
+        on_text: Callable[[str], None] | None = None) -> Answer:
+    """The answer to a question about what was read (famcli.jobs.answer). With a recall index, the model answers
+    from the sentences that match the question: from a fresh state on the passages path, after the memory's
+    state on the memory path; without one (--no-recall), the question is asked after the memory. `on_text`
+    gets the answer once it is checked."""
+    index, state.recall = state.recall, None
+    sampling = dataclasses.replace(sampling, no_repeat_ngram=max(sampling.no_repeat_ngram, ANSWER_NO_REPEAT))
+    if session.recall is None or index is None:
+        prompt = session.loaded.tokenizer.encode(chat_turn(session, question), add_special_tokens=False)
+        text, cut = session.decode_answer(session.answerer(), state, prompt, max_tokens, sampling)
+        return _shown(Answer(text, [], "memory alone", cut), on_text)
+    evidence = session.evidence(index, question)
+    if evidence.names_missing:
+        return _shown(Answer(f"{NOT_FOUND} (it never mentions {evidence.names_missing[0]}.)", [], "not found"),
+                      on_text)
+    if not evidence.passages:
+        if session.fits_whole(index.n_tokens, max_tokens, question):
+            ids, passages = session.recall_prompt(index, question, question_header(question),
+                                                  chat_turn(session, question), max_tokens)
+            engine = session.final_reader()
+            text, cut = session.decode_answer(engine, engine.new_state(), ids, max_tokens, sampling)
+            return _shown(Answer(text, passages, "whole", cut), on_text)
+        return _shown(Answer(f"{NOT_FOUND} (no passage matches the question's words.)", [], "not found"), on_text)
+    memory = session.answers_from_memory
+
+    def answer_from(sentences: list[str], limit: int) -> tuple[str, bool]:
+        prompt = session.loaded.tokenizer.encode(chat_turn(session, evidence_prompt(sentences, question)),
+                                                 add_special_tokens=False)
+        if memory:
+            engine, start = session.answerer(), state.clone()
+        else:
+            engine = session.final_reader()
+            start = engine.new_state()
+        return session.decode_answer(engine, start, prompt, limit, sampling)
+
+    if session.answer_options.lists and asks_for_several(question):
+        parts = session.several_parts(index, question)
+        if len(parts) >= 2:
+            return _shown(_item_by_item(session, parts, question, max_tokens, answer_from), on_text)
+    if evidence.following:  # "why" / "how": the matching sentence and the ones after it, read together
+        text, cut = answer_from(evidence.sentences, max_tokens)
+        check = session.answer_options.check
+        if not check or cut or (supported(text, evidence.sentences, question) and explains(text, evidence, question)):
+            return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
+        told = evidence.passages[:2]  # the sentence and the one after it
+        return _shown(Answer(quoted(" ".join(p.text for p in told)), told, "quoted"), on_text)
+    tries = [evidence.sentences] + ([evidence.sentences[:1]] if len(evidence.sentences) > 1 else [])
+    for sentences in tries:
+        text, cut = answer_from(sentences, max_tokens)
+        if not session.answer_options.check or cut or supported(text, sentences, question):
+            return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
+    return _shown(Answer(quoted(evidence.sentences[0]), evidence.passages[:1], "quoted"), on_text)
+
+
+ITEM_TOKENS = 60  # one item of a several-part answer: a short answer from one sentence
+
+
+def _item_by_item(session: Session, passages: list[Passage], question: str, max_tokens: int,
+                  answer_from: Callable[[list[str], int], tuple[str, bool]]) -> Answer:
+    """A several-part answer: each matching sentence answered on its own (the model's short answer when the
+    sentence supports it, else the sentence), repeats dropped, the items in document order as a list; each
+    item's passage is its source, in the same order."""
+    items, used, seen = [], [], set()
+    for p in passages:
+        item = p.text
+        if session.answer_options.item_answers:
+            text, cut = answer_from([p.text], min(ITEM_TOKENS, max_tokens))
+            text = " ".join(text.split())
+            if not cut and supported(text, [p.text], question):
+                item = text
+        key = item_key(item)
+        if key and key not in seen:
+            seen.add(key)
+            items.append(item)
+            used.append(p)
+    return Answer(list_text(items), used, "items")
+
+
+def _shown(answer: Answer, on_text: Callable[[str], None] | None) -> Answer:
+    if answer.truncated:
+        answer.text = answer.text.rstrip() + "\u2026"
+    if on_text is not None and answer.text:
+        on_text(answer.text)
+    return answer

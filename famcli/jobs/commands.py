@@ -1,0 +1,312 @@
+"""The commands' work as library functions: summarize, ask, chat and stream a document.
+
+Each takes a ready Session (famcli.jobs.reading.open_session) and returns what the command prints; saved
+readings are written when asked, also when the read is stopped with Ctrl-C or a signal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from famcli.common.errors import Interrupted, Stopped
+from famcli.core.generate import Sampling
+from famcli.documents.registry import DocumentError, open_document
+from famcli.jobs.asking import ask
+from famcli.jobs.reading import (
+    Reporter,
+    Silent,
+    count_tokens,
+    document_id,
+    load_reading,
+    payload,
+    pieces_of,
+    read_document,
+    save_reading,
+    saving_on_stop,
+)
+from famcli.jobs.session import (
+    READING_HEADER,
+    Reading,
+    Session,
+    note_on,
+    question_header,
+)
+from famcli.jobs.summary import (
+    NOTE_BATCH,
+    Section,
+    extract_parts,
+    note_weights,
+    section_names,
+    section_size,
+    summarize_notes,
+    summarize_parts,
+    summary_parts,
+    text_place,
+    told_in_order,
+    write_notes,
+)
+
+
+def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
+                       instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
+                       keep_all: bool = False, notes_out: Path | None = None) -> dict:
+    """Notes on sections the model reads whole (full attention), then the summary: by default the notes of
+    each part of the document reduced to two sentences, in order (`parts`); with an instruction, the notes
+    read whole with it (reduced in rounds when they outgrow the window). Boilerplate (licences, contents,
+    running heads) is left out unless keep_all.
+
+    `notes_out`: each note is kept there as it is written (JSON lines), and a later run of the same document
+    with the same options takes the notes it holds instead of writing them again. Ctrl-C or a signal raises
+    Interrupted with the summary of the notes so far (their best notes, no model: `partial`)."""
+    t_start = time.perf_counter()
+    total = count_tokens(session, file, password, clean=not keep_all)
+    size = section_size(total, sections, session.loaded.context_window)
+    header = {"famcli_notes": 1, "document": document_id(file), "section_tokens": size, "keep_all": keep_all,
+              "model": session.loaded.name}
+    earlier = NotesFile.open(notes_out, header) if notes_out is not None else None
+    doc = open_document(file, password)
+    written: list[Section] = []
+    buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
+
+    pending: list[Section] = []  # sections whose notes are written together (NOTE_BATCH at a time)
+
+    def write(ids: list[int]) -> None:
+        nonlocal done, chapter
+        text = session.loaded.tokenizer.decode(ids)
+        counts, hint = section_names(text)
+        place = _place(doc)
+        if place is None:  # plain text: its own chapter headings, where it has them
+            place, chapter = text_place(text, chapter)
+        section = Section((done, done + len(ids)), place, counts, hint, text=text,
+                          weights=note_weights(counts, seen))
+        seen.update(counts)
+        done += len(ids)
+        kept = earlier.note_for(len(written) + len(pending), section.tokens) if earlier is not None else None
+        if kept is not None:
+            section.note, section.source = kept, "earlier run"
+        pending.append(section)
+        if len(pending) >= NOTE_BATCH:
+            flush()
+
+    def flush() -> None:
+        new = [s for s in pending if s.source != "earlier run"]
+        if new:
+            write_notes(session, new, seed)
+        for section in pending:
+            if earlier is not None and section.source != "earlier run":
+                earlier.add(section.to_dict())
+            written.append(section)
+            reporter.note(f"[{_where(section.to_dict())}] {section.note}")
+            progress(section.tokens[1] - section.tokens[0])
+        pending.clear()
+
+    try:
+        with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
+            for ids in session.tokens.stream(pieces_of(doc, not keep_all)):
+                buffer.extend(ids)
+                while len(buffer) >= size:
+                    write(buffer[:size])
+                    buffer = buffer[size:]
+            if buffer:
+                write(buffer)
+            flush()
+    except KeyboardInterrupt as stop:
+        if not written:
+            raise
+        noted = written[-1].tokens[1]
+        reading = Reading(tokens=noted, seconds=time.perf_counter() - t0, notes=list(doc.notes))
+        chosen = extract_parts(written, max_tokens)
+        raise Interrupted(_summary_payload(session, reading, t_start, written, chosen, max_tokens,
+                                           partial={"tokens_read": noted, "tokens_total": total}), stop) from None
+    finally:
+        if earlier is not None:
+            earlier.close()
+    if not written:
+        raise DocumentError(f"{file} holds no text")
+    reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
+    running, sampling = [s.note for s in written], Sampling(seed=seed)
+    if instruction:
+        summary = summarize_notes(session, running, instruction, max_tokens, sampling)
+        return payload("summarize", session, reading, t_start, summary=summary, running_notes=running,
+                       sections=[s.to_dict() for s in written])
+    chosen = summarize_parts(session, written, max_tokens, sampling)
+    return _summary_payload(session, reading, t_start, written, chosen, max_tokens)
+
+
+def _summary_payload(session: Session, reading: Reading, t_start: float, written: list[Section], chosen,
+                     max_tokens: int, partial: dict | None = None) -> dict:
+    parts = [{"tokens": [written[a].tokens[0], written[b - 1].tokens[1]], "summary": c.text, "from": c.how}
+             for (a, b), c in zip(summary_parts(len(written), max_tokens), chosen)]
+    extra = {"partial": partial} if partial is not None else {}
+    return payload("summarize", session, reading, t_start, summary=told_in_order([c.text for c in chosen], whole=partial is None),
+                   parts=parts, running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
+                   **extra)
+
+
+class NotesFile:
+    """`summarize --notes-out FILE`: a header line saying which document, section size and model the notes are
+    of, then one JSON line per note, written as it comes. Opened again for the same document and options, its
+    notes are taken in order; a file of another document or options, or one famcli did not write, is refused
+    before anything is read (never overwritten); a last line a kill cut short is cut off."""
+
+    def __init__(self, path: Path, notes: list[dict]):
+        self.path, self.notes = path, notes
+        self.sink = path.open("a", encoding="utf-8")
+
+    @classmethod
+    def open(cls, path: Path, header: dict) -> "NotesFile":
+        from famcli.common.outputs import appended_lines, check_writable, cut_to
+
+        check_writable(path, "notes file")
+        if not path.exists() or path.stat().st_size == 0:
+            path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+            return cls(path, [])
+        entries, keep = appended_lines(path)
+        first, notes = (entries[0] if entries else None), entries[1:]
+        if not isinstance(first, dict) or "famcli_notes" not in first or \
+                not all(isinstance(n, dict) and isinstance(n.get("note"), str) for n in notes):
+            raise DocumentError(f"{path} is not a famcli notes file: choose another --notes-out")
+        if {k: first.get(k) for k in header} != header:
+            raise DocumentError(f"{path} holds notes of {first.get('document')} with other options or another model "
+                                "(its sections would not match): remove it or choose another --notes-out")
+        cut_to(path, keep)
+        return cls(path, notes)
+
+    def note_for(self, index: int, tokens: tuple[int, int]) -> str | None:
+        """The note an earlier run wrote for this section (the same place in the same document), if any."""
+        if index < len(self.notes) and self.notes[index].get("tokens") == list(tokens):
+            return self.notes[index]["note"]
+        return None
+
+    def add(self, section: dict) -> None:
+        self.sink.write(json.dumps(section) + "\n")
+        self.sink.flush()
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def _place(doc) -> str | None:
+    return None if doc.place is None else f"{doc.place[0]} {doc.place[1]}"
+
+
+def _where(note: dict) -> str:
+    a, b = note["tokens"]
+    return note["place"] or f"tokens {a:,}-{b:,}"
+
+
+def numbered_notes(notes: list[dict]) -> list[str]:
+    """`--notes`: each note with where it comes from (chapter or page where known, else its token range)."""
+    return [f"{i + 1}. [{_where(n)}] {n['note']}" for i, n in enumerate(notes)]
+
+
+def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 200,
+                 sampling: Sampling = Sampling(), save_state: Path | None = None, load_state: Path | None = None,
+                 reporter: Reporter = Silent()) -> dict:
+    """On the passages path the document is only tokenised and indexed, and the answer is read from the
+    sentences that match the question; on the memory path it is read through the memory first (the question
+    before it) and the answer is read after the memory's state (Session.answer_path)."""
+    t_start, document = time.perf_counter(), document_id(file)
+    if load_state is not None:
+        state = _loaded(session, load_state, document, reporter)
+        # a reading saved on the passages path read nothing through the model: its index holds the document
+        reading = Reading(tokens=state.n_tokens or (state.recall.n_tokens if state.recall is not None else 0))
+    else:
+        state = session.engine.new_state()
+        path, why = session.answer_path()
+        # a saved reading must serve any question: a generic header (measured: better than none)
+        prefix = READING_HEADER if save_state else question_header(question)
+        index = None if session.recall is None else session.new_index(None if save_state else question)
+        total = count_tokens(session, file, password)
+        with saving_on_stop(session, state, save_state, reporter, document):
+            reading = read_document(session, state, file, password, reporter, prefix=prefix, index=index,
+                                    total=total, index_only=index is not None and path == "passages")
+        reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
+    index = state.recall
+    t_answer = time.perf_counter()
+    answer = ask(session, state, question, max_tokens, sampling)
+    if answer.truncated:
+        reporter.note(f"Note: the answer was cut at {max_tokens} tokens (--max-tokens gives it more).")
+    extra = answer.to_dict()
+    if index is not None:
+        extra["recall"] = {**dataclasses.asdict(session.recall), "bytes_per_token": index.bytes_per_token()}
+    result = payload("ask", session, reading, t_start, question=question, **extra)
+    result["timings"]["answer_seconds"] = round(time.perf_counter() - t_answer, 3)
+    return result
+
+
+def _loaded(session: Session, path: Path, document: str, reporter: Reporter):
+    state = load_reading(session, path, document)
+    reporter.note(f"Loaded the reading of {state.n_tokens or (state.recall.n_tokens if state.recall else 0):,} "
+                  f"tokens from {path}.")
+    if session.recall is not None and state.recall is None:
+        reporter.note(f"Note: {path} has no recall index (saved with --no-recall); answering from the memory")
+    return state
+
+
+def check_chat_file(file: str) -> None:
+    """chat reads its questions from stdin, so the document cannot come from there too."""
+    if file == "-":
+        raise DocumentError("chat reads its questions from stdin: give the document as a FILE")
+
+
+def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 200, save_state: Path | None = None,
+                  load_state: Path | None = None, reporter: Reporter = Silent()):
+    """The reading a conversation answers from. Ctrl-C while reading keeps what was read; a signal (Stopped)
+    ends the run after saving."""
+    check_chat_file(file)
+    document = document_id(file)
+    if load_state is not None:
+        state = load_reading(session, load_state, document)
+        reporter.note(f"Loaded the reading of {state.n_tokens:,} tokens from {load_state}.")
+    else:
+        recall, state = session.recall, session.engine.new_state()
+        path, why = session.answer_path()
+        index = None if recall is None else session.new_index(keys=recall.scorer != "bm25")
+        total = count_tokens(session, file, password)
+        try:
+            read_document(session, state, file, password, reporter, prefix=READING_HEADER, index=index, total=total,
+                          index_only=index is not None and path == "passages")
+            reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
+        except Stopped:
+            save_reading(session, state, save_state, reporter, document)
+            raise
+        except KeyboardInterrupt:
+            reporter.note(f"Stopped reading after {state.n_tokens:,} tokens: answering from what was read.")
+            if state.recall is not None:
+                state.recall.finish()
+        save_reading(session, state, save_state, reporter, document)
+    state.extra["document"] = document
+    return state
+
+
+def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, max_tokens: int = 200,
+                 question: str | None = None, seed: int = 0, save_state: Path | None = None,
+                 load_state: Path | None = None, on_digest: Callable[[dict], None] | None = None,
+                 reporter: Reporter = Silent()) -> dict:
+    """Read stdin as it arrives with a digest every `every` tokens; answer `question` at the end of input."""
+    t_start = time.perf_counter()
+    state = load_reading(session, load_state, "<stdin>") if load_state else session.engine.new_state()
+    index = state.recall
+    if session.recall is not None and (question or save_state):  # the index grows only when something uses it
+        index = index or session.new_index(None if save_state else question)
+    digests: list[dict] = []
+
+    def digest(st):
+        digests.append({"tokens": st.n_tokens, "digest": note_on(session, st, max_tokens)})
+        if on_digest:
+            on_digest(digests[-1])
+
+    prefix = question_header(question) if question and not load_state else ""
+    with saving_on_stop(session, state, save_state, reporter):
+        reading = read_document(session, state, pieces_from, None, reporter, every, digest, prefix=prefix,
+                                index=index)
+    answer = ask(session, state.clone() if index is None else state, question, max_tokens,
+                 Sampling(seed=seed)).to_dict() if question else {"answer": None, "passages": []}
+    return payload("stream", session, reading, t_start, digests=digests, question=question, **answer)
+

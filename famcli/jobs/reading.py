@@ -1,0 +1,177 @@
+"""Reading a document for a command: the session, the read with progress, saved readings, the payloads.
+
+What `summarize`, `ask`, `chat` and `stream` share, as library functions the thin CLI commands call.
+The library never prints: progress and notes go to a `Reporter` the caller gives (the CLI's goes to
+stderr; `Silent` says nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import ContextOverflow
+from famcli.documents.registry import DocumentError, open_document
+from famcli.jobs.options import SessionOptions
+from famcli.jobs.session import Reading, Session
+
+
+class Reporter(Protocol):
+    def note(self, text: str) -> None: ...
+
+    def reading(self, total: int | None, label: str, block_size: int) -> contextlib.AbstractContextManager: ...
+
+
+class Silent:
+    """A reporter that says nothing."""
+
+    def note(self, text: str) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def reading(self, total, label, block_size) -> Iterator[Callable[[int], None]]:
+        yield lambda n: None
+
+
+def open_session(options: SessionOptions, recall=None, reporter: Reporter = Silent()) -> Session:
+    """Load the model, merge the adapter the memory needs, and build the engine."""
+    import torch
+
+    from famcli.core.engine import untrained_memory
+    from famcli.models.loading import load_model
+    from famcli.models.runtime import prepare
+
+    options.check()  # nonsense options fail before loading
+    torch.manual_seed(options.seed)
+    loaded, config = prepare(load_model(options.model, dtype=options.dtype, device=options.device), options.memory,
+                             options.adapter, **options.sizes)
+    if untrained_memory(loaded, config):
+        note_untrained(reporter, config)
+    return Session(loaded, config, recall)
+
+
+def note_untrained(reporter: Reporter, config: MemoryConfig) -> None:
+    what = config.memory.untrained
+    reporter.note(f"Note: no trained {config.mode} adapter for this model; reading with {what} (train one with "
+                  f"`famcli train --memory {config.mode}`)")
+
+
+def count_tokens(session: Session, path: str, password=None, clean: bool = False) -> int | None:
+    """Token total for progress and ETA (a cheap tiktoken pass, which also finds a damaged file before the
+    read starts); PDFs and stdin have none. `clean`: without the boilerplate (famcli.documents.boilerplate)."""
+    doc = open_document(path, password)
+    return session.tokens.count_all(pieces_of(doc, clean)) if doc.countable else None
+
+
+def pieces_of(doc, clean: bool):
+    from famcli.documents.boilerplate import clean as without_boilerplate
+
+    return without_boilerplate(doc.pieces, doc.kind) if clean else doc.pieces
+
+
+def check_fits(session: Session, total: int | None) -> None:
+    window = session.engine.max_tokens
+    if window is not None and total and total > window:
+        raise ContextOverflow(f"the document has {total:,} tokens, more than the model's context window of "
+                              f"{window:,}; mode {session.config.mode} cannot read it (use --memory fam)")
+
+
+def read_document(session: Session, state, path: str, password=None, reporter: Reporter = Silent(), every=None,
+                  on_section=None, prefix: str = "", total: int | None = None, index=None,
+                  index_only: bool = False, clean: bool = False) -> Reading:
+    """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep. With a recall index,
+    the prefix is read first and the index sees the document alone (it stays on `state.recall`);
+    `index_only` fills the index's token ids without the model (the passages path: famcli.jobs.session.Session.answer_path);
+    `clean` leaves out boilerplate (Gutenberg licences, contents, PDF running heads: famcli.documents.boilerplate)."""
+    total = total if total is not None else count_tokens(session, path, password)
+    check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
+    doc = open_document(path, password)
+    if index_only:
+        reading = session.index_text(index, _marking_places(doc, index))
+        state.recall = index
+        reporter.note(f"Indexed {reading.tokens:,} tokens in {reading.seconds:.1f} s.")
+        return reading
+    read_before = 0
+    if index is not None:
+        read_before = session.read_text(state, [prefix]).tokens if prefix else 0
+        state.recall, prefix = index, ""
+    pieces = _marking_places(doc, index) if index is not None else pieces_of(doc, clean)
+    pieces = itertools.chain([prefix], pieces) if prefix else pieces
+    with reporter.reading(total, f"reading {Path(doc.name).name}", session.config.block_size) as progress:
+        reading = session.read_text(state, pieces, progress, every, on_section)
+    reading.tokens += read_before
+    if index is not None:
+        index.finish()
+    reading.notes.extend(doc.notes)
+    for note in doc.notes:
+        reporter.note(f"Note: {note}")
+    if reading.tokens == 0:
+        raise DocumentError(f"{path} holds no text")
+    reporter.note(f"Read {reading.tokens:,} tokens in {reading.seconds:.1f} s "
+                  f"({reading.tokens_per_second:,.0f} tokens/s).")
+    return reading
+
+
+def _marking_places(doc, index):
+    """The document's pieces; where each PDF page or EPUB chapter starts is noted in the index as the piece is
+    pulled (pieces end in a newline, so the tokens of the one before have all been read by then)."""
+    for piece in doc.pieces:
+        if doc.place is not None:
+            index.mark_place(*doc.place)
+        yield piece
+
+
+def document_id(path: str) -> str:
+    """What a saved reading remembers of its document: the name and size (stdin has neither)."""
+    if path == "-":
+        return "<stdin>"
+    p = Path(path)
+    return f"{p.name}:{p.stat().st_size}" if p.is_file() else p.name
+
+
+def load_reading(session: Session, path: Path, document: str):
+    """A saved reading, refused when it was made from another document, model or memory."""
+    if not path.is_file():
+        raise DocumentError(f"no such state file: {path}")
+    state = session.engine.load_state(path, session.identity)
+    saved = state.extra.get("document")
+    if saved and document != "<stdin>" and saved != document:
+        raise DocumentError(f"{path} holds a reading of {saved}, not of {document}")
+    return state
+
+
+def save_reading(session: Session, state, path: Path | None, reporter: Reporter, document: str | None = None) -> None:
+    if path is None:
+        return
+    state.extra.update({"document": document} if document else {})
+    index = state.recall
+    if index is not None:
+        index.finish()
+    session.engine.save_state(state, path, session.identity, recall=index)
+    read = state.n_tokens or (index.n_tokens if index is not None else 0)
+    reporter.note(f"Saved the reading ({read:,} tokens) to {path}.")
+
+
+@contextlib.contextmanager
+def saving_on_stop(session: Session, state, path: Path | None, reporter: Reporter, document: str | None = None):
+    """Save what was read when the block ends, also when it ends with Ctrl-C or a signal."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        save_reading(session, state, path, reporter, document)
+        raise
+    save_reading(session, state, path, reporter, document)
+
+
+def payload(command: str, session: Session, reading: Reading, t_start: float, **result) -> dict:
+    """A command's --json object: its result, what the read did, the memory and the model."""
+    return {"command": command, **result, "tokens_read": reading.tokens,
+            "timings": {"read_seconds": round(reading.seconds, 3),
+                        "total_seconds": round(time.perf_counter() - t_start, 3),
+                        "tokens_per_second": round(reading.tokens_per_second, 1)},
+            "memory": session.config.to_dict(), "model": session.loaded.name, "notes": reading.notes}

@@ -1,0 +1,339 @@
+"""What summarize, ask and stream do: reading through the memory, prompts, notes and answers.
+
+Questions go both before the document (so the memory reads it knowing what matters) and after it as a
+chat turn; notes and summaries are chat turns too. Measured on the default model with a fact in a short
+report: only question-before + chat-turn-after answered it; `Question: / Answer:` repeated a sentence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from famcli.core.config import MemoryConfig
+from famcli.core.engine import Engine, State, build_engine, untrained_memory
+from famcli.core.generate import Sampling, stream_tokens
+from famcli.jobs.answer import (
+    AnswerOptions,
+    ChunkSearch,
+    Evidence,
+    find_evidence,
+    finished_paragraph,
+    repeated_line,
+    several_parts,
+)
+from famcli.models.tokens import Tokens
+from famcli.recall.index import QueryCapture, RecallConfig, RecallIndex, layers_for
+from famcli.recall.search import SEPARATOR, Passage, RecallOptions, layout, score_chunks
+
+if TYPE_CHECKING:  # annotations only
+    from famcli.models.loading import LoadedModel
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Reading:
+    """What one pass over a document did."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+FULL_BLOCK = 1024  # tokens a block of the plain model's reads (final_reader)
+
+
+class Session:
+    """A loaded model, its tokenizer and one engine: everything a command needs to read and answer."""
+
+    def __init__(self, loaded: LoadedModel, config: MemoryConfig, recall: RecallOptions | None = RecallOptions(),
+                 index_config: RecallConfig = RecallConfig(), answer_options: AnswerOptions = AnswerOptions()):
+        self.loaded = loaded
+        self.answer_options = answer_options if recall is None else \
+            dataclasses.replace(answer_options, chunks=2 * recall.blocks)  # sentences of twice --recall-blocks
+        self.tokens = Tokens(loaded.tokenizer)
+        self.engine: Engine = build_engine(loaded, config)
+        self.recall = recall  # None: answers come from the memory alone (--no-recall)
+        self.index_config = index_config
+        self._full: Engine | None = None
+        self._answerer: Engine | None = None
+
+    @property
+    def config(self) -> MemoryConfig:
+        return self.engine.config
+
+    @property
+    def identity(self) -> dict:
+        """What a saved state must match: the model's shapes and name, and the adapter merged into it."""
+        adapter = self.loaded.adapter
+        return self.loaded.identity | ({"adapter": adapter.fingerprint} if adapter is not None else {})
+
+    def read_ids(self, state: State, ids: list[int], progress: Progress | None = None) -> None:
+        """Feed ids block by block so progress and Ctrl-C land between blocks."""
+        B = self.config.block_size
+        for start in range(0, len(ids), B):
+            piece = ids[start:start + B]
+            self.engine.feed(state, piece)
+            if progress:
+                progress(len(piece))
+
+    def read_text(self, state: State, pieces: Iterable[str], progress: Progress | None = None,
+                  every: int | None = None, on_section: Callable[[State], None] | None = None) -> Reading:
+        """Stream text pieces through the memory; call on_section every `every` tokens."""
+        reading, t0, next_mark = Reading(), time.perf_counter(), every
+        for ids in self.tokens.stream(pieces):
+            for start in range(0, len(ids), self.config.block_size):
+                piece = ids[start:start + self.config.block_size]
+                if next_mark is not None and reading.tokens + len(piece) >= next_mark:
+                    cut = next_mark - reading.tokens
+                    self._feed_counted(state, piece[:cut], reading, progress)
+                    on_section(state)
+                    next_mark += every
+                    piece = piece[cut:]
+                self._feed_counted(state, piece, reading, progress)
+        reading.seconds = time.perf_counter() - t0
+        return reading
+
+    def _feed_counted(self, state, ids, reading: Reading, progress) -> None:
+        if ids:
+            self.engine.feed(state, ids)
+            reading.tokens += len(ids)
+            if progress:
+                progress(len(ids))
+
+    def complete(self, state: State, prompt: str, max_tokens: int, sampling: Sampling = Sampling(),
+                 stop: tuple[str, ...] = ("\n\n",), engine: Engine | None = None) -> str:
+        """Feed a prompt after what was read and decode an answer; the state is changed (clone first).
+
+        `engine` reads the prompt instead of the session's own (the state must be that engine's)."""
+        tok = self.loaded.tokenizer
+        prompt_ids = tok.encode(prompt, add_special_tokens=False)  # prompts may hold chat special tokens
+        return self.complete_ids(engine or self.answerer(), state, prompt_ids, max_tokens, sampling, stop)
+
+    def complete_ids(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
+                     sampling: Sampling, stop: tuple[str, ...], on_text: Callable[[str], None] | None = None) -> str:
+        """The answer after `prompt_ids`, cut at the first stop string; `on_text` gets it piece by piece as
+        it is decoded (what it gets, joined, is the answer)."""
+        tok, stop_ids = self.loaded.tokenizer, self.stop_ids()
+
+        def should_stop(ids):
+            return any(s in tok.decode(ids[-8:]) for s in stop)
+
+        ids, shown = [], ""
+        for token in stream_tokens(engine, state, prompt_ids, max_tokens, sampling, stop_ids, should_stop):
+            ids.append(token)
+            if on_text is not None:
+                ready = _ready(tok.decode(ids, skip_special_tokens=True), stop)
+                if len(ready) > len(shown):
+                    on_text(ready[len(shown):])
+                    shown = ready
+        text = _cut(tok.decode(ids, skip_special_tokens=True), stop).strip()
+        if on_text is not None and text.startswith(shown) and len(text) > len(shown):
+            on_text(text[len(shown):])
+        return text
+
+    def stop_ids(self) -> list[int]:
+        """The ids that end a turn: end of text and the chat template's end of turn."""
+        tok = self.loaded.tokenizer
+        return [i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")) if isinstance(i, int) and i >= 0]
+
+    def final_reader(self) -> Engine:
+        """The plain model (mode full) for texts that fit its window, e.g. a summary's sections and notes. Like
+        every answer, in the model's own precision even when the document is read in int8; in blocks of
+        FULL_BLOCK tokens (the same logits in any chunking; a 3,000-token section read 1.2x faster than in
+        256-token blocks on 2 cores)."""
+        if self._full is None:
+            block = max(self.config.block_size, FULL_BLOCK)
+            self._full = build_engine(self.loaded, MemoryConfig(mode="full", block_size=block), exact=True)
+        return self._full
+
+    def answerer(self) -> Engine:
+        """The engine that reads an answer's prompt after the memory and decodes it: the session's own, or
+        with `--dtype int8` its twin with the layer products in fp32 (same memory, same state): int8 reads the
+        document, fp32 writes what the user reads (int8 answers lost pass keys, docs/benchmarks.md)."""
+        if not self.engine.int8:
+            return self.engine
+        if self._answerer is None:
+            self._answerer = build_engine(self.loaded, self.config, exact=True)
+        return self._answerer
+
+    # ----- which path an answer takes --------------------------------------------------------------------
+
+    @property
+    def memory_carries(self) -> bool:
+        """Whether the memory holds anything past its window: a trained FAM or Memformer adapter."""
+        return self.config.trainable and not untrained_memory(self.loaded, self.config)
+
+    def answer_path(self) -> tuple[str, str]:
+        """(passages | memory, why): whether a document is read through the model before answering.
+
+        The passages path tokenises and indexes the document without the model: the answer reads only the
+        sentences that match the question. The memory path reads every token through the memory and answers
+        after its state; it is taken where something uses that read."""
+        if self.recall is None:
+            return "memory", "--no-recall answers from the memory alone"
+        if self.recall.answer_from != "auto":
+            return self.recall.answer_from, f"--answer-from {self.recall.answer_from}"
+        if self.recall.scorer != "bm25":
+            return "memory", f"the {self.recall.scorer} scorer needs the model's keys of the document"
+        if self.memory_carries:
+            return "memory", f"the trained {self.config.mode} memory carries what it read"
+        return "passages", (f"the {self.config.mode} memory keeps nothing past its last {self.config.window:,} "
+                            "tokens; --answer-from memory reads the document through it")
+
+    @property
+    def answers_from_memory(self) -> bool:
+        return self.answer_path()[0] == "memory"
+
+    def evidence(self, index: RecallIndex, question: str) -> Evidence:
+        """The sentences that match a question (famcli.jobs.answer)."""
+        return find_evidence(index, question, self.loaded.tokenizer.decode, self.answer_options, self._search(index))
+
+    def several_parts(self, index: RecallIndex, question: str) -> list[Passage]:
+        """The sentences that may each answer part of a question that asks for several things."""
+        return several_parts(index, question, self.loaded.tokenizer.decode, self.answer_options, self._search(index))
+
+    def _search(self, index: RecallIndex) -> ChunkSearch:
+        """The chunks' text and BM25 index, built once per reading: a conversation's later questions only score."""
+        search = getattr(index, "search", None)
+        if search is None or search.n_chunks != index.n_chunks:
+            search = index.search = ChunkSearch(index, self.loaded.tokenizer.decode)
+        return search
+
+    def decode_answer(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
+                      sampling: Sampling) -> tuple[str, bool]:
+        """(answer, cut at max_tokens): decoded until the model ends its turn, a paragraph is finished and a blank
+        line follows it, a line repeats an earlier one (a loop: it is dropped), or the limit; the sampling's
+        no-repeat rule bans shorter loops."""
+        tok, ids = self.loaded.tokenizer, []
+        for token in stream_tokens(engine, state, prompt_ids, max_tokens, sampling, self.stop_ids()):
+            ids.append(token)
+            if "\n" in tok.decode([token]):
+                text = tok.decode(ids, skip_special_tokens=True)
+                kept = repeated_line(text)
+                if kept is not None:  # a loop of whole lines: what came before it is the answer
+                    return kept, False
+                if finished_paragraph(text):  # what follows a finished answer is talk about it
+                    return text.strip(), False
+        return tok.decode(ids, skip_special_tokens=True).strip(), len(ids) >= max_tokens
+
+    # ----- recall ------------------------------------------------------------------------------------
+
+    def new_index(self, question: str | None = None, keys: bool = True) -> RecallIndex:
+        """A recall index to hang on a state before reading; with the question, it keeps only scores.
+        Without it, `keys` keeps representative keys (any scorer later) or only the token ids (BM25)."""
+        c = self.loaded.config
+        if question is None:
+            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size, keys=keys)
+        if self.recall is not None and self.recall.scorer != "bm25":
+            layers = layers_for(c.num_hidden_layers, self.index_config)
+            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size,
+                               self.question_queries(question, layers))
+        return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size, keys=False)
+
+    def fits_whole(self, n_tokens: int, answer_tokens: int, question: str) -> bool:
+        """Whether a document this long is re-read whole to answer (so reading it through the memory first
+        would be wasted): it fits the model's window with the question twice and the answer (as in
+        recall_prompt)."""
+        asked = len(self.tokens.encode(question_header(question) + chat_turn(self, question)))
+        return self.recall is not None and n_tokens <= self.recall.whole and \
+            n_tokens + asked + answer_tokens + 8 <= self.loaded.context_window
+
+    def index_text(self, index: RecallIndex, pieces: Iterable[str]) -> Reading:
+        """Fill a recall index's token ids from text, without the model."""
+        reading, t0 = Reading(), time.perf_counter()
+        for ids in self.tokens.stream(pieces):
+            index.ids.extend(ids)
+            reading.tokens += len(ids)
+        reading.seconds = time.perf_counter() - t0
+        return reading
+
+    def question_queries(self, question: str, layers: tuple[int, ...]) -> dict:
+        """The question's pre-rotary queries at `layers`, read alone by the plain model."""
+        engine = self.final_reader()
+        state = engine.new_state()
+        state.recall = QueryCapture(layers)
+        engine.feed(state, self.tokens.encode(question))
+        return state.recall.result()
+
+    def recall_prompt(self, index: RecallIndex, question: str, prefix: str, suffix: str,
+                      answer_tokens: int) -> tuple[list[int], list[Passage]]:
+        """The ids to answer from: the question's best passages and the recent window between prefix and
+        suffix, filling the model's window less the answer (famcli.recall.search.layout)."""
+        options = self.recall or RecallOptions()
+        decode = self.loaded.tokenizer.decode
+        budget = self.loaded.context_window - answer_tokens - 8
+        prefix_ids = self.loaded.tokenizer.encode(prefix, add_special_tokens=False)
+        suffix_ids = self.loaded.tokenizer.encode(suffix, add_special_tokens=False)
+        room = budget - len(prefix_ids) - len(suffix_ids)
+        scores = None
+        if index.n_tokens > min(room, options.whole):  # else layout() reads the document whole
+            query = None if index.query is not None or options.scorer == "bm25" else \
+                self.question_queries(question, index.layers)
+            scores = score_chunks(index, question, options.scorer, decode, query)
+        ids, passages = layout(index, scores, options, prefix_ids, suffix_ids, self.tokens.encode(SEPARATOR),
+                               budget, self.config.window)
+        for p in passages:
+            p.text = decode(index.ids[p.start:p.end].tolist())
+            p.place = index.place_at(p.start)
+        return ids, passages
+
+    def answer_from(self, ids: list[int], max_tokens: int, sampling: Sampling, stop: tuple[str, ...],
+                    on_text: Callable[[str], None] | None = None) -> str:
+        """Decode after reading `ids` with the plain model's full attention."""
+        engine = self.final_reader()
+        return self.complete_ids(engine, engine.new_state(), ids, max_tokens, sampling, stop, on_text)
+
+
+def _cut(text: str, stop: tuple[str, ...]) -> str:
+    for s in stop:
+        text = text.split(s)[0]
+    return text
+
+
+def _ready(text: str, stop: tuple[str, ...]) -> str:
+    """The part of a partial answer that can be shown: cut at a stop string, without leading whitespace,
+    trailing whitespace or a trailing piece that may begin a stop string or a character not complete yet."""
+    text = _cut(text, stop).lstrip()
+    for s in stop:
+        for n in range(min(len(s), len(text)), 0, -1):
+            if text.endswith(s[:n]):
+                text = text[:-n]
+                break
+    return text.rstrip().removesuffix("\ufffd")
+
+
+READING_HEADER = "Read the following document carefully. Questions about it will follow.\n\n"
+
+
+def question_header(question: str) -> str:
+    return f"Read the following document and answer this question about it: {question}\n\n"
+
+
+NOTE_INSTRUCTION = "Summarize the text above in one sentence."
+NO_REPEAT = 3  # notes and summaries of a 135M model loop without it
+
+
+def chat_turn(session: Session, instruction: str) -> str:
+    """The instruction as a user turn of the model's chat template (plain text when it has none)."""
+    tok = session.loaded.tokenizer
+    if not getattr(tok, "chat_template", None):
+        return f"\n\n{instruction}\n"
+    turn = tok.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False,
+                                   add_generation_prompt=True)
+    user = turn.find("<|im_start|>user")  # a default system turn only distracts a small model here
+    return "\n" + (turn[user:] if user > 0 else turn)
+
+
+def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
+    """A one-sentence note about what the memory holds now, on a copy of the state."""
+    return session.complete(state.clone(), chat_turn(session, NOTE_INSTRUCTION), max_tokens,
+                            Sampling(no_repeat_ngram=NO_REPEAT), stop=("\n\n",))

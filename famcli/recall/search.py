@@ -1,0 +1,198 @@
+"""Answering from the recall index: score the chunks against a question, choose the passages, and lay out
+the prompt the model re-reads with full attention (question, passages in document order, the most recent
+window, the question again). The measurements behind the defaults are in docs/recall.md.
+
+Scorers: `bm25` (bm25s, English stop words and Snowball stemming over each chunk's text), `attention`
+(the model's own queries against each chunk's representative keys, famcli.recall.index), and `fusion`
+(reciprocal rank fusion of the two: a chunk's score is the sum of 1 / (60 + its rank) under each scorer
+that found anything in it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from famcli.common.errors import UserError
+from famcli.recall.index import RecallIndex, attention_scores, head_scores
+
+SCORERS = ("bm25", "attention", "fusion")
+ANSWER_PATHS = ("auto", "passages", "memory")
+RRF_K = 60
+SEPARATOR = "\n[...]\n"
+
+
+@dataclass(frozen=True)
+class RecallOptions:
+    """blocks   K, recall chunks re-read before answering
+    context  tokens kept on each side of a chosen chunk
+    scorer   bm25 | attention | fusion
+    recent   tokens of the document's end always re-read (None: the memory's own window)
+    whole    (the memory path's prompt, famcli.jobs.session.Session.recall_prompt) documents up to this many tokens
+             are re-read whole when they fit the window
+    answer_from  auto | passages | memory: whether the document is read through the model before answering
+             (famcli.jobs.session.Session.answer_path)"""
+
+    blocks: int = 4
+    context: int = 32
+    scorer: str = "bm25"
+    recent: int | None = None
+    whole: int = 4096
+    answer_from: str = "auto"
+
+    def __post_init__(self):
+        if self.answer_from not in ANSWER_PATHS:
+            raise UserError(f"unknown --answer-from {self.answer_from!r} (choose {', '.join(ANSWER_PATHS)})")
+        if self.scorer not in SCORERS:
+            raise UserError(f"unknown recall scorer {self.scorer!r} (choose {', '.join(SCORERS)})")
+        if self.blocks < 1 or self.context < 0 or (self.recent is not None and self.recent < 0):
+            raise UserError("--recall-blocks must be at least 1; context and recent tokens not negative")
+
+
+@dataclass
+class Passage:
+    """A stretch of the document [start, end) in token offsets, re-read for the answer."""
+
+    start: int
+    end: int
+    score: float
+    text: str = ""
+    place: tuple[str, int | str] | None = None  # ("page", 3) in a PDF, ("chapter", "...") in an EPUB
+
+    def to_dict(self) -> dict:
+        snippet = " ".join(self.text.split())
+        out = {"start_token": self.start, "end_token": self.end, "score": round(self.score, 4),
+               "snippet": snippet[:160] + ("..." if len(snippet) > 160 else "")}
+        return out | ({self.place[0]: self.place[1]} if self.place is not None else {})
+
+
+def source_line(d: dict) -> str:
+    """One line naming a passage (Passage.to_dict()): where it is and how it begins."""
+    where = "".join(f"{k} {d[k]}, " for k in ("page", "chapter", "section") if k in d)
+    return f"- {where}tokens {d['start_token']:,}-{d['end_token']:,}: {d['snippet']}"
+
+
+class Bm25:
+    """A BM25 index (Lucene variant, k1 1.5, b 0.75) over texts, built once: English stop words dropped,
+    Snowball stems. A conversation scores each question against the same index."""
+
+    def __init__(self, texts: Sequence[str]):
+        import bm25s
+        import Stemmer
+
+        self.n = len(texts)
+        self.stemmer = Stemmer.Stemmer("english")
+        corpus = bm25s.tokenize(list(texts), stopwords="en", stemmer=self.stemmer, show_progress=False)
+        self.vocab = corpus.vocab
+        self.retriever = bm25s.BM25()
+        self.retriever.index(corpus, show_progress=False)
+
+    def terms(self, text: str) -> list[str]:
+        """A text's stemmed content words, as the index holds them."""
+        import bm25s
+
+        return bm25s.tokenize([text], stopwords="en", stemmer=self.stemmer, show_progress=False,
+                              return_ids=False)[0]
+
+    def holding(self, term: str) -> int:
+        """How many texts hold a (stemmed) term."""
+        return int((self.retriever.get_scores([term]) > 0).sum()) if term in self.vocab else 0
+
+    def scores(self, question: str) -> np.ndarray:
+        known = [w for w in self.terms(question) if w in self.vocab]
+        if not known or not self.n:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+
+
+def bm25_scores(texts: Sequence[str], question: str) -> np.ndarray:
+    """BM25 of each text for the question's stemmed content words."""
+    return Bm25(texts).scores(question)
+
+
+def chunk_texts(index: RecallIndex, decode: Callable[[list[int]], str]) -> list[str]:
+    return [decode(index.ids[a:b].tolist()) for a, b in (index.chunk_span(i) for i in range(index.n_chunks))]
+
+
+def rank_fusion(*score_lists: np.ndarray) -> np.ndarray:
+    """Reciprocal rank fusion; a scorer adds nothing for chunks it gave no positive evidence."""
+    total = np.zeros(len(score_lists[0]), dtype=np.float64)
+    for scores in score_lists:
+        order = np.argsort(-scores, kind="stable")
+        ranks = np.empty(len(scores), dtype=np.int64)
+        ranks[order] = np.arange(len(scores))
+        total += np.where(scores > 0, 1.0 / (RRF_K + 1 + ranks), 0.0)
+    return total
+
+
+def score_chunks(index: RecallIndex, question: str, scorer: str, decode: Callable[[list[int]], str],
+                 query: dict[int, torch.Tensor] | None = None) -> np.ndarray:
+    """One relevance score per chunk; `query` (the question's queries) is needed by attention and fusion
+    unless the index was built knowing them."""
+    if scorer == "bm25":
+        return bm25_scores(chunk_texts(index, decode), question)
+    if index.query is not None:
+        heads = torch.stack(index.head_scores) if index.head_scores else torch.zeros(0, 1)
+    else:
+        if query is None:
+            raise ValueError("the attention scorer needs the question's queries")
+        heads = head_scores(query, index.layers, torch.stack(index.reps)) if index.reps else torch.zeros(0, 1)
+    attention = attention_scores(heads).numpy()
+    if scorer == "attention":
+        return attention
+    return rank_fusion(bm25_scores(chunk_texts(index, decode), question), attention - attention.min() + 1e-6)
+
+
+def choose(index: RecallIndex, scores: np.ndarray, options: RecallOptions, room: int,
+           before: int) -> list[Passage]:
+    """The best chunks that end before token `before` (the recent window re-read anyway), each widened by
+    `context` tokens and merged with its neighbours, in document order, within `room` tokens."""
+    passages: list[Passage] = []
+    used = 0
+    for i in np.argsort(-scores, kind="stable"):
+        if len(passages) >= options.blocks or (scores[i] <= 0 and options.scorer != "attention"):
+            break  # bm25 and fusion give 0 to chunks without evidence: re-reading them only distracts
+        a, b = index.chunk_span(int(i))
+        a, b = max(0, a - options.context), min(before, b + options.context)
+        if a >= b:
+            continue
+        cost = b - a + 4
+        if used + cost > room:
+            break
+        passages.append(Passage(a, b, float(scores[i])))
+        used += cost
+    return merge(sorted(passages, key=lambda p: p.start))
+
+
+def merge(passages: list[Passage]) -> list[Passage]:
+    """Overlapping or touching passages become one (the best score kept)."""
+    out: list[Passage] = []
+    for p in passages:
+        if out and p.start <= out[-1].end:
+            out[-1].end = max(out[-1].end, p.end)
+            out[-1].score = max(out[-1].score, p.score)
+        else:
+            out.append(Passage(p.start, p.end, p.score))
+    return out
+
+
+def layout(index: RecallIndex, scores: np.ndarray | None, options: RecallOptions, prefix: list[int],
+           suffix: list[int], separator: list[int], budget: int, window: int) -> tuple[list[int], list[Passage]]:
+    """The ids the model reads to answer: prefix, passages (with separators), the recent window, suffix.
+
+    A document that fits the budget, up to `options.whole` tokens, is read whole (famcli is then the plain
+    model)."""
+    ids = index.ids
+    room = budget - len(prefix) - len(suffix)
+    if index.n_tokens <= min(room, options.whole):
+        return prefix + ids.tolist() + suffix, [Passage(0, index.n_tokens, 1.0)]
+    recent = min(options.recent if options.recent is not None else window, max(0, room // 2))
+    start_recent = index.n_tokens - recent
+    passages = choose(index, scores, options, room - recent, start_recent) if scores is not None else []
+    body: list[int] = []
+    for p in passages:
+        body += ids[p.start:p.end].tolist() + separator
+    return prefix + body + ids[start_recent:].tolist() + suffix, passages
