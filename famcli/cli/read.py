@@ -66,7 +66,7 @@ def summarize(
     notes_out: Annotated[Optional[Path], typer.Option("--notes-out", help="Keep each note in this file as it is "
                          "written (JSON lines); run again with it to take up where an interrupted run stopped.")] = None,
 ):
-    """Summarize a whole document: a note on each section the model reads whole, then a summary of the notes."""
+    """Summarize a whole document: a note on each section from the sentences that carry it, then a summary of the notes."""
     from famcli.common.errors import Interrupted
     from famcli.jobs.commands import summarize_document
     from famcli.jobs.reading import open_session
