@@ -22,7 +22,7 @@ from famcli.common.errors import UserError
 from famcli.core.config import MemoryConfig
 
 ADAPTER_FORMAT = "famcli-adapter-1"
-SHIPPED = Path(__file__).parent / "adapters"
+SHIPPED = Path(__file__).parent.parent / "adapters"  # famcli/adapters: shipped with the package
 SHAPE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "vocab_size", "intermediate_size")
 
