@@ -17,7 +17,8 @@ import torch
 
 from famcli.core.config import MemoryConfig
 from famcli.core.engine import build_engine
-from famcli.jobs.session import Session, chat_turn
+from famcli.jobs.prompts import chat_turn
+from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.runtime import prepare
 

@@ -306,7 +306,7 @@ def today_answer(session, path: str, question: str) -> str:
     chat turn, cut at the first line break, at most 48 tokens."""
     from famcli.core.generate import Sampling
     from famcli.documents.registry import open_document
-    from famcli.jobs.session import chat_turn, question_header
+    from famcli.jobs.prompts import chat_turn, question_header
     from famcli.recall.search import SEPARATOR, RecallOptions, layout, score_chunks
 
     index = session.new_index()

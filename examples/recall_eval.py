@@ -20,7 +20,8 @@ import torch
 
 from famcli.documents.haystack import haystack
 from famcli.jobs.passkey import ASKED, HEADER, QUESTION, document_ids
-from famcli.jobs.session import Session, chat_turn, question_header
+from famcli.jobs.prompts import chat_turn, question_header
+from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.runtime import prepare
 from famcli.recall.index import RecallConfig, attention_scores, head_scores

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import FILLER, NEEDLE
 
+from famcli.core.generate import Sampling
 from famcli.jobs.answer import (
     NOT_FOUND,
     asks_for_several,
@@ -16,12 +17,11 @@ from famcli.jobs.answer import (
     split_sentences,
     supported,
 )
-from famcli.core.generate import Sampling
 from famcli.jobs.commands import ask_document
-from famcli.models.loading import load_model
-from famcli.recall.search import RecallOptions
-from famcli.models.runtime import prepare
 from famcli.jobs.session import Session
+from famcli.models.loading import load_model
+from famcli.models.runtime import prepare
+from famcli.recall.search import RecallOptions
 
 
 def session_for(tiny: str, answer_from: str = "auto", memory: str = "auto") -> Session:

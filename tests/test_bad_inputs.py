@@ -13,7 +13,14 @@ import subprocess
 
 import pytest
 from conftest import FAMCLI, famcli_process
-from samples import docx_report, encrypted_pdf, epub_book, tar_bytes, text_pdf, zip_bytes
+from samples import (
+    docx_report,
+    encrypted_pdf,
+    epub_book,
+    tar_bytes,
+    text_pdf,
+    zip_bytes,
+)
 
 from famcli.cli import main
 

@@ -114,13 +114,13 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
     import json
 
     from famcli.cli import main
-    from famcli.jobs import summary
+    from famcli.jobs import notes
 
     book = tmp_path / "book.txt"
     book.write_text("".join(f"CHAPTER {i + 1}.\n\n" + "Captain Orme sailed past the isle of Tarrow. " * 60 + "\n\n"
                             for i in range(12)))
     out = tmp_path / "r.jsonl"
-    written = summary.write_notes
+    written = notes.write_notes
     calls = []
 
     def stop_at_the_third(session, sections, *args, **kwargs):

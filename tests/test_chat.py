@@ -13,6 +13,7 @@ import uuid
 import pytest
 from conftest import FAMCLI, FILLER, OUTSIDE, famcli_process
 
+
 def chat(*args, questions: str, timeout=300):
     return famcli_process(["chat", *args], input=questions, capture_output=True, text=True, timeout=timeout)
 
@@ -105,9 +106,9 @@ def test_terminal_session_in_tmux(tiny, long_doc, tmp_path):
 
 def test_streamed_pieces_join_into_the_answer(tiny_model_dirs):
     from famcli.core.generate import Sampling
+    from famcli.jobs.session import Session
     from famcli.models.loading import load_model
     from famcli.models.runtime import prepare
-    from famcli.jobs.session import Session
 
     loaded = load_model(str(tiny_model_dirs["llama"]))
     session = Session(*prepare(loaded, "auto", "auto"))

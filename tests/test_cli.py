@@ -278,8 +278,8 @@ def test_bench_reads_short_documents_again_and_takes_the_median():
     import torch
     from conftest import tiny_model
 
-    from famcli.measure.bench import _passes, engine_rate
     from famcli.core.config import MemoryConfig
+    from famcli.measure.bench import _passes, engine_rate
 
     times = iter([3.0, 1.0, 2.0, 9.0])
     row = _passes(lambda: next(times), 100, min_seconds=5.0)  # 3 + 1 + 2 >= 5: three passes, median 2 s
@@ -318,12 +318,13 @@ def test_ask_lists_the_passages_it_read(capsys, tiny, long_doc):
 def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     """--no-recall is the reading before recall existed: question header + document through the memory, then
     the question as a chat turn, decoded greedily (recomputed here with the engine directly)."""
-    from famcli.core.generate import Sampling, generate
-    from famcli.models.loading import load_model
     from famcli.core.engine import build_engine
-    from famcli.models.runtime import prepare
+    from famcli.core.generate import Sampling, generate
     from famcli.jobs.asking import ANSWER_NO_REPEAT
-    from famcli.jobs.session import Session, chat_turn, question_header
+    from famcli.jobs.prompts import chat_turn, question_header
+    from famcli.jobs.session import Session
+    from famcli.models.loading import load_model
+    from famcli.models.runtime import prepare
 
     question = "What is the secret password?"
     code, out, _ = run_main(capsys, "ask", str(long_doc), question, "--model", tiny, "--json", "--max-tokens",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from famcli import kernels
 from famcli.kernels import cpu_attention
 from famcli.kernels.reference import block_attention_naive
+
+from famcli import kernels
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)], ids=["fp32", "bf16"])

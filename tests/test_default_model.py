@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import famcli_process
 import torch
+from conftest import famcli_process
 
 from famcli.core.config import MemoryConfig
+from famcli.core.engine import build_engine
 from famcli.core.generate import generate
 from famcli.models.loading import load_model
-from famcli.core.engine import build_engine
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,14 @@ import os
 
 import pytest
 import zstandard
-from samples import docx_report, encrypted_pdf, epub_book, tar_bytes, text_pdf, zip_bytes
+from samples import (
+    docx_report,
+    encrypted_pdf,
+    epub_book,
+    tar_bytes,
+    text_pdf,
+    zip_bytes,
+)
 
 from famcli.documents.registry import DocumentError, open_document, read_stream
 

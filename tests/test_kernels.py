@@ -11,8 +11,9 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 triton_attention = pytest.importorskip("famcli.kernels.triton_attention", reason="Triton is not installed")
 
-from famcli import kernels  # noqa: E402
 from famcli.kernels.reference import block_attention_naive  # noqa: E402
+
+from famcli import kernels  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 

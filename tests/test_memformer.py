@@ -6,14 +6,14 @@ import json
 
 import pytest
 import torch
+from conftest import tiny_model
 
-from famcli.core.adapter import load_adapter
 from famcli.common.errors import ConfigError
+from famcli.core.adapter import load_adapter
 from famcli.core.config import MemoryConfig
 from famcli.core.engine import Engine
 from famcli.core.memory.memformer import SlotWriter, rms
 from famcli.training.mrbp import bptt, cut_blocks, mrbp
-from conftest import tiny_model
 
 CONFIG = MemoryConfig(mode="memformer", block_size=16, memory_segments=1, fam_length=4)
 

@@ -10,10 +10,17 @@ from conftest import tiny_model
 from famcli.common.errors import ConfigError
 from famcli.core.config import MemoryConfig
 from famcli.core.engine import Engine
-from famcli.core.memory import BUILTIN, memory_class, modes, register, trainable_modes, unregister
+from famcli.core.memory import (
+    BUILTIN,
+    memory_class,
+    modes,
+    register,
+    trainable_modes,
+    unregister,
+)
 from famcli.core.memory.base import Memory
-from famcli.training.mrbp import bptt, cut_blocks, mrbp
 from famcli.core.positions import rotate
+from famcli.training.mrbp import bptt, cut_blocks, mrbp
 
 
 class MeanMemory(Memory):

@@ -90,8 +90,8 @@ def test_dtype_choice(monkeypatch, tmp_path):
 
 
 def test_precision_probe_times_every_candidate(monkeypatch):
-    from famcli.models import precision
     from famcli.core import quant
+    from famcli.models import precision
 
     times = precision.probe(("fp32", "int8"), repeats=1)
     assert set(times) == {"fp32", "int8"} and all(0 < t < 10_000 for t in times.values())

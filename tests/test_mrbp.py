@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import tiny_model
 
 from famcli.core.config import MemoryConfig
 from famcli.core.engine import Engine
 from famcli.training.mrbp import bptt, cut_blocks, mrbp
-from conftest import tiny_model
 
 
 def _grads(mode, fam_length, segments, method, seed=0, keep_norm=False):

@@ -101,10 +101,10 @@ def test_int8_reads_and_answers_in_fp32(tiny_model_dirs, tmp_path, monkeypatch, 
     the model's own precision (int8 answers lost pass keys fp32 found, docs/benchmarks.md)."""
     from famcli.core import quant
     from famcli.jobs.commands import ask_document
-    from famcli.models.loading import load_model
-    from famcli.recall.search import RecallOptions
-    from famcli.models.runtime import prepare
     from famcli.jobs.session import Session
+    from famcli.models.loading import load_model
+    from famcli.models.runtime import prepare
+    from famcli.recall.search import RecallOptions
 
     calls = {"n": 0}
     real = quant.Int8Linear.__call__

@@ -9,8 +9,22 @@ from conftest import tiny_model, tiny_tokenizer
 
 from famcli.core.config import MemoryConfig
 from famcli.core.engine import Engine
-from famcli.recall.index import QueryCapture, RecallConfig, RecallIndex, attention_scores, head_scores
-from famcli.recall.search import Passage, RecallOptions, bm25_scores, chunk_texts, layout, merge, rank_fusion
+from famcli.recall.index import (
+    QueryCapture,
+    RecallConfig,
+    RecallIndex,
+    attention_scores,
+    head_scores,
+)
+from famcli.recall.search import (
+    Passage,
+    RecallOptions,
+    bm25_scores,
+    chunk_texts,
+    layout,
+    merge,
+    rank_fusion,
+)
 
 CONFIG = RecallConfig(chunk_tokens=16, layers=(0, 1), reps=3)
 

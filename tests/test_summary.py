@@ -4,17 +4,10 @@ from collections import Counter
 
 import pytest
 
+from famcli.jobs import notes as section_notes
 from famcli.jobs import summary
-from famcli.jobs.summary import (
-    Candidate,
-    Section,
-    part_summary,
-    part_weights,
-    score,
-    section_names,
-    section_size,
-    summary_parts,
-)
+from famcli.jobs.notes import Section, score, section_names, section_size
+from famcli.jobs.summary import Candidate, part_summary, part_weights, summary_parts
 
 GROUNDED = {"Alice": 2.0, "Mock Turtle": 1.5, "Gryphon": 1.0}
 WORDS = {"Alice", "Mock", "Turtle", "Gryphon", "Queen"}
@@ -32,7 +25,7 @@ WORD_TOKENS = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _W
 def test_boosted_names_are_the_most_particular_first_tokens_once_each():
     weights = {"Alice": 0.1, "Mock Turtle": 1.0, "Mock Hare": 0.9, "Gryphon": 0.6}
     counts = Counter({"Alice": 30, "Mock Turtle": 4, "Mock Hare": 1, "Gryphon": 2})
-    first = summary.boost_names(WORD_TOKENS, weights, counts, limit=3)
+    first = section_notes.boost_names(WORD_TOKENS, weights, counts, limit=3)
     assert first == [sum(map(ord, "Mock")), sum(map(ord, "Gryphon"))]  # Mock once; Alice past the limit
 
 
@@ -89,7 +82,7 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
 
 
 def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
-    from famcli.jobs.summary import cut_sentences
+    from famcli.jobs.notes import cut_sentences
 
     text = "Mr. Darcy meets J. Smith at St. Paul's. Then he leaves! And more "
     assert cut_sentences(text, 1) == "Mr. Darcy meets J. Smith at St. Paul's."
@@ -100,7 +93,7 @@ def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
 def test_score_punishes_the_prompt_copied_back():
     plain = "Alice meets the Mock Turtle and the Gryphon by the sea, and they dance."
     echoed = "The passage of the text, in which Alice, Mock Turtle and Gryphon appear, is a tale."
-    from famcli.jobs.summary import NOTE_ECHO
+    from famcli.jobs.notes import NOTE_ECHO
 
     assert score(plain, GROUNDED, WORDS, NOTE_ECHO) > score(echoed, GROUNDED, WORDS, NOTE_ECHO)
 
@@ -116,7 +109,7 @@ def test_part_weights_favour_names_particular_to_a_part():
 
 
 def test_plain_text_sections_are_placed_by_their_chapter_headings():
-    from famcli.jobs.summary import headings, text_place
+    from famcli.jobs.notes import headings, text_place
 
     text = ("ALICE\n\nCHAPTER I. Down the Rabbit-Hole\n\nAlice was tired. Part of the bank was warm.\n\n"
             "CHAPTER II. The Pool of Tears\n\nCuriouser.\n")
@@ -157,7 +150,7 @@ SECTION_TEXT = ("Elinor Dashwood walked to Barton Park with her sister Marianne.
 
 
 def test_a_note_naming_someone_the_section_never_does_is_refused():
-    from famcli.jobs.summary import central_sentence, invented_names
+    from famcli.jobs.notes import central_sentence, invented_names
 
     assert invented_names("Elinor Dashwood and Lord Curzon walked to the park.", SECTION_TEXT) == ["Lord Curzon"]
     assert invented_names("Elinor Dashwood met Colonel Brandon.", SECTION_TEXT) == []
@@ -166,19 +159,20 @@ def test_a_note_naming_someone_the_section_never_does_is_refused():
 
 
 def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(tiny, monkeypatch):
-    from famcli.models.loading import load_model
-    from famcli.recall.search import RecallOptions
-    from famcli.models.runtime import prepare
-    from famcli.jobs.summary import Section, section_names
+    from famcli.jobs.notes import Section, section_names
     from famcli.jobs.session import Session
+    from famcli.models.loading import load_model
+    from famcli.models.runtime import prepare
+    from famcli.recall.search import RecallOptions
 
     loaded, config = prepare(load_model(tiny, dtype="fp32"), "auto", "none")
     session = Session(loaded, config, RecallOptions())
-    monkeypatch.setattr(summary, "decode_sentences", lambda s, requests, n, m: [
+    monkeypatch.setattr(section_notes, "decode_sentences", lambda s, requests, n, m: [
         ["Lord Curzon and Madame Dadouille dined in state."] * len(samplings) for _, samplings in requests])
     counts, hint = section_names(SECTION_TEXT)
-    section = Section((0, 40), None, counts, hint, text=SECTION_TEXT, weights=summary.note_weights(counts, Counter()))
-    summary.write_notes(session, [section])
+    weights = section_notes.note_weights(counts, Counter())
+    section = Section((0, 40), None, counts, hint, text=SECTION_TEXT, weights=weights)
+    section_notes.write_notes(session, [section])
     assert "Curzon" not in section.note and section.source == "sentence" and section.note in SECTION_TEXT
 
 
@@ -200,7 +194,7 @@ def test_notes_out_keeps_the_notes_and_a_second_run_takes_them(tiny, tmp_path, c
     first = json.loads(capsys.readouterr().out)
     lines = notes.read_text().splitlines()
     assert json.loads(lines[0])["famcli_notes"] == 1 and len(lines) == 1 + len(first["sections"]) > 2
-    monkeypatch.setattr(summary, "decode_sentences", lambda *a, **k: pytest.fail("a note was written again"))
+    monkeypatch.setattr(section_notes, "decode_sentences", lambda *a, **k: pytest.fail("a note was written again"))
     import famcli.jobs.commands as jobs
 
     monkeypatch.setattr(jobs, "summarize_parts", lambda session, written, max_tokens, sampling:
@@ -253,7 +247,8 @@ def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
 
 
 def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
-    from famcli.jobs.summary import plain_telling, told_in_order
+    from famcli.jobs.notes import plain_telling
+    from famcli.jobs.summary import told_in_order
 
     assert plain_telling("The passage describes a scene where Holmes finds the German letter.") == \
         "Holmes finds the German letter."

@@ -9,13 +9,12 @@ import torch
 
 from famcli.core.adapter import AdapterError, load_adapter
 from famcli.core.config import MemoryConfig
-from famcli.core.engine import Engine
+from famcli.core.engine import Engine, build_engine
 from famcli.models.loading import load_model
-from famcli.training.mrbp import cut_blocks, start_state
-from famcli.core.engine import build_engine
 from famcli.models.runtime import prepare, resolve, with_adapter
-from famcli.training.train import TrainConfig, Trainer
 from famcli.training.data import FACTS, TrainingData
+from famcli.training.mrbp import cut_blocks, start_state
+from famcli.training.train import TrainConfig, Trainer
 
 MEMORY = MemoryConfig(mode="fam", block_size=16, memory_segments=1, fam_length=4)
 

@@ -22,7 +22,7 @@ END = re.compile(r"^\s*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG", re.IGNORECA
 HEADING = re.compile(r"^\s*((chapter|letter|book|part|volume|act|stave|section)\s+([0-9]+|[ivxlcdm]+)\b"
                      r"|([ivxlcdm]+|[0-9]+)\.\s+\S)", re.IGNORECASE)
 # HEADING tells a contents line or a heading line by its start; CHAPTER_LINE finds the chapter headings in running
-# text (a line between blank lines), where a note's place comes from (summary.text_place).
+# text (a line between blank lines), where a note's place comes from (notes.text_place).
 CHAPTER_LINE = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*("
                           r"(?i:chapter|letter|book|part|adventure|volume|stave|canto)[ \t]+(?:[IVXLCDM]+|\d+)\b"
                           r"[^\n]{0,70}(?:\n[^\n]{1,70})?|[IVXLCDM]+\.[ \t]+[A-Z][A-Z'’ ,.\-]{3,70})"

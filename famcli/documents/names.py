@@ -27,7 +27,7 @@ Book Volume Part Section Page Contents Preface Introduction Appendix Note Notes 
 Wednesday Thursday Friday Saturday Sunday Thank Thanks Good Dear Why Whatever However Therefore Besides Again
 Also Never Ever Always Soon Once Twice Shall Should Would Could Will Can Must May Might Don't Can't Won't Didn't
 Isn't Wasn't Aren't Couldn't Wouldn't Shouldn't Off Mind Look See Hush Hark Nay Aye O""".split())
-# Words whose full stop ends no sentence (`Mr. Darcy`, `Capt. Ahab`): shared with summary.cut_sentences. The
+# Words whose full stop ends no sentence (`Mr. Darcy`, `Capt. Ahab`): shared with notes.cut_sentences. The
 # titles among them are not a name alone; `the Duchess` and `the King` are.
 ABBREVIATIONS = {"Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "Capt", "Col", "Gen", "Rev", "vs", "etc", "e.g",
                  "i.e"}
@@ -126,3 +126,8 @@ def people(text: str, candidates: list[str]) -> list[str]:
 
     scored = [(uses(c), c) for c in candidates]
     return [c for n, c in sorted(scored, key=lambda x: -x[0]) if n > 0]
+
+
+def uses_name(text: str, name: str) -> bool:
+    """Whether text uses the name as a whole word ("Ann" is not in "Anne", "Mock Turtle" not in "Mock-Turtle")."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from famcli.documents.sentences import split_sentences
 from famcli.recall.search import Bm25, Passage, bm25_scores, chunk_texts
 
 NOT_FOUND = "Not found in the document."
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+|\n\s*\n|\n(?=[\d\[{<|#*•-])")
 RELATIVE = 0.5  # evidence sentences score at least this share of the best one
-_LONG = 300  # characters: a longer "sentence" (a table, verse, a log) is cut at its line breaks
 _WORD = re.compile(r"[\w'’-]+")
 _NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
 _ASKING = {"what", "who", "whom", "whose", "which", "where", "when", "why", "how", "is", "are", "was", "were",
@@ -82,33 +81,6 @@ class Evidence:
     @property
     def sentences(self) -> list[str]:
         return [p.text for p in self.passages]
-
-
-_ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Capt|Col|Gen|Rev|Lt|Sgt|No|vs|etc|e\.g|i\.e)"
-                           r"|\b[A-Z])\.$")
-
-
-def split_sentences(text: str) -> list[tuple[int, str]]:
-    """(character offset, sentence) for each sentence of a text; lines of a long one are sentences of their own
-    (logs, tables, verse). A title or an initial ("Mrs.", "J.") does not end a sentence."""
-    out, start = [], 0
-    for m in [*_BOUNDARY.finditer(text), None]:
-        if m is not None and _ABBREVIATION.search(text[start:m.start()]) and "\n\n" not in m.group(0):
-            continue
-        end = m.start() if m else len(text)
-        piece = text[start:end]
-        if piece.strip():
-            if len(piece) > _LONG and "\n" in piece:
-                offset = start
-                for line in piece.split("\n"):
-                    if line.strip():
-                        out.append((offset, " ".join(line.split())))
-                    offset += len(line) + 1
-            else:
-                out.append((start + len(piece) - len(piece.lstrip()), " ".join(piece.split())))
-        if m:
-            start = m.end()
-    return out
 
 
 def question_names(question: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from famcli.core.engine import State
 from famcli.core.generate import Sampling
@@ -22,8 +23,11 @@ from famcli.jobs.answer import (
     quoted,
     supported,
 )
-from famcli.jobs.session import Session, chat_turn, question_header
+from famcli.jobs.prompts import chat_turn, question_header
 from famcli.recall.search import Passage
+
+if TYPE_CHECKING:  # annotations only
+    from famcli.jobs.session import Session
 
 
 @dataclass

@@ -17,6 +17,16 @@ from famcli.common.errors import Interrupted, Stopped
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError, open_document
 from famcli.jobs.asking import ask
+from famcli.jobs.notes import (
+    NOTE_BATCH,
+    Section,
+    note_weights,
+    section_names,
+    section_size,
+    text_place,
+    write_notes,
+)
+from famcli.jobs.prompts import READING_HEADER, question_header
 from famcli.jobs.reading import (
     Reporter,
     Silent,
@@ -29,26 +39,13 @@ from famcli.jobs.reading import (
     save_reading,
     saving_on_stop,
 )
-from famcli.jobs.session import (
-    READING_HEADER,
-    Reading,
-    Session,
-    note_on,
-    question_header,
-)
+from famcli.jobs.session import Reading, Session, note_on
 from famcli.jobs.summary import (
-    NOTE_BATCH,
-    Section,
     extract_parts,
-    note_weights,
-    section_names,
-    section_size,
     summarize_notes,
     summarize_parts,
     summary_parts,
-    text_place,
     told_in_order,
-    write_notes,
 )
 
 
@@ -143,8 +140,9 @@ def _summary_payload(session: Session, reading: Reading, t_start: float, written
     parts = [{"tokens": [written[a].tokens[0], written[b - 1].tokens[1]], "summary": c.text, "from": c.how}
              for (a, b), c in zip(summary_parts(len(written), max_tokens), chosen)]
     extra = {"partial": partial} if partial is not None else {}
-    return payload("summarize", session, reading, t_start, summary=told_in_order([c.text for c in chosen], whole=partial is None),
-                   parts=parts, running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
+    summary = told_in_order([c.text for c in chosen], whole=partial is None)
+    return payload("summarize", session, reading, t_start, summary=summary, parts=parts,
+                   running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
                    **extra)
 
 

@@ -5,7 +5,7 @@ few hundred words of it, the sentences that say most of what the section says. T
 (Erkan and Radev, 2004): each sentence is a tf-idf vector of its stemmed words (PyStemmer, bm25s's English
 stop words: the tokenising the recall index already uses), two sentences are linked when their cosine passes a
 threshold, and a sentence's centrality is its PageRank over those links, the sentences many others echo. The
-centrality is raised by the section's particular names a sentence uses (the weights of famcli.jobs.summary), so the
+centrality is raised by the section's particular names a sentence uses (the weights of famcli.jobs.notes), so the
 sentence where the new people act outranks a central line of description. The chosen sentences are read in
 the section's order.
 """
@@ -17,6 +17,9 @@ import re
 from collections import Counter
 
 import numpy as np
+
+from famcli.documents.names import uses_name
+from famcli.documents.sentences import split_sentences
 
 SHORTEST, LONGEST = 5, 60  # words: a sentence outside this is a fragment, a heading or a run-on list
 LINK = 0.1  # cosine above which two sentences are linked
@@ -56,8 +59,6 @@ def centrality(sentences: list[str]) -> np.ndarray:
 def carrying_sentences(text: str, weights: dict[str, float], words: int) -> str:
     """About `words` words of text: its most central sentences (see the module's docstring), raised by the
     weights of the names each uses, in the text's order. A text within the budget is returned whole."""
-    from famcli.jobs.answer import split_sentences
-
     if len(text.split()) <= words:
         return " ".join(text.split())
     sentences = [s for _, s in split_sentences(text)]
@@ -65,7 +66,7 @@ def carrying_sentences(text: str, weights: dict[str, float], words: int) -> str:
     if not usable:
         return " ".join(" ".join(text.split()).split()[:words])
     rank = centrality([sentences[i] for i in usable])
-    value = {i: rank[k] * (1 + sum(w for name, w in weights.items() if _uses(sentences[i], name)))
+    value = {i: rank[k] * (1 + sum(w for name, w in weights.items() if uses_name(sentences[i], name)))
              for k, i in enumerate(usable)}
     chosen, used = [], 0
     for i in sorted(value, key=lambda i: -value[i]):
@@ -74,7 +75,3 @@ def carrying_sentences(text: str, weights: dict[str, float], words: int) -> str:
             chosen.append(i)
             used += n
     return " ".join(sentences[i] for i in sorted(chosen))
-
-
-def _uses(text: str, name: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None

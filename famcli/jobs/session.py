@@ -25,6 +25,7 @@ from famcli.jobs.answer import (
     repeated_line,
     several_parts,
 )
+from famcli.jobs.prompts import NO_REPEAT, NOTE_INSTRUCTION, chat_turn, question_header
 from famcli.models.tokens import Tokens
 from famcli.recall.index import QueryCapture, RecallConfig, RecallIndex, layers_for
 from famcli.recall.search import SEPARATOR, Passage, RecallOptions, layout, score_chunks
@@ -309,28 +310,6 @@ def _ready(text: str, stop: tuple[str, ...]) -> str:
                 text = text[:-n]
                 break
     return text.rstrip().removesuffix("\ufffd")
-
-
-READING_HEADER = "Read the following document carefully. Questions about it will follow.\n\n"
-
-
-def question_header(question: str) -> str:
-    return f"Read the following document and answer this question about it: {question}\n\n"
-
-
-NOTE_INSTRUCTION = "Summarize the text above in one sentence."
-NO_REPEAT = 3  # notes and summaries of a 135M model loop without it
-
-
-def chat_turn(session: Session, instruction: str) -> str:
-    """The instruction as a user turn of the model's chat template (plain text when it has none)."""
-    tok = session.loaded.tokenizer
-    if not getattr(tok, "chat_template", None):
-        return f"\n\n{instruction}\n"
-    turn = tok.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False,
-                                   add_generation_prompt=True)
-    user = turn.find("<|im_start|>user")  # a default system turn only distracts a small model here
-    return "\n" + (turn[user:] if user > 0 else turn)
 
 
 def note_on(session: Session, state: State, max_tokens: int = 40) -> str:

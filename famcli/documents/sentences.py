@@ -1,0 +1,33 @@
+"""A text cut into sentences, with where each starts: what answers, notes and extracts are made of."""
+
+from __future__ import annotations
+
+import re
+
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+|\n\s*\n|\n(?=[\d\[{<|#*•-])")
+_LONG = 300  # characters: a longer "sentence" (a table, verse, a log) is cut at its line breaks
+_ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Capt|Col|Gen|Rev|Lt|Sgt|No|vs|etc|e\.g|i\.e)"
+                           r"|\b[A-Z])\.$")
+
+
+def split_sentences(text: str) -> list[tuple[int, str]]:
+    """(character offset, sentence) for each sentence of a text; lines of a long one are sentences of their own
+    (logs, tables, verse). A title or an initial ("Mrs.", "J.") does not end a sentence."""
+    out, start = [], 0
+    for m in [*_BOUNDARY.finditer(text), None]:
+        if m is not None and _ABBREVIATION.search(text[start:m.start()]) and "\n\n" not in m.group(0):
+            continue
+        end = m.start() if m else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            if len(piece) > _LONG and "\n" in piece:
+                offset = start
+                for line in piece.split("\n"):
+                    if line.strip():
+                        out.append((offset, " ".join(line.split())))
+                    offset += len(line) + 1
+            else:
+                out.append((start + len(piece) - len(piece.lstrip()), " ".join(piece.split())))
+        if m:
+            start = m.end()
+    return out
