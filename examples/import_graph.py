@@ -2,7 +2,9 @@
 
 Prints a JSON report: the modules left in famcli/ itself, import cycles between modules, imports between
 sub-packages that run against their order (PACKAGES, lowest first: a package may import only those before it),
-the longest chain of imports (in modules) and the number of modules and imports.
+the longest chain of imports (in modules) and the number of modules and imports. The memory registry names its
+modules as strings ("famcli.core.memory.fam:Fam", imported when a mode is first used): those plugin entries are
+not imports in the code, so the chain does not count them, but cycles are looked for with them too.
 
     python examples/import_graph.py            # the report; exit 1 when a cycle or an upward import is found
 """
@@ -42,6 +44,19 @@ def graph(root: Path) -> dict[str, set[str]]:
     return edges
 
 
+def registry_edges(root: Path, modules: set[str]) -> dict[str, set[str]]:
+    """Module -> the famcli modules its string constants name as "module:Name" (the memory registry)."""
+    edges: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        name = ".".join(("famcli", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.count(":") == 1:
+                target = node.value.split(":")[0]
+                if "." in target and target in modules and target != name:
+                    edges.setdefault(name, set()).add(target)
+    return edges
+
+
 def _runtime_nodes(tree: ast.AST):
     """Every node but those under `if TYPE_CHECKING:` (imports for annotations, never run)."""
     for node in ast.iter_child_nodes(tree):
@@ -57,18 +72,20 @@ def package_of(module: str) -> str | None:
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in PACKAGES) else None
 
 
-def report(edges: dict[str, set[str]]) -> dict:
-    def cycle_from(start, at, seen):
+def report(edges: dict[str, set[str]], plugins: dict[str, set[str]] | None = None) -> dict:
+    def cycle_from(start, at, seen, edges=edges):
         for nxt in sorted(edges[at]):
             if nxt == start:
                 return [*seen, nxt]
             if nxt not in seen:
-                found = cycle_from(start, nxt, [*seen, nxt])
+                found = cycle_from(start, nxt, [*seen, nxt], edges)
                 if found:
                     return found
         return None
 
     cycles = [c for m in sorted(edges) if (c := cycle_from(m, m, [m]))]
+    both = {m: deps | (plugins or {}).get(m, set()) for m, deps in edges.items()}
+    cycles += [c for m in sorted(both) if (c := cycle_from(m, m, [m], both)) and c not in cycles]
     upward = sorted(f"{a} -> {b}" for a, deps in edges.items() for b in deps
                     if package_of(a) and package_of(b) and PACKAGES.index(package_of(b)) > PACKAGES.index(package_of(a)))
 
@@ -83,6 +100,8 @@ def report(edges: dict[str, set[str]]) -> dict:
 
 
 if __name__ == "__main__":
-    result = report(graph(Path(__file__).resolve().parent.parent / "famcli"))
+    root = Path(__file__).resolve().parent.parent / "famcli"
+    edges = graph(root)
+    result = report(edges, registry_edges(root, set(edges)))
     print(json.dumps(result, indent=1))
     sys.exit(1 if result["cycles"] or result["upward_imports"] else 0)

@@ -20,6 +20,8 @@ import contextlib
 import os
 from functools import lru_cache
 
+import torch
+
 from . import cpu_attention, reference
 
 __all__ = ["block_attention", "attention_bias", "backend_for", "force"]
@@ -64,6 +66,29 @@ def force(backend: str | None):
         backend_for.cache_clear()
 
 
+class TritonAttention(torch.autograd.Function):
+    """Forward with Triton; backward recomputes the attention with the PyTorch reference and
+    differentiates it (activation recomputation, as MRBP replays a block anyway). The backward therefore
+    costs one reference forward+backward per block, and holds that block's c x S scores only transiently."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, key_valid, causal_start, q_offset, scale):
+        ctx.save_for_backward(q, k, v, key_valid)
+        ctx.args = (causal_start, q_offset, scale)
+        return _triton().block_attention_forward(q, k, v, key_valid, causal_start, q_offset, scale)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, key_valid = ctx.saved_tensors
+        with torch.enable_grad():
+            q_, k_, v_ = (t.detach().requires_grad_(t.requires_grad) for t in (q, k, v))
+            out = reference.block_attention(q_, k_, v_, key_valid, *ctx.args)
+            inputs = [t for t in (q_, k_, v_) if t.requires_grad]
+            grads = iter(torch.autograd.grad(out, inputs, grad_out))
+        dq, dk, dv = (next(grads) if t.requires_grad else None for t in (q_, k_, v_))
+        return dq, dk, dv, None, None, None, None
+
+
 def _module(device_type: str):
     backend = backend_for(device_type)
     return _triton() if backend == "triton" else cpu_attention if backend == "cpu" else reference
@@ -77,4 +102,6 @@ def attention_bias(key_valid, n_queries, causal_start, q_offset, group, dtype):
 def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None):
     """One block step of BSWA + FAM attention: q (H, c, D), k and v (Hkv, S, D) -> (H, c, D); see
     `kernels/reference.py` for the exact rule. `bias` is what `attention_bias` prepared, or None."""
+    if backend_for(q.device.type) == "triton" and torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+        return TritonAttention.apply(q, k, v, key_valid, causal_start, q_offset, scale)
     return _module(q.device.type).block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias)

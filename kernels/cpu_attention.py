@@ -1,4 +1,8 @@
-"""The CPU path: the same rule as reference.py, through torch's fused CPU attention with an additive mask.
+"""The CPU path: the rule of reference.py, built on its own, through torch's fused CPU attention.
+
+The mask is a second, independent construction of the visibility rule (the causal band as a lower
+triangle placed at the current block), so the tests that compare this path with the reference check the
+rule twice, as they do for the Triton kernel, which computes it inside the kernel.
 
 The caller builds the additive mask once per block (`additive_mask`) and every layer reuses it; the G query
 heads of a group ride as one head of G*c rows with their key/value head (no key or value is repeated or
@@ -14,12 +18,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .reference import visibility
-
 
 def additive_mask(key_valid, n_queries, causal_start, q_offset, group: int, dtype) -> torch.Tensor:
     """(G*c, S) tensor of 0 where visible and -inf elsewhere, rows ordered like q.reshape(Hkv, G*c, D)."""
-    return bias_of(visibility(key_valid, n_queries, causal_start, q_offset), group, dtype)
+    visible = key_valid.unsqueeze(0).repeat(n_queries, 1)
+    if causal_start is not None:  # query i sees the block's keys 0 .. q_offset + i: a lower triangle
+        width = max(0, min(key_valid.shape[0] - causal_start, q_offset + n_queries))
+        band = torch.ones(n_queries, width, dtype=torch.bool, device=key_valid.device).tril(q_offset)
+        visible[:, causal_start:causal_start + width] |= band
+    return bias_of(visible, group, dtype)
 
 
 def bias_of(mask: torch.Tensor, group: int, dtype) -> torch.Tensor:

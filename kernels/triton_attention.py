@@ -4,7 +4,8 @@ One program handles BLOCK_M queries of one query head and streams the keys of it
 BLOCK_N tiles with an online softmax (m_i, l_i, acc). Visibility is computed on the fly from key_valid and
 the causal span, so no mask is ever materialised. Any query count and key count work (tiles are masked at
 the edges); the head size is padded to a power of two. There is no Triton backward kernel: under autograd
-the gradient is the reference's, on a recomputed forward (`BlockAttention` below).
+the gradient is the reference's, on a recomputed forward (`TritonAttention` in kernels/__init__.py, which
+pairs the two backends).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import os
 import torch
 import triton
 import triton.language as tl
-
-from .reference import block_attention as reference_block_attention
 
 _INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
@@ -93,36 +92,11 @@ def block_attention_forward(q, k, v, key_valid, causal_start, q_offset, scale, o
     return out
 
 
-class BlockAttention(torch.autograd.Function):
-    """Forward with Triton; backward recomputes the attention with the PyTorch reference and
-    differentiates it (activation recomputation, as MRBP replays a block anyway). The backward therefore
-    costs one reference forward+backward per block, and holds that block's c x S scores only transiently."""
-
-    @staticmethod
-    def forward(ctx, q, k, v, key_valid, causal_start, q_offset, scale):
-        ctx.save_for_backward(q, k, v, key_valid)
-        ctx.args = (causal_start, q_offset, scale)
-        return block_attention_forward(q, k, v, key_valid, causal_start, q_offset, scale)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        q, k, v, key_valid = ctx.saved_tensors
-        with torch.enable_grad():
-            q_, k_, v_ = (t.detach().requires_grad_(t.requires_grad) for t in (q, k, v))
-            out = reference_block_attention(q_, k_, v_, key_valid, *ctx.args)
-            inputs = [t for t in (q_, k_, v_) if t.requires_grad]
-            grads = iter(torch.autograd.grad(out, inputs, grad_out))
-        dq, dk, dv = (next(grads) if t.requires_grad else None for t in (q_, k_, v_))
-        return dq, dk, dv, None, None, None, None
-
-
 def prepare(key_valid, n_queries, causal_start, q_offset, group, dtype) -> None:
     """Nothing to prepare: visibility is computed inside the kernel."""
     return None
 
 
 def block_attention(q, k, v, key_valid, causal_start, q_offset, scale, bias=None):
-    """Triton forward; under autograd, the reference's backward on a recomputed forward (BlockAttention)."""
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
-        return BlockAttention.apply(q, k, v, key_valid, causal_start, q_offset, scale)
+    """The Triton forward alone (no autograd: the dispatch wraps it with the reference's backward)."""
     return block_attention_forward(q, k, v, key_valid, causal_start, q_offset, scale)

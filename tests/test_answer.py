@@ -169,7 +169,7 @@ def lists_answers(monkeypatch):
 def test_a_list_answer_reaches_stdout_and_json_whole(tiny, tmp_path, capsys, lists_answers):
     import json
 
-    from famcli.cli import main
+    from famcli.__main__ import main
 
     doc = tmp_path / "doc.txt"
     doc.write_text("The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n")
@@ -185,7 +185,7 @@ def test_a_list_answer_reaches_piped_chat_whole(tiny, tmp_path, capsys, lists_an
     import json
     import sys
 
-    from famcli.cli import main
+    from famcli.__main__ import main
 
     doc = tmp_path / "doc.txt"
     doc.write_text("The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n")

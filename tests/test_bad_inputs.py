@@ -22,7 +22,7 @@ from samples import (
     zip_bytes,
 )
 
-from famcli.cli import main
+from famcli.__main__ import main
 
 DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n" * 3
 

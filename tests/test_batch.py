@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from famcli.cli import main
+from famcli.__main__ import main
 from famcli.common.errors import UserError
-from famcli.jobs import batch
+from famcli.jobs import batch, commands
 
 QUESTION = "What is the secret code?"
 
@@ -73,8 +73,8 @@ def test_resume_does_not_redo_finished_documents(capsys, tiny, library, tmp_path
     kept = sorted(first)[:1]
     out.write_text(json.dumps(first[kept[0]]) + "\n" + '{"file": "cut sho')  # killed while writing line 2
     ran = []
-    real = batch.Worker.run
-    monkeypatch.setattr(batch.Worker, "run", lambda self, path: ran.append(path) or real(self, path))
+    real = commands.Worker.run
+    monkeypatch.setattr(commands.Worker, "run", lambda self, path: ran.append(path) or real(self, path))
     assert main(args + ["--resume"]) == 0
     assert sorted(ran) == sorted(first)[1:]  # the finished document was not read again
     again = lines(out)
@@ -113,7 +113,7 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
                                                                                           monkeypatch):
     import json
 
-    from famcli.cli import main
+    from famcli.__main__ import main
     from famcli.jobs import notes
 
     book = tmp_path / "book.txt"

@@ -86,7 +86,7 @@ def test_corpus_books_lose_their_licence_and_keep_their_story(book):
 
 
 def test_summarize_reads_less_without_the_boilerplate(capsys, tiny, tmp_path):
-    from famcli.cli import main
+    from famcli.__main__ import main
 
     path = tmp_path / "doors.txt"
     path.write_text(gutenberg_book() + LICENCE * 20)

@@ -14,7 +14,7 @@ from samples import epub_book, text_pdf
 from typer.testing import CliRunner
 
 from famcli import __version__
-from famcli.cli import app, main
+from famcli.__main__ import app, main
 
 DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n" * 3
 

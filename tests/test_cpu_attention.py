@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from famcli.kernels import cpu_attention
-from famcli.kernels.reference import block_attention_naive
+from famcli.kernels.reference import block_attention_naive, visibility
 
 from famcli import kernels
 
@@ -26,6 +26,18 @@ def test_cpu_path_matches_reference(c, S, causal_start, q_offset, H, Hkv, dtype,
     torch.testing.assert_close(unprepared, ours)
     expected = block_attention_naive(q.float(), k.float(), v.float(), valid, causal_start, q_offset, 0.125)
     assert ((ours.float() - expected).norm() / expected.norm()).item() < tol
+
+
+@pytest.mark.parametrize("S,c,causal_start,q_offset", [(40, 8, 16, 0), (40, 8, 16, 5), (40, 8, 36, 0), (40, 8, 39, 20),
+                                                      (12, 12, 0, 0), (30, 1, 10, 19), (30, 5, None, 0), (9, 4, 9, 0)])
+def test_cpu_mask_is_the_reference_rule(S, c, causal_start, q_offset):
+    """The CPU mask is built on its own (a lower triangle at the block); it must see exactly what
+    reference.visibility lets each query see, the block's end clipped at the buffer included."""
+    for seed in range(3):
+        valid = torch.rand(S, generator=torch.Generator().manual_seed(seed)) < 0.4
+        bias = cpu_attention.additive_mask(valid, c, causal_start, q_offset, 2, torch.float32)
+        expected = visibility(valid, c, causal_start, q_offset).repeat(2, 1)
+        assert torch.equal(bias == 0, expected)
 
 
 def test_backend_is_chosen_once_and_can_be_forced(monkeypatch):

@@ -63,7 +63,7 @@ def test_forward_matches_reference(c, B, m, N, fam_queries, H, Hkv, dtype):
 
 @pytest.mark.parametrize("c,B,m,N", [(63, 63, 1, 8), (100, 100, 0, 4), (33, 50, 2, 0)], ids=lambda x: str(x))
 def test_backward_is_the_reference_on_a_recomputed_forward(c, B, m, N):
-    """There is no Triton backward kernel: under autograd the Triton forward is wrapped (BlockAttention) so
+    """There is no Triton backward kernel: under autograd the Triton forward is wrapped (kernels.TritonAttention) so
     the gradient is the reference's on a recomputed forward. Checked here: the wrapper is what runs, and
     its gradients equal those of an independent float64 implementation with an explicit softmax."""
     g = torch.Generator().manual_seed(c)
@@ -73,8 +73,9 @@ def test_backward_is_the_reference_on_a_recomputed_forward(c, B, m, N):
                for h, n in ((H, c), (Hkv, S), (Hkv, S))]
     grad_out = torch.randn(H, c, D, generator=g).to(DEVICE)
     inputs = [t.clone().requires_grad_(True) for t in tensors]
-    out = triton_attention.block_attention(*inputs, valid, causal_start, q_off, D ** -0.5)
-    assert type(out.grad_fn).__name__ == "BlockAttentionBackward"
+    with kernels.force("triton"):
+        out = kernels.block_attention(*inputs, valid, causal_start, q_off, D ** -0.5)
+    assert type(out.grad_fn).__name__ == "TritonAttentionBackward"
     out.backward(grad_out)
     exact = [t.double().requires_grad_(True) for t in tensors]
     block_attention_naive(*exact, valid, causal_start, q_off, D ** -0.5, dtype=torch.float64).backward(grad_out.double())

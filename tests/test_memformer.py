@@ -177,7 +177,7 @@ def test_mrbp_equals_bptt_for_memformer(segments):
 
 
 def test_train_and_use_memformer_from_the_cli(tiny_model_dirs, tmp_path, capsys):
-    from famcli.cli import main
+    from famcli.__main__ import main
 
     model = str(tiny_model_dirs["llama"])
     out = tmp_path / "mf.safetensors"

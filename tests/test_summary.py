@@ -186,7 +186,7 @@ def _book(tmp_path, chapters: int = 12):
 def test_notes_out_keeps_the_notes_and_a_second_run_takes_them(tiny, tmp_path, capsys, monkeypatch):
     import json
 
-    from famcli.cli import main
+    from famcli.__main__ import main
 
     book, notes = _book(tmp_path), tmp_path / "notes.jsonl"
     args = ["summarize", str(book), "--model", tiny, "--notes-out", str(notes), "--json", "-q", "--length", "short"]

@@ -138,7 +138,7 @@ def test_adapter_for_another_model_is_refused(tiny_model_dirs, tmp_path):
 
 
 def test_train_command_end_to_end(tiny_model_dirs, tmp_path):
-    from famcli.cli import main
+    from famcli.__main__ import main
 
     out = tmp_path / "tiny.safetensors"
     log = tmp_path / "log.jsonl"
@@ -171,7 +171,7 @@ def test_train_command_end_to_end(tiny_model_dirs, tmp_path):
 
 
 def test_train_refuses_to_overwrite_a_run(tiny_model_dirs, tmp_path, capsys):
-    from famcli.cli import main
+    from famcli.__main__ import main
 
     out = tmp_path / "x.safetensors"
     (tmp_path / "x.safetensors.ckpt").write_bytes(b"")

@@ -1,5 +1,9 @@
 """The famcli command line: thin Typer commands that parse options, call one library function and print.
 
+This module holds the application and its runner (`run`: exit codes, signals, one-line errors); the commands
+live in the modules beside it, and famcli/__main__.py (the console script and `python -m famcli`) puts them
+in the application's table.
+
 Only this package talks to the terminal: results on stdout, progress and errors on stderr. Exit codes:
 0 done, 1 a user error (one line `Error: ...`), 2 a usage error, 70 an internal error (a bug: one line,
 `FAMCLI_DEBUG=1` for the traceback), 130 Ctrl-C, 128 + the signal for SIGTERM and SIGHUP.
@@ -8,13 +12,11 @@ Only this package talks to the terminal: results on stdout, progress and errors 
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated
 
 import typer
 
 from famcli import __version__
-from famcli.cli import batch, info, measure, read, train
 from famcli.common.errors import Stopped, is_user_error, one_line
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
@@ -28,12 +30,6 @@ app = typer.Typer(
     help="Read documents far longer than a small model's context window, in constant memory "
          "(Block Sliding Window Attention + Feedback Attention Memory).",
 )
-app.command()(info.info)
-for command in (read.summarize, read.ask, read.chat, read.stream, measure.passkey, measure.bench, train.train):
-    app.command()(command)
-app.add_typer(batch.app, name="batch")
-app.command("bench-cell", hidden=True)(measure.bench_cell)
-app.command("bench-startup", hidden=True)(measure.bench_startup)
 
 
 def _version(value: bool):
@@ -67,8 +63,8 @@ def _interrupted() -> int:
     return 130
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs one command and turns what escapes it into an exit code and one line on stderr."""
+def run(argv: list[str] | None = None) -> int:
+    """Runs one command and turns what escapes it into an exit code and one line on stderr."""
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (nohup, &)
@@ -94,6 +90,3 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"Error: {one_line(exc)}", err=True)
         return 1 if is_user_error(exc) else INTERNAL_ERROR
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -62,6 +62,7 @@ def _job(command: str, options: dict, model, memory, block_size, memory_segments
 
 def _run(job, paths: list[str], out: Path, jobs, threads, resume: bool, ray: bool, address, quiet: bool) -> None:
     from famcli.jobs.batch import run
+    from famcli.jobs.commands import Worker
 
     ui = Ui(quiet, progress=False)
 
@@ -70,7 +71,7 @@ def _run(job, paths: list[str], out: Path, jobs, threads, resume: bool, ray: boo
         ui.note(f"[{p.done}/{p.total}] {Path(line['file']).name}: {what} · {p.tokens:,} tokens, "
                 f"{p.tokens_per_second:,.0f} tokens/s overall")
 
-    progress = run(job, paths, out, jobs, threads, resume, ray, address, show)
+    progress = run(Worker, job, paths, out, jobs, threads, resume, ray, address, show)
     ui.note(f"{progress.done} document(s) done, {progress.failed} failed; results in {out}")
     if progress.failed:
         raise typer.Exit(1)

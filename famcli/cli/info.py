@@ -24,7 +24,7 @@ def info(model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOp
          memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
          device: DeviceOpt = "auto", as_json: JsonOpt = False, adapter: AdapterOpt = "auto"):
     """Show the model, its context window, dtype, device and the memory configuration with its state size."""
-    from famcli.jobs.reading import open_session
+    from famcli.jobs.opening import open_session
     from famcli.models.runtime import describe_session
 
     session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype, device,

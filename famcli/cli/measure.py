@@ -158,9 +158,29 @@ def _startup(model, dtypes: list[str], as_json: bool, quiet: bool) -> None:
 def bench_startup(file: Annotated[str, typer.Argument()], model: ModelOpt = None, dtype: DtypeOpt = "auto",
                   llama_cpp: Annotated[bool, typer.Option("--llama-cpp")] = False):
     """The phases of one short question, timed in this fresh process (for `famcli bench --startup`)."""
-    from famcli.measure.startup import llama_cpp_phases, startup_phases
+    from famcli.measure.startup import llama_cpp_phases
 
-    typer.echo(json.dumps(llama_cpp_phases(model, file) if llama_cpp else startup_phases(model, dtype, file)))
+    typer.echo(json.dumps(llama_cpp_phases(model, file) if llama_cpp else _ask_phases(model, dtype, file)))
+
+
+def _ask_phases(model=None, dtype: str = "auto", path: str | None = None) -> dict:
+    """Seconds spent (in this fresh process) importing what `famcli ask` needs, loading the model and reading
+    the document, and answering: what `famcli bench --startup` runs in a child process."""
+    from famcli.measure import startup
+
+    t0 = time.perf_counter()
+    from famcli.jobs.commands import ask_document
+    from famcli.jobs.options import SessionOptions
+    from famcli.jobs.opening import open_session
+    from famcli.recall.search import RecallOptions
+
+    t1 = time.perf_counter()
+    session = open_session(SessionOptions(model, dtype=dtype), recall=RecallOptions())  # as `famcli ask` opens it
+    t2 = time.perf_counter()
+    result = ask_document(session, path, startup.STARTUP_QUESTION, max_tokens=24)
+    t3 = time.perf_counter()
+    return {"import_seconds": t1 - t0, "load_seconds": t2 - t1, "answer_seconds": t3 - t2,
+            "answer": result["answer"], "answer_tokens": len(session.tokens.encode(result["answer"]))}
 
 
 def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],

@@ -69,7 +69,7 @@ def summarize(
     """Summarize a whole document: a note on each section from the sentences that carry it, then a summary of the notes."""
     from famcli.common.errors import Interrupted
     from famcli.jobs.commands import summarize_document
-    from famcli.jobs.reading import open_session
+    from famcli.jobs.opening import open_session
 
     max_tokens = summary_tokens(length, max_tokens)
     ui = Ui(quiet, progress)
@@ -112,7 +112,7 @@ def ask(
     through the model, unless the memory path is used: --answer-from)."""
     from famcli.core.generate import Sampling
     from famcli.jobs.commands import ask_document
-    from famcli.jobs.reading import open_session
+    from famcli.jobs.opening import open_session
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
@@ -147,7 +147,7 @@ def chat(
     from famcli.core.generate import Sampling
     from famcli.jobs.chat import Conversation, lines, repl
     from famcli.jobs.commands import check_chat_file, read_for_chat
-    from famcli.jobs.reading import open_session
+    from famcli.jobs.opening import open_session
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
@@ -189,7 +189,7 @@ def stream(
 ):
     """Read stdin as it arrives (e.g. `tail -f app.log | famcli stream`), printing a digest every N tokens."""
     from famcli.jobs.commands import stream_input
-    from famcli.jobs.reading import open_session
+    from famcli.jobs.opening import open_session
 
     ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")

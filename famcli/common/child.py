@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-_MAIN = "import sys; sys.path.pop(0); from famcli.cli import main; sys.exit(main())"
+_MAIN = "import sys; sys.path.pop(0); from famcli.__main__ import main; sys.exit(main())"
 
 
 def famcli_argv(*args: str) -> list[str]:

@@ -14,6 +14,10 @@ class ConfigError(UserError):
     """A memory configuration that cannot work (zero sizes, unknown modes, block larger than the window)."""
 
 
+class AdapterError(UserError):
+    """An adapter file that cannot be read or does not fit the model; the message is one line."""
+
+
 USER_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
 
 

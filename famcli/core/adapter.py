@@ -18,17 +18,13 @@ from pathlib import Path
 
 import torch
 
-from famcli.common.errors import UserError
+from famcli.common.errors import AdapterError, UserError
 from famcli.core.config import MemoryConfig
 
 ADAPTER_FORMAT = "famcli-adapter-1"
 SHIPPED = Path(__file__).parent.parent / "adapters"  # famcli/adapters: shipped with the package
 SHAPE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "vocab_size", "intermediate_size")
-
-
-class AdapterError(UserError):
-    """An adapter file that cannot be read or does not fit the model; the message is one line."""
 
 
 @dataclass

@@ -4,7 +4,8 @@ Every document gives one JSON line in the output, written as soon as it finishes
 command prints with `--json`, plus `file`, `status` (ok | error | partial: a summary stopped by Ctrl-C, read
 again on `--resume`) and `error`. A document that cannot be read is
 an error line, never the end of the batch; `resume` skips documents already in the output. Each worker loads
-the model once and reads documents one after another with its share of the cores:
+the model once and reads documents one after another with its share of the cores (the worker, which runs
+the command itself, is famcli.jobs.commands.Worker; this module only shares the documents out):
 
     local  worker processes on this machine (one in-process worker when there is one job)
     Ray    one actor per worker, placed by Ray with its CPUs and memory declared (`pip install 'famcli[ray]'`),
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from famcli.common.errors import Interrupted, UserError, is_user_error, one_line
+from famcli.common.errors import Interrupted, UserError
 from famcli.documents.registry import DOCUMENT_SUFFIXES
 from famcli.jobs.options import SessionOptions
 
@@ -75,54 +76,6 @@ def finished(out: Path) -> set[str]:
     return done
 
 
-class Worker:
-    """One loaded model reading documents one after another (in a process, a thread or a Ray actor)."""
-
-    def __init__(self, job: Job, threads: int | None = None):
-        import torch
-
-        from famcli.jobs.reading import open_session
-        from famcli.recall.search import RecallOptions
-
-        if threads:
-            torch.set_num_threads(threads)
-        self.job = job
-        recall = None if job.recall is None else RecallOptions(**job.recall)
-        self.session = open_session(job.session, recall)
-
-    def run(self, path: str) -> dict:
-        """The document's output line; any failure becomes an error line."""
-        t0 = time.perf_counter()
-        try:
-            result = self._run(path)
-        except Interrupted as stop:  # a summary stopped part way: its line says so (`run` writes it)
-            stop.result = {"file": path, "status": "partial", "error": None, **stop.result}
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad document must not end the batch
-            kind = "error" if is_user_error(exc) else "internal error"
-            return {"file": path, "status": "error", "error": one_line(exc), "error_kind": kind,
-                    "seconds": round(time.perf_counter() - t0, 3)}
-        return {"file": path, "status": "ok", "error": None, **result}
-
-    def _run(self, path: str) -> dict:
-        from famcli.core.generate import Sampling
-        from famcli.jobs.commands import ask_document, summarize_document
-
-        o, job = self.job.options, self.job
-        if job.command == "ask":
-            return ask_document(self.session, path, o["question"], o.get("password"), o.get("max_tokens", 200),
-                                Sampling(o.get("temperature", 0.0), seed=job.session.seed))
-        if job.command == "summarize":
-            return summarize_document(self.session, path, o.get("password"), o.get("sections", 16),
-                                      o.get("max_tokens", 200), o.get("instruction"), job.session.seed,
-                                      keep_all=o.get("keep_all", False))
-        if job.command == "passkey":
-            from famcli.jobs.passkey import document_trial
-
-            return document_trial(self.session, path, o.get("length"), o.get("depth", 0.5), job.session.seed)
-        raise UserError(f"unknown batch command {job.command!r}")
-
-
 def plan_workers(jobs: int | None, documents: int, cores: int | None = None,
                  memory_gib: float | None = None) -> tuple[int, int]:
     """(workers, threads each) on this machine: `jobs` workers, by default one per core as far as memory allows
@@ -141,17 +94,17 @@ def _memory_gib() -> float:
         return 2.0
 
 
-def run_local(job: Job, documents: list[str], workers: int, threads: int) -> Iterator[dict]:
+def run_local(worker_class: type, job: Job, documents: list[str], workers: int, threads: int) -> Iterator[dict]:
     """Output lines as documents finish, on this machine."""
     if workers == 1:
-        worker = Worker(job, threads)
+        worker = worker_class(job, threads)
         for path in documents:
             yield worker.run(path)
         return
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
-    pool = context.Pool(workers, initializer=_start_worker, initargs=(job, threads))
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(worker_class, job, threads))
     try:
         yield from pool.imap_unordered(_run_in_worker, documents)
         pool.close()
@@ -160,10 +113,10 @@ def run_local(job: Job, documents: list[str], workers: int, threads: int) -> Ite
         pool.join()
 
 
-_worker: Worker | Exception | None = None  # the model this worker process loaded once (the Pool initializer)
+_worker: object | Exception | None = None  # the model this worker process loaded once (the Pool initializer)
 
 
-def _start_worker(job: Job, threads: int) -> None:
+def _start_worker(worker_class: type, job: Job, threads: int) -> None:
     """Load the model once per worker process; Ctrl-C reaches the whole process group, and only the parent acts
     on it (it stops the workers)."""
     import signal
@@ -171,7 +124,7 @@ def _start_worker(job: Job, threads: int) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _worker = Worker(job, threads)
+        _worker = worker_class(job, threads)
     except Exception as exc:  # noqa: BLE001 - raised again with the first document, so the batch ends with it
         _worker = exc  # (a Pool whose initializer raises would start new workers forever)
 
@@ -183,7 +136,7 @@ def _run_in_worker(path: str) -> dict:
 
 
 
-def run_ray(job: Job, documents: list[str], workers: int | None, threads: int | None, address: str | None = None,
+def run_ray(worker_class: type, job: Job, documents: list[str], workers: int | None, threads: int | None, address: str | None = None,
             memory_gib: float = 2.0) -> Iterator[dict]:
     """Output lines as documents finish, one Ray actor per worker (model loaded once per actor), each
     declaring `threads` CPUs (default 2) and `memory_gib` of memory so Ray can pack them onto machines;
@@ -201,7 +154,7 @@ def run_ray(job: Job, documents: list[str], workers: int | None, threads: int | 
         cpus = int(ray.cluster_resources().get("CPU", 1))
         threads = threads or min(2, cpus)
         workers = max(1, min(workers or cpus // threads, len(documents)))
-        actor = ray.remote(num_cpus=threads, memory=int(memory_gib * 2 ** 30))(Worker)
+        actor = ray.remote(num_cpus=threads, memory=int(memory_gib * 2 ** 30))(worker_class)
         pool = ActorPool([actor.remote(job, threads) for _ in range(workers)])
         yield from pool.map_unordered(lambda a, path: a.run.remote(path), documents)
     finally:
@@ -229,10 +182,12 @@ class Progress:
         return self.tokens / max(time.perf_counter() - self.started, 1e-9)
 
 
-def run(job: Job, items: Iterable[str], out: Path, jobs: int | None = None, threads: int | None = None,
+def run(worker_class: type, job: Job, items: Iterable[str], out: Path, jobs: int | None = None, threads: int | None = None,
         resume: bool = False, use_ray: bool = False, address: str | None = None,
         on_line: Callable[[dict, Progress], None] | None = None) -> Progress:
-    """The whole batch: find the documents, skip finished ones when resuming, write each line as it comes."""
+    """The whole batch: find the documents, skip finished ones when resuming, write each line as it comes.
+    `worker_class(job, threads)` loads the model once; its `run(path)` gives a document's line
+    (famcli.jobs.commands.Worker runs the commands users name)."""
     from famcli.common.outputs import check_writable
 
     documents = [str(p) for p in find_documents(items)]
@@ -247,10 +202,10 @@ def run(job: Job, items: Iterable[str], out: Path, jobs: int | None = None, thre
     if not todo:
         return progress
     if use_ray or address:
-        lines = run_ray(job, todo, jobs, threads, address)
+        lines = run_ray(worker_class, job, todo, jobs, threads, address)
     else:
         workers, each = plan_workers(jobs, len(todo))
-        lines = run_local(job, todo, workers, threads or each)
+        lines = run_local(worker_class, job, todo, workers, threads or each)
     with out.open("a", encoding="utf-8") as sink:
         try:
             for line in lines:

@@ -1,6 +1,6 @@
 """The commands' work as library functions: summarize, ask, chat and stream a document.
 
-Each takes a ready Session (famcli.jobs.reading.open_session) and returns what the command prints; saved
+Each takes a ready Session (famcli.jobs.opening.open_session) and returns what the command prints; saved
 readings are written when asked, also when the read is stopped with Ctrl-C or a signal.
 """
 
@@ -12,8 +12,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from famcli.common.errors import Interrupted, Stopped
+from famcli.common.errors import Interrupted, Stopped, UserError, is_user_error, one_line
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError, open_document
 from famcli.jobs.asking import ask
@@ -26,10 +27,10 @@ from famcli.jobs.notes import (
     text_place,
     write_notes,
 )
+from famcli.jobs.opening import open_session
+from famcli.jobs.passkey import document_trial
 from famcli.jobs.prompts import READING_HEADER, question_header
 from famcli.jobs.reading import (
-    Reporter,
-    Silent,
     count_tokens,
     document_id,
     load_reading,
@@ -39,6 +40,7 @@ from famcli.jobs.reading import (
     save_reading,
     saving_on_stop,
 )
+from famcli.jobs.report import Reporter, Silent
 from famcli.jobs.session import Reading, Session, note_on
 from famcli.jobs.summary import (
     extract_parts,
@@ -47,6 +49,9 @@ from famcli.jobs.summary import (
     summary_parts,
     told_in_order,
 )
+
+if TYPE_CHECKING:
+    from famcli.jobs.batch import Job
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
@@ -308,3 +313,45 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
                  Sampling(seed=seed)).to_dict() if question else {"answer": None, "passages": []}
     return payload("stream", session, reading, t_start, digests=digests, question=question, **answer)
 
+
+class Worker:
+    """One loaded model running a batch Job's command over documents one after another (in a process, a thread
+    or a Ray actor; famcli.jobs.batch shares the documents out among workers)."""
+
+    def __init__(self, job: Job, threads: int | None = None):
+        import torch
+
+        from famcli.recall.search import RecallOptions
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.job = job
+        recall = None if job.recall is None else RecallOptions(**job.recall)
+        self.session = open_session(job.session, recall)
+
+    def run(self, path: str) -> dict:
+        """The document's output line; any failure becomes an error line."""
+        t0 = time.perf_counter()
+        try:
+            result = self._run(path)
+        except Interrupted as stop:  # a summary stopped part way: its line says so (`run` writes it)
+            stop.result = {"file": path, "status": "partial", "error": None, **stop.result}
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad document must not end the batch
+            kind = "error" if is_user_error(exc) else "internal error"
+            return {"file": path, "status": "error", "error": one_line(exc), "error_kind": kind,
+                    "seconds": round(time.perf_counter() - t0, 3)}
+        return {"file": path, "status": "ok", "error": None, **result}
+
+    def _run(self, path: str) -> dict:
+        o, job = self.job.options, self.job
+        if job.command == "ask":
+            return ask_document(self.session, path, o["question"], o.get("password"), o.get("max_tokens", 200),
+                                Sampling(o.get("temperature", 0.0), seed=job.session.seed))
+        if job.command == "summarize":
+            return summarize_document(self.session, path, o.get("password"), o.get("sections", 16),
+                                      o.get("max_tokens", 200), o.get("instruction"), job.session.seed,
+                                      keep_all=o.get("keep_all", False))
+        if job.command == "passkey":
+            return document_trial(self.session, path, o.get("length"), o.get("depth", 0.5), job.session.seed)
+        raise UserError(f"unknown batch command {job.command!r}")

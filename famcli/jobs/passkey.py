@@ -134,7 +134,7 @@ def compare(base, modes: list[str], lengths: list[int], depths: list[float], tri
     from famcli.core.config import ZERO_SHOT
     from famcli.core.engine import untrained_memory
     from famcli.core.memory import trainable_modes
-    from famcli.jobs.reading import Silent, note_untrained
+    from famcli.jobs.report import Silent, note_untrained
     from famcli.models.runtime import resolve, with_adapter
 
     reporter = reporter or Silent()

@@ -1,4 +1,4 @@
-"""Reading a document for a command: the session, the read with progress, saved readings, the payloads.
+"""Reading a document for a command: the read with progress, saved readings, the payloads.
 
 What `summarize`, `ask`, `chat` and `stream` share, as library functions the thin CLI commands call.
 The library never prints: progress and notes go to a `Reporter` the caller gives (the CLI's goes to
@@ -10,55 +10,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
 
-from famcli.core.config import MemoryConfig
 from famcli.core.engine import ContextOverflow
 from famcli.documents.registry import DocumentError, open_document
-from famcli.jobs.options import SessionOptions
+from famcli.jobs.report import Reporter, Silent
 from famcli.jobs.session import Reading, Session
-
-
-class Reporter(Protocol):
-    def note(self, text: str) -> None: ...
-
-    def reading(self, total: int | None, label: str, block_size: int) -> contextlib.AbstractContextManager: ...
-
-
-class Silent:
-    """A reporter that says nothing."""
-
-    def note(self, text: str) -> None:
-        pass
-
-    @contextlib.contextmanager
-    def reading(self, total, label, block_size) -> Iterator[Callable[[int], None]]:
-        yield lambda n: None
-
-
-def open_session(options: SessionOptions, recall=None, reporter: Reporter = Silent()) -> Session:
-    """Load the model, merge the adapter the memory needs, and build the engine."""
-    import torch
-
-    from famcli.core.engine import untrained_memory
-    from famcli.models.loading import load_model
-    from famcli.models.runtime import prepare
-
-    options.check()  # nonsense options fail before loading
-    torch.manual_seed(options.seed)
-    loaded, config = prepare(load_model(options.model, dtype=options.dtype, device=options.device), options.memory,
-                             options.adapter, **options.sizes)
-    if untrained_memory(loaded, config):
-        note_untrained(reporter, config)
-    return Session(loaded, config, recall)
-
-
-def note_untrained(reporter: Reporter, config: MemoryConfig) -> None:
-    what = config.memory.untrained
-    reporter.note(f"Note: no trained {config.mode} adapter for this model; reading with {what} (train one with "
-                  f"`famcli train --memory {config.mode}`)")
 
 
 def count_tokens(session: Session, path: str, password=None, clean: bool = False) -> int | None:

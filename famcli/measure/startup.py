@@ -1,7 +1,8 @@
 """`famcli bench --startup`: how long a short question takes from a fresh process, and where the time goes.
 
-The phases are timed inside a child process (`famcli bench-startup`), which imports nothing heavy before the
-clock starts (this module imports only the standard library at the top).
+The phases are timed inside a child process (`famcli bench-startup`, whose command in famcli/cli/measure.py
+times famcli's own phases: this module stays below the jobs it measures), which imports nothing heavy before
+the clock starts (this module imports only the standard library at the top).
 """
 
 from __future__ import annotations
@@ -10,24 +11,6 @@ import time
 
 STARTUP_DOC = "The meeting is on Tuesday at noon.\n"
 STARTUP_QUESTION = "When is the meeting?"
-
-
-def startup_phases(model=None, dtype: str = "auto", path: str | None = None) -> dict:
-    """Seconds spent (in this fresh process) importing what `famcli ask` needs, loading the model and reading
-    the document, and answering: what `famcli bench --startup` runs in a child process."""
-    t0 = time.perf_counter()
-    from famcli.jobs.commands import ask_document
-    from famcli.jobs.options import SessionOptions
-    from famcli.jobs.reading import open_session
-    from famcli.recall.search import RecallOptions
-
-    t1 = time.perf_counter()
-    session = open_session(SessionOptions(model, dtype=dtype), recall=RecallOptions())  # as `famcli ask` opens it
-    t2 = time.perf_counter()
-    result = ask_document(session, path, STARTUP_QUESTION, max_tokens=24)
-    t3 = time.perf_counter()
-    return {"import_seconds": t1 - t0, "load_seconds": t2 - t1, "answer_seconds": t3 - t2,
-            "answer": result["answer"], "answer_tokens": len(session.tokens.encode(result["answer"]))}
 
 
 def llama_cpp_phases(model=None, path: str | None = None) -> dict:

@@ -31,7 +31,7 @@ import math
 
 import torch
 
-from famcli.common.errors import ConfigError
+from famcli.common.errors import AdapterError, ConfigError
 from famcli.core.memory.base import Memory, zero_shot_prompt
 from famcli.core.positions import rotate
 
@@ -224,8 +224,6 @@ class Memformer(Memory):
 
 
 def _writer_from(weights: dict[str, torch.Tensor]) -> SlotWriter:
-    from famcli.core.adapter import AdapterError
-
     try:
         return SlotWriter.from_tensors({n[len(PREFIX):]: t for n, t in weights.items() if n.startswith(PREFIX)})
     except (KeyError, ValueError) as exc:
