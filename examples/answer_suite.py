@@ -257,8 +257,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from famcli.jobs.commands import ask_document
-    from famcli.jobs.options import SessionOptions
     from famcli.jobs.opening import open_session
+    from famcli.jobs.options import SessionOptions
     from famcli.recall.search import RecallOptions
 
     session = open_session(SessionOptions(device=None), recall=RecallOptions())

@@ -101,8 +101,8 @@ CASES = [
     # options
     ("ask {d}/doc.txt ' '", 2, "the question is empty"),
     ("ask {d}/doc.txt q --memory magic", 1, "unknown memory mode"),
-    ("ask {d}/doc.txt q --dtype fp7", 1, "unknown dtype"),
-    ("ask {d}/doc.txt q --recall-scorer magic", 1, "unknown recall scorer"),
+    ("ask {d}/doc.txt q --dtype fp7", 2, "--dtype"),
+    ("ask {d}/doc.txt q --recall-scorer magic", 2, "--recall-scorer"),
     ("ask {d}/doc.txt q --recall-blocks 0", 2, "--recall-blocks"),
     ("summarize {d}/doc.txt --block-size 0", 1, "block-size must be at least 1"),
     ("summarize {d}/doc.txt --memory-segments -2", 1, "memory-segments must be 0 or more"),

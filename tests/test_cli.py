@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from famcli import __version__
 from famcli.__main__ import app, main
+from famcli.common.errors import UserError
 
 DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n" * 3
 
@@ -353,12 +354,23 @@ def test_info_states_the_recall_index_cost(capsys, tiny):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--recall-scorer", "magic"], "unknown recall scorer"),
+    (["--recall-scorer", "magic"], "'magic' is not one of 'bm25', 'attention', 'fusion'"),
     (["--recall-blocks", "0"], "--recall-blocks"),
 ])
 def test_bad_recall_options(capsys, tiny, doc, args, message):
     code, _, err = run_main(capsys, "ask", str(doc), "q", "--model", tiny, *args)
     assert code in (1, 2) and message in err and len(err.strip().splitlines()) <= 2
+
+
+def test_the_library_checks_the_choices_again():
+    """The CLI refuses other words before a command starts (Literal types); a batch job or a library caller
+    gets the library's own check."""
+    from famcli.recall.search import RecallOptions
+
+    with pytest.raises(UserError, match="unknown recall scorer 'magic'"):
+        RecallOptions(scorer="magic")
+    with pytest.raises(UserError, match="unknown --answer-from 'always'"):
+        RecallOptions(answer_from="always")
 
 
 def test_pdf_passages_name_their_page(capsys, tiny, tmp_path):

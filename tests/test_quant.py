@@ -75,8 +75,8 @@ def test_int8_engine_tracks_fp32(arch, mode):
     agree = (got.argmax(-1) == exact.argmax(-1)).float().mean()
     assert agree > 0.9
     for layer in model.model.layers:  # every layer product ran in int8, the MLP's down projection too
-        assert isinstance(layer.mlp.down_proj._famcli_int8, Int8Linear)
-        assert isinstance(layer.self_attn.o_proj._famcli_int8, Int8Linear)
+        assert isinstance(layer.mlp.down_proj._famcli_int8_weights, Int8Linear)
+        assert isinstance(layer.self_attn.o_proj._famcli_int8_weights, Int8Linear)
 
 
 def test_int8_weights_follow_in_place_changes(llama):

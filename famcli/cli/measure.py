@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import time
@@ -51,16 +50,7 @@ def passkey(
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
     bswa always on the base model; the adapter serves fam and memformer)."""
     from famcli.jobs.options import memory_config
-    from famcli.jobs.passkey import (
-        accuracy_table,
-        check_cells,
-        compare,
-        digits_table,
-        markdown,
-        parse_depths,
-        parse_lengths,
-        plot,
-    )
+    from famcli.jobs.passkey import check_cells, compare, markdown, parse_depths, parse_lengths, passkey_payload, plot
     from famcli.models.loading import load_model
 
     t_start, ui = time.perf_counter(), Ui(quiet, progress)
@@ -73,17 +63,11 @@ def passkey(
         memory_config(m, **size)
     base = load_model(model, dtype=dtype, device=device)
     results, configs, used = compare(base, modes, lengths, depths, trials, seed, size, adapter, recall, ui)
-    table, digits = accuracy_table(results), digits_table(results)
+    payload = passkey_payload(results, configs, base.name, recall, used, time.perf_counter() - t_start)
     if plot_path:
-        plot(table, depths, str(plot_path), " + recall" if recall is not None else "")
+        plot(payload["accuracy"], depths, str(plot_path), " + recall" if recall is not None else "")
         ui.note(f"Wrote the heatmap to {plot_path}.")
-    payload = {"command": "passkey", "accuracy": table, "digits_right": digits,
-               "trials": [vars(t) | {"correct": t.correct, "digits": t.digits} for t in results],
-               "tokens_read": sum(t.tokens for t in results), "seconds": round(time.perf_counter() - t_start, 1),
-               "memory": {name: c.to_dict() for name, c in configs.items()}, "model": base.name,
-               "recall": dataclasses.asdict(recall) if recall is not None else None,
-               "adapter": str(used.path) if used is not None else None}
-    emit(as_json, payload, markdown(table, depths, digits))
+    emit(as_json, payload, markdown(payload["accuracy"], depths, payload["digits_right"]))
 
 
 def bench(
@@ -106,9 +90,8 @@ def bench(
 ):
     """Reading speed and peak memory per memory mode, precision and length, next to the matmul roofline, and
     with --startup how long a short question takes from a fresh process: all in one run, side by side."""
-    from famcli.jobs.options import memory_config
     from famcli.jobs.passkey import parse_lengths
-    from famcli.measure.bench import markdown_table, plot_rates, run
+    from famcli.measure.bench import describe, plot_rates, run
     from famcli.models.loading import pick_device, pick_dtype
 
     ui, size = Ui(quiet, False), sizes(block_size, memory_segments, fam_length)
@@ -118,34 +101,31 @@ def bench(
     if startup and length is None:
         return _startup(model, dtypes, as_json, quiet)
     check_writable(plot_path, "plot")
-    lengths, modes = parse_lengths(length or "2k,8k,32k"), [m.strip() for m in memories.split(",") if m.strip()]
-    for m in modes:
-        if m.partition("+")[2] not in ("", "recall", "index"):
-            raise typer.BadParameter(f"{m}: add +recall or +index to a mode, nothing else", param_hint="--memory")
-        memory_config(m.partition("+")[0], **size)  # validate before the long runs
+    lengths, modes = parse_lengths(length or "2k,8k,32k"), _bench_modes(memories, size)
     if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
         modes.append("llama.cpp")  # the speed users compare with, on the same GGUF file
     payload = run(lengths, modes, dtypes, model, size, device, seed, adapter, min_seconds, ui.note)
     if plot_path:
         plot_rates(payload["results"], str(plot_path))
-    roofline, products = payload["roofline_tokens_per_second"], payload["weight_products_tokens_per_second"]
-    text = markdown_table(payload["results"], roofline, products) + \
-        f"\n\nroofline (weights only, square {payload['dtype']} product rate): {roofline:,.0f} tokens/s; " \
-        f"weight products at block shape alone: {products:,.0f} tokens/s"
-    if pick_device(device).type == "cpu":
-        from famcli.models.precision import choose, precision_timings
-
-        times = precision_timings()
-        payload["auto"] = {"choice": choose(times), "layer_products_ms": times}
-        if len(times) > 1:
-            text += f"\n`--dtype auto` on this CPU: {payload['auto']['choice']} (the layer products of one block: " + \
-                ", ".join(f"{k} {v:.2f} ms" for k, v in times.items()) + ")"
+    text = describe(payload, pick_device(device).type == "cpu")
     if startup:
         from famcli.measure.startup import startup_table, startups
 
         payload["startup"] = startups(model, dtypes, note=ui.note)
         text += "\n\n" + startup_table(payload["startup"])
     emit(as_json, payload, text)
+
+
+def _bench_modes(memories: str, size: dict) -> list[str]:
+    """The --memory list of `bench`, each checked before the long runs."""
+    from famcli.jobs.options import memory_config
+
+    modes = [m.strip() for m in memories.split(",") if m.strip()]
+    for m in modes:
+        if m.partition("+")[2] not in ("", "recall", "index"):
+            raise typer.BadParameter(f"{m}: add +recall or +index to a mode, nothing else", param_hint="--memory")
+        memory_config(m.partition("+")[0], **size)
+    return modes
 
 
 def _startup(model, dtypes: list[str], as_json: bool, quiet: bool) -> None:
@@ -170,8 +150,8 @@ def _ask_phases(model=None, dtype: str = "auto", path: str | None = None) -> dic
 
     t0 = time.perf_counter()
     from famcli.jobs.commands import ask_document
-    from famcli.jobs.options import SessionOptions
     from famcli.jobs.opening import open_session
+    from famcli.jobs.options import SessionOptions
     from famcli.recall.search import RecallOptions
 
     t1 = time.perf_counter()

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from famcli.common.choices import AnswerFrom, Precision, Scorer, SummaryLength
 from famcli.common.limits import MAX_GENERATE_TOKENS, LimitError, check_question
 from famcli.core.memory import BUILTIN
 
@@ -25,7 +26,7 @@ BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens pe
 SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="Previous blocks each layer keeps.")]
 FamOpt = Annotated[Optional[int], typer.Option(
     "--fam-length", "--slots", help="Memory vectors per layer: FAM length (fam) or slots (memformer).")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32 (auto: on a GPU bf16; on "
+DtypeOpt = Annotated[Precision, typer.Option("--dtype", help="Precision (auto: on a GPU bf16; on "
                                                      "a CPU the fastest of fp32, bf16 and int8, timed once and "
                                                      "cached; int8: int8 layer products for reading, answers in "
                                                      "fp32).")]
@@ -41,10 +42,10 @@ NoRecallOpt = Annotated[bool, typer.Option(
 RecallBlocksOpt = Annotated[int, typer.Option(
     "--recall-blocks", min=1, max=64, help="Passages of 128 tokens re-read on the memory path; on the passages path "
     "the sentences of twice as many are the candidates (docs/recall.md).")]
-ScorerOpt = Annotated[str, typer.Option(
-    "--recall-scorer", help="How passages are found: bm25 | attention | fusion (docs/recall.md).")]
-AnswerFromOpt = Annotated[str, typer.Option(
-    "--answer-from", help="auto | passages | memory. passages: the document is only tokenised and indexed, and the "
+ScorerOpt = Annotated[Scorer, typer.Option(
+    "--recall-scorer", help="How passages are found (docs/recall.md).")]
+AnswerFromOpt = Annotated[AnswerFrom, typer.Option(
+    "--answer-from", help="passages: the document is only tokenised and indexed, and the "
                           "model answers from the sentences that match the question (seconds at any length); "
                           "memory: every token is read through the memory first and the answer is read after "
                           "its state. auto takes memory only where the read is used (--no-recall, the attention "
@@ -57,7 +58,7 @@ MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, max=MAX_GENERA
 SummaryTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, max=MAX_GENERATE_TOKENS,
                                                        help="Most tokens of the summary "
                                                        "(overrides --length).")]
-SummaryLengthOpt = Annotated[str, typer.Option("--length", help="short | medium | long: about 100, 200 or 400 "
+SummaryLengthOpt = Annotated[SummaryLength, typer.Option("--length", help="About 100, 200 or 400 "
                                                "tokens, two sentences per part of the document.")]
 
 
@@ -76,11 +77,9 @@ def checked_question(value: str | None) -> str | None:
 QuestionArg = Annotated[str, typer.Argument(help="The question to answer from the document.", callback=checked_question)]
 
 
-def summary_tokens(length: str, max_tokens: int | None) -> int:
+def summary_tokens(length: SummaryLength, max_tokens: int | None) -> int:
     from famcli.jobs.summary import LENGTHS
 
-    if length not in LENGTHS:
-        raise typer.BadParameter(f"{length!r}: choose {', '.join(LENGTHS)}", param_hint="--length")
     return max_tokens or LENGTHS[length]
 
 

@@ -51,14 +51,37 @@ def train(
 ):
     """Teach a model to use its memory: LoRA + a learned FAM prompt (or Memformer writer), trained with MRBP;
     writes an adapter file."""
+    from famcli.training.data import find_books
+    from famcli.training.train import TrainConfig, checkpoint_for, start_trainer
+
+    shares, sizes, min_blocks = _checked(memory, resume, init, mix, fam_keep_norm, block_sizes, min_blocks, max_blocks)
+    books = find_books(corpus)
+    check_writable(out, "adapter")
+    check_writable(log, "log")
+    checkpoint = checkpoint_for(out, resume)
+    config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank, max_blocks=max_blocks,
+                         min_blocks=min_blocks, ramp=ramp, block_sizes=sizes, state_passing=state_passing, seed=seed,
+                         checkpoint_every=checkpoint_every)
+    trainer = start_trainer(model, dtype, device, memory, (block_size, memory_segments, fam_length), fam_keep_norm,
+                            config, books, shares, far, checkpoint if resume else None, init)
+    ui = Ui(quiet, progress=True)
+    ui.note(f"training {trainer.describe()}; {len(books)} book(s); from step {trainer.step} to {steps}")
+    with (open(log, "a") if log else open("/dev/null", "w")) as log_file:
+        stopped = _run_until_stopped(trainer, out, checkpoint, lambda entry: _step(ui, log_file, entry, trainer),
+                                     lambda: ui.note("stopping after this step (Ctrl-C again to stop at once, "
+                                                     "losing the step)"))
+    if stopped:
+        ui.note(f"stopped at step {trainer.step}; checkpoint {checkpoint}, adapter {out}; continue with --resume")
+        raise typer.Exit(130)
+    ui.note(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {trainer.step} steps; {checkpoint} is kept: "
+            f"--resume --steps N extends the run (delete it when done)")
+
+
+def _checked(memory, resume, init, mix, fam_keep_norm, block_sizes, min_blocks, max_blocks) -> tuple:
+    """The options that depend on each other, checked before the model loads: (mix shares, block sizes,
+    min_blocks)."""
     from famcli.core.memory import trainable_modes
-    from famcli.training.data import find_books, parse_mix
-    from famcli.training.train import (
-        TrainConfig,
-        checkpoint_for,
-        run_until_stopped,
-        start_trainer,
-    )
+    from famcli.training.data import parse_mix
 
     if memory not in trainable_modes():
         raise typer.BadParameter(f"train {' or '.join(trainable_modes())}", param_hint="--memory")
@@ -81,25 +104,32 @@ def train(
         min_blocks = min(3, max_blocks)
     elif min_blocks > max_blocks:
         raise typer.BadParameter(f"{min_blocks} is more than --max-blocks {max_blocks}", param_hint="--min-blocks")
-    books = find_books(corpus)
-    check_writable(out, "adapter")
-    check_writable(log, "log")
-    checkpoint = checkpoint_for(out, resume)
-    config = TrainConfig(steps=steps, lr=lr, prompt_lr=prompt_lr, rank=rank, alpha=2.0 * rank, max_blocks=max_blocks,
-                         min_blocks=min_blocks, ramp=ramp, block_sizes=sizes, state_passing=state_passing, seed=seed, checkpoint_every=checkpoint_every)
-    trainer = start_trainer(model, dtype, device, memory, (block_size, memory_segments, fam_length), fam_keep_norm,
-                            config, books, shares, far, checkpoint if resume else None, init)
-    ui = Ui(quiet, progress=True)
-    ui.note(f"training {trainer.describe()}; {len(books)} book(s); from step {trainer.step} to {steps}")
-    with (open(log, "a") if log else open("/dev/null", "w")) as log_file:
-        stopped = run_until_stopped(trainer, out, checkpoint, lambda entry: _step(ui, log_file, entry, trainer),
-                                    lambda: ui.note("stopping after this step (Ctrl-C again to stop at once, "
-                                                    "losing the step)"))
-    if stopped:
-        ui.note(f"stopped at step {trainer.step}; checkpoint {checkpoint}, adapter {out}; continue with --resume")
-        raise typer.Exit(130)
-    ui.note(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {trainer.step} steps; {checkpoint} is kept: "
-            f"--resume --steps N extends the run (delete it when done)")
+    return shares, sizes, min_blocks
+
+
+def _run_until_stopped(trainer, out: Path, checkpoint: Path, on_step, on_stop) -> bool:
+    """famcli.training.train.run, where Ctrl-C, SIGTERM and SIGHUP finish the step, save, and stop (a second
+    Ctrl-C stops at once, losing the step); the library only asks `should_stop` between steps. True when
+    stopped early."""
+    import signal
+
+    from famcli.training.train import run
+
+    stop = {"asked": False}
+
+    def ask_stop(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        on_stop()
+
+    previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        run(trainer, out, checkpoint, on_step, should_stop=lambda: stop["asked"])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return stop["asked"]
 
 
 def _step(ui: Ui, log_file, entry, trainer) -> None:

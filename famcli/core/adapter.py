@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from famcli.common.errors import AdapterError, UserError
+from famcli.common.errors import AdapterError
 from famcli.core.config import MemoryConfig
 
 ADAPTER_FORMAT = "famcli-adapter-1"

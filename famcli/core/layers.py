@@ -58,12 +58,12 @@ class LayerMath:
             return None
         if self.int8:
             first = getattr(owner, owner._famcli_fused[0][0])  # the fused layers share their input's range
-            return int8_linear(owner, "_famcli_int8", *fused, self._x_max(first))(x)
+            return int8_linear(owner, "_famcli_int8_weights", *fused, self._x_max(first))(x)
         return torch.nn.functional.linear(x, *fused)
 
     def _linear(self, module, x: torch.Tensor, alpha: float = ALPHA) -> torch.Tensor:
         if self.int8 and isinstance(module, torch.nn.Linear) and not torch.is_grad_enabled():
-            return int8_linear(module, "_famcli_int8", module.weight, module.bias, self._x_max(module), alpha)(x)
+            return int8_linear(module, "_famcli_int8_weights", module.weight, module.bias, self._x_max(module), alpha)(x)
         return module(x)
 
     def _x_max(self, module) -> torch.Tensor | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from famcli.common.choices import Precision
 from famcli.core.config import ZERO_SHOT, MemoryConfig
 
 
@@ -28,7 +29,7 @@ class SessionOptions:
     model: str | None = None
     memory: str = "auto"
     sizes: dict = field(default_factory=dict)
-    dtype: str = "auto"
+    dtype: Precision = "auto"
     device: str = "auto"
     seed: int = 0
     adapter: str = "auto"

