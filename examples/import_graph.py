@@ -73,7 +73,7 @@ def package_of(module: str) -> str | None:
 
 
 def report(edges: dict[str, set[str]], plugins: dict[str, set[str]] | None = None) -> dict:
-    def cycle_from(start, at, seen, edges=edges):
+    def cycle_from(start, at, seen, edges):
         for nxt in sorted(edges[at]):
             if nxt == start:
                 return [*seen, nxt]
@@ -83,9 +83,8 @@ def report(edges: dict[str, set[str]], plugins: dict[str, set[str]] | None = Non
                     return found
         return None
 
-    cycles = [c for m in sorted(edges) if (c := cycle_from(m, m, [m]))]
-    both = {m: deps | (plugins or {}).get(m, set()) for m, deps in edges.items()}
-    cycles += [c for m in sorted(both) if (c := cycle_from(m, m, [m], both)) and c not in cycles]
+    both = {m: deps | (plugins or {}).get(m, set()) for m, deps in edges.items()}  # a cycle may pass a plugin
+    cycles = [c for m in sorted(both) if (c := cycle_from(m, m, [m], both))]
     upward = sorted(f"{a} -> {b}" for a, deps in edges.items() for b in deps
                     if package_of(a) and package_of(b) and PACKAGES.index(package_of(b)) > PACKAGES.index(package_of(a)))
 

@@ -18,4 +18,3 @@ SummaryLength = Literal["short", "medium", "long"]  # summarize --length (famcli
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 SCORERS: tuple[str, ...] = get_args(Scorer)
 ANSWER_PATHS: tuple[str, ...] = get_args(AnswerFrom)
-SUMMARY_LENGTHS: tuple[str, ...] = get_args(SummaryLength)

@@ -136,8 +136,8 @@ def _run_in_worker(path: str) -> dict:
 
 
 
-def run_ray(worker_class: type, job: Job, documents: list[str], workers: int | None, threads: int | None, address: str | None = None,
-            memory_gib: float = 2.0) -> Iterator[dict]:
+def run_ray(worker_class: type, job: Job, documents: list[str], workers: int | None, threads: int | None,
+            address: str | None = None, memory_gib: float = 2.0) -> Iterator[dict]:
     """Output lines as documents finish, one Ray actor per worker (model loaded once per actor), each
     declaring `threads` CPUs (default 2) and `memory_gib` of memory so Ray can pack them onto machines;
     `workers` defaults to as many as the cluster's CPUs hold."""

