@@ -309,8 +309,8 @@ def today_answer(session, path: str, question: str) -> str:
     from famcli.jobs.prompts import chat_turn, question_header
     from famcli.recall.search import SEPARATOR, RecallOptions, layout, score_chunks
 
-    index = session.new_index()
-    session.index_text(index, open_document(path).pieces)
+    index = session.lookup.new_index()
+    session.lookup.index_text(index, open_document(path).pieces)
     options = RecallOptions(whole=4096)
     tok = session.loaded.tokenizer
     prefix = tok.encode(question_header(question), add_special_tokens=False)

@@ -167,11 +167,11 @@ def main() -> None:
     session = open_session(SessionOptions(device=None), recall=RecallOptions())
     lengths = [int(x) for x in args.lengths.split(",")]
     rng, books = random.Random(args.seed), sorted(CORPUS.glob("*.txt"))
-    if hasattr(session.answer_options, "lists"):
-        variants = {"one prompt": dataclasses.replace(session.answer_options, lists=False),
-                    "per item": dataclasses.replace(session.answer_options, lists=True)}
+    if hasattr(session.lookup.answer_options, "lists"):
+        variants = {"one prompt": dataclasses.replace(session.lookup.answer_options, lists=False),
+                    "per item": dataclasses.replace(session.lookup.answer_options, lists=True)}
     else:  # an older famcli (PYTHONPATH=its checkout): what it answers, as one variant
-        variants = {args.name: session.answer_options}
+        variants = {args.name: session.lookup.answer_options}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, kind in enumerate(["list"] * args.lists + ["why"] * args.whys):
@@ -182,7 +182,7 @@ def main() -> None:
             document = "".join(open_document(str(path)).pieces)
             row = {"kind": kind, "length": tokens, "format": fmt, **asdict(q)}
             for label, options in variants.items():
-                session.answer_options = options
+                session.lookup.answer_options = options
                 t0 = time.perf_counter()
                 result = ask_document(session, str(path), q.question)
                 row[label] = {"reply": result["answer"], "seconds": round(time.perf_counter() - t0, 2),

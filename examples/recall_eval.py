@@ -25,7 +25,8 @@ from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.runtime import prepare
 from famcli.recall.index import RecallConfig, attention_scores, head_scores
-from famcli.recall.search import RecallOptions, bm25_scores, chunk_texts, rank_fusion
+from famcli.recall.search import RecallOptions, rank_fusion
+from famcli.recall.text import bm25_scores, chunk_texts
 
 KS = (1, 4, 8, 16)
 
@@ -89,7 +90,7 @@ def main() -> None:
                 session = Session(loaded, config, RecallOptions(), every_layer)
                 ids, qs = questions(session, kind, n_tokens, rng, books)
                 state = session.engine.new_state()
-                state.recall = session.new_index()
+                state.recall = session.lookup.new_index()
                 t0 = time.perf_counter()
                 if args.bm25_only:
                     state.recall.ids.extend(ids)
@@ -105,7 +106,7 @@ def main() -> None:
                     bm25 = bm25_scores(texts, question)
                     scores, per_layer = {"bm25": bm25}, {}
                     if not args.bm25_only:
-                        query = session.question_queries(question, index.layers)
+                        query = session.lookup.question_queries(question, index.layers)
                         heads = head_scores(query, index.layers, torch.stack(index.reps))  # (n, L * H)
                         H = heads.shape[1] // len(index.layers)
                         per_layer = {l: needle_rank(attention_scores(heads[:, l * H:(l + 1) * H]).numpy(), chunks)

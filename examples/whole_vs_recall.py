@@ -23,13 +23,8 @@ from famcli.jobs.passkey import parse_lengths
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.runtime import prepare
-from famcli.recall.search import (
-    SEPARATOR,
-    RecallOptions,
-    bm25_scores,
-    chunk_texts,
-    layout,
-)
+from famcli.recall.search import SEPARATOR, RecallOptions, layout
+from famcli.recall.text import bm25_scores, chunk_texts
 
 
 def answer(session, index, scores, prefix, suffix, budget, short):
@@ -59,7 +54,7 @@ def main() -> None:
             for _ in range(args.docs if kind == "facts" else 2 * args.docs):
                 session = Session(loaded, config, RecallOptions())
                 ids, qs = questions(session, kind, n_tokens, rng, books)
-                index = session.new_index()
+                index = session.lookup.new_index()
                 index.ids.extend(ids)
                 texts = chunk_texts(index, loaded.tokenizer.decode)
                 for question, right, prefix, suffix, _span in qs:

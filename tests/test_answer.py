@@ -109,7 +109,7 @@ def test_a_name_the_document_never_mentions_is_not_found_without_the_model(tiny,
 
 def test_a_cut_answer_is_marked(tiny, long_doc):
     session = session_for(tiny, "passages")
-    session.answer_options = type(session.answer_options)(check=False)
+    session.lookup.answer_options = type(session.lookup.answer_options)(check=False)
     result = ask_document(session, str(long_doc), "What is the secret password?", max_tokens=2)
     assert result["truncated"] is True and result["answer"].endswith("\u2026")
 
@@ -215,11 +215,11 @@ def test_why_takes_the_sentences_after_the_one_that_matches(tiny, tmp_path):
     path.write_text(FILLER * 30 + "Orla Quennell left Dunmore in the spring. The harvest had failed for the third "
                     "time, and the bank had called in the loan. " + FILLER * 30)
     session = session_for(tiny)
-    index = session.new_index()
+    index = session.lookup.new_index()
     from famcli.documents.registry import open_document
 
-    session.index_text(index, open_document(str(path)).pieces)
-    evidence = session.evidence(index, "Why did Orla Quennell leave Dunmore?")
+    session.lookup.index_text(index, open_document(str(path)).pieces)
+    evidence = session.lookup.evidence(index, "Why did Orla Quennell leave Dunmore?")
     assert evidence.following >= 1 and evidence.sentences[0] == "Orla Quennell left Dunmore in the spring."
     assert evidence.sentences[1].startswith("The harvest had failed")
     question = "Why did Orla Quennell leave Dunmore?"

@@ -17,14 +17,12 @@ from famcli.recall.index import (
     head_scores,
 )
 from famcli.recall.search import (
-    Passage,
     RecallOptions,
-    bm25_scores,
-    chunk_texts,
     layout,
     merge,
     rank_fusion,
 )
+from famcli.recall.text import Passage, bm25_scores, chunk_texts
 
 CONFIG = RecallConfig(chunk_tokens=16, layers=(0, 1), reps=3)
 

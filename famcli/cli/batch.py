@@ -9,25 +9,13 @@ import typer
 
 from famcli.cli.options import (
     ANSWER_TOKENS,
-    AdapterOpt,
-    AnswerFromOpt,
-    BlockOpt,
-    DeviceOpt,
-    DtypeOpt,
-    FamOpt,
     MaxTokensOpt,
-    MemoryOpt,
-    ModelOpt,
-    NoRecallOpt,
     QuietOpt,
-    RecallBlocksOpt,
-    ScorerOpt,
-    SeedOpt,
-    SegmentsOpt,
     SummaryLengthOpt,
     SummaryTokensOpt,
     Ui,
     checked_question,
+    grouped,
     recall_options,
     session_options,
     summary_tokens,
@@ -48,15 +36,13 @@ AddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="An exi
                                                    "or auto); implies --ray.")]
 
 
-def _job(command: str, options: dict, model, memory, block_size, memory_segments, fam_length, dtype, device, seed,
-         adapter, no_recall=False, recall_blocks=4, recall_scorer="bm25", answer_from="auto"):
+def _job(command: str, options: dict, session, recall=None):
+    """The job every worker runs (its options were checked as they were parsed: nonsense fails before any worker
+    starts)."""
     from dataclasses import asdict
 
     from famcli.jobs.batch import Job
 
-    # checked here: nonsense fails before any worker starts
-    session = session_options(model, memory, block_size, memory_segments, fam_length, dtype, device, seed, adapter)
-    recall = recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     return Job(command, options, session, None if recall is None else asdict(recall))
 
 
@@ -78,50 +64,40 @@ def _run(job, paths: list[str], out: Path, jobs, threads, resume: bool, ray: boo
 
 
 @app.command("ask")
+@grouped(session=session_options, recall=recall_options)
 def batch_ask(
     question: Annotated[str, typer.Argument(help="The question, asked of every document.", callback=checked_question)],
-    paths: PathsArg,
-    out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None, ray: RayOpt = False,
-    ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
-    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-    device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: MaxTokensOpt = ANSWER_TOKENS, adapter: AdapterOpt = "auto",
-    no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25",
-    answer_from: AnswerFromOpt = "auto", quiet: QuietOpt = False,
+    paths: PathsArg, out: OutOpt, session: object, recall: object, resume: ResumeOpt = False, jobs: JobsOpt = None,
+    threads: ThreadsOpt = None, ray: RayOpt = False, ray_address: AddressOpt = None,
+    max_tokens: MaxTokensOpt = ANSWER_TOKENS, quiet: QuietOpt = False,
 ):
     """Ask every document the same question."""
-    job = _job("ask", {"question": question, "max_tokens": max_tokens}, model, memory, block_size, memory_segments,
-               fam_length, dtype, device, seed, adapter, no_recall, recall_blocks, recall_scorer, answer_from)
+    job = _job("ask", {"question": question, "max_tokens": max_tokens}, session, recall)
     _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
 
 
 @app.command("summarize")
+@grouped(session=session_options)
 def batch_summarize(
-    paths: PathsArg, out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None,
-    ray: RayOpt = False, ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto",
-    block_size: BlockOpt = None, memory_segments: SegmentsOpt = None, fam_length: FamOpt = None,
-    dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0, max_tokens: SummaryTokensOpt = None,
-    length: SummaryLengthOpt = "medium", adapter: AdapterOpt = "auto", quiet: QuietOpt = False,
+    paths: PathsArg, out: OutOpt, session: object, resume: ResumeOpt = False, jobs: JobsOpt = None,
+    threads: ThreadsOpt = None, ray: RayOpt = False, ray_address: AddressOpt = None,
+    max_tokens: SummaryTokensOpt = None, length: SummaryLengthOpt = "medium", quiet: QuietOpt = False,
     sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes per document.")] = 16,
 ):
     """Summarize every document."""
-    job = _job("summarize", {"max_tokens": summary_tokens(length, max_tokens), "sections": sections}, model, memory, block_size,
-               memory_segments, fam_length, dtype, device, seed, adapter)
+    job = _job("summarize", {"max_tokens": summary_tokens(length, max_tokens), "sections": sections}, session)
     _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
 
 
 @app.command("passkey")
+@grouped(session=session_options, recall=(recall_options, "answer_from"))
 def batch_passkey(
-    paths: PathsArg, out: OutOpt, resume: ResumeOpt = False, jobs: JobsOpt = None, threads: ThreadsOpt = None,
-    ray: RayOpt = False, ray_address: AddressOpt = None, model: ModelOpt = None, memory: MemoryOpt = "auto",
-    block_size: BlockOpt = None, memory_segments: SegmentsOpt = None, fam_length: FamOpt = None,
-    dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0, adapter: AdapterOpt = "auto",
-    no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25",
-    quiet: QuietOpt = False,
+    paths: PathsArg, out: OutOpt, session: object, recall: object, resume: ResumeOpt = False, jobs: JobsOpt = None,
+    threads: ThreadsOpt = None, ray: RayOpt = False, ray_address: AddressOpt = None, quiet: QuietOpt = False,
     length: Annotated[Optional[int], typer.Option("--length", min=64, help="Read the first N tokens of each "
                                                   "document (default: all of it).")] = None,
     depth: Annotated[float, typer.Option("--depth", min=0.0, max=1.0, help="Where the key goes.")] = 0.5,
 ):
     """Hide a pass key in each document's own text and ask for it: does the memory find it in text like yours?"""
-    job = _job("passkey", {"length": length, "depth": depth}, model, memory, block_size, memory_segments, fam_length,
-               dtype, device, seed, adapter, no_recall, recall_blocks, recall_scorer)
+    job = _job("passkey", {"length": length, "depth": depth}, session, recall)
     _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)

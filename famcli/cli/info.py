@@ -6,29 +6,16 @@ import json
 
 import typer
 
-from famcli.cli.options import (
-    AdapterOpt,
-    BlockOpt,
-    DeviceOpt,
-    DtypeOpt,
-    FamOpt,
-    JsonOpt,
-    MemoryOpt,
-    ModelOpt,
-    SegmentsOpt,
-    session_options,
-)
+from famcli.cli.options import JsonOpt, grouped, session_options
 
 
-def info(model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
-         memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-         device: DeviceOpt = "auto", as_json: JsonOpt = False, adapter: AdapterOpt = "auto"):
+@grouped(options=(session_options, "seed"))
+def info(options: object, as_json: JsonOpt = False):
     """Show the model, its context window, dtype, device and the memory configuration with its state size."""
     from famcli.jobs.opening import open_session
     from famcli.models.runtime import describe_session
 
-    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype, device,
-                                           adapter=adapter))
+    session = open_session(options)
     result = describe_session(session)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

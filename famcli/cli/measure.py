@@ -11,29 +11,22 @@ from typing import Annotated, Optional
 import typer
 
 from famcli.cli.options import (
-    AdapterOpt,
-    BlockOpt,
-    DeviceOpt,
     DtypeOpt,
-    FamOpt,
     JsonOpt,
     ModelOpt,
-    NoRecallOpt,
     PlotOpt,
-    ProgressOpt,
     QuietOpt,
-    RecallBlocksOpt,
-    ScorerOpt,
-    SeedOpt,
-    SegmentsOpt,
     Ui,
     emit,
+    grouped,
     recall_options,
-    sizes,
+    session_options,
+    ui_options,
 )
 from famcli.common.outputs import check_writable
 
 
+@grouped(options=(session_options, "memory"), recall=(recall_options, "answer_from"), ui=ui_options)
 def passkey(
     length: Annotated[str, typer.Option("--length", help="Token counts: list (4k,16k,64k) or range (2k-16k).")] = "2k,8k",
     depth: Annotated[str, typer.Option("--depth", help="Needle depths as fractions.")] = "0.1,0.5,0.9",
@@ -41,11 +34,7 @@ def passkey(
     memories: Annotated[str, typer.Option("--memory", help="Memory modes side by side, comma separated "
                                           "(fam-zero-shot: fam without the adapter), e.g. fam,bswa,sink "
                                           "with --no-recall to compare the memories alone.")] = "auto",
-    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
-    fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
-    as_json: JsonOpt = False, quiet: QuietOpt = False, progress: ProgressOpt = False, plot_path: PlotOpt = None,
-    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
-    recall_scorer: ScorerOpt = "bm25",
+    options: object = None, recall: object = None, ui: Ui = None, as_json: JsonOpt = False, plot_path: PlotOpt = None,
 ):
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
     bswa always on the base model; the adapter serves fam and memformer)."""
@@ -53,16 +42,16 @@ def passkey(
     from famcli.jobs.passkey import check_cells, compare, markdown, parse_depths, parse_lengths, passkey_payload, plot
     from famcli.models.loading import load_model
 
-    t_start, ui = time.perf_counter(), Ui(quiet, progress)
-    recall, size = recall_options(no_recall, recall_blocks, recall_scorer), sizes(block_size, memory_segments, fam_length)
+    t_start, size = time.perf_counter(), options.sizes
     check_writable(plot_path, "plot")
     lengths, depths = parse_lengths(length), parse_depths(depth)
     modes = [m.strip() for m in memories.split(",") if m.strip()]
     check_cells(lengths, depths, trials, modes)
     for m in modes:
         memory_config(m, **size)
-    base = load_model(model, dtype=dtype, device=device)
-    results, configs, used = compare(base, modes, lengths, depths, trials, seed, size, adapter, recall, ui)
+    base = load_model(options.model, dtype=options.dtype, device=options.device)
+    results, configs, used = compare(base, modes, lengths, depths, trials, options.seed, size, options.adapter, recall,
+                                     ui)
     payload = passkey_payload(results, configs, base.name, recall, used, time.perf_counter() - t_start)
     if plot_path:
         plot(payload["accuracy"], depths, str(plot_path), " + recall" if recall is not None else "")
@@ -70,19 +59,18 @@ def passkey(
     emit(as_json, payload, markdown(payload["accuracy"], depths, payload["digits_right"]))
 
 
+@grouped(options=(session_options, "memory", "dtype"))
 def bench(
     length: Annotated[Optional[str], typer.Option("--length", help="Document lengths in tokens (list or doubling "
                                                   "range; default 2k,8k,32k, none with --startup alone).")] = None,
     memories: Annotated[str, typer.Option("--memory", help="Modes to time; full is the plain model, one forward pass; "
                                           "MODE+recall builds the recall index of a known question (ask, passkey), "
                                           "MODE+index the one a saved reading keeps.")] = "full,fam,bswa,sink",
-    model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
-    fam_length: FamOpt = None, device: DeviceOpt = "auto", seed: SeedOpt = 0,
+    options: object = None,
     dtype: Annotated[str, typer.Option("--dtype", help="auto | int8 | bf16 | fp16 | fp32, or several side by "
                                        "side: fp32,int8,bf16.")] = "auto",
     as_json: JsonOpt = False, quiet: QuietOpt = False,
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write tokens/s and memory vs length (PNG).")] = None,
-    adapter: AdapterOpt = "auto",
     min_seconds: Annotated[float, typer.Option("--min-seconds", min=0.0, help="Read each document again until this many seconds have passed; the median pass counts.")] = 10.0,
     startup: Annotated[bool, typer.Option("--startup", help="Also time `famcli ask` on a one-line file from a fresh "
                                           "process per --dtype (and llama.cpp's answer where installed): end to "
@@ -94,17 +82,17 @@ def bench(
     from famcli.measure.bench import describe, plot_rates, run
     from famcli.models.loading import pick_device, pick_dtype
 
-    ui, size = Ui(quiet, False), sizes(block_size, memory_segments, fam_length)
+    ui, size, model, device = Ui(quiet, False), options.sizes, options.model, options.device
     dtypes = [d.strip() for d in dtype.split(",") if d.strip()]
     for d in dtypes:
         pick_dtype(d, pick_device(device))  # a bad one fails before the long runs
     if startup and length is None:
-        return _startup(model, dtypes, as_json, quiet)
+        return _startup(model, dtypes, as_json, ui)
     check_writable(plot_path, "plot")
     lengths, modes = parse_lengths(length or "2k,8k,32k"), _bench_modes(memories, size)
     if importlib.util.find_spec("llama_cpp") is not None and (model is None or str(model).endswith(".gguf")):
         modes.append("llama.cpp")  # the speed users compare with, on the same GGUF file
-    payload = run(lengths, modes, dtypes, model, size, device, seed, adapter, min_seconds, ui.note)
+    payload = run(lengths, modes, dtypes, model, size, device, options.seed, options.adapter, min_seconds, ui.note)
     if plot_path:
         plot_rates(payload["results"], str(plot_path))
     text = describe(payload, pick_device(device).type == "cpu")
@@ -128,10 +116,10 @@ def _bench_modes(memories: str, size: dict) -> list[str]:
     return modes
 
 
-def _startup(model, dtypes: list[str], as_json: bool, quiet: bool) -> None:
+def _startup(model, dtypes: list[str], as_json: bool, ui: Ui) -> None:
     from famcli.measure.startup import startup_table, startups
 
-    result = {"command": "bench", "startup": startups(model, dtypes, note=Ui(quiet, False).note)}
+    result = {"command": "bench", "startup": startups(model, dtypes, note=ui.note)}
     emit(as_json, result, startup_table(result["startup"]))
 
 
@@ -163,13 +151,12 @@ def _ask_phases(model=None, dtype: str = "auto", path: str | None = None) -> dic
             "answer": result["answer"], "answer_tokens": len(session.tokens.encode(result["answer"]))}
 
 
+@grouped(options=(session_options, "memory"))
 def bench_cell(mode: Annotated[str, typer.Option("--mode")], tokens: Annotated[int, typer.Option("--tokens")],
-               model: ModelOpt = None, block_size: BlockOpt = None, memory_segments: SegmentsOpt = None,
-               fam_length: FamOpt = None, dtype: DtypeOpt = "auto", device: DeviceOpt = "auto", seed: SeedOpt = 0,
-               adapter: AdapterOpt = "auto", min_seconds: Annotated[float, typer.Option("--min-seconds")] = 0.0):
+               options: object = None, min_seconds: Annotated[float, typer.Option("--min-seconds")] = 0.0):
     """One measurement in a fresh process, so its peak resident memory is its own."""
     from famcli.measure.bench import cell
 
-    row = cell(mode, tokens, model, sizes(block_size, memory_segments, fam_length), dtype, device, seed, adapter,
-               min_seconds)
+    row = cell(mode, tokens, options.model, options.sizes, options.dtype, options.device, options.seed,
+               options.adapter, min_seconds)
     typer.echo(json.dumps(row))

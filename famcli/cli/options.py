@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
+import inspect
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args, get_origin
 
 import typer
 
@@ -92,14 +95,15 @@ FileArg = Annotated[str, typer.Argument(help="The document: text, Markdown, log,
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a plot of the results (PNG).")]
 
 
-def sizes(block_size, memory_segments, fam_length) -> dict:
+def sizes(block_size: BlockOpt = None, memory_segments: SegmentsOpt = None, fam_length: FamOpt = None) -> dict:
     """The memory size options as MemoryConfig field names (None: the default or the adapter's)."""
     return {"block_size": block_size, "memory_segments": memory_segments, "fam_length": fam_length}
 
 
-def session_options(model, memory: str, block_size, memory_segments, fam_length, dtype: str, device: str,
-                    seed: int = 0, adapter: str = "auto"):
-    """The model options of a command as one object (famcli.jobs.reading.SessionOptions), checked before any
+def session_options(model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
+                    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
+                    device: DeviceOpt = "auto", seed: SeedOpt = 0, adapter: AdapterOpt = "auto"):
+    """The model options of a command as one object (famcli.jobs.options.SessionOptions), checked before any
     model loads."""
     from famcli.jobs.options import SessionOptions
 
@@ -112,12 +116,68 @@ def session_options(model, memory: str, block_size, memory_segments, fam_length,
 ANSWER_TOKENS = 200  # answers end where the model ends its turn; this is only the limit (--max-tokens)
 
 
-def recall_options(no_recall: bool, blocks: int, scorer: str, answer_from: str = "auto"):
+def recall_options(no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25",
+                   answer_from: AnswerFromOpt = "auto"):
     """None with --no-recall, else the options a question is answered with (checked before loading)."""
     from famcli.recall.search import RecallOptions
 
-    options = RecallOptions(blocks=blocks, scorer=scorer, answer_from=answer_from)
+    options = RecallOptions(blocks=recall_blocks, scorer=recall_scorer, answer_from=answer_from)
     return None if no_recall else options
+
+
+def ui_options(quiet: QuietOpt = False, progress: ProgressOpt = False) -> Ui:
+    """Where progress and notes go (stderr)."""
+    return Ui(quiet, progress)
+
+
+PANELS = {"session_options": "Model and memory", "recall_options": "Recall", "sizes": "Model and memory"}
+
+
+def _in_panel(param: inspect.Parameter, panel: str | None) -> inspect.Parameter:
+    """A keyword-only copy of an option, listed under `panel` in --help."""
+    annotation = param.annotation
+    if panel is not None and get_origin(annotation) is Annotated:
+        kind, *infos = get_args(annotation)
+        infos = [copy.copy(info) for info in infos]
+        for info in infos:
+            info.rich_help_panel = panel
+        annotation = Annotated[(kind, *infos)]
+    return param.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+
+
+def grouped(**groups):
+    """A command decorator: each parameter named in `groups` is replaced, in the command's signature that Typer
+    reads, by the options of its builder (`name=builder`, or `name=(builder, "option", ...)` to leave those
+    options out, at the builder's default), and the command is called with what the builder returns. One list of
+    options per concern, built once, however many commands take it."""
+
+    def decorate(command):
+        own = inspect.signature(command, eval_str=True)
+        params, builders = [], {}
+        for param in own.parameters.values():
+            if param.name not in groups:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+                continue
+            build, *left_out = groups[param.name] if isinstance(groups[param.name], tuple) else (groups[param.name],)
+            taken = [q for q in inspect.signature(build, eval_str=True).parameters.values() if q.name not in left_out]
+            builders[param.name] = (build, [q.name for q in taken])
+            params += [_in_panel(q, PANELS.get(build.__name__)) for q in taken]
+        missing = set(groups) - set(builders)
+        if missing:
+            raise TypeError(f"{command.__name__} has no parameter {', '.join(sorted(missing))} to fill")
+
+        @functools.wraps(command)
+        def run(**given):
+            for name, (build, taken) in builders.items():
+                given[name] = build(**{option: given.pop(option) for option in taken})
+            return command(**given)
+
+        del run.__wrapped__  # Typer reads the signature below, not the command's own
+        run.__signature__ = own.replace(parameters=params)
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return decorate
 
 
 # Control characters a document may carry (ESC starts the sequences that retitle a window or clear the screen)

@@ -10,28 +10,13 @@ import typer
 
 from famcli.cli.options import (
     ANSWER_TOKENS,
-    AdapterOpt,
-    AnswerFromOpt,
-    BlockOpt,
-    DeviceOpt,
-    DtypeOpt,
-    FamOpt,
     FileArg,
     JsonOpt,
     LoadOpt,
     MaxTokensOpt,
-    MemoryOpt,
-    ModelOpt,
-    NoRecallOpt,
     PasswordOpt,
-    ProgressOpt,
     QuestionArg,
-    QuietOpt,
-    RecallBlocksOpt,
     SaveOpt,
-    ScorerOpt,
-    SeedOpt,
-    SegmentsOpt,
     SourcesOpt,
     SummaryLengthOpt,
     SummaryTokensOpt,
@@ -39,22 +24,23 @@ from famcli.cli.options import (
     Ui,
     checked_question,
     emit,
+    grouped,
     printable,
     recall_options,
     session_options,
     summary_tokens,
+    ui_options,
 )
 from famcli.common.errors import UserError
 from famcli.common.outputs import check_writable
 
+Recall = Optional[object]  # famcli.recall.search.RecallOptions, or None with --no-recall
 
+
+@grouped(options=session_options, ui=ui_options)
 def summarize(
-    file: FileArg, model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
-    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, password: PasswordOpt = None,
+    file: FileArg, options: object, ui: Ui, as_json: JsonOpt = False, password: PasswordOpt = None,
     max_tokens: SummaryTokensOpt = None, length: SummaryLengthOpt = "medium",
-    adapter: AdapterOpt = "auto",
     instruction: Annotated[Optional[str], typer.Option(
         "--instruction", help="What the summary should be, written from all the notes at once (default: two "
                               "sentences on each part of the document, in order).")] = None,
@@ -72,13 +58,11 @@ def summarize(
     from famcli.jobs.opening import open_session
 
     max_tokens = summary_tokens(length, max_tokens)
-    ui = Ui(quiet, progress)
     check_writable(notes_out, "notes file")
-    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
-                                           device, seed, adapter), reporter=ui)
+    session = open_session(options, reporter=ui)
     try:
-        result = summarize_document(session, file, password, sections, max_tokens, instruction, seed, ui, keep_all,
-                                    notes_out)
+        result = summarize_document(session, file, password, sections, max_tokens, instruction, options.seed, ui,
+                                    keep_all, notes_out)
     except Interrupted as stopped:  # what was read is not lost: the notes so far and their summary, marked partial
         result, part = stopped.result, stopped.result["partial"]
         ui.note(f"Stopped after {part['tokens_read']:,} of {part['tokens_total'] or '?'} tokens: the summary below "
@@ -97,16 +81,11 @@ def _print_summary(result: dict, notes: bool, as_json: bool) -> None:
     emit(as_json, result, text)
 
 
+@grouped(options=session_options, recall=recall_options, ui=ui_options)
 def ask(
-    file: FileArg,
-    question: QuestionArg,
-    model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
-    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = ANSWER_TOKENS,
-    temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
-    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
-    recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False, answer_from: AnswerFromOpt = "auto",
+    file: FileArg, question: QuestionArg, options: object, recall: Recall, ui: Ui, as_json: JsonOpt = False,
+    password: PasswordOpt = None, max_tokens: MaxTokensOpt = ANSWER_TOKENS, temperature: TempOpt = 0.0,
+    save_state: SaveOpt = None, load_state: LoadOpt = None, sources: SourcesOpt = False,
 ):
     """Answer a question about a document from the sentences that match it (the document is indexed, not read
     through the model, unless the memory path is used: --answer-from)."""
@@ -114,32 +93,27 @@ def ask(
     from famcli.jobs.commands import ask_document
     from famcli.jobs.opening import open_session
 
-    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
-    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
-                                           device, seed, adapter), recall, ui)
-    result = ask_document(session, file, question, password, max_tokens, Sampling(temperature, seed=seed),
+    session = open_session(options, recall, ui)
+    result = ask_document(session, file, question, password, max_tokens, Sampling(temperature, seed=options.seed),
                           save_state, load_state, ui)
     emit(as_json, result, with_sources(result["answer"], result["passages"], sources))
 
 
 def with_sources(answer: str, passages: list[dict], sources: bool) -> str:
     """The answer, followed with --sources by one line per passage it was read from."""
-    from famcli.recall.search import source_line
+    from famcli.recall.text import source_line
 
     return answer + ("\n\nSources:\n" + "\n".join(source_line(p) for p in passages) if sources else "")
 
 
+@grouped(options=session_options, recall=recall_options, ui=ui_options)
 def chat(
     file: Annotated[str, typer.Argument(help="The document: text, Markdown, log, PDF, EPUB, DOCX, HTML or "
                                              "compressed text.")],
-    model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
-    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, password: PasswordOpt = None, max_tokens: MaxTokensOpt = ANSWER_TOKENS,
-    temperature: TempOpt = 0.0, save_state: SaveOpt = None, load_state: LoadOpt = None,
-    adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4,
-    recall_scorer: ScorerOpt = "bm25", answer_from: AnswerFromOpt = "auto",
+    options: object, recall: Recall, ui: Ui, as_json: JsonOpt = False, password: PasswordOpt = None,
+    max_tokens: MaxTokensOpt = ANSWER_TOKENS, temperature: TempOpt = 0.0, save_state: SaveOpt = None,
+    load_state: LoadOpt = None,
     history: Annotated[Optional[Path], typer.Option("--history", help="Keep the prompt's history in this file.")] = None,
 ):
     """Read a document once, then answer question after question from that reading: an interactive prompt
@@ -149,16 +123,15 @@ def chat(
     from famcli.jobs.commands import check_chat_file, read_for_chat
     from famcli.jobs.opening import open_session
 
-    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
     check_writable(history, "history file")
     check_chat_file(file)  # before the model loads
     if sys.stdin is None:
         raise UserError("stdin is closed: chat reads its questions from the terminal or a pipe")
-    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
-                                           device, seed, adapter), recall, ui)
+    session = open_session(options, recall, ui)
     state = read_for_chat(session, file, password, max_tokens, save_state, load_state, ui)
-    conversation = Conversation(session, state, max_tokens, Sampling(temperature, seed=seed), session.identity)
+    conversation = Conversation(session, state, max_tokens, Sampling(temperature, seed=options.seed),
+                                session.identity)
     if sys.stdin.isatty():
         repl(conversation, history, _write, _stream)
     else:
@@ -175,14 +148,10 @@ def _stream(text: str) -> None:
     sys.stdout.flush()
 
 
+@grouped(options=session_options, recall=recall_options, ui=ui_options)
 def stream(
-    model: ModelOpt = None, memory: MemoryOpt = "auto", block_size: BlockOpt = None,
-    memory_segments: SegmentsOpt = None, fam_length: FamOpt = None, dtype: DtypeOpt = "auto",
-    device: DeviceOpt = "auto", seed: SeedOpt = 0, as_json: JsonOpt = False, quiet: QuietOpt = False,
-    progress: ProgressOpt = False, max_tokens: MaxTokensOpt = ANSWER_TOKENS, save_state: SaveOpt = None,
-    load_state: LoadOpt = None, adapter: AdapterOpt = "auto", no_recall: NoRecallOpt = False,
-    recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25", sources: SourcesOpt = False,
-    answer_from: AnswerFromOpt = "auto",
+    options: object, recall: Recall, ui: Ui, as_json: JsonOpt = False, max_tokens: MaxTokensOpt = ANSWER_TOKENS,
+    save_state: SaveOpt = None, load_state: LoadOpt = None, sources: SourcesOpt = False,
     every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
     question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.",
                                                     callback=checked_question)] = None,
@@ -191,14 +160,12 @@ def stream(
     from famcli.jobs.commands import stream_input
     from famcli.jobs.opening import open_session
 
-    ui, recall = Ui(quiet, progress), recall_options(no_recall, recall_blocks, recall_scorer, answer_from)
     check_writable(save_state, "state file")
     if sys.stdin is None:
         raise UserError("stdin is closed: pipe the text into famcli stream")
-    session = open_session(session_options(model, memory, block_size, memory_segments, fam_length, dtype,
-                                           device, seed, adapter), recall, ui)
+    session = open_session(options, recall, ui)
     shown = None if as_json else lambda d: _write(f"[{d['tokens']:,} tokens] {d['digest']}")
-    result = stream_input(session, "-", every, max_tokens, question, seed, save_state, load_state, shown, ui)
+    result = stream_input(session, "-", every, max_tokens, question, options.seed, save_state, load_state, shown, ui)
     if as_json:
         emit(True, result, "")
     elif result["answer"] is not None:

@@ -1,5 +1,6 @@
 """The jobs users run, as library functions: the options a command runs with and its prompts (options,
-prompts), a model session (session), reading a document into it (reading), asking (asking: the model's side;
+prompts), a model session (session) and its recall (lookup), reading a document into it (reading),
+asking (asking: the model's side;
 answer: which sentences answer), chat, summaries (extract, notes, summary), the commands' work (commands:
 summarize, ask, chat, stream), pass-key runs (passkey) and many documents at once (batch).
 

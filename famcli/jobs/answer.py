@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from famcli.documents.sentences import split_sentences
-from famcli.recall.search import Bm25, Passage, bm25_scores, chunk_texts
+from famcli.recall.text import Bm25, Passage, bm25_scores, chunk_texts
 
 NOT_FOUND = "Not found in the document."
 RELATIVE = 0.5  # evidence sentences score at least this share of the best one

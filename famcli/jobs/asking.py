@@ -24,7 +24,7 @@ from famcli.jobs.answer import (
     supported,
 )
 from famcli.jobs.prompts import chat_turn, question_header
-from famcli.recall.search import Passage
+from famcli.recall.text import Passage
 
 if TYPE_CHECKING:  # annotations only
     from famcli.jobs.session import Session
@@ -60,13 +60,13 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
         prompt = session.loaded.tokenizer.encode(chat_turn(session, question), add_special_tokens=False)
         text, cut = session.decode_answer(session.answerer(), state, prompt, max_tokens, sampling)
         return _shown(Answer(text, [], "memory alone", cut), on_text)
-    evidence = session.evidence(index, question)
+    evidence = session.lookup.evidence(index, question)
     if evidence.names_missing:
         return _shown(Answer(f"{NOT_FOUND} (it never mentions {evidence.names_missing[0]}.)", [], "not found"),
                       on_text)
     if not evidence.passages:
         if session.fits_whole(index.n_tokens, max_tokens, question):
-            ids, passages = session.recall_prompt(index, question, question_header(question),
+            ids, passages = session.lookup.recall_prompt(index, question, question_header(question),
                                                   chat_turn(session, question), max_tokens)
             engine = session.final_reader()
             text, cut = session.decode_answer(engine, engine.new_state(), ids, max_tokens, sampling)
@@ -84,13 +84,13 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
             start = engine.new_state()
         return session.decode_answer(engine, start, prompt, limit, sampling)
 
-    if session.answer_options.lists and asks_for_several(question):
-        parts = session.several_parts(index, question)
+    if session.lookup.answer_options.lists and asks_for_several(question):
+        parts = session.lookup.several_parts(index, question)
         if len(parts) >= 2:
             return _shown(_item_by_item(session, parts, question, max_tokens, answer_from), on_text)
     if evidence.following:  # "why" / "how": the matching sentence and the ones after it, read together
         text, cut = answer_from(evidence.sentences, max_tokens)
-        check = session.answer_options.check
+        check = session.lookup.answer_options.check
         if not check or cut or (supported(text, evidence.sentences, question) and explains(text, evidence, question)):
             return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
         told = evidence.passages[:2]  # the sentence and the one after it
@@ -98,7 +98,7 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
     tries = [evidence.sentences] + ([evidence.sentences[:1]] if len(evidence.sentences) > 1 else [])
     for sentences in tries:
         text, cut = answer_from(sentences, max_tokens)
-        if not session.answer_options.check or cut or supported(text, sentences, question):
+        if not session.lookup.answer_options.check or cut or supported(text, sentences, question):
             return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
     return _shown(Answer(quoted(evidence.sentences[0]), evidence.passages[:1], "quoted"), on_text)
 
@@ -114,7 +114,7 @@ def _item_by_item(session: Session, passages: list[Passage], question: str, max_
     items, used, seen = [], [], set()
     for p in passages:
         item = p.text
-        if session.answer_options.item_answers:
+        if session.lookup.answer_options.item_answers:
             text, cut = answer_from([p.text], min(ITEM_TOKENS, max_tokens))
             text = " ".join(text.split())
             if not cut and supported(text, [p.text], question):

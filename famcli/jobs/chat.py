@@ -18,7 +18,7 @@ from famcli.core.engine import State
 from famcli.core.generate import Sampling
 from famcli.jobs.asking import ask
 from famcli.jobs.session import Session
-from famcli.recall.search import Passage, source_line
+from famcli.recall.text import Passage, source_line
 
 HELP = ("Ask anything about the document. /sources lists the passages of the last answer, /save FILE keeps "
         "the reading (famcli chat FILE --load-state FILE resumes it), /help, /quit (or Ctrl-D) leaves.")

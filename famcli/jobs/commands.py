@@ -18,6 +18,7 @@ from famcli.common.errors import Interrupted, Stopped, UserError, is_user_error,
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError, open_document
 from famcli.jobs.asking import ask
+from famcli.jobs.lookup import Reading
 from famcli.jobs.notes import (
     NOTE_BATCH,
     Section,
@@ -41,7 +42,7 @@ from famcli.jobs.reading import (
     saving_on_stop,
 )
 from famcli.jobs.report import Reporter, Silent
-from famcli.jobs.session import Reading, Session, note_on
+from famcli.jobs.session import Session, note_on
 from famcli.jobs.summary import (
     extract_parts,
     summarize_notes,
@@ -224,7 +225,7 @@ def ask_document(session: Session, file: str, question: str, password=None, max_
         path, why = session.answer_path()
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
-        index = None if session.recall is None else session.new_index(None if save_state else question)
+        index = None if session.recall is None else session.lookup.new_index(None if save_state else question)
         total = count_tokens(session, file, password)
         with saving_on_stop(session, state, save_state, reporter, document):
             reading = read_document(session, state, file, password, reporter, prefix=prefix, index=index,
@@ -270,7 +271,7 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
     else:
         recall, state = session.recall, session.engine.new_state()
         path, why = session.answer_path()
-        index = None if recall is None else session.new_index(keys=recall.scorer != "bm25")
+        index = None if recall is None else session.lookup.new_index(keys=recall.scorer != "bm25")
         total = count_tokens(session, file, password)
         try:
             read_document(session, state, file, password, reporter, prefix=READING_HEADER, index=index, total=total,
@@ -297,7 +298,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
     state = load_reading(session, load_state, "<stdin>") if load_state else session.engine.new_state()
     index = state.recall
     if session.recall is not None and (question or save_state):  # the index grows only when something uses it
-        index = index or session.new_index(None if save_state else question)
+        index = index or session.lookup.new_index(None if save_state else question)
     digests: list[dict] = []
 
     def digest(st):

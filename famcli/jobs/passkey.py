@@ -113,11 +113,11 @@ def run_trial(session: Session, length: int, depth: float, key: int, progress=No
         return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids))
     question = session.tokens.encode(QUESTION)
     body = ids[:len(ids) - len(question)]
-    state.recall = session.new_index(ASKED)
+    state.recall = session.lookup.new_index(ASKED)
     session.read_ids(state, body, progress)
     state.recall.finish()
     t0 = time.perf_counter()
-    prompt, passages = session.recall_prompt(state.recall, ASKED, HEADER, QUESTION, 8)
+    prompt, passages = session.lookup.recall_prompt(state.recall, ASKED, HEADER, QUESTION, 8)
     answer = session.answer_from(prompt, 8, Sampling(), stop=())
     return Trial(session.config.mode, length, depth, key, answer.strip(), len(ids),
                  [p.to_dict() for p in passages], round(time.perf_counter() - t0, 2))

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from famcli.core.engine import ContextOverflow
 from famcli.documents.registry import DocumentError, open_document
+from famcli.jobs.lookup import Reading
 from famcli.jobs.report import Reporter, Silent
-from famcli.jobs.session import Reading, Session
+from famcli.jobs.session import Session
 
 
 def count_tokens(session: Session, path: str, password=None, clean: bool = False) -> int | None:
@@ -49,7 +50,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
     if index_only:
-        reading = session.index_text(index, _marking_places(doc, index))
+        reading = session.lookup.index_text(index, _marking_places(doc, index))
         state.recall = index
         reporter.note(f"Indexed {reading.tokens:,} tokens in {reading.seconds:.1f} s.")
         return reading

@@ -1,4 +1,5 @@
-"""What summarize, ask and stream do: reading through the memory, prompts, notes and answers.
+"""A model session: reading through the memory, which path an answer takes, and decoding it (what is found
+without the model, the recall index and the answering sentences, is its `lookup`: famcli.jobs.lookup).
 
 Questions go both before the document (so the memory reads it knowing what matters) and after it as a
 chat turn; notes and summaries are chat turns too. Measured on the default model with a fact in a short
@@ -7,46 +8,24 @@ report: only question-before + chat-turn-after answered it; `Question: / Answer:
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from famcli.core.config import MemoryConfig
 from famcli.core.engine import Engine, State, build_engine, untrained_memory
 from famcli.core.generate import Sampling, stream_tokens
-from famcli.jobs.answer import (
-    AnswerOptions,
-    ChunkSearch,
-    Evidence,
-    find_evidence,
-    finished_paragraph,
-    repeated_line,
-    several_parts,
-)
+from famcli.jobs.answer import AnswerOptions, finished_paragraph, repeated_line
+from famcli.jobs.lookup import Lookup, Reading
 from famcli.jobs.prompts import NO_REPEAT, NOTE_INSTRUCTION, chat_turn, question_header
 from famcli.models.tokens import Tokens
-from famcli.recall.index import QueryCapture, RecallConfig, RecallIndex, layers_for
-from famcli.recall.search import SEPARATOR, Passage, RecallOptions, layout, score_chunks
+from famcli.recall.index import RecallConfig
+from famcli.recall.search import RecallOptions
 
 if TYPE_CHECKING:  # annotations only
     from famcli.models.loading import LoadedModel
 
 Progress = Callable[[int], None]
-
-
-@dataclass
-class Reading:
-    """What one pass over a document did."""
-
-    tokens: int = 0
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds else 0.0
 
 
 FULL_BLOCK = 1024  # tokens a block of the plain model's reads (final_reader)
@@ -58,12 +37,11 @@ class Session:
     def __init__(self, loaded: LoadedModel, config: MemoryConfig, recall: RecallOptions | None = RecallOptions(),
                  index_config: RecallConfig = RecallConfig(), answer_options: AnswerOptions = AnswerOptions()):
         self.loaded = loaded
-        self.answer_options = answer_options if recall is None else \
-            dataclasses.replace(answer_options, chunks=2 * recall.blocks)  # sentences of twice --recall-blocks
         self.tokens = Tokens(loaded.tokenizer)
         self.engine: Engine = build_engine(loaded, config)
         self.recall = recall  # None: answers come from the memory alone (--no-recall)
-        self.index_config = index_config
+        self.lookup = Lookup(loaded, self.tokens, recall, index_config, answer_options, self.final_reader,
+                             self.engine.config.window)
         self._full: Engine | None = None
         self._answerer: Engine | None = None
 
@@ -194,21 +172,6 @@ class Session:
     def answers_from_memory(self) -> bool:
         return self.answer_path()[0] == "memory"
 
-    def evidence(self, index: RecallIndex, question: str) -> Evidence:
-        """The sentences that match a question (famcli.jobs.answer)."""
-        return find_evidence(index, question, self.loaded.tokenizer.decode, self.answer_options, self._search(index))
-
-    def several_parts(self, index: RecallIndex, question: str) -> list[Passage]:
-        """The sentences that may each answer part of a question that asks for several things."""
-        return several_parts(index, question, self.loaded.tokenizer.decode, self.answer_options, self._search(index))
-
-    def _search(self, index: RecallIndex) -> ChunkSearch:
-        """The chunks' text and BM25 index, built once per reading: a conversation's later questions only score."""
-        search = getattr(index, "search", None)
-        if search is None or search.n_chunks != index.n_chunks:
-            search = index.search = ChunkSearch(index, self.loaded.tokenizer.decode)
-        return search
-
     def decode_answer(self, engine: Engine, state: State, prompt_ids: list[int], max_tokens: int,
                       sampling: Sampling) -> tuple[str, bool]:
         """(answer, cut at max_tokens): decoded until the model ends its turn, a paragraph is finished and a blank
@@ -226,20 +189,6 @@ class Session:
                     return text.strip(), False
         return tok.decode(ids, skip_special_tokens=True).strip(), len(ids) >= max_tokens
 
-    # ----- recall ------------------------------------------------------------------------------------
-
-    def new_index(self, question: str | None = None, keys: bool = True) -> RecallIndex:
-        """A recall index to hang on a state before reading; with the question, it keeps only scores.
-        Without it, `keys` keeps representative keys (any scorer later) or only the token ids (BM25)."""
-        c = self.loaded.config
-        if question is None:
-            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size, keys=keys)
-        if self.recall is not None and self.recall.scorer != "bm25":
-            layers = layers_for(c.num_hidden_layers, self.index_config)
-            return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size,
-                               self.question_queries(question, layers))
-        return RecallIndex(self.index_config, c.num_hidden_layers, c.vocab_size, keys=False)
-
     def fits_whole(self, n_tokens: int, answer_tokens: int, question: str) -> bool:
         """Whether a document this long is re-read whole to answer (so reading it through the memory first
         would be wasted): it fits the model's window with the question twice and the answer (as in
@@ -247,45 +196,6 @@ class Session:
         asked = len(self.tokens.encode(question_header(question) + chat_turn(self, question)))
         return self.recall is not None and n_tokens <= self.recall.whole and \
             n_tokens + asked + answer_tokens + 8 <= self.loaded.context_window
-
-    def index_text(self, index: RecallIndex, pieces: Iterable[str]) -> Reading:
-        """Fill a recall index's token ids from text, without the model."""
-        reading, t0 = Reading(), time.perf_counter()
-        for ids in self.tokens.stream(pieces):
-            index.ids.extend(ids)
-            reading.tokens += len(ids)
-        reading.seconds = time.perf_counter() - t0
-        return reading
-
-    def question_queries(self, question: str, layers: tuple[int, ...]) -> dict:
-        """The question's pre-rotary queries at `layers`, read alone by the plain model."""
-        engine = self.final_reader()
-        state = engine.new_state()
-        state.recall = QueryCapture(layers)
-        engine.feed(state, self.tokens.encode(question))
-        return state.recall.result()
-
-    def recall_prompt(self, index: RecallIndex, question: str, prefix: str, suffix: str,
-                      answer_tokens: int) -> tuple[list[int], list[Passage]]:
-        """The ids to answer from: the question's best passages and the recent window between prefix and
-        suffix, filling the model's window less the answer (famcli.recall.search.layout)."""
-        options = self.recall or RecallOptions()
-        decode = self.loaded.tokenizer.decode
-        budget = self.loaded.context_window - answer_tokens - 8
-        prefix_ids = self.loaded.tokenizer.encode(prefix, add_special_tokens=False)
-        suffix_ids = self.loaded.tokenizer.encode(suffix, add_special_tokens=False)
-        room = budget - len(prefix_ids) - len(suffix_ids)
-        scores = None
-        if index.n_tokens > min(room, options.whole):  # else layout() reads the document whole
-            query = None if index.query is not None or options.scorer == "bm25" else \
-                self.question_queries(question, index.layers)
-            scores = score_chunks(index, question, options.scorer, decode, query)
-        ids, passages = layout(index, scores, options, prefix_ids, suffix_ids, self.tokens.encode(SEPARATOR),
-                               budget, self.config.window)
-        for p in passages:
-            p.text = decode(index.ids[p.start:p.end].tolist())
-            p.place = index.place_at(p.start)
-        return ids, passages
 
     def answer_from(self, ids: list[int], max_tokens: int, sampling: Sampling, stop: tuple[str, ...],
                     on_text: Callable[[str], None] | None = None) -> str:

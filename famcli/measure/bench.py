@@ -289,8 +289,8 @@ def _engine_cell(loaded, mode: str, ids: torch.Tensor, sizes: dict, adapter: str
     base, _, recall = mode.partition("+")
     loaded, config = prepare(loaded, base, adapter, **sizes)
     session = Session(loaded, config)
-    index = {"": None, "recall": lambda: session.new_index("What is the pass key?"),
-             "index": session.new_index}[recall]
+    index = {"": None, "recall": lambda: session.lookup.new_index("What is the pass key?"),
+             "index": session.lookup.new_index}[recall]
     row = engine_rate(loaded.model, config, ids.to(loaded.device), engine=session.engine,
                       min_seconds=min_seconds, index=index)
     return row | {"mode": mode}
