@@ -14,6 +14,11 @@ Then `famcli summarize --notes --json` runs on the book and the check counts:
   boilerplate notes that speak of the edition rather than the work (licence, Project Gutenberg, contents)
   invented    distinct capitalised names (not sentence starters or common words) in the notes and the summary
               that the book never writes; notes_inventing: the notes that hold one
+  invented_whole  names of two or more words in the notes and the summary that the book never writes as a whole
+              ("Jane Darcy" where it has Jane and Darcy)
+  summary_support  each summary sentence against its part of the book (famcli.documents.support): names absent
+              there, the share of its content words found near its names; supported: no such name and half
+              or more found
   seconds     the whole summarize run; tokens/s of the read; with SUMMARY_CHECK_READ=1 also `ask` on the
               same book (a plain read through the memory), timed the same way, for the cost ratio
 
@@ -34,7 +39,9 @@ from pathlib import Path
 
 from famcli.common.child import famcli_argv
 from famcli.documents.boilerplate import clean_text
+from famcli.documents.names import names as name_runs
 from famcli.documents.registry import open_document
+from famcli.documents.support import Source, plain_titles, support
 
 COMMON = set("""The A An And But Or If In On At Of To For With From By As It He She They We You I His Her Their
 My Your Our This That These Those There Then When What Who Why How Where Mr Mrs Miss Sir Lady Lord Chapter
@@ -95,6 +102,29 @@ def _sentences_as_written(text: str) -> list[str]:
     return [s.strip() for s in re.split(ends, text + " ") if len(s.split()) > 3]
 
 
+def invented_whole(text: str, book: str) -> set[str]:
+    """Names of two or more words (famcli.documents.names runs, titles written either way) that the book never
+    writes as a whole: "Jane Darcy" where the book has Jane and Darcy but nobody of that name."""
+    plain = " ".join(plain_titles(book).split())  # a name may run across a line break
+    return {n for n in name_runs(text) if " " in n and not _uses(plain, plain_titles(n))}
+
+
+def parts_support(parts: list[dict], text: str, tokens: int) -> list[dict]:
+    """Each summary sentence checked against its part of the book (the part's token range as a share of the
+    text, 2% either side): its names absent there and the share of its content words found near its names
+    (famcli.documents.support)."""
+    out = []
+    for part in parts or []:
+        a, b = part["tokens"]
+        chunk = text[max(0, int((a / tokens - 0.02) * len(text))):int((b / tokens + 0.02) * len(text))]
+        source = Source(chunk)
+        for sentence in _sentences_as_written(part["summary"]):
+            s = support(sentence, source)
+            out.append({"sentence": sentence, "share": round(s.share, 3), "invented": s.invented,
+                        "unsupported": [w for w in s.words if w not in s.found]})
+    return out
+
+
 def check(book: Path, checkout: str | None = None) -> dict:
     text = "".join(clean_text(open_document(str(book)).pieces))
     markers, names = names_by_third(text)
@@ -115,6 +145,8 @@ def check(book: Path, checkout: str | None = None) -> dict:
     in_notes, in_summary = _sentences(" ".join(notes)), _sentences(summary)
     said = set().union(*(capitalised(n) for n in notes), capitalised(summary))
     made_up = sorted(set().union(*(invented(n, text) for n in notes), invented(summary, text)))
+    checked = parts_support(result.get("parts"), text, result["tokens_read"])
+    whole_made_up = sorted(set().union(*(invented_whole(n, text) for n in notes), invented_whole(summary, text)))
     return {"book": book.name, "tokens": result["tokens_read"], "seconds": round(seconds, 1), "ask_seconds": read,
             "read_tokens_per_second": result["timings"]["tokens_per_second"],
             "markers": markers, "covered": [any(_uses(summary, m) for m in third) for third in markers],
@@ -127,6 +159,11 @@ def check(book: Path, checkout: str | None = None) -> dict:
             "invented": made_up, "names_said": len(said), "invented_share": round(len(made_up) / max(1, len(said)), 4),
             "summary_sentences_inventing": sum(bool(invented(s, text)) for s in _sentences_as_written(summary)),
             "notes_inventing": sum(bool(invented(n, text)) for n in notes),
+            "invented_whole": whole_made_up,
+            "summary_sentences_checked": len(checked),
+            "summary_sentences_supported": sum(not c["invented"] and c["share"] >= 0.5 for c in checked),
+            "summary_support_mean": round(sum(c["share"] for c in checked) / max(1, len(checked)), 3),
+            "summary_support": checked,
             "summary": summary, "notes_text": notes, "sections": result["sections"], "parts": result.get("parts")}
 
 
@@ -142,5 +179,7 @@ if __name__ == "__main__":
               f"(strict {sum(r['covered_strict'])}/3), "
               f"in notes {sum(r['covered_in_notes'])}/3, named {r['notes_named']}/{r['notes']}, repeated "
               f"{r['repeated']}, from notes {r['from_notes']}/{r['summary_sentences']}, boilerplate {r['boilerplate']}, invented "
-              f"{len(r['invented'])} of {r['names_said']} names in {r['notes_inventing']} notes", file=sys.stderr, flush=True)
+              f"{len(r['invented'])} of {r['names_said']} names in {r['notes_inventing']} notes, whole names invented "
+              f"{len(r['invented_whole'])}, summary sentences supported {r['summary_sentences_supported']}/"
+              f"{r['summary_sentences_checked']} (mean share {r['summary_support_mean']})", file=sys.stderr, flush=True)
     print(json.dumps(results, indent=2, ensure_ascii=False))

@@ -184,6 +184,17 @@ def test_stream_digests_and_ctrl_c_saves_state(tiny, tmp_path):
     assert state.stat().st_size > 0 and "Saved the reading" in err and "Traceback" not in err
 
 
+def test_a_log_digest_shows_its_one_unusual_line(tiny):
+    """A digest is a note on the text since the one before, and for a log also the line least like the others."""
+    routine = [f"10:{i // 60:02d}:{i % 60:02d} INFO worker-{i % 4} done batch {i}" for i in range(120)]
+    log = "\n".join(routine[:70] + ["10:01:10 ERROR storage: disk /dev/sdb1 is full"] + routine[70:]) + "\n"
+    result = famcli("stream", "--model", tiny, "--every", "4000", "--json", input=log)
+    assert result.returncode == 0, result.stderr
+    (digest,) = json.loads(result.stdout)["digests"]
+    assert digest["unusual_line"] == "10:01:10 ERROR storage: disk /dev/sdb1 is full"
+    assert digest["digest"] and digest["from"] in ("model", "sentence")
+
+
 def test_stream_question_at_eof(tiny, tmp_path):
     state = tmp_path / "s.state"
     result = famcli("stream", "--model", tiny, "--question", "What is the password?", "--max-tokens", "3",

@@ -69,3 +69,18 @@ def test_boost_raises_a_token_until_it_is_used_once():
     assert next_token(logits, [3], boosted, None) == 1  # used once: no longer raised
     assert next_token(logits, [], Sampling(boost=((3, 4.0),), no_repeat_ngram=2), None) == 3
     assert next_token(logits, [3, 3], Sampling(boost=((3, 4.0),), no_repeat_ngram=2), None) == 1  # bans still win
+
+
+@pytest.mark.parametrize("vocab,spread", [(300, 1.0), (49152, 1.0), (49152, 6.0), (49152, 0.05)])
+def test_top_p_nucleus_is_the_sorted_rule(vocab, spread):
+    """The nucleus looked up among the most likely tokens first keeps exactly what sorting the whole vocabulary
+    keeps, the flat distributions whose nucleus reaches past them included (spread 0.05)."""
+    from famcli.core.generate import _nucleus
+
+    generator = torch.Generator().manual_seed(vocab)
+    for _ in range(5):
+        probs = (torch.randn(vocab, generator=generator) * spread).softmax(-1)
+        for top_p in (0.5, 0.9, 0.95):
+            sorted_p, order = probs.sort(descending=True)
+            expected = probs.scatter(0, order, sorted_p.masked_fill(sorted_p.cumsum(-1) - sorted_p > top_p, 0.0))
+            assert torch.equal(_nucleus(probs, top_p), expected)

@@ -58,9 +58,10 @@ def test_section_names_put_people_first():
 
 
 def test_a_part_keeps_its_best_candidate(monkeypatch):
-    sections = [Section((0, 100), None, Counter({"Alice": 3, "Mock Turtle": 2}), ["Alice"], "Alice cried by the pool of tears."),
+    told = ["Alice cried by the pool of tears.", "The Gryphon and the Mock Turtle danced the Lobster Quadrille."]
+    sections = [Section((0, 100), None, Counter({"Alice": 3, "Mock Turtle": 2}), ["Alice"], told[0], text=told[0]),
                 Section((100, 200), None, Counter({"Gryphon": 2, "Mock Turtle": 1, "Lobster Quadrille": 1}), ["Gryphon"],
-                        "The Gryphon and the Mock Turtle danced.")]
+                        told[1], text=told[1])]
     texts = {"greedy": "A girl is sad and then some animals dance by the sea for a while.",
              "boosted": "Alice is sad and then some animals dance by the sea for a while.",
              "hinted": "Alice cries, and later the Gryphon and the Mock Turtle dance the Lobster Quadrille for her.",
@@ -78,7 +79,7 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
     assert any("Alice" in i and "Mock Turtle" in i for i in seen)  # the part's names are in the hinted prompt
     texts["hinted"] = texts["sampled"]
     chosen = part_summary(WORD_TOKENS, sections, weights, 50, summary.Sampling())
-    assert chosen.how == "extract" and chosen.text == "Alice cried by the pool of tears. The Gryphon and the Mock Turtle danced."
+    assert chosen.how == "extract" and chosen.text == " ".join(told)
 
 
 def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
@@ -246,6 +247,43 @@ def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
     assert summary._fitting(WORD_TOKENS, notes, weights, words, 50) == notes  # they fit: all of them
 
 
+def test_a_name_made_of_two_the_section_has_is_still_invented():
+    """"Jane Darcy" where the text has Jane and Darcy but nobody of that name; titles either way are one name;
+    a name the document used before the section is not invented."""
+    from famcli.jobs.notes import invented_names
+
+    text = "Jane walked with Mr. Darcy to the house. Darcy spoke of Pemberley, and Jane smiled."
+    assert invented_names("Jane Darcy walked to Pemberley.", text) == ["Jane Darcy"]
+    assert invented_names("She saw Jane and Mr Darcy walk to Pemberley.", text) == []
+    assert invented_names("She saw Elizabeth Bennet.", text, frozenset({"Elizabeth Bennet"})) == []
+
+
+def test_support_finds_the_words_near_the_names():
+    from famcli.documents.support import support
+
+    text = ("Holmes read the letter from the King of Bohemia. Watson lit the lamp. "
+            "Irene Adler sang at the opera that night, and the King watched her.")
+    told = support("Holmes reads the King's letter.", text)
+    assert told.share == 1.0 and not told.invented
+    made_up = support("Holmes marries his wife, Irene Adler, in a church.", text)
+    assert made_up.share < 0.5 and {"marri", "wife", "church"} <= set(made_up.words) - set(made_up.found)
+    assert support("The passage describes a scene of Watson.", text).words == []  # what any summary says: no claim
+    assert support("At night Irene Heath sang.", text).invented == ["Irene Heath"]
+
+
+def test_a_note_that_says_what_its_section_does_not_gives_way_to_the_sections_own_sentence():
+    from famcli.jobs.notes import choose_note, note_weights
+
+    counts = Counter({"Elinor Dashwood": 1, "Barton Park": 1, "Marianne": 1, "Colonel Brandon": 1})
+    section = Section((0, 40), None, counts, ["Elinor Dashwood"], text=SECTION_TEXT,
+                      weights=note_weights(counts, Counter()))
+    told = "Elinor Dashwood and Marianne walk to Barton Park, where Colonel Brandon meets them at the gate."
+    made_up = "Elinor Dashwood is crowned queen of France after a duel with Colonel Brandon at midnight."
+    assert choose_note(section, [made_up, told]) == (told, "model")
+    note, source = choose_note(section, [made_up])
+    assert source == "sentence" and note.startswith("Elinor Dashwood walked to Barton Park")
+
+
 def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
     from famcli.jobs.notes import plain_telling
     from famcli.jobs.summary import told_in_order
@@ -259,6 +297,12 @@ def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
     assert plain_telling("In this passage, Bob.") == "In this passage, Bob."
     told = told_in_order(["Alice falls.", "The Dodo runs.", "Alice wakes."])
     assert told == "Alice falls. Then, the Dodo runs. In the end, Alice wakes."
+    told = told_in_order(["The passage describes Alice's fall down the rabbit hole. The passage also shows a small door.",
+                          "Then the passage focuses on the Caucus-race by the pool.", "The passage is about Margaret.",
+                          "This passage describes a scene of the trial of the Knave."])
+    assert told == ("The story opens with Alice's fall down the rabbit hole. It also tells of a small door. "
+                    "It then turns to the Caucus-race by the pool. Then, the passage is about Margaret. "
+                    "It ends with the trial of the Knave.")
     assert told_in_order(["Alice falls.", "", "Alice wakes."], whole=False) == "Alice falls. Then, Alice wakes."
 
 
@@ -274,3 +318,17 @@ def test_a_notes_source_is_its_carrying_sentences_in_order():
     assert kept.startswith("Mira Kell opened") and "Tobin came out" in kept and "cat slept" not in kept
     assert kept.index("Mira Kell opened") < kept.index("Tobin came out") and len(kept.split()) <= 30
     assert carrying_sentences("Short text here.", weights, 30) == "Short text here."
+
+
+def test_the_most_unusual_line_of_a_log_is_its_one_error():
+    """What a digest of a log shows beside its note, and what a note on text without names falls back to: the
+    line least like the others, whatever the log's format."""
+    from famcli.jobs.notes import lined, telling_line
+
+    routine = [f"{i:05d} INFO worker-{i % 4} processed batch {i} in {i * 7 % 90} ms" for i in range(200)]
+    for at, odd in ((37, "00037 ERROR storage: disk /dev/sdb1 is full, write failed"),
+                    (150, "00150 WARN auth: 17 failed logins for user mbrandt from 10.2.3.4")):
+        lines = routine[:at] + [odd] + routine[at:]
+        assert lined("\n".join(lines)) and telling_line("\n".join(lines)) == odd
+    prose = " ".join(["Elinor walked to the house and spoke with her sister about the rain."] * 30)
+    assert not lined(prose)

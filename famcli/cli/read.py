@@ -138,6 +138,11 @@ def chat(
         lines(conversation, sys.stdin.buffer, _write, as_json)
 
 
+def _show_digest(digest: dict) -> None:
+    _write(f"[{digest['tokens']:,} tokens] {digest['digest']}" +
+           (f"\n  most unusual line: {digest['unusual_line']}" if digest["unusual_line"] else ""))
+
+
 def _write(text: str) -> None:
     typer.echo(printable(text))
     sys.stdout.flush()
@@ -164,7 +169,7 @@ def stream(
     if sys.stdin is None:
         raise UserError("stdin is closed: pipe the text into famcli stream")
     session = open_session(options, recall, ui)
-    shown = None if as_json else lambda d: _write(f"[{d['tokens']:,} tokens] {d['digest']}")
+    shown = None if as_json else _show_digest
     result = stream_input(session, "-", every, max_tokens, question, options.seed, save_state, load_state, shown, ui)
     if as_json:
         emit(True, result, "")

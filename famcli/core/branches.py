@@ -98,19 +98,34 @@ def _decode(engine, state, spans: list[tuple[int, int]], logits: list[torch.Tens
     return outs
 
 
+def _groups(branches: list[int], spans: list[tuple[int, int]], step: int, base: int, span: int, group: int,
+            dtype, device) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """The live rows by prompt: (their places in the step, the buffer slots they see: the prompt's and each row's
+    own tokens so far, the additive bias that shows each row only its own). A row reads a few hundred keys,
+    not the buffer of every prompt side by side: on eight sections' notes, attention fell from a third of the
+    decoding time to a few percent."""
+    by_prompt: dict[tuple[int, int], list[int]] = {}
+    for r, at_n in enumerate(spans):
+        by_prompt.setdefault(at_n, []).append(r)
+    out = []
+    for (at, n), rows in by_prompt.items():
+        own = [torch.arange(base + branches[r] * span, base + branches[r] * span + step + 1) for r in rows]
+        keys = torch.cat([torch.arange(at, at + n), *own]).to(device)
+        visible = torch.zeros(len(rows), len(keys), dtype=torch.bool, device=device)
+        visible[:, :n] = True
+        for i in range(len(rows)):
+            visible[i, n + i * (step + 1): n + (i + 1) * (step + 1)] = True
+        out.append((torch.tensor(rows, device=device), keys, bias_of(visible, group, dtype)))
+    return out
+
+
 def _step(engine, state, tokens: list[int], spans: list[tuple[int, int]], branches: list[int], step: int,
           base: int, span: int) -> torch.Tensor:
     """Read one token per live branch: branch j's token follows its prompt (positions go on from the prompt's
     length) and its keys sit at base + j * span + step. Returns the (len(branches), V) logits."""
     device = engine.param.device
     slots = torch.tensor([base + j * span + step for j in branches], device=device)
-    width = base + (max(branches) + 1) * span
-    visible = torch.zeros(len(branches), width, dtype=torch.bool, device=device)
-    for r, (j, (at, n)) in enumerate(zip(branches, spans)):
-        visible[r, at:at + n] = True
-        visible[r, base + j * span: base + j * span + step + 1] = True
-    # a tree mask, which no backend's block rule expresses: the CPU path's grouped attention takes any bias
-    bias = bias_of(visible, engine.n_heads // engine.n_kv, engine.param.dtype)
+    groups = _groups(branches, spans, step, base, span, engine.n_heads // engine.n_kv, engine.param.dtype, device)
     lengths = sorted({n for _, n in spans})
     tables = {n: engine.rotary.tables(n + step, 1) for n in lengths}
     cos = torch.cat([tables[n][0] for _, n in spans])
@@ -122,6 +137,9 @@ def _step(engine, state, tokens: list[int], spans: list[tuple[int, int]], branch
             q, k = rotate(q, cos, sin), rotate(k, cos, sin)
             state.k[l][:, slots] = k
             state.v[l][:, slots] = v
-            attn = grouped_attention(q, state.k[l][:, :width], state.v[l][:, :width], bias, engine.scale)
+            attn = torch.empty_like(q)
+            for rows, keys, bias in groups:
+                attn[:, rows] = grouped_attention(q[:, rows], state.k[l][:, keys], state.v[l][:, keys], bias,
+                                                  engine.scale)
             x = engine.finish(layer, x, attn)
         return engine.model.lm_head(engine.model.model.norm(x)).float()

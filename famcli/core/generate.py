@@ -68,10 +68,23 @@ def pick(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | 
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = logits.softmax(-1)
     if sampling.top_p < 1:
-        sorted_p, order = probs.sort(descending=True)
-        drop = sorted_p.cumsum(-1) - sorted_p > sampling.top_p
-        probs = probs.scatter(0, order, sorted_p.masked_fill(drop, 0.0))
+        probs = _nucleus(probs, sampling.top_p)
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+NUCLEUS_FIRST = 256  # most likely tokens looked at first for top-p: a sort of the whole vocabulary only when
+                     # they hold less than top_p (a full sort of 49k logits was 6% of a summary's time)
+
+
+def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """probs with every token outside the top-p nucleus set to 0: a token is kept while the tokens more likely
+    than it hold at most top_p."""
+    k = min(NUCLEUS_FIRST, probs.numel())
+    sorted_p, order = torch.topk(probs, k)
+    if k < probs.numel() and float(sorted_p.sum()) <= top_p:
+        sorted_p, order = probs.sort(descending=True)
+    drop = sorted_p.cumsum(-1) - sorted_p > top_p
+    return torch.zeros_like(probs).scatter_(0, order, sorted_p.masked_fill(drop, 0.0))
 
 
 def stream_tokens(engine: Engine, state: State, prompt_ids, max_new_tokens: int,

@@ -22,9 +22,11 @@ from famcli.jobs.lookup import Reading
 from famcli.jobs.notes import (
     NOTE_BATCH,
     Section,
+    lined,
     note_weights,
     section_names,
     section_size,
+    telling_line,
     text_place,
     write_notes,
 )
@@ -42,7 +44,7 @@ from famcli.jobs.reading import (
     saving_on_stop,
 )
 from famcli.jobs.report import Reporter, Silent
-from famcli.jobs.session import Session, note_on
+from famcli.jobs.session import Session
 from famcli.jobs.summary import (
     extract_parts,
     summarize_notes,
@@ -86,7 +88,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         if place is None:  # plain text: its own chapter headings, where it has them
             place, chapter = text_place(text, chapter)
         section = Section((done, done + len(ids)), place, counts, hint, text=text,
-                          weights=note_weights(counts, seen))
+                          weights=note_weights(counts, seen), known=frozenset(seen))
         seen.update(counts)
         done += len(ids)
         kept = earlier.note_for(len(written) + len(pending), section.tokens) if earlier is not None else None
@@ -293,16 +295,27 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
                  question: str | None = None, seed: int = 0, save_state: Path | None = None,
                  load_state: Path | None = None, on_digest: Callable[[dict], None] | None = None,
                  reporter: Reporter = Silent()) -> dict:
-    """Read stdin as it arrives with a digest every `every` tokens; answer `question` at the end of input."""
+    """Read stdin as it arrives with a digest every `every` tokens; answer `question` at the end of input. A
+    digest is a summary's note on the text read since the one before (the sentences that carry it, drafts that
+    name nothing the text lacks and say what it says, else its own best sentence: famcli.jobs.notes)."""
     t_start = time.perf_counter()
     state = load_reading(session, load_state, "<stdin>") if load_state else session.engine.new_state()
     index = state.recall
     if session.recall is not None and (question or save_state):  # the index grows only when something uses it
         index = index or session.lookup.new_index(None if save_state else question)
     digests: list[dict] = []
+    seen: Counter = Counter()
 
-    def digest(st):
-        digests.append({"tokens": st.n_tokens, "digest": note_on(session, st, max_tokens)})
+    def digest(st, ids: list[int]) -> None:  # a summary's note on the text since the last digest (famcli.jobs.notes)
+        text = session.loaded.tokenizer.decode(ids)
+        counts, hint = section_names(text)
+        section = Section((st.n_tokens - len(ids), st.n_tokens), None, counts, hint, text=text,
+                          weights=note_weights(counts, seen), known=frozenset(seen))
+        seen.update(counts)
+        write_notes(session, [section], seed)
+        unusual = telling_line(text) if lined(text) else None
+        digests.append({"tokens": st.n_tokens, "digest": section.note, "from": section.source, "names": hint,
+                        "unusual_line": None if unusual == section.note else unusual})
         if on_digest:
             on_digest(digests[-1])
 

@@ -20,6 +20,7 @@ from famcli.core.generate import Sampling
 from famcli.documents.boilerplate import headings
 from famcli.documents.names import ABBREVIATIONS, names, people, salient, uses_name
 from famcli.documents.sentences import split_sentences
+from famcli.documents.support import Source, plain_titles, support
 from famcli.jobs.extract import carrying_sentences
 from famcli.jobs.prompts import NO_REPEAT, chat_turn
 
@@ -44,6 +45,7 @@ class Section:
     text: str = field(default="", repr=False)  # the section's text (not kept in --json: its range is)
     weights: dict[str, float] = field(default_factory=dict, repr=False)  # note_weights: how particular each name is
     extract: str = field(default="", repr=False)  # the sentences the note was written from (famcli.jobs.extract)
+    known: frozenset = field(default=frozenset(), repr=False)  # the names the document used before this section
 
     def to_dict(self) -> dict:
         return {"tokens": list(self.tokens), "place": self.place, "names": self.hint, "note": self.note,
@@ -128,32 +130,38 @@ def note_samplings(session: Session, section: Section, seed: int) -> list[Sampli
             dataclasses.replace(sampled, boost=tuple((t, BOOSTS[1]) for t in first))]
 
 
+SUPPORTED = 0.6  # share of a draft's content words found near its names in the section (famcli.documents.support)
+
+
 def choose_note(section: Section, tries: list[str]) -> tuple[str, str]:
-    """The kept draft and where it comes from ("model", or "sentence" when every draft invents a name)."""
+    """The kept draft and where it comes from ("model", or "sentence" when every draft invents a name or says
+    little its section says)."""
     text, weights = section.text, section.weights
     words = {w for n in section.names for w in n.split()}
+    source = Source(text)
 
-    def rank(t: str) -> tuple[bool, bool, float]:  # no name the section lacks; a whole sentence naming its
-        fails = _fails(t, text, section)             # people; then the score
-        return (not invented_names(t, text), finished(t) and not fails,
-                score(t, weights, words, echo=NOTE_ECHO) - 5 * fails)
+    def rank(t: str) -> tuple[bool, bool, bool, float]:  # no name the section lacks; most of its words the
+        fails = _fails(t, text, section)                 # section's; a whole sentence naming its people; the score
+        return (not invented_names(t, source, section.known), support(t, source).share >= SUPPORTED,
+                finished(t) and not fails, score(t, weights, words, echo=NOTE_ECHO) - 5 * fails)
 
     best = max([plain_telling(t) for t in tries], key=rank)
-    if invented_names(best, text):  # every draft names someone the section never mentions: its own words instead
-        return central_sentence(text, weights) or best, "sentence"
+    own = None if all(rank(best)[:2]) else central_sentence(text, weights) or telling_line(text)
+    if own is not None:  # every draft invents someone or says what the section does not: its own words instead
+        return own, "sentence"
     return best, "model"
 
 
 # "The passage describes a scene where Alice meets the Dodo": what the 135M model says of nearly every section.
 # Before a clause the opener says nothing; the clause is the note ("Alice meets the Dodo").
-_OPENER = re.compile(r"^(?:in one sentence,\s*)?"
+_OPENER = re.compile(r"^(?:in one sentence[,:]\s*)?"
                      r"(?:(?:in|throughout) (?:this|the) (?:passage|text|section|story|excerpt),\s*"
                      r"(?:(?:what happens is that|we see that|we learn that)\s+)?"
                      r"|(?:the|this) (?:passage|text|section|excerpt|story) (?:describes|depicts|presents|shows|"
                      r"portrays|is about|tells of|recounts) (?:a |the )?"
                      r"(?:scene|moment|situation|story|episode|event)s? "
                      r"(?:where|in which|when)\s+"
-                     r"|in one sentence,\s*)", re.I)
+                     r"|in one sentence[,:]\s*)", re.I)
 
 
 def plain_telling(note: str) -> str:
@@ -168,24 +176,54 @@ def plain_telling(note: str) -> str:
     return rest[0].upper() + rest[1:]
 
 
-def invented_names(note: str, text: str) -> list[str]:
-    """The names in a note (capitalised words after a sentence's first) that the text never uses: "Lord
-    Curzon" in a note on a section that has no Curzon."""
-    return [n for n in names(note) if any(len(w) > 2 and not uses_name(text, w) for w in n.split())]
+def invented_names(note: str, text: str | Source, known: frozenset = frozenset()) -> list[str]:
+    """The names in a note (capitalised runs after a sentence's first) that the text never uses as a whole, and
+    that are not among the names the document used before (`known`): "Lord Curzon" in a note on a section
+    that has no Curzon, and "Jane Darcy" on one that has Jane and Darcy but nobody of that name."""
+    source = text if isinstance(text, Source) else Source(text)
+    return [n for n in names(note) if not source.has_name(n) and n not in known and plain_titles(n) not in known]
 
 
 def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, longest: int = 45) -> str | None:
-    """The sentence of a section that uses most of its particular names (by weight), of a readable length: what
-    a note falls back to when the model's would invent someone."""
+    """The sentence of a section that uses most of its particular names (by weight), of a readable length, told
+    rather than spoken: what a note falls back to when the model's would invent someone. Dialogue, the first
+    person and a fragment (a sentence the splitter began mid-way, in lower case) count half each: "Henry
+    Clerval was the son of a merchant of Geneva" before "“I thank you, Walton,” he said"."""
     best, best_score = None, 0.0
     for _, sentence in split_sentences(text):
         n = len(sentence.split())
         if not shortest <= n <= longest:
             continue
         value = sum(w for name, w in weights.items() if uses_name(sentence, name))
+        value *= 0.5 ** (bool(_SPOKEN.search(sentence)) + bool(_FIRST_PERSON.search(sentence)) +
+                         (not sentence[:1].isupper()))
         if value > best_score:
             best, best_score = sentence, value
     return best
+
+
+_SPOKEN = re.compile(r"[\"“”]")
+_FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|we|us|our)\b")
+
+
+def telling_line(text: str, shortest: int = 4) -> str | None:
+    """The line of a text that is least like its other lines (the highest mean rarity of its words among the
+    lines, each word counted once a line): in a log, the one error among a thousand routine lines; what a note
+    falls back to when the text has no sentence that names anyone."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if len(line.split()) >= shortest]
+    if len(lines) < 2:
+        return lines[0] if lines else None
+    words = [set(re.findall(r"[a-z]{2,}", line.lower())) for line in lines]
+    holding = Counter(w for ws in words for w in ws)
+    rarity = [sum(math.log(len(lines) / holding[w]) for w in ws) / max(1, len(ws)) for ws in words]
+    return lines[max(range(len(lines)), key=rarity.__getitem__)]
+
+
+def lined(text: str, least: int = 20, longest: int = 25) -> bool:
+    """Whether a text is made of lines rather than paragraphs (a log, a table): `least` lines or more, the
+    middle one under `longest` words."""
+    lengths = sorted(len(line.split()) for line in text.splitlines() if line.strip())
+    return len(lengths) >= least and lengths[len(lengths) // 2] < longest
 
 
 def boost_names(session: Session, weights: dict[str, float], counts: Counter, limit: int = BOOSTED_NAMES) -> list[int]:

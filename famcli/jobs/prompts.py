@@ -17,7 +17,6 @@ def question_header(question: str) -> str:
     return f"Read the following document and answer this question about it: {question}\n\n"
 
 
-NOTE_INSTRUCTION = "Summarize the text above in one sentence."
 NO_REPEAT = 3  # notes and summaries of a 135M model loop without it
 
 

@@ -17,7 +17,7 @@ from famcli.core.engine import Engine, State, build_engine, untrained_memory
 from famcli.core.generate import Sampling, stream_tokens
 from famcli.jobs.answer import AnswerOptions, finished_paragraph, repeated_line
 from famcli.jobs.lookup import Lookup, Reading
-from famcli.jobs.prompts import NO_REPEAT, NOTE_INSTRUCTION, chat_turn, question_header
+from famcli.jobs.prompts import chat_turn, question_header
 from famcli.models.tokens import Tokens
 from famcli.recall.index import RecallConfig
 from famcli.recall.search import RecallOptions
@@ -65,19 +65,21 @@ class Session:
                 progress(len(piece))
 
     def read_text(self, state: State, pieces: Iterable[str], progress: Progress | None = None,
-                  every: int | None = None, on_section: Callable[[State], None] | None = None) -> Reading:
-        """Stream text pieces through the memory; call on_section every `every` tokens."""
-        reading, t0, next_mark = Reading(), time.perf_counter(), every
+                  every: int | None = None, on_section: Callable[[State, list[int]], None] | None = None) -> Reading:
+        """Stream text pieces through the memory; every `every` tokens call on_section with the state and the ids
+        read since the last call."""
+        reading, t0, next_mark, since = Reading(), time.perf_counter(), every, []
         for ids in self.tokens.stream(pieces):
             for start in range(0, len(ids), self.config.block_size):
                 piece = ids[start:start + self.config.block_size]
                 if next_mark is not None and reading.tokens + len(piece) >= next_mark:
                     cut = next_mark - reading.tokens
                     self._feed_counted(state, piece[:cut], reading, progress)
-                    on_section(state)
-                    next_mark += every
-                    piece = piece[cut:]
+                    on_section(state, since + piece[:cut])
+                    next_mark, since, piece = next_mark + every, [], piece[cut:]
                 self._feed_counted(state, piece, reading, progress)
+                if next_mark is not None:
+                    since.extend(piece)
         reading.seconds = time.perf_counter() - t0
         return reading
 
@@ -220,9 +222,3 @@ def _ready(text: str, stop: tuple[str, ...]) -> str:
                 text = text[:-n]
                 break
     return text.rstrip().removesuffix("\ufffd")
-
-
-def note_on(session: Session, state: State, max_tokens: int = 40) -> str:
-    """A one-sentence note about what the memory holds now, on a copy of the state."""
-    return session.complete(state.clone(), chat_turn(session, NOTE_INSTRUCTION), max_tokens,
-                            Sampling(no_repeat_ngram=NO_REPEAT), stop=("\n\n",))

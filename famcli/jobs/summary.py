@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,14 +29,17 @@ from typing import TYPE_CHECKING
 from famcli.common.choices import SummaryLength
 from famcli.core.generate import Sampling
 from famcli.documents.names import uses_name
+from famcli.documents.support import Source, support
 from famcli.jobs.notes import (
     BOOSTS,
     HINT_NAMES,
+    SUPPORTED,
     Section,
     boost_names,
     cut_sentences,
     decode_sentences,
     finished,
+    invented_names,
     plain_telling,
     score,
 )
@@ -105,6 +109,8 @@ class PartPlan:
     weights: dict[str, float]
     source_words: set[str]
     requests: list[tuple[str, list[tuple[str, Sampling]]]]  # (instruction, [(how, sampling)])
+    source: Source | None = None  # the part's text, what its summary is checked against
+    known: frozenset = frozenset()  # the names the document used before the part
 
 
 def part_plan(session: Session, sections: list[Section], weights: dict[str, float], max_tokens: int,
@@ -115,6 +121,7 @@ def part_plan(session: Session, sections: list[Section], weights: dict[str, floa
     source_words = {w for s in sections for n in s.names for w in n.split()}
     if not notes:
         return PartPlan([], weights, source_words, [])
+    source, known = Source("\n".join(s.text for s in sections)), sections[0].known
     notes = _fitting(session, notes, weights, source_words, max_tokens)
     top = sorted(weights, key=weights.get, reverse=True)[:HINT_NAMES]
     sampling = dataclasses.replace(sampling, no_repeat_ngram=sampling.no_repeat_ngram or NO_REPEAT)
@@ -126,7 +133,7 @@ def part_plan(session: Session, sections: list[Section], weights: dict[str, floa
         (REDUCE_NOTES, [("greedy", sampling)] + boosted),
         (hinted, [("hinted", sampling)] + [
             ("sampled", dataclasses.replace(PART_SAMPLING, seed=(sampling.seed or 0) + k + 1))
-            for k in range(SAMPLED)])])
+            for k in range(SAMPLED)])], source, known)
 
 
 def summarize_planned(session: Session, plans: list[PartPlan], max_tokens: int) -> list[Candidate]:
@@ -143,11 +150,20 @@ def summarize_planned(session: Session, plans: list[PartPlan], max_tokens: int) 
         candidates.append(Candidate(_extract(plan.notes, plan.weights, plan.source_words), "extract"))
         for c in candidates:
             c.score = score(c.text, plan.weights, plan.source_words, echo=PART_ECHO)
-        chosen.append(max(candidates, key=lambda c: (finished(c.text), c.score)))
+        chosen.append(max(candidates, key=lambda c: _rank(c, plan)))
     return chosen
 
 
 PART_ECHO = ("notes on consecutive parts", "these notes", "summarize")
+
+
+def _rank(c: Candidate, plan: PartPlan) -> tuple[bool, bool, bool, float]:
+    """A part's candidates: one that names nobody the part's text lacks first, then one whose words are mostly
+    the text's near its names, then one that finishes its sentences, then the score (famcli.documents.support)."""
+    if plan.source is None:
+        return True, True, finished(c.text), c.score
+    return (not invented_names(c.text, plan.source, plan.known), support(c.text, plan.source).share >= SUPPORTED,
+            finished(c.text), c.score)
 
 
 def _fitting(session: Session, notes: list[str], weights: dict[str, float], source_words: set[str],
@@ -213,17 +229,61 @@ _FUNCTION_WORDS = {"The", "A", "An", "This", "That", "These", "Those", "In", "On
                    "His", "Her", "Their", "One", "After", "When", "As", "There"}
 
 
+# "The passage describes Elizabeth's visit to Rosings": what the 135M model writes of nearly every part. The words
+# after the verb are what the part tells; the opener says only that it is a text. Told in order, the story
+# "opens with", "then turns to" and "ends with" them instead.
+_ABOUT_TEXT = re.compile(
+    r"^(?:the|this) (?:passage|text|section|excerpt|story|chapter)(?: (?:also|then|further|now|mainly|primarily))? "
+    r"(?:describes|depicts|explores|focuses on|is about|introduces|presents|highlights|touches on|concludes|"
+    r"reveals|sets the stage for|conveys|portrays|is a continuation of|continues|tells of|recounts|shows|"
+    r"cent(?:er|re)s on|discusses|deals with|is an? (?:\w+ )?(?:account|description|depiction|story|tale) of)\s+"
+    r"(?:(?:a|the) scenes? (?:of|from|involving)\s+)?(?P<rest>.+)$", re.I | re.S)
+
+
 def told_in_order(texts: list[str], whole: bool = True) -> str:
-    """The parts' summaries as one text: the second and later told with "Then," and, when the whole document was
-    read (`whole`), the last with "In the end," (a name keeps its capital; "The" after a comma does not)."""
+    """The parts' summaries as one text, in order. A sentence that only says a passage is about something
+    tells it instead: the first "The story opens with ...", a later part's first "It then turns to ..." (the
+    last part's, when the whole document was read, "It ends with ..."), any other "It also tells of ...". A
+    part whose first sentence tells its events itself begins "Then," or "In the end," (a name keeps its
+    capital; "The" after a comma does not)."""
     texts = [t for t in texts if t]
     out = []
     for i, text in enumerate(texts):
-        lead = "" if i == 0 else "In the end, " if whole and i == len(texts) - 1 and len(texts) > 2 else "Then, "
-        if lead and text.split()[0] in _FUNCTION_WORDS:
-            text = text[0].lower() + text[1:]
-        out.append(lead + text if lead else text)
+        last = whole and i == len(texts) - 1 and len(texts) > 2
+        for k, sentence in enumerate(_sentences(text)):
+            sentence = _unlinked(sentence)
+            about = _ABOUT_TEXT.match(sentence)
+            if about and len(about["rest"].split()) >= 3:
+                lead = "It also tells of" if k else "The story opens with" if i == 0 else \
+                    "It ends with" if last else "It then turns to"
+                out.append(f"{lead} {_lower_first(about['rest'])}")
+            elif k == 0 and i > 0:
+                out.append(("In the end, " if last else "Then, ") + _lower_first(sentence))
+            else:
+                out.append(sentence)
     return " ".join(out)
+
+
+def _sentences(text: str) -> list[str]:
+    out, rest = [], text.strip()
+    while rest:
+        first = cut_sentences(rest + " ", 1) or rest
+        out.append(first)
+        rest = rest[len(first):].strip()
+    return out
+
+
+_LINK = re.compile(r"^(?:then|next|later|finally|in the end|meanwhile),?\s+(?=\w)", re.I)
+
+
+def _unlinked(sentence: str) -> str:
+    """A sentence without the link word it opens with ("Then the passage ..."): the order supplies its own."""
+    rest = _LINK.sub("", sentence)
+    return rest[0].upper() + rest[1:] if rest != sentence else sentence
+
+
+def _lower_first(text: str) -> str:
+    return text[0].lower() + text[1:] if text.split()[0] in _FUNCTION_WORDS else text
 
 
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
