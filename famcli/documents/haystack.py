@@ -8,30 +8,16 @@ their fact, so a lexical scorer cannot simply match the sentence.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TEMPLATES = (  # (fact, question, answer key)
-    ("The combination of the old safe in the cellar is {n}.", "Which number opens the safe in the cellar?", "n"),
-    ("{person} keeps a grey parrot called {pet}.", "What is the name of {person}'s parrot?", "pet"),
-    ("The lighthouse keeper, {person}, moved to {city} last winter.",
-     "Where did the lighthouse keeper go to live?", "city"),
-    ("The harbour master counted {n} crates of tea on the pier.", "How many crates of tea were on the pier?", "n"),
-    ("The stolen painting was hidden in a barn near {city}.", "Near which town was the stolen painting kept?",
-     "city"),
-    ("The doctor who treated the sailors was named {person}.", "Who was the doctor that looked after the sailors?",
-     "person"),
-    ("{person}'s favourite colour was {color}.", "Which colour did {person} like best?", "color"),
-    ("The telegram from {city} was signed by {person}.", "Who signed the telegram from {city}?", "person"),
-)
-PEOPLE = ("Orla Quennell", "Bastien Okoro", "Wilhelmina Strand", "Teodor Vasquez", "Imogen Thackery",
-          "Casimir Lund", "Ottilie Marchetti", "Ezra Kowalczyk", "Saoirse Delacroix", "Lorcan Abernathy")
-PETS = ("Biscuit", "Pericles", "Marmalade", "Zephyr", "Tamarind", "Captain Fig", "Juniper", "Nutmeg")
-CITIES = ("Vilnius", "Antofagasta", "Trondheim", "Zanzibar", "Ljubljana", "Timbuktu", "Hobart", "Galway",
-          "Samarkand", "Valletta")
-COLORS = ("turquoise", "crimson", "saffron", "lavender", "emerald", "ochre")
+_TABLES = json.loads(Path(__file__).with_name("haystack.json").read_text(encoding="utf-8"))
+TEMPLATES = tuple(tuple(t) for t in _TABLES["templates"])  # (fact, question, answer key)
+PEOPLE, PETS = tuple(_TABLES["people"]), tuple(_TABLES["pets"])
+CITIES, COLORS = tuple(_TABLES["cities"]), tuple(_TABLES["colors"])
 
 
 @dataclass

@@ -11,38 +11,16 @@ filler ("The grass is green. ..."), which `famcli passkey` evaluates with.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
-HEADERS = (
-    "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
-    "I will quiz you about the important information there.\n\n",
-    "Read the text below and remember the important facts in it.\n\n",
-    "",
-)
-FACTS = (  # (needle, question, answer); {n} a number, {name} a person, {place} a place
-    ("The pass key is {n}. Remember it. {n} is the pass key. ", "What is the pass key? The pass key is", " {n}."),
-    ("The secret number is {n}. ", "What is the secret number? The secret number is", " {n}."),
-    ("The door code for the archive is {n}. ", "What is the door code for the archive? The door code is",
-     " {n}."),
-    ("The captain of the ship is named {name}. ", "What is the name of the captain? The captain is named",
-     " {name}."),
-    ("{name} was born in {place}. ", "Where was {name} born? {name} was born in", " {place}."),
-    ("The treasure is buried in {place}. ", "Where is the treasure buried? The treasure is buried in",
-     " {place}."),
-)
-NAMES = ("Alice Moreau", "Tomas Berg", "Nadia Okafor", "Henry Walsh", "Priya Raman", "Lucas Ferreira",
-         "Mei Tanaka", "Oscar Lindqvist", "Fatima Haddad", "Daniel Novak", "Elena Petrova", "Samuel Grant",
-         "Ingrid Holm", "Rafael Cortez", "Yusuf Demir", "Clara Vogel", "Arjun Mehta", "Sofia Russo")
-PLACES = ("Lisbon", "Oslo", "Nairobi", "Kyoto", "Valparaiso", "Tbilisi", "Dublin", "Marrakesh", "Reykjavik",
-          "Krakow", "Hanoi", "Quebec", "Bergen", "Seville", "Tallinn", "Cusco", "Adelaide", "Porto")
-_ADJ = ("old", "quiet", "narrow", "bright", "wooden", "distant", "cold", "busy", "small", "heavy", "green",
-        "empty", "broken", "warm", "tall", "dark")
-_NOUN = ("mill", "river", "lamp", "bridge", "market", "garden", "tower", "road", "window", "boat", "clock",
-         "village", "forest", "letter", "kitchen", "harbour")
-_VERB = ("stands near", "looks over", "leans against", "waits beside", "faces", "hides behind", "follows",
-         "shelters")
+_TABLES = json.loads(Path(__file__).with_name("facts.json").read_text(encoding="utf-8"))
+HEADERS = tuple(_TABLES["headers"])
+FACTS = tuple(tuple(f) for f in _TABLES["facts"])  # (needle, question, answer); {n} a number, {name}, {place}
+NAMES, PLACES = tuple(_TABLES["names"]), tuple(_TABLES["places"])
+_ADJ, _NOUN, _VERB = tuple(_TABLES["adjectives"]), tuple(_TABLES["nouns"]), tuple(_TABLES["verbs"])
 COPY_MARK = "\n[repeat random segment]:"
 COPY_LEN = 256
 
