@@ -38,10 +38,13 @@ from famcli.models.loading import load_model
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FACTS = (  # (fact, question ending in the words the answer follows, answer), {k} a 5-digit key, {name} a person
-    ("The pass key is {k}. Remember it. {k} is the pass key. ", "\n\nWhat is the pass key? The pass key is", "{k}"),
-    ("The code of the blue locker is {k}. ", "\n\nWhat is the code of the blue locker? The code is", "{k}"),
-    ("The night porter of the hotel was called {name}. ",
-     "\n\nWhat was the night porter of the hotel called? He was called", "{name}"),
+    ("The pass key is {k}. Remember it. {k} is the pass key. ",
+     "\n\nQuestion: What is the pass key?\nAnswer: The pass key is", "{k}"),
+    ("The code of the blue locker is {k}. Remember it. The blue locker's code is {k}. ",
+     "\n\nQuestion: What is the code of the blue locker?\nAnswer: The code of the blue locker is", "{k}"),
+    ("The night porter of the hotel was called {name}. Remember it. The night porter was {name}. ",
+     "\n\nQuestion: What was the night porter of the hotel called?\nAnswer: The night porter was called",
+     "{name}"),
 )
 NAMES = ("Osric Vellani", "Tamsin Quarrie", "Bertil Hanrahan", "Ines Okonkwo", "Corentin Mabry", "Yusra Delahunt")
 HEADER = "Read the text and remember the facts in it.\n\n"
