@@ -286,11 +286,14 @@ def test_reading_peak_sees_memory_taken_while_reading():
     assert busy.peak > quiet.peak + 200
 
 
-def test_bench_reads_short_documents_again_and_takes_the_median():
+def test_bench_reads_short_documents_again_and_takes_the_median(monkeypatch):
+    import itertools
+
     import torch
     from conftest import tiny_model
 
     from famcli.core.config import MemoryConfig
+    from famcli.measure import bench
     from famcli.measure.bench import _passes, engine_rate
 
     times = iter([3.0, 1.0, 2.0, 9.0])
@@ -298,8 +301,10 @@ def test_bench_reads_short_documents_again_and_takes_the_median():
     assert row["passes"] == 3 and row["seconds"] == 2.0 and row["tokens_per_second"] == 50.0
     model = tiny_model("llama")
     ids = torch.randint(0, 256, (300,))
-    row = engine_rate(model, MemoryConfig(mode="fam", block_size=64, fam_length=4), ids, min_seconds=0.3)
-    assert row["passes"] > 1 and row["tokens"] == 300 and row["state_bytes"] > 0
+    clock = itertools.count(step=0.1)  # each pass reads 0.1 s on this clock, however loaded the machine is
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    row = engine_rate(model, MemoryConfig(mode="fam", block_size=64, fam_length=4), ids, min_seconds=0.25)
+    assert row["passes"] == 3 and row["tokens"] == 300 and row["state_bytes"] > 0
 
 
 LONG = "".join(f"Entry {i}: the weather in the valley was mild and the river ran slow.\n" for i in range(300))
