@@ -95,11 +95,15 @@ class Keep(Memory):
 
     def commit(self, state, new) -> None:
         """The block is complete: keep the best N of the rows held and the block's tokens, in document order."""
-        N, B = self.n_rows, self.config.block_size
+        B = self.config.block_size
         start = state.n_tokens // B * B  # the engine counts the block's last chunk after this
         held = state.mem["kept_pos"]
         cand_pos = torch.cat([held[held >= 0], torch.arange(start, start + B)])
-        s = self.score(cand_pos.tolist()).float()
+        self.keep_best(state, cand_pos, self.score(cand_pos.tolist()).float())
+
+    def keep_best(self, state, cand_pos: torch.Tensor, s: torch.Tensor) -> None:
+        """Keep the N best of the held rows and the block's raw tokens (candidates in that order), in order."""
+        held, N = state.mem["kept_pos"], self.n_rows
         s = s + 1e6 * (cand_pos < self.SINK).float()  # the attention sinks stay
         order = torch.argsort(s, descending=True, stable=True)[:N]
         keep = order[torch.argsort(cand_pos[order])]
@@ -123,17 +127,23 @@ def filler_ids(session, rng: random.Random, n: int) -> list[int]:
     return ids[:n]
 
 
-def trial(session, rng: random.Random, updates: int, fact: int) -> dict:
+def document(session, rng: random.Random, updates: int, fact: int):
+    """(ids, the needle's token range, question ids, answer, needle ids): a header, half a block of prose, the
+    fact, then prose until exactly `updates` blocks follow the fact's block."""
     B = session.config.block_size
     key, name = rng.randrange(10000, 99999), rng.choice(NAMES)
     said, asked, answer = (t.format(k=key, name=name) for t in FACTS[fact])
     enc = session.tokens.encode
     head, needle, question = enc(HEADER), enc(" " + said), enc(asked)
     lead = filler_ids(session, rng, B)  # the needle sits inside the first block after some prose
-    cut = B // 2
-    ids = head + lead[:cut] + needle
-    at = (len(head) + cut, len(head) + cut + len(needle))
+    ids = head + lead[:B // 2] + needle
+    at = (len(head) + B // 2, len(head) + B // 2 + len(needle))
     ids += filler_ids(session, rng, (-len(ids)) % B + updates * B)  # the needle's block ends, then k more
+    return ids, at, question, answer, needle
+
+
+def trial(session, rng: random.Random, updates: int, fact: int) -> dict:
+    ids, at, question, answer, _ = document(session, rng, updates, fact)
     Keep.score = staticmethod(lambda pos: torch.tensor([1.0 if at[0] <= p < at[1] else 0.0 for p in pos]))
     state = session.engine.new_state()
     t0 = time.perf_counter()
@@ -146,35 +156,49 @@ def trial(session, rng: random.Random, updates: int, fact: int) -> dict:
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--updates", default="8,64,256")
-    p.add_argument("--trials", type=int, default=4)
-    p.add_argument("--modes", default="keep,sink")
-    p.add_argument("--rows", type=int, default=32)
+def arguments(p: argparse.ArgumentParser, updates: str, trials: int, rows: int) -> argparse.Namespace:
+    p.add_argument("--updates", default=updates)
+    p.add_argument("--trials", type=int, default=trials)
+    p.add_argument("--rows", type=int, default=rows)
     p.add_argument("--block-size", type=int, default=256)
     p.add_argument("--segments", type=int, default=3)
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def run_cells(names: list[str], updates: str, trials: int, seed: int, run, key: str) -> tuple[list, dict]:
+    """run(name, rng, updates, fact) for every name, number of updates and trial (the facts in turn), each result
+    printed on stderr as it comes; returns the results and the table of right answers per name and updates."""
+    results, table = [], {}
+    for name in names:
+        for u in (int(x) for x in updates.split(",")):
+            rng = random.Random(seed + u)
+            for t in range(trials):
+                r = {key: name, **run(name, rng, u, t % len(FACTS))}
+                results.append(r)
+                table.setdefault(name, {}).setdefault(u, []).append(r["right"])
+                print(json.dumps(r), file=sys.stderr, flush=True)
+    return results, {n: {u: f"{sum(v)}/{len(v)}" for u, v in d.items()} for n, d in table.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--modes", default="keep,sink")
+    args = arguments(p, "8,64,256", 4, 32)
     Keep.N = args.rows
     register("keep", Keep)
     loaded = load_model(None, dtype="fp32")
-    results = []
-    for mode in args.modes.split(","):
-        extra = {"sink_tokens": 4} if mode == "sink" else {}
-        config = MemoryConfig(mode=mode, block_size=args.block_size, memory_segments=args.segments, **extra)
-        session = Session(loaded, config, recall=None)
-        for updates in (int(u) for u in args.updates.split(",")):
-            rng = random.Random(updates)
-            for t in range(args.trials):
-                r = {"mode": mode, **trial(session, rng, updates, t % len(FACTS))}
-                results.append(r)
-                print(json.dumps(r), file=sys.stderr, flush=True)
-    table = {}
-    for r in results:
-        table.setdefault(r["mode"], {}).setdefault(r["updates"], []).append(r["right"])
+    sessions = {}
+
+    def run(mode, rng, updates, fact):
+        if mode not in sessions:
+            extra = {"sink_tokens": 4} if mode == "sink" else {}
+            config = MemoryConfig(mode=mode, block_size=args.block_size, memory_segments=args.segments, **extra)
+            sessions[mode] = Session(loaded, config, recall=None)
+        return trial(sessions[mode], rng, updates, fact)
+
+    results, right = run_cells(args.modes.split(","), args.updates, args.trials, 0, run, "mode")
     print(json.dumps({"rows": args.rows, "block_size": args.block_size, "segments": args.segments,
-                      "right": {m: {u: f"{sum(v)}/{len(v)}" for u, v in d.items()} for m, d in table.items()},
-                      "trials": results}, indent=2))
+                      "right": right, "trials": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import re
 import sys
 import time
@@ -40,7 +39,7 @@ import time
 import torch
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from keep_oracle import FACTS, HEADER, NAMES, Keep, filler_ids  # noqa: E402
+from keep_oracle import Keep, arguments, document, run_cells  # noqa: E402
 
 from famcli.core.config import MemoryConfig  # noqa: E402
 from famcli.core.generate import generate  # noqa: E402
@@ -196,36 +195,16 @@ class KeepScored(Keep):
         pass
 
     def _select(self, state, block: int) -> None:
-        N, B = self.n_rows, self.config.block_size
+        B = self.config.block_size
         held = state.mem["kept_pos"]
-        n_held = int((held >= 0).sum())
-        held_pos = held[:n_held].clone()
+        held_pos = held[:int((held >= 0).sum())].clone()
         block_pos = torch.arange(block * B, block * B + B)
-        s = self.scorer.scores(state, held_pos, block_pos)
-        cand_pos = torch.cat([held_pos, block_pos])
-        s = s + 1e6 * (cand_pos < self.SINK).float()
-        order = torch.argsort(s, descending=True, stable=True)[:N]
-        keep = order[torch.argsort(cand_pos[order])]
-        for l in range(self.engine.n_layers):
-            ks = torch.cat([state.mem["kept_k"][l][:, :n_held], state.mem["keep_raw_k"][l]], dim=1)
-            vs = torch.cat([state.v[l][:, :n_held], state.mem["keep_raw_v"][l]], dim=1)
-            state.mem["kept_k"][l][:, :len(keep)] = ks[:, keep]
-            state.v[l][:, :len(keep)] = vs[:, keep]
-        held.fill_(-1)
-        held[:len(keep)] = cand_pos[keep]
-        state.updates += 1
+        self.keep_best(state, torch.cat([held_pos, block_pos]), self.scorer.scores(state, held_pos, block_pos))
 
 
 def trial(session, kind, layers, rng, updates, fact) -> dict:
     engine, B = session.engine, session.config.block_size
-    key, name = rng.randrange(10000, 99999), rng.choice(NAMES)
-    said, asked, answer = (t.format(k=key, name=name) for t in FACTS[fact])
-    enc = session.tokens.encode
-    head, needle, question = enc(HEADER), enc(" " + said), enc(asked)
-    lead = filler_ids(session, rng, B)
-    ids = head + lead[:B // 2] + needle
-    at = (len(head) + B // 2, len(head) + B // 2 + len(needle))
-    ids += filler_ids(session, rng, (-len(ids)) % B + updates * B)
+    ids, at, question, answer, needle = document(session, rng, updates, fact)
     qcap = None
     if kind == "question":
         probe = engine.new_state()
@@ -273,13 +252,8 @@ def trial(session, kind, layers, rng, updates, fact) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--scores", default="question,tova,h2o,surprisal")
-    p.add_argument("--updates", default="8,64")
-    p.add_argument("--trials", type=int, default=6)
-    p.add_argument("--rows", type=int, default=64)
-    p.add_argument("--block-size", type=int, default=256)
-    p.add_argument("--segments", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
+    args = arguments(p, "8,64", 6, 64)
     KeepScored.N = args.rows
     register("keep", KeepScored)
     loaded = load_model(None, dtype="fp32")
@@ -291,21 +265,10 @@ def main() -> None:
     FORMS = [re.sub(r"[^\w]", "", tok.decode([i]).lower()) for i in range(len(tok))]
     L = session.engine.n_layers
     layers = tuple(range(L // 2, L))
-    results = []
-    for kind in args.scores.split(","):
-        for updates in (int(u) for u in args.updates.split(",")):
-            rng = random.Random(1000 * args.seed + updates)
-            for t in range(args.trials):
-                r = trial(session, kind, layers, rng, updates, t % len(FACTS))
-                results.append(r)
-                print(json.dumps(r), file=sys.stderr, flush=True)
-    table = {}
-    for r in results:
-        table.setdefault(r["score"], {}).setdefault(r["updates"], []).append(r["right"])
+    results, right = run_cells(args.scores.split(","), args.updates, args.trials, 1000 * args.seed,
+                               lambda kind, rng, u, fact: trial(session, kind, layers, rng, u, fact), "score")
     print(json.dumps({"rows": args.rows, "block_size": args.block_size, "segments": args.segments,
-                      "layers": list(layers), "span": SPAN,
-                      "right": {s: {u: f"{sum(v)}/{len(v)}" for u, v in d.items()} for s, d in table.items()},
-                      "trials": results}, indent=2))
+                      "layers": list(layers), "span": SPAN, "right": right, "trials": results}, indent=2))
 
 
 if __name__ == "__main__":
