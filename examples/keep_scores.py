@@ -63,7 +63,6 @@ class Scorer:
         self.counts: dict[str, int] = {}
         self.source_raw: dict[int, torch.Tensor] = {}  # question: each token's best neighbour's logits
         self.answer: list[list[int]] = []  # the answer's occurrences in the needle: runs of positions
-        self.state = None
         self.q = {l: [] for l in layers}
         self.k = {l: [] for l in layers}
         self.static: dict[int, float] = {}  # position -> pooled score (oracle, surprisal, question, h2o sums)
@@ -80,22 +79,21 @@ class Scorer:
     def add_tokens(self, ids) -> None:
         self.ids.extend(ids.tolist())
 
+    def sentences(self, start: int, n: int) -> torch.Tensor:
+        """The sentence index of each of n tokens from `start` (a sentence's end belongs to it)."""
+        ends = self.ends[torch.tensor(self.ids[start:start + n])].long()
+        return torch.cumsum(ends, 0) - ends
+
     def span_source(self, v: torch.Tensor, start: int) -> torch.Tensor:
-        """For each token, the token of its sentence within SPAN either side that scores best (its index)."""
-        ends = self.ends[torch.tensor(self.ids[start:start + len(v)])]
-        sent = torch.cumsum(ends.long(), 0) - ends.long()
-        at = torch.arange(len(v))
+        """For each token, the token of its sentence within SPAN either side that scores best (its index): a
+        fact is kept as the words around the one the score points at (the answer follows "the pass key is")."""
+        sent, at = self.sentences(start, len(v)), torch.arange(len(v))
         near = (sent[:, None] == sent[None, :]) & ((at[:, None] - at[None, :]).abs() <= SPAN)
         return torch.where(near, v[None, :], torch.tensor(float("-inf"))).argmax(1)
 
     def span_pool(self, v: torch.Tensor, start: int) -> torch.Tensor:
-        """Each token scores the best of its sentence within SPAN tokens either side: a fact is kept as the
-        words around the one the score points at (the answer of "the pass key is" is the next words)."""
-        ends = self.ends[torch.tensor(self.ids[start:start + len(v)])]
-        sent = torch.cumsum(ends.long(), 0) - ends.long()  # sentence index of each token (its end included)
-        at = torch.arange(len(v))
-        near = (sent[:, None] == sent[None, :]) & ((at[:, None] - at[None, :]).abs() <= SPAN)
-        return torch.where(near, v[None, :], torch.tensor(float("-inf"))).amax(1) + 0.01 * v
+        """Each token scores the best of its sentence within SPAN tokens either side (ties: its own score)."""
+        return v[self.span_source(v, start)] + 0.01 * v
 
     def _rot(self, x, pos):
         cos, sin = self.engine.rotary.tables(0, int(pos.max()) + 1)
@@ -145,7 +143,7 @@ class Scorer:
             src = self.span_source(raw_new, int(block_pos[0]))
             for i, p in enumerate(block_pos.tolist()):
                 self.source_raw[p] = raws[..., int(src[i])]
-            new = raw_new[src] + 0.01 * raw_new
+            new = raw_new[src] + 0.01 * raw_new  # span_pool, keeping where each score came from
             held = z(torch.stack([self.source_raw[int(p)] for p in held_pos], -1)) if n_held else torch.zeros(0)
         elif self.kind == "words":
             new = torch.zeros(c)
@@ -155,8 +153,7 @@ class Scorer:
             n_read = len(self.ids)
             weight = torch.tensor([math.log(1 + n_read / (1 + self.counts[FORMS[i]])) if FORMS[i] in self.words
                                    else 0.0 for i in block_ids])
-            ends = self.ends[torch.tensor(block_ids)].long()
-            sent = torch.cumsum(ends, 0) - ends
+            sent = self.sentences(int(block_pos[0]), c)
             for j in torch.unique(sent[weight > 0]).tolist():  # a sentence scores its distinct question words
                 members = (sent == j).nonzero()[:, 0].tolist()
                 new[members] = sum({FORMS[block_ids[m]]: float(weight[m]) for m in members if weight[m] > 0}.values())
@@ -226,7 +223,6 @@ def trial(session, kind, layers, rng, updates, fact) -> dict:
     KeepScored.scorer = scorer
     state = engine.new_state()
     state.recall = scorer
-    scorer.state = state
     t0 = time.perf_counter()
     prev = None
     for start in range(0, len(ids), B):
