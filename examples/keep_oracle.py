@@ -1,11 +1,11 @@
 """Can the model read back key/value rows kept from far behind the window? The oracle of issue 36, step 1.
 
-A memory `keep` (registered here, not shipped) holds N rows per layer before the ring: the first `--sink`
-tokens of the document (attention sinks, as `sink` keeps them) and, after each block, the best of the rows it
-held and the block's tokens by a score. Kept keys are stored unrotated and rotated afresh at the start of each
-block to sit just before the window, in their document order (as `sink` does for its first tokens). Here the
-score is an oracle: the needle's own tokens score 1, every other token 0, so the needle is always kept and the
-only question is whether the model reads it back from there.
+A memory `keep-oracle` (registered here; the shipped `keep`, famcli/core/memory/keep.py, grew from it) holds N rows
+per layer before the ring: the first `--sink` tokens of the document (attention sinks, as `sink` keeps them) and,
+after each block, the best of the rows it held and the block's tokens by a score. Kept keys are stored unrotated
+and rotated afresh at the start of each block to sit just before the window, in their document order (as `sink`
+does for its first tokens). Here the score is an oracle: the needle's own tokens score 1, every other token 0, so
+the needle is always kept and the only question is whether the model reads it back from there.
 
 Documents: prose from the corpus books as filler (a random stretch per trial), a fact at the start (after a
 short header) and then exactly `k` more blocks of filler before the question, so the memory updates `k` times
@@ -182,10 +182,10 @@ def run_cells(names: list[str], updates: str, trials: int, seed: int, run, key: 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--modes", default="keep,sink")
+    p.add_argument("--modes", default="keep-oracle,sink")
     args = arguments(p, "8,64,256", 4, 32)
     Keep.N = args.rows
-    register("keep", Keep)
+    register("keep-oracle", Keep)
     loaded = load_model(None, dtype="fp32")
     sessions = {}
 

@@ -251,9 +251,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = arguments(p, "8,64", 6, 64)
     KeepScored.N = args.rows
-    register("keep", KeepScored)
+    register("keep-scored", KeepScored)
     loaded = load_model(None, dtype="fp32")
-    config = MemoryConfig(mode="keep", block_size=args.block_size, memory_segments=args.segments)
+    config = MemoryConfig(mode="keep-scored", block_size=args.block_size, memory_segments=args.segments)
     session = Session(loaded, config, recall=None)
     global ENDS, FORMS
     tok = loaded.tokenizer

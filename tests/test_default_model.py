@@ -81,6 +81,16 @@ def test_passkey_end_to_end_within_window():
     assert accuracy["bswa"]["400"] == {"0.2": 1.0, "0.8": 1.0}
 
 
+def test_keep_carries_pass_keys_far_past_the_window_where_sink_loses_them():
+    """8k tokens: the key ~7k or ~800 tokens before the question (26 and 2 blocks back), memories alone."""
+    result = famcli("passkey", "--length", "8k", "--depth", "0.1,0.9", "--trials", "1", "--memory", "keep,sink",
+                    "--no-recall", "--json")
+    assert result.returncode == 0, result.stderr
+    accuracy = json.loads(result.stdout)["accuracy"]
+    assert accuracy["keep"]["8000"] == {"0.1": 1.0, "0.9": 1.0}, result.stdout
+    assert accuracy["sink"]["8000"]["0.1"] == 0.0
+
+
 def test_shipped_memformer_adapter_carries_part_of_a_far_key():
     """The shipped memformer adapter, 1,600+ tokens (6+ blocks) past the window: every answer starts with the
     key's first digit (measured 16 of 16 at 1k-8k; chance is about 1 in 4), where bswa has no number at all."""
@@ -136,5 +146,8 @@ def test_ask_answers_a_fact_in_book_text_10k_tokens_back(tmp_path, dtype):
     payload = json.loads(result.stdout)
     assert payload["tokens_read"] > 12000 and "galway" in payload["answer"].lower(), payload["answer"]
     assert any(2500 < p["start_token"] < 5000 for p in payload["passages"])  # the fact sits ~3.8k tokens in
-    result = famcli("ask", str(doc), "Where was the stolen painting hidden?", "--json", "--no-recall", "--dtype", dtype)
+    asked = ("ask", str(doc), "Where was the stolen painting hidden?", "--json", "--no-recall", "--dtype", dtype)
+    result = famcli(*asked, "--memory", "sink")
     assert "galway" not in json.loads(result.stdout)["answer"].lower()  # the window alone cannot see it
+    payload = json.loads(famcli(*asked).stdout)  # auto: keep, told the question before it reads
+    assert payload["memory"]["mode"] == "keep" and "galway" in payload["answer"].lower(), payload["answer"]

@@ -87,7 +87,8 @@ def toy_registered():
 
 
 def config_for(mode: str, **changes) -> MemoryConfig:
-    return MemoryConfig(mode=mode, **({"block_size": 32, "memory_segments": 2, "fam_length": 4, "sink_tokens": 3}
+    rows = 8 if mode == "keep" else 4  # keep's rows include its sink tokens
+    return MemoryConfig(mode=mode, **({"block_size": 32, "memory_segments": 2, "fam_length": rows, "sink_tokens": 3}
                                       | changes))
 
 

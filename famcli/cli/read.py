@@ -94,7 +94,7 @@ def ask(
     from famcli.jobs.opening import open_session
 
     check_writable(save_state, "state file")
-    session = open_session(options, recall, ui)
+    session = open_session(options, recall, ui, question=save_state is None and load_state is None)
     result = ask_document(session, file, question, password, max_tokens, Sampling(temperature, seed=options.seed),
                           save_state, load_state, ui)
     emit(as_json, result, with_sources(result["answer"], result["passages"], sources))
@@ -168,7 +168,7 @@ def stream(
     check_writable(save_state, "state file")
     if sys.stdin is None:
         raise UserError("stdin is closed: pipe the text into famcli stream")
-    session = open_session(options, recall, ui)
+    session = open_session(options, recall, ui, question=question is not None and load_state is None and save_state is None)
     shown = None if as_json else _show_digest
     result = stream_input(session, "-", every, max_tokens, question, options.seed, save_state, load_state, shown, ui)
     if as_json:

@@ -47,8 +47,9 @@ class Engine:
     decoded with)."""
 
     def __init__(self, model, config: MemoryConfig, weights: dict | None = None, context_window: int | None = None,
-                 prompt_ids: list[int] | None = None, exact: bool = False):
+                 prompt_ids: list[int] | None = None, exact: bool = False, tokenizer=None):
         self.model, self.config, self.prompt_ids = model, config, prompt_ids
+        self.tokenizer = tokenizer  # the keep memory reads word forms and sentence ends from it
         c = model.config
         self.n_layers, self.hidden = c.num_hidden_layers, c.hidden_size
         self.n_heads = c.num_attention_heads
@@ -164,6 +165,7 @@ class Engine:
         Under autograd `state.k`, `state.v` and the memory's per-layer tensors may be lists of per-layer
         tensors (famcli.training.mrbp): writing one layer's slice then never touches another layer's saved tensors."""
         plan = self._plan(state, ids.numel())
+        plan.ids = ids
         x = self.model.model.embed_tokens(ids)  # (c, d)
         self.memory.begin(state, plan)
         new = []
@@ -235,7 +237,7 @@ def build_engine(loaded, config: MemoryConfig, exact: bool = False) -> "Engine":
     adapter = loaded.adapter
     weights = adapter.memory if adapter is not None and adapter.mode == config.mode else None
     prompt_ids = loaded.tokenizer.encode(ZERO_SHOT_FAM_TEXT, add_special_tokens=False)
-    return Engine(loaded.model, config, weights, loaded.context_window, prompt_ids, exact)
+    return Engine(loaded.model, config, weights, loaded.context_window, prompt_ids, exact, loaded.tokenizer)
 
 
 def untrained_memory(loaded, config: MemoryConfig) -> bool:

@@ -66,7 +66,8 @@ def save_state(engine, state: State, path, identity: dict | None = None, recall=
 
 def _check(path, tensors: dict[str, torch.Tensor], meta: dict, state: State) -> None:
     """Every tensor a saved state holds has the shape this engine's state has (the buffer may be shorter: a
-    reading of fewer tokens than the ring), a floating dtype and finite values, before any is used."""
+    reading of fewer tokens than the ring), the dtype kind it has (floating with finite values, or integer), before any
+    is used."""
     damaged = f"{path} is a damaged famcli state file"
     expected = {"k": state.k, "v": state.v, **state.mem}
     for name in ("k", "v"):
@@ -83,8 +84,11 @@ def _check(path, tensors: dict[str, torch.Tensor], meta: dict, state: State) -> 
         elif not _fits(name, t.shape, expected[name].shape):
             raise UserError(f"{damaged}: {name!r} has shape {tuple(t.shape)}, this model and memory need "
                             f"{tuple(expected[name].shape)}")
-        if not t.is_floating_point() or not bool(torch.isfinite(t).all()):
-            raise UserError(f"{damaged}: {name!r} holds {'non-finite values' if t.is_floating_point() else t.dtype}")
+        floating = expected[name].is_floating_point() if name in expected else True
+        if t.is_floating_point() != floating or t.dtype == torch.bool:
+            raise UserError(f"{damaged}: {name!r} holds {t.dtype}, not {'a floating' if floating else 'an integer'} type")
+        if floating and not bool(torch.isfinite(t).all()):
+            raise UserError(f"{damaged}: {name!r} holds non-finite values")
 
 
 def _fits(name: str, saved: torch.Size, want: torch.Size) -> bool:
@@ -131,7 +135,9 @@ def load_state(engine, path, identity: dict | None = None) -> State:
     state.v[:, :, :used] = tensors["v"]
     for name in state.mem:
         if name in tensors:
-            state.mem[name] = tensors[name].to(torch.float32 if name in engine.memory.fp32 else engine.param.dtype)
+            kind = state.mem[name].dtype  # integer tensors (positions, token ids) keep their type
+            state.mem[name] = tensors[name].to(kind if not kind.is_floating_point else
+                                               torch.float32 if name in engine.memory.fp32 else engine.param.dtype)
     if "logits" in tensors:
         state.logits = tensors["logits"].float()
     state.n_tokens, state.updates = _count(path, meta, "n_tokens"), _count(path, meta, "fam_updates")

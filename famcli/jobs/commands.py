@@ -223,7 +223,7 @@ def ask_document(session: Session, file: str, question: str, password=None, max_
         # a reading saved on the passages path read nothing through the model: its index holds the document
         reading = Reading(tokens=state.n_tokens or (state.recall.n_tokens if state.recall is not None else 0))
     else:
-        state = session.engine.new_state()
+        state = session.new_state(None if save_state else question)
         path, why = session.answer_path()
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
@@ -299,7 +299,8 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
     digest is a summary's note on the text read since the one before (the sentences that carry it, drafts that
     name nothing the text lacks and say what it says, else its own best sentence: famcli.jobs.notes)."""
     t_start = time.perf_counter()
-    state = load_reading(session, load_state, "<stdin>") if load_state else session.engine.new_state()
+    state = load_reading(session, load_state, "<stdin>") if load_state else \
+        session.new_state(None if save_state else question)
     index = state.recall
     if session.recall is not None and (question or save_state):  # the index grows only when something uses it
         index = index or session.lookup.new_index(None if save_state else question)
@@ -341,7 +342,8 @@ class Worker:
             torch.set_num_threads(threads)
         self.job = job
         recall = None if job.recall is None else RecallOptions(**job.recall)
-        self.session = open_session(job.session, recall)
+        # ask and passkey know their question before they read: `--memory auto` keeps what it asks about
+        self.session = open_session(job.session, recall, question=job.command in ("ask", "passkey"))
 
     def run(self, path: str) -> dict:
         """The document's output line; any failure becomes an error line."""

@@ -10,8 +10,10 @@ from famcli.jobs.report import Reporter, Silent, note_untrained
 from famcli.jobs.session import Session
 
 
-def open_session(options: SessionOptions, recall=None, reporter: Reporter = Silent()) -> Session:
-    """Load the model, merge the adapter the memory needs, and build the engine."""
+def open_session(options: SessionOptions, recall=None, reporter: Reporter = Silent(),
+                 question: bool = False) -> Session:
+    """Load the model, merge the adapter the memory needs, and build the engine. `question`: the command knows
+    its question before it reads (`--memory auto` then keeps what it asks about: models.runtime.resolve)."""
     import torch
 
     from famcli.core.engine import untrained_memory
@@ -21,7 +23,7 @@ def open_session(options: SessionOptions, recall=None, reporter: Reporter = Sile
     options.check()  # nonsense options fail before loading
     torch.manual_seed(options.seed)
     loaded, config = prepare(load_model(options.model, dtype=options.dtype, device=options.device), options.memory,
-                             options.adapter, **options.sizes)
+                             options.adapter, question, **options.sizes)
     if untrained_memory(loaded, config):
         note_untrained(reporter, config)
     return Session(loaded, config, recall)

@@ -105,7 +105,7 @@ def run_trial(session: Session, length: int, depth: float, key: int, progress=No
     (constant memory), and the answer is read from the header, the best passages, the recent window and
     the question. `ids`: the document, when it is not the standard filler's."""
     ids = ids if ids is not None else document_ids(session, length, depth, key)
-    state = session.engine.new_state()
+    state = session.new_state(ASKED)
     if session.recall is None:
         session.read_ids(state, ids[:-1], progress)
         answer_ids = generate(session.answerer(), state, ids[-1:], 8)
@@ -141,7 +141,7 @@ def compare(base, modes: list[str], lengths: list[int], depths: list[float], tri
     results, configs, tuned = [], {}, None
     for label in modes:
         baseline = label not in (*trainable_modes(), "auto", ZERO_SHOT)
-        config, found = resolve(base, label, "none" if baseline else adapter, **(sizes or {}))
+        config, found = resolve(base, label, "none" if baseline else adapter, True, **(sizes or {}))
         if found is not None and (tuned is None or tuned.adapter is not found):
             tuned = with_adapter(base, found, keep_base=True)
         loaded = tuned if found is not None else base

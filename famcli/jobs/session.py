@@ -55,6 +55,14 @@ class Session:
         adapter = self.loaded.adapter
         return self.loaded.identity | ({"adapter": adapter.fingerprint} if adapter is not None else {})
 
+    def new_state(self, question: str | None = None) -> State:
+        """A fresh state; with the question the document will be asked, told to the memory before it reads
+        (the keep memory keeps the sentences that hold its words)."""
+        state = self.engine.new_state()
+        if question:
+            self.engine.memory.question(state, self.tokens.encode(question))
+        return state
+
     def read_ids(self, state: State, ids: list[int], progress: Progress | None = None) -> None:
         """Feed ids block by block so progress and Ctrl-C land between blocks."""
         B = self.config.block_size

@@ -15,7 +15,7 @@ from famcli.common.errors import ConfigError
 from famcli.core.adapter import Adapter, AdapterError, load_adapter, shipped_adapter
 from famcli.core.config import ZERO_SHOT, MemoryConfig
 from famcli.core.engine import Engine
-from famcli.core.memory import modes, trainable_modes
+from famcli.core.memory import memory_class, modes, trainable_modes
 from famcli.models.loading import LoadedModel
 
 
@@ -51,12 +51,13 @@ def find_adapter(loaded: LoadedModel, option: str | None, mode: str = "fam") -> 
     return adapter
 
 
-def resolve(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto",
+def resolve(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto", question: bool = False,
             **sizes) -> tuple[MemoryConfig, Adapter | None]:
     """The memory configuration a command runs with, and the adapter it needs merged (or None).
 
-    `--memory auto` is fam when a FAM adapter is found (or the mode of an adapter file given) and sink
-    otherwise (an untrained memory hurts, see the README). Automatically found adapters are per mode and
+    `--memory auto` is fam when a FAM adapter is found (or the mode of an adapter file given); otherwise keep
+    when the command knows its `question` before it reads (the memory keeps what the question asks about,
+    docs/keep.md) and sink when it does not (an untrained memory hurts, see the README). Automatically found adapters are per mode and
     used only for their mode: sink, bswa and full then run the base model, so comparisons against them
     are fair; a file given with --adapter is merged for every mode, but its memory weights only serve
     the mode it was trained for. With an adapter, its block size, memory segments and memory length are
@@ -73,7 +74,7 @@ def resolve(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto
         wanted = "fam" if memory == "auto" else memory
         if option != "auto" or wanted in trainable_modes():
             adapter = find_adapter(loaded, option, wanted)
-    mode = memory if memory != "auto" else (adapter.mode if adapter is not None else "sink")
+    mode = memory if memory != "auto" else (adapter.mode if adapter is not None else "keep" if question else "sink")
     if adapter is not None and mode in trainable_modes() and adapter.mode != mode:
         where = adapter.path or "the adapter"
         raise AdapterError(f"{where} was trained for --memory {adapter.mode}, not {mode}")
@@ -84,14 +85,14 @@ def resolve(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto
             raise ConfigError(f"the adapter was trained with {base.memory.length_option} {base.fam_length}, "
                               f"not {given['fam_length']}")
         return base.replace(**given), adapter
-    return MemoryConfig(mode=mode, **given), adapter
+    return MemoryConfig(mode=mode, **(memory_class(mode).defaults | given)), adapter
 
 
-def prepare(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto",
+def prepare(loaded: LoadedModel, memory: str, adapter_option: str | None = "auto", question: bool = False,
             **sizes) -> tuple[LoadedModel, MemoryConfig]:
     """`resolve`, then the model with the adapter merged in place (one memory per run: the base model is
     not needed again)."""
-    config, adapter = resolve(loaded, memory, adapter_option, **sizes)
+    config, adapter = resolve(loaded, memory, adapter_option, question, **sizes)
     return with_adapter(loaded, adapter), config
 
 

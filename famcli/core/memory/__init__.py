@@ -10,6 +10,7 @@ and the ring buffer and never branches on the mode. Adding a memory is one modul
     bswa       block sliding window attention alone
     fam        BSWA + Feedback Attention Memory (TransformerFAM, Algorithm 2)
     memformer  BSWA + Memformer slots written by a learned gated writer (docs/design.md, section 7)
+    keep       BSWA + rows kept by the question's words, copied, not mixed (docs/keep.md)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _REGISTRY: dict[str, object] = {  # mode -> "module:Class" (imported when first 
     "bswa": "famcli.core.memory.window:Bswa",
     "fam": "famcli.core.memory.fam:Fam",
     "memformer": "famcli.core.memory.memformer:Memformer",
+    "keep": "famcli.core.memory.keep:Keep",
 }
 BUILTIN = tuple(_REGISTRY)
 

@@ -40,6 +40,7 @@ class Plan:
     rope: tuple  # (cos, sin) of the chunk's tokens
     bias: torch.Tensor | None  # the chunk queries' attention mask, prepared once for every layer
     extra: dict = field(default_factory=dict)  # what the memory prepared for its own hooks
+    ids: torch.Tensor | None = None  # the chunk's token ids
 
 
 class Memory:
@@ -53,6 +54,7 @@ class Memory:
     length_option = "--fam-length"  # the option that sets `fam_length` for this memory, in messages
     length_name = "fam_length"  # what `fam_length` is called in this memory's summaries (famcli info, --json)
     untrained = "a zero-shot FAM"  # what reads when no adapter trained this memory
+    defaults: dict = {}  # MemoryConfig fields this mode sets when the options do not (models.runtime.resolve)
 
     # ----- configuration -------------------------------------------------------------------------
 
@@ -115,6 +117,10 @@ class Memory:
 
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         """Copy learned weights (from an adapter or a checkpoint) into this memory's own tensors."""
+
+    def question(self, state, ids: list[int]) -> None:
+        """The question the document will be asked, known before it is read (token ids): a memory that
+        chooses what to keep by it stores it in `state.mem`."""
 
     # ----- the block step ------------------------------------------------------------------------
 
