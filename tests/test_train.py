@@ -257,3 +257,31 @@ def test_block_sizes_drawn_per_document_share_one_set_of_weights(tiny_model_dirs
     assert s1.updates == s2.updates == 5
     with pytest.raises(ValueError, match="context window"):
         _trainer(tiny_model_dirs["llama"], block_sizes=(4, 4_096))
+
+
+def test_the_gpu_training_script_runs_on_a_cpu_with_a_tiny_model(tiny_model_dirs, tmp_path):
+    """examples/gpu_fam.sh as a GPU would run it, here on the CPU with a tiny model: its time budget spent after
+    one step, the passkey table written, files cut into pieces; run again, it joins the pieces and resumes."""
+    import subprocess
+    from pathlib import Path
+
+    from conftest import FAMCLI, OUTSIDE, USER_ENV
+
+    out = tmp_path / "out"
+    env = USER_ENV | {"FAMCLI": FAMCLI[0], "MODEL": str(tiny_model_dirs["llama"]), "DEVICE": "cpu", "DTYPE": "fp32",
+                      "MINUTES": "0", "BLOCKS": "2", "EVAL": "200", "PIECE": "20K"}
+    script = Path(__file__).resolve().parents[1] / "examples" / "gpu_fam.sh"
+
+    def run():
+        done = subprocess.run(["bash", str(script), str(out)], env=env, cwd=OUTSIDE, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+
+    run()
+    assert len((out / "train.jsonl").read_text().splitlines()) == 1  # --minutes 0: one step, then saved
+    assert set(json.loads((out / "passkey.json").read_text())["accuracy"]) == {"fam", "fam-zero-shot", "bswa"}
+    pieces = sorted(out.glob("*.part-*"))
+    assert pieces and all(p.stat().st_size <= 20 * 1024 for p in pieces)
+    assert not (out / "adapter.safetensors.ckpt").exists()  # larger than a piece: only its pieces remain
+    run()
+    assert len((out / "train.jsonl").read_text().splitlines()) == 2  # resumed from the joined checkpoint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -37,6 +38,7 @@ def train(
     mix: Annotated[str, typer.Option("--mix", help="Shares of facts, language-modelling and copy documents (lm and copy need --corpus).")] = "0.8,0.1,0.1",
     far: Annotated[float, typer.Option("--far", min=0.0, max=1.0, help="Share of facts hidden beyond the window (only the memory can hold them).")] = 0.8,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")] = 20,
+    minutes: Annotated[Optional[float], typer.Option("--minutes", min=0.0, help="Stop after this many minutes of training (the step under way finishes; checkpoint and adapter are written; --resume continues).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt (a larger --steps extends the run).")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from this adapter's LoRA and memory weights (a new run: fresh optimiser, step 0).")] = None,
     log: Annotated[Optional[Path], typer.Option("--log", help="Also append one JSON line per step here.")] = None,
@@ -66,11 +68,15 @@ def train(
                             config, books, shares, far, checkpoint if resume else None, init)
     ui = Ui(quiet, progress=True)
     ui.note(f"training {trainer.describe()}; {len(books)} book(s); from step {trainer.step} to {steps}")
+    deadline = None if minutes is None else time.monotonic() + 60 * minutes
     with (open(log, "a") if log else open("/dev/null", "w")) as log_file:
         stopped = _run_until_stopped(trainer, out, checkpoint, lambda entry: _step(ui, log_file, entry, trainer),
                                      lambda: ui.note("stopping after this step (Ctrl-C again to stop at once, "
-                                                     "losing the step)"))
-    if stopped:
+                                                     "losing the step)"), deadline)
+    if stopped == "time":
+        ui.note(f"--minutes {minutes:g} spent at step {trainer.step}; wrote {out} and {checkpoint} "
+                f"(--resume continues)")
+    elif stopped:
         ui.note(f"stopped at step {trainer.step}; checkpoint {checkpoint}, adapter {out}; continue with --resume")
         raise typer.Exit(130)
     ui.note(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {trainer.step} steps; {checkpoint} is kept: "
@@ -107,15 +113,18 @@ def _checked(memory, resume, init, mix, fam_keep_norm, block_sizes, min_blocks, 
     return shares, sizes, min_blocks
 
 
-def _run_until_stopped(trainer, out: Path, checkpoint: Path, on_step, on_stop) -> bool:
+def _run_until_stopped(trainer, out: Path, checkpoint: Path, on_step, on_stop, deadline: float | None = None):
     """famcli.training.train.run, where Ctrl-C, SIGTERM and SIGHUP finish the step, save, and stop (a second
-    Ctrl-C stops at once, losing the step); the library only asks `should_stop` between steps. True when
-    stopped early."""
+    Ctrl-C stops at once, losing the step), as does reaching the `deadline` (time.monotonic()); the library
+    only asks `should_stop` between steps. True when a signal stopped it, "time" at the deadline, else False."""
     import signal
 
     from famcli.training.train import run
 
     stop = {"asked": False}
+
+    def timed_out() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
 
     def ask_stop(signum, frame):
         if stop["asked"]:
@@ -125,11 +134,11 @@ def _run_until_stopped(trainer, out: Path, checkpoint: Path, on_step, on_stop) -
 
     previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        run(trainer, out, checkpoint, on_step, should_stop=lambda: stop["asked"])
+        run(trainer, out, checkpoint, on_step, should_stop=lambda: stop["asked"] or timed_out())
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return stop["asked"]
+    return stop["asked"] or ("time" if timed_out() and trainer.step < trainer.config.steps else False)
 
 
 def _step(ui: Ui, log_file, entry, trainer) -> None:
