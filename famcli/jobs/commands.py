@@ -223,8 +223,8 @@ def ask_document(session: Session, file: str, question: str, password=None, max_
         # a reading saved on the passages path read nothing through the model: its index holds the document
         reading = Reading(tokens=state.n_tokens or (state.recall.n_tokens if state.recall is not None else 0))
     else:
-        state = session.new_state(None if save_state else question)
         path, why = session.answer_path()
+        state = session.new_state(None if save_state or path == "passages" else question)  # passages: no model read
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
         index = None if session.recall is None else session.lookup.new_index(None if save_state else question)

@@ -5,13 +5,13 @@ tokens (attention sinks, as `sink` keeps them) and, after each block, the best o
 block's tokens. Rows are copied, not mixed: keys are kept unrotated and rotated afresh at the start of each
 block to sit just before the window, in document order, so the model reads them as text it has just read.
 
-What is best is the *words* score (docs/keep.md): when the question is known before the document is read
-(`ask`, `stream --question`, `passkey`), a sentence scores the sum, over the question's content words it holds,
-of each word's rarity in all the text read so far, log(1 + tokens read / (1 + uses)), weighed again at every
-block; every token of a sentence takes its sentence's score, and a sentence cut by a block's end is scored
-whole. Ties go to the earlier rows, so rows no question word picks (every row when no question is known)
-continue the opening. Attention-based policies (H2O, TOVA, the question's queries) and surprisal kept no fact
-through 64 updates in the same measurement.
+What is best is the *words* score (docs/keep.md): when the question is known before the document is read (`ask`,
+`stream --question`, `passkey`), a sentence scores the sum, over the question's content words it holds, of each
+word's rarity in all the text read so far, log(1 + tokens read / (1 + uses)), weighed again at every block; every
+token of a sentence takes its sentence's score (the tokens nearest the question's words first), and a sentence cut
+by a block's end is scored whole. With a question, rows it picks nothing in are not kept; without one, ties go to
+the earlier rows, so the rows continue the opening. Attention-based policies (H2O, TOVA, the question's queries)
+and surprisal kept no fact through 64 updates in the same measurement.
 
 The state has a constant size: the kept rows with their positions and question words, the question's words and
 their counts, and the current block's raw keys, values and token ids (the candidates when it completes).
@@ -26,6 +26,7 @@ from famcli.core.memory.base import Memory
 from famcli.core.positions import rotate
 
 QUESTION_WORDS = 16  # most content words of a question the memory matches
+NEAR = 32  # tokens: within a picked sentence, rows nearer the question's words than this are kept first
 
 
 class Vocabulary:
@@ -70,7 +71,7 @@ class Keep(Memory):
     """BSWA + `fam_length` rows: the first `sink_tokens` tokens, then the rows the question's words pick."""
 
     within_block = ("keep_raw_k", "keep_raw_v")
-    fp32 = ("kept_words", "word_uses", "open_words")
+    fp32 = ("kept_words", "kept_near", "word_uses", "open_words")
     length_option = "--fam-length"
     length_name = "keep_rows"
     # rows per layer (a quarter of a 256-token block) and the opening kept whole: the first 32 tokens hold the
@@ -104,6 +105,7 @@ class Keep(Memory):
         return {"kept_k": torch.zeros(e.n_layers, e.n_kv, N, e.head_dim, **kv),  # unrotated, in document order
                 "kept_pos": torch.full((N,), -1, dtype=torch.long),  # their positions (-1: empty)
                 "kept_words": torch.zeros(N, QUESTION_WORDS),  # which question words each one's sentence holds
+                "kept_near": torch.ones(N),  # how far each is from them (block_words)
                 "keep_raw_k": torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),  # the current block's
                 "keep_raw_v": torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),
                 "keep_ids": torch.zeros(B, dtype=torch.long),
@@ -165,14 +167,24 @@ class Keep(Memory):
         start = state.n_tokens // B * B  # the engine counts the block's last chunk after this
         held = mem["kept_pos"]
         n_held = int((held >= 0).sum())
-        block_words = self.block_words(state, start)
+        block_words, block_near = self.block_words(state, start)
         cand_pos = torch.cat([held[:n_held], torch.arange(start, start + B)])
         cand_words = torch.cat([mem["kept_words"][:n_held], block_words])
-        weight = torch.log1p((start + B) / (1 + mem["word_uses"])) * (mem["words"] >= 0)  # rarer: worth more
-        s = cand_words @ weight + 1e9 * (cand_pos < self.config.sink_tokens).float()  # the sinks stay
-        # ties go to the earlier rows: a sentence kept is not cut for an equal one, and rows no question word
-        # picks (every row when no question is known) continue the opening (the newest would sit in the window)
+        cand_near = torch.cat([mem["kept_near"][:n_held], block_near])
+        asked = mem["words"] >= 0
+        weight = torch.log1p((start + B) / (1 + mem["word_uses"])) * asked  # rarer: worth more
+        score = cand_words @ weight
+        # within a sentence, the tokens nearest the question's words first (a long sentence keeps the words
+        # around them), a held row before an equal newcomer (a kept sentence is not cut for an equal one); with
+        # a question, rows it picks nothing in are not kept (noise beside the fact)
+        s = score - 0.01 * cand_near + 0.02 * (torch.arange(len(cand_pos)) < n_held)
+        if bool(asked.any()):
+            s = torch.where(score > 0, s, torch.tensor(float("-inf")))
+        s = torch.where(cand_pos < self.config.sink_tokens, torch.tensor(1e9), s)  # the opening stays
+        # ties go to the earlier rows: without a question the rows continue the opening (the newest would sit in
+        # the window anyway)
         best = torch.argsort(s, descending=True, stable=True)[:N]  # candidates are in document order
+        best = best[torch.isfinite(s[best])]
         keep = best[torch.argsort(cand_pos[best])]
         for l in range(self.engine.n_layers):
             ks = torch.cat([mem["kept_k"][l][:, :n_held], mem["keep_raw_k"][l]], dim=1)
@@ -183,15 +195,18 @@ class Keep(Memory):
         held[:len(keep)] = cand_pos[keep]
         mem["kept_words"].zero_()
         mem["kept_words"][:len(keep)] = cand_words[keep]
+        mem["kept_near"].fill_(1.0)
+        mem["kept_near"][:len(keep)] = cand_near[keep]
         state.updates += 1
 
-    def block_words(self, state, start: int) -> torch.Tensor:
-        """(B, Q): for each of the completed block's tokens, which question words its sentence holds (a
+    def block_words(self, state, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each of the completed block's tokens: which question words its sentence holds (B, Q) (a
         sentence the previous block ended inside is one sentence with this block's first: both parts, held
-        rows included, get the words of the whole). Counts the words' uses."""
-        mem, words = state.mem, state.mem["words"]
+        rows included, get the words of the whole), and how far it is from the nearest of them in its sentence
+        within the block, as a share of NEAR (B,), 1 when none. Counts the words' uses."""
+        mem, words, B = state.mem, state.mem["words"], self.config.block_size
         if not bool((words >= 0).any()):  # no question: no row is picked
-            return torch.zeros(self.config.block_size, len(words))
+            return torch.zeros(B, len(words)), torch.ones(B)
         v = self.tables()
         ids = mem["keep_ids"].clamp(0, len(v.form) - 1)
         match = (v.form[ids][:, None] == words[None, :]) & (words >= 0)[None, :] & v.content[ids][:, None]
@@ -213,4 +228,8 @@ class Keep(Memory):
             begins = start + int(torch.nonzero(sentence == n - 1)[0])
             mem["open_start"].fill_(open_start if n == 1 and open_start >= 0 else begins)
             mem["open_words"].copy_(present[-1])
-        return present[sentence]
+        at, hit = torch.arange(B), match.any(1)
+        apart = (at[:, None] - at[None, :]).abs().float()
+        apart[~hit[None, :].expand(B, B) | (sentence[:, None] != sentence[None, :])] = float("inf")
+        near = (apart.amin(1) / NEAR).clamp(max=1.0)
+        return present[sentence], near
