@@ -168,7 +168,8 @@ def stream(
     check_writable(save_state, "state file")
     if sys.stdin is None:
         raise UserError("stdin is closed: pipe the text into famcli stream")
-    session = open_session(options, recall, ui, question=question is not None and load_state is None and save_state is None)
+    known = question is not None and load_state is None and save_state is None  # the question before the read
+    session = open_session(options, recall, ui, question=known)
     shown = None if as_json else _show_digest
     result = stream_input(session, "-", every, max_tokens, question, options.seed, save_state, load_state, shown, ui)
     if as_json:

@@ -86,7 +86,8 @@ def _check(path, tensors: dict[str, torch.Tensor], meta: dict, state: State) -> 
                             f"{tuple(expected[name].shape)}")
         floating = expected[name].is_floating_point() if name in expected else True
         if t.is_floating_point() != floating or t.dtype == torch.bool:
-            raise UserError(f"{damaged}: {name!r} holds {t.dtype}, not {'a floating' if floating else 'an integer'} type")
+            kind = "a floating" if floating else "an integer"
+            raise UserError(f"{damaged}: {name!r} holds {t.dtype}, not {kind} type")
         if floating and not bool(torch.isfinite(t).all()):
             raise UserError(f"{damaged}: {name!r} holds non-finite values")
 
