@@ -50,7 +50,7 @@ While Though Although Indeed Here Come Let Go Said Says Say Very Up Out Down Ove
 Just Ah Dear Good Great Little Old New First Last Project Gutenberg Letter Book Volume Part God""".split())
 
 
-BOILERPLATE = re.compile(r"gutenberg|licen[cs]e|e-?book|copyright|table of contents|trademark|donation", re.I)
+BOILERPLATE = re.compile(r"gutenberg|licen[cs]e|\be-?book|copyright|table of contents|trademark|donation", re.I)
 
 
 MOSTLY, STRICT = 0.5, 0.7  # a third's markers: names with more than half of their uses in it; strict: 70%+

@@ -53,7 +53,7 @@ def test_score_rewards_the_parts_own_names_and_punishes_invention_lists_and_loop
 
 def test_section_names_put_people_first():
     text = "At Pemberley, Elizabeth smiled. Pemberley was grand; Pemberley, they said. ‘No,’ said Elizabeth."
-    counts, hint = section_names(text)
+    counts, hint, _ = section_names(text)
     assert counts["Pemberley"] == 3 and hint[0] == "Elizabeth" and "Pemberley" in hint
 
 
@@ -170,7 +170,7 @@ def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(ti
     session = Session(loaded, config, RecallOptions())
     monkeypatch.setattr(section_notes, "decode_sentences", lambda s, requests, n, m: [
         ["Lord Curzon and Madame Dadouille dined in state."] * len(samplings) for _, samplings in requests])
-    counts, hint = section_names(SECTION_TEXT)
+    counts, hint, _ = section_names(SECTION_TEXT)
     weights = section_notes.note_weights(counts, Counter())
     section = Section((0, 40), None, counts, hint, text=SECTION_TEXT, weights=weights)
     section_notes.write_notes(session, [section])
@@ -332,3 +332,70 @@ def test_the_most_unusual_line_of_a_log_is_its_one_error():
         assert lined("\n".join(lines)) and telling_line("\n".join(lines)) == odd
     prose = " ".join(["Elinor walked to the house and spoke with her sister about the rain."] * 30)
     assert not lined(prose)
+
+
+def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_speech():
+    """What a note falls back to: a told sentence, not a line of speech inside a quotation opened sentences
+    before, not a verse, not a chapter title in capitals, not one line of a long sentence cut at its breaks,
+    not one that leans on the sentence before it."""
+    from famcli.jobs.notes import central_sentence
+
+    weights = {"Orla Venn": 1.0, "Castle Drum": 1.0, "Pike": 1.0}
+    speech = ("“Come in,” said Pike. “Sit by the fire. Orla Venn will be at Castle Drum by noon, and Pike will "
+              "ride with her.”")
+    prose = ("The wind came over the hills from the west all that day, and the rain with it, so that the\n"
+             "roads were mud and the rivers ran high and brown under every bridge in the valley below.\n\n")
+    verse = ("The old song ran:\n\n    When Orla Venn rode out at dawn\n    To Castle Drum beside the sea,\n"
+             "    Old Pike was left to mind the lawn\n    And wait beneath the apple tree.\n\n" + prose)
+    heading = "Of the Gate and the Keep; and How Orla Venn Rode to Castle Drum at Dawn.\n\n"
+    told = "Orla Venn rode to Castle Drum at dawn, and she found the gate of the keep open."
+    leaning = "But Orla Venn and Pike saw nobody at Castle Drum that morning, or in the yard behind it."
+    for text in (f"{speech}\n\n{told}", f"{verse}{told}", f"{heading}{told}", f"{leaning} {told}"):
+        assert central_sentence(text, weights) == told, text
+    wide = "x " * 34
+    cut = (f"{wide}Orla Venn rode to\nCastle Drum at dawn and found Pike at the gate of the keep and the\n" * 3 +
+           "end.")
+    assert central_sentence(cut, weights) is None  # one long "sentence" cut into its lines: none is whole
+
+
+def test_the_summary_opens_with_who_and_where_from_the_sections():
+    """The people are names that act in two or more sections; places are names written after "at", "to",
+    "from"...; a title alone takes its article; a text with fewer than two people gets no such sentence."""
+    from famcli.jobs.summary import cast, cast_sentence
+
+    def section(text):
+        counts, hint, who = section_names(text)
+        return Section((0, 1), None, counts, hint, text=text, people=who)
+
+    texts = ["Orla Venn rode to Castle Drum. Orla Venn said nothing. The Queen said she was late, and the Queen "
+             "smiled. Mr. Pike said no. Mr. Pike went to Castle Drum.",
+             "At Castle Drum, Orla Venn laughed. Orla Venn sat down. The Queen said goodbye; the Queen rose. Mr. Pike "
+             "walked home from Castle Drum, and Mr. Pike said so.",
+             "Orla Venn looked at the sea. Orla Venn turned. The Queen sat. The Queen said it was cold near Castle "
+             "Drum. Mr. Pike went to Dunmore."]
+    people, places = cast([section(t) for t in texts])
+    assert sorted(people) == ["Mr. Pike", "Orla Venn", "the Queen"] and places == ["Castle Drum"]
+    assert cast_sentence(["Orla Venn", "the Queen", "Mr. Pike"], places) == \
+        "It is mostly about Orla Venn, the Queen and Mr. Pike; its places include Castle Drum."
+    assert cast_sentence(["Orla Venn"], places) == ""
+
+
+def test_the_parts_are_told_as_one_text_with_the_ending():
+    """"Then," before a part whose sentence tells its events, its first word lowered unless it is a name, a
+    link word of its own dropped; the last section's note ends the summary when the last part does not say it."""
+    from famcli.jobs.summary import ending_part, told_in_order
+
+    names = frozenset({"Orla", "Venn", "Castle", "Drum"})
+    told = told_in_order(["Orla Venn rides out.", "Moreover, taking her horse, she crosses the river at night.",
+                          "Castle Drum burns in the night."], names=names)
+    assert told == ("Orla Venn rides out. Then, taking her horse, she crosses the river at night. "
+                    "In the end, Castle Drum burns in the night.")
+    parts = [{"tokens": [0, 50], "summary": "Orla Venn rides out."},
+             {"tokens": [50, 100], "summary": "She crosses the river."}]
+    last = Section((90, 100), None, note="Orla Venn comes home to Castle Drum. She sleeps.", source="sentence")
+    assert ending_part(parts, last) == {"tokens": [90, 100], "summary": "Orla Venn comes home to Castle Drum.",
+                                        "from": "sentence"}
+    assert ending_part(parts[:1], last) is None  # one part: it is the whole summary
+    assert ending_part(parts[:1] + [{"tokens": [90, 100], "summary": "x"}], last) is None  # the last part is it
+    assert ending_part([parts[0], {"tokens": [50, 100], "summary": "Orla Venn comes home to Castle Drum."}],
+                       last) is None

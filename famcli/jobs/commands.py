@@ -46,6 +46,9 @@ from famcli.jobs.reading import (
 from famcli.jobs.report import Reporter, Silent
 from famcli.jobs.session import Session
 from famcli.jobs.summary import (
+    cast,
+    cast_sentence,
+    ending_part,
     extract_parts,
     summarize_notes,
     summarize_parts,
@@ -83,11 +86,11 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     def write(ids: list[int]) -> None:
         nonlocal done, chapter
         text = session.loaded.tokenizer.decode(ids)
-        counts, hint = section_names(text)
+        counts, hint, who = section_names(text)
         place = _place(doc)
         if place is None:  # plain text: its own chapter headings, where it has them
             place, chapter = text_place(text, chapter)
-        section = Section((done, done + len(ids)), place, counts, hint, text=text,
+        section = Section((done, done + len(ids)), place, counts, hint, text=text, people=who,
                           weights=note_weights(counts, seen), known=frozenset(seen))
         seen.update(counts)
         done += len(ids)
@@ -145,12 +148,21 @@ def summarize_document(session: Session, file: str, password=None, sections: int
 
 def _summary_payload(session: Session, reading: Reading, t_start: float, written: list[Section], chosen,
                      max_tokens: int, partial: dict | None = None) -> dict:
+    """The summary: who and where (`cast`), then the parts' summaries told in order, and, for a document read
+    to its end, its last section's note when the last part's summary does not hold it ("In the end, ...": how
+    it ends). `parts` and `ending` say which sections each sentence comes from (token ranges)."""
     parts = [{"tokens": [written[a].tokens[0], written[b - 1].tokens[1]], "summary": c.text, "from": c.how}
              for (a, b), c in zip(summary_parts(len(written), max_tokens), chosen)]
-    extra = {"partial": partial} if partial is not None else {}
-    summary = told_in_order([c.text for c in chosen], whole=partial is None)
-    return payload("summarize", session, reading, t_start, summary=summary, parts=parts,
-                   running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
+    extra: dict = {"partial": partial} if partial is not None else {}
+    last = ending_part(parts, written[-1]) if partial is None else None
+    if last is not None:
+        extra["ending"] = last
+    people, places = cast(written)
+    names = frozenset(w.replace("’", "'") for s in written for n in s.names for w in n.split())
+    told = told_in_order([p["summary"] for p in parts + ([last] if last else [])], whole=partial is None, names=names)
+    summary = " ".join(t for t in (cast_sentence(people, places), told) if t)
+    return payload("summarize", session, reading, t_start, summary=summary, cast={"people": people, "places": places},
+                   parts=parts, running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
                    **extra)
 
 
@@ -309,8 +321,8 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
 
     def digest(st, ids: list[int]) -> None:  # a summary's note on the text since the last digest (famcli.jobs.notes)
         text = session.loaded.tokenizer.decode(ids)
-        counts, hint = section_names(text)
-        section = Section((st.n_tokens - len(ids), st.n_tokens), None, counts, hint, text=text,
+        counts, hint, who = section_names(text)
+        section = Section((st.n_tokens - len(ids), st.n_tokens), None, counts, hint, text=text, people=who,
                           weights=note_weights(counts, seen), known=frozenset(seen))
         seen.update(counts)
         write_notes(session, [section], seed)

@@ -46,6 +46,7 @@ class Section:
     weights: dict[str, float] = field(default_factory=dict, repr=False)  # note_weights: how particular each name is
     extract: str = field(default="", repr=False)  # the sentences the note was written from (famcli.jobs.extract)
     known: frozenset = field(default=frozenset(), repr=False)  # the names the document used before this section
+    people: list[str] = field(default_factory=list, repr=False)  # those of its names that speak or act in it
 
     def to_dict(self) -> dict:
         return {"tokens": list(self.tokens), "place": self.place, "names": self.hint, "note": self.note,
@@ -61,12 +62,13 @@ def section_size(total_tokens: int | None, sections: int = 16, window: int = 819
     return min(cap, max(SECTION_MIN, -(-total_tokens // sections)))
 
 
-def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str]]:
-    """A section's names with their counts, and the few it is most about (people first)."""
+def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str], list[str]]:
+    """A section's names with their counts, the few it is most about (people first), and those of its most
+    used names that speak or act in it (famcli.documents.names.people)."""
     counts = names(text)
     candidates = salient(text, limit=2 * limit)
     who = people(text, candidates)
-    return counts, (who + [c for c in candidates if c not in who])[:limit]
+    return counts, (who + [c for c in candidates if c not in who])[:limit], who
 
 
 def text_place(text: str, carried: str | None) -> tuple[str | None, str | None]:
@@ -130,6 +132,7 @@ def note_samplings(session: Session, section: Section, seed: int) -> list[Sampli
             dataclasses.replace(sampled, boost=tuple((t, BOOSTS[1]) for t in first))]
 
 
+NAMED = 3  # names that count for a section's own sentence (central_sentence)
 SUPPORTED = 0.6  # share of a draft's content words found near its names in the section (famcli.documents.support)
 
 
@@ -186,24 +189,66 @@ def invented_names(note: str, text: str | Source, known: frozenset = frozenset()
 
 def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, longest: int = 45) -> str | None:
     """The sentence of a section that uses most of its particular names (by weight), of a readable length, told
-    rather than spoken: what a note falls back to when the model's would invent someone. Dialogue, the first
-    person and a fragment (a sentence the splitter began mid-way, in lower case) count half each: "Henry
-    Clerval was the son of a merchant of Geneva" before "“I thank you, Walton,” he said"."""
+    rather than spoken, a whole sentence (a line of a long one cut at its line breaks is not): what a note falls
+    back to when the model's would invent someone. Dialogue (quote marks in it, or inside a quotation the
+    paragraph opened before it) quarters a sentence's value; each of these halves it: the first person, a
+    fragment (a sentence the splitter began mid-way, in lower case), an opening that leans on the sentence
+    before ("But", "Moreover,", "She", "This"). "Henry Clerval was the son of a merchant of Geneva" comes before
+    "“I thank you, Walton,” he said", and "Darcy professed a great curiosity to see the view" before "Here,
+    Sarah, come to Miss Bennet this moment" (a line of speech). A title in capitals ("Of Whales in Paint; in
+    Teeth; in Wood") and a verse are no sentences. Only a sentence's NAMED most particular names count: one
+    that lists ten new names ("Monsoons, Pampas, Nor’-Westers, Harmattans, Trades") tells no more for it."""
     best, best_score = None, 0.0
-    for _, sentence in split_sentences(text):
-        n = len(sentence.split())
-        if not shortest <= n <= longest:
+    found = split_sentences(text)
+    widths = sorted(len(line.strip()) for line in text.splitlines() if line.strip())
+    wide = widths[int(0.9 * (len(widths) - 1))] if widths else 0
+    lower = set(re.findall(r"\b[a-z][a-z-]+\b", text))
+    for (at, sentence), (after, _) in zip(found, found[1:] + [(len(text), "")]):
+        words = sentence.split()
+        if not shortest <= len(words) <= longest or not finished(sentence) or _title_case(words, lower) or \
+                _verse(text[at:after], wide):
             continue
-        value = sum(w for name, w in weights.items() if uses_name(sentence, name))
-        value *= 0.5 ** (bool(_SPOKEN.search(sentence)) + bool(_FIRST_PERSON.search(sentence)) +
-                         (not sentence[:1].isupper()))
+        value = sum(sorted((w for name, w in weights.items() if uses_name(sentence, name)), reverse=True)[:NAMED])
+        value *= 0.25 ** bool(_SPOKEN.search(sentence) or _quoted(text, at))
+        value *= 0.5 ** (bool(_FIRST_PERSON.search(sentence)) + (not sentence[:1].isupper()) +
+                         bool(_LEANS.match(sentence)))
         if value > best_score:
             best, best_score = sentence, value
     return best
 
 
-_SPOKEN = re.compile(r"[\"“”]")
+_SPOKEN = re.compile(r"[\"“”‘]|(?<![\w.,!?])'|'(?!\w)")
 _FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|we|us|our)\b")
+_LEANS = re.compile(r"(?:And|But|So|Yet|Or|Nor|For|Because|Then|Thus|Hence|Therefore|This|That|These|Those|It|Its|"
+                    r"He|She|They|His|Her|Their|Such)\b|(?:Moreover|However|Besides|Indeed|Nevertheless|Accordingly|"
+                    r"Consequently|Still|Again|Now|Well),")
+
+
+def _quoted(text: str, at: int) -> bool:
+    """Whether the sentence starting at `at` lies inside a quotation opened earlier in its paragraph: curly
+    quotes opened and not closed (single ones too: a ’ inside a word is an apostrophe), or an odd number of
+    straight double ones."""
+    start = text.rfind("\n\n", 0, at) + 1
+    before = text[start:at]
+    return before.count("“") > before.count("”") or before.count('"') % 2 == 1 or \
+        before.count("‘") > len(re.findall(r"’(?!\w)", before))
+
+
+def _verse(raw: str, wide: int) -> bool:
+    """Whether a sentence is laid out as verse ("If I or she should chance to be / Involved in this affair,"),
+    where capitals open lines and name nobody: its lines inside (not its first and last, which a wrapped
+    paragraph may cut short) all shorter than 3/4 of the text's wide lines (`wide`, its 90th percentile)."""
+    inside = [line.strip() for line in raw.strip().splitlines()[1:-1]]
+    return bool(inside) and all(len(line) < 0.75 * wide for line in inside)
+
+
+def _title_case(words: list[str], lower: set[str]) -> bool:
+    """A heading (or a list) rather than a sentence: three or more of its words after the first capitalised
+    though the text writes them in lower case elsewhere (`lower`): "Stubb and Flask kill a Right Whale; and Then
+    Have a Talk over Him", "Of Whales in Paint; in Teeth; in Wood". Names are never written in lower case:
+    "Elizabeth and Jane Bennet met Mr. Bingley at Netherfield" is a sentence."""
+    bare = (w.strip(".,;:!?'\"“”‘’()—-") for w in words[1:])
+    return sum(w[:1].isupper() and w.lower() in lower for w in bare) >= 3
 
 
 def telling_line(text: str, shortest: int = 4) -> str | None:

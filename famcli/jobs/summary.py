@@ -240,13 +240,14 @@ _ABOUT_TEXT = re.compile(
     r"(?:(?:a|the) scenes? (?:of|from|involving)\s+)?(?P<rest>.+)$", re.I | re.S)
 
 
-def told_in_order(texts: list[str], whole: bool = True) -> str:
+def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | set[str] = frozenset()) -> str:
     """The parts' summaries as one text, in order. A sentence that only says a passage is about something
     tells it instead: the first "The story opens with ...", a later part's first "It then turns to ..." (the
     last part's, when the whole document was read, "It ends with ..."), any other "It also tells of ...". A
-    part whose first sentence tells its events itself begins "Then," or "In the end," (a name keeps its
-    capital; "The" after a comma does not)."""
-    texts = [t for t in texts if t]
+    part whose first sentence tells its events itself begins "Then," or "In the end,", without a link word of
+    its own ("Moreover, ...", "But ..."); its first word keeps its capital only when it is a name (`names`: the
+    words of the document's names; without them only a few function words are lowered)."""
+    texts = [_ended(t) for t in texts if t.strip()]
     out = []
     for i, text in enumerate(texts):
         last = whole and i == len(texts) - 1 and len(texts) > 2
@@ -256,12 +257,22 @@ def told_in_order(texts: list[str], whole: bool = True) -> str:
             if about and len(about["rest"].split()) >= 3:
                 lead = "It also tells of" if k else "The story opens with" if i == 0 else \
                     "It ends with" if last else "It then turns to"
-                out.append(f"{lead} {_lower_first(about['rest'])}")
+                out.append(f"{lead} {_lower_first(about['rest'], names)}")
             elif k == 0 and i > 0:
-                out.append(("In the end, " if last else "Then, ") + _lower_first(sentence))
+                out.append(("In the end, " if last else "Then, ") + _lower_first(_unlinked(sentence, strict=False),
+                                                                                   names))
             else:
                 out.append(sentence)
     return " ".join(out)
+
+
+def _ended(text: str) -> str:
+    """A part's summary that stops mid-sentence (every candidate did): its whole sentences, or, with none, the
+    words it has ended with a full stop, so that the next part's sentence does not run on from it."""
+    if finished(text):
+        return text.strip()
+    whole = _sentences(text)[:-1]
+    return " ".join(whole) if whole else text.strip().rstrip(",;:-—") + "."
 
 
 def _sentences(text: str) -> list[str]:
@@ -274,16 +285,110 @@ def _sentences(text: str) -> list[str]:
 
 
 _LINK = re.compile(r"^(?:then|next|later|finally|in the end|meanwhile),?\s+(?=\w)", re.I)
+_LEANING = re.compile(r"^(?:(?:moreover|however|besides|indeed|nevertheless|accordingly|consequently|still|now|well|"
+                      r"so|thus|therefore),|and|but|yet)\s+(?=\w)", re.I)
 
 
-def _unlinked(sentence: str) -> str:
-    """A sentence without the link word it opens with ("Then the passage ..."): the order supplies its own."""
+def _unlinked(sentence: str, strict: bool = True) -> str:
+    """A sentence without the link word it opens with ("Then the passage ..."): the order supplies its own.
+    Not strict: also without one that leans on a sentence the summary does not have ("Moreover, ...", "But
+    ..."), where "Then," is put before it."""
     rest = _LINK.sub("", sentence)
+    if not strict:
+        cut = _LEANING.sub("", rest)
+        rest = cut if len(cut.split()) >= 4 else rest
     return rest[0].upper() + rest[1:] if rest != sentence else sentence
 
 
-def _lower_first(text: str) -> str:
-    return text[0].lower() + text[1:] if text.split()[0] in _FUNCTION_WORDS else text
+def _lower_first(text: str, names: frozenset[str] | set[str] = frozenset()) -> str:
+    """Text to follow "Then, " or "It ends with ": its first word lowered unless it is a name, or "I"."""
+    first = text.split()[0]
+    bare = first.strip(".,;:!?'\"“”‘’").replace("’", "'").removesuffix("'s")
+    if first in _FUNCTION_WORDS or names and bare not in names and bare != "I" and not bare.isupper():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def ending_part(parts: list[dict], last: Section) -> dict | None:
+    """How a document ends, when the summary of its last part does not say it: the first sentence of its last
+    section's note, with that section's tokens (what `--json` shows as `ending`). None when the last part is
+    that section alone, or its summary already holds the note, or there is one part, or the note stops
+    mid-sentence."""
+    text = cut_sentences(last.note + " ", 1) or last.note
+    if len(parts) < 2 or not finished(text) or parts[-1]["tokens"][0] >= last.tokens[0] or \
+            text in parts[-1]["summary"]:
+        return None
+    return {"tokens": list(last.tokens), "summary": text, "from": last.source}
+
+
+# ----- who and where: the summary's first sentence -------------------------------------------------------------
+
+CAST, PLACES = 4, 3  # people and places the first sentence names
+CANDIDATES = 30  # the most used names looked at for places
+_AT = r"\b(?:at|in|to|from|near|into|towards?|through|across|reached|left|leaving|visit(?:ed|ing)?)\s+(?:the\s+)?"
+
+
+def cast(sections: list[Section]) -> tuple[list[str], list[str]]:
+    """The people a document is most about and its places, from the names of its sections: people are the
+    names that speak or act (famcli.documents.names.people) in the most sections, in 2 or more; places are
+    the most used of the other names (among the CANDIDATES most used), written after "at", "in", "to", "from"... in 40% or more of their uses
+    (3 or more). A name inside a kept one ("Darcy" beside "Mr Darcy") or holding one is left out."""
+    acting, used = Counter(), Counter()
+    for s in sections:
+        acting.update(set(s.people))
+        used.update(s.names)
+    people: list[str] = []
+    for name, n in sorted(acting.items(), key=lambda x: (-x[1], -used[x[0]])):
+        if n >= 2 and len(people) < CAST and not _overlaps(name, people):
+            people.append(name)
+    text = "\n".join(s.text for s in sections)
+    places: list[str] = []
+    for name, n in used.most_common(CANDIDATES):
+        if len(places) == PLACES or n < 3:
+            break
+        if name in acting or _overlaps(name, people + places):
+            continue
+        pattern = _pattern(name)
+        located = len(re.findall(rf"{_AT}{pattern}\b", text))
+        if located >= 3 and located >= 0.4 * len(re.findall(rf"(?<![\w-]){pattern}\b", text)):
+            places.append(name)
+    return [as_written(n, text) for n in people], [as_written(n, text) for n in places]
+
+
+def _overlaps(name: str, kept: list[str]) -> bool:
+    words = set(name.split())
+    return any(words <= set(k.split()) or set(k.split()) <= words for k in kept)
+
+
+def as_written(name: str, text: str) -> str:
+    """A name as the text most often writes it: "Mr. Darcy" where the text has the stop, "Mr Darcy" where not;
+    with "the" where most of its uses have it ("the Mediterranean", "the Pequod")."""
+    found = Counter(" ".join(m.split()) for m in re.findall(rf"(?<![\w-])(?:[Tt]he\s+)?{_pattern(name)}\b", text))
+    if not found:
+        return name
+    written = Counter({k.split(None, 1)[1] if k.lower().startswith("the ") else k: 0 for k in found})
+    for k, n in found.items():
+        written[k.split(None, 1)[1] if k.lower().startswith("the ") else k] += n
+    the = sum(n for k, n in found.items() if k.lower().startswith("the "))
+    best = written.most_common(1)[0][0]
+    return f"the {best}" if the > 0.5 * sum(found.values()) else best
+
+
+def _pattern(name: str) -> str:
+    return re.escape(name).replace(r"\ ", r"\.?\s+")
+
+
+def cast_sentence(people: list[str], places: list[str]) -> str:
+    """"It is mostly about A, B and C; its places include D and E." Nothing for a document with fewer than two
+    people (a report, a log): their names would say little."""
+    if len(people) < 2:
+        return ""
+    where = f"; its places include {_listed(places)}" if places else ""
+    return f"It is mostly about {_listed(people)}{where}."
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
