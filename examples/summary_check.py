@@ -16,9 +16,9 @@ Then `famcli summarize --notes --json` runs on the book and the check counts:
               that the book never writes; notes_inventing: the notes that hold one
   invented_whole  names of two or more words in the notes and the summary that the book never writes as a whole
               ("Jane Darcy" where it has Jane and Darcy)
-  summary_support  each summary sentence against its part of the book (famcli.documents.support): names absent
-              there, the share of its content words found near its names; supported: no such name and half
-              or more found
+  summary_support  each summary sentence against its part of the book, or the ending against its section
+              (famcli.documents.support): names absent there, the share of its content words found near its
+              names; supported: no such name and half or more found
   seconds     the whole summarize run; tokens/s of the read; with SUMMARY_CHECK_READ=1 also `ask` on the
               same book (a plain read through the memory), timed the same way, for the cost ratio
 
@@ -50,7 +50,8 @@ While Though Although Indeed Here Come Let Go Said Says Say Very Up Out Down Ove
 Just Ah Dear Good Great Little Old New First Last Project Gutenberg Letter Book Volume Part God""".split())
 
 
-BOILERPLATE = re.compile(r"gutenberg|licen[cs]e|\be-?book|copyright|table of contents|trademark|donation", re.I)
+BOILERPLATE = re.compile(r"gutenberg|licen[cs]e(?:d| agreement| terms|s)\b|\be-?book|copyright|table of contents|"
+                         r"trademark|donation", re.I)  # not "a special license", "note-book"
 
 
 MOSTLY, STRICT = 0.5, 0.7  # a third's markers: names with more than half of their uses in it; strict: 70%+
@@ -145,7 +146,8 @@ def check(book: Path, checkout: str | None = None) -> dict:
     in_notes, in_summary = _sentences(" ".join(notes)), _sentences(summary)
     said = set().union(*(capitalised(n) for n in notes), capitalised(summary))
     made_up = sorted(set().union(*(invented(n, text) for n in notes), invented(summary, text)))
-    checked = parts_support(result.get("parts"), text, result["tokens_read"])
+    ending = [result["ending"]] if result.get("ending") else []  # the last section's note: how the book ends
+    checked = parts_support((result.get("parts") or []) + ending, text, result["tokens_read"])
     whole_made_up = sorted(set().union(*(invented_whole(n, text) for n in notes), invented_whole(summary, text)))
     return {"book": book.name, "tokens": result["tokens_read"], "seconds": round(seconds, 1), "ask_seconds": read,
             "read_tokens_per_second": result["timings"]["tokens_per_second"],

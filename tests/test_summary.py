@@ -350,7 +350,8 @@ def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_sp
     heading = "Of the Gate and the Keep; and How Orla Venn Rode to Castle Drum at Dawn.\n\n"
     told = "Orla Venn rode to Castle Drum at dawn, and she found the gate of the keep open."
     leaning = "But Orla Venn and Pike saw nobody at Castle Drum that morning, or in the yard behind it."
-    for text in (f"{speech}\n\n{told}", f"{verse}{told}", f"{heading}{told}", f"{leaning} {told}"):
+    chapter = "\n\n\nCHAPTER 7. Of Orla Venn and the Keep at Castle Drum.\n\n\n"
+    for text in (f"{speech}\n\n{told}", f"{verse}{told}", f"{heading}{told}", f"{leaning} {told}", f"{chapter}{told}"):
         assert central_sentence(text, weights) == told, text
     wide = "x " * 34
     cut = (f"{wide}Orla Venn rode to\nCastle Drum at dawn and found Pike at the gate of the keep and the\n" * 3 +

@@ -203,10 +203,11 @@ def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, lo
     widths = sorted(len(line.strip()) for line in text.splitlines() if line.strip())
     wide = widths[int(0.9 * (len(widths) - 1))] if widths else 0
     lower = set(re.findall(r"\b[a-z][a-z-]+\b", text))
+    heads = " ".join(headings(text))  # "CHAPTER 57. Of Whales in Paint; in Teeth; ...": a title, not a sentence
     for (at, sentence), (after, _) in zip(found, found[1:] + [(len(text), "")]):
         words = sentence.split()
-        if not shortest <= len(words) <= longest or not finished(sentence) or _title_case(words, lower) or \
-                _verse(text[at:after], wide):
+        if not shortest <= len(words) <= longest or not finished(sentence) or sentence in heads or \
+                _title_case(words, lower) or _verse(text[at:after], wide):
             continue
         value = sum(sorted((w for name, w in weights.items() if uses_name(sentence, name)), reverse=True)[:NAMED])
         value *= 0.25 ** bool(_SPOKEN.search(sentence) or _quoted(text, at))
