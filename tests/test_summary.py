@@ -300,7 +300,7 @@ def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
     told = told_in_order(["The passage describes Alice's fall down the rabbit hole. The passage also shows a small door.",
                           "Then the passage focuses on the Caucus-race by the pool.", "The passage is about Margaret.",
                           "This passage describes a scene of the trial of the Knave."])
-    assert told == ("The story opens with Alice's fall down the rabbit hole. It also tells of a small door. "
+    assert told == ("It opens with Alice's fall down the rabbit hole. It also tells of a small door. "
                     "It then turns to the Caucus-race by the pool. Then, the passage is about Margaret. "
                     "It ends with the trial of the Knave.")
     assert told_in_order(["Alice falls.", "", "Alice wakes."], whole=False) == "Alice falls. Then, Alice wakes."
@@ -391,6 +391,8 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
                           "Castle Drum burns in the night."], names=names)
     assert told == ("Orla Venn rides out. Then, taking her horse, she crosses the river at night. "
                     "In the end, Castle Drum burns in the night.")
+    told = told_in_order(["The passage delves into the minutes of the harbour board.", "Dana Whitcombe reports."])
+    assert told == "It opens with the minutes of the harbour board. Then, Dana Whitcombe reports."
     parts = [{"tokens": [0, 50], "summary": "Orla Venn rides out."},
              {"tokens": [50, 100], "summary": "She crosses the river."}]
     last = Section((90, 100), None, note="Orla Venn comes home to Castle Drum. She sleeps.", source="sentence")

@@ -230,19 +230,20 @@ _FUNCTION_WORDS = {"The", "A", "An", "This", "That", "These", "Those", "In", "On
 
 
 # "The passage describes Elizabeth's visit to Rosings": what the 135M model writes of nearly every part. The words
-# after the verb are what the part tells; the opener says only that it is a text. Told in order, the story
-# "opens with", "then turns to" and "ends with" them instead.
+# after the verb are what the part tells; the opener says only that it is a text. Told in order, the document
+# "opens with", "then turns to" and "ends with" them instead (a report or minutes as well as a story).
 _ABOUT_TEXT = re.compile(
     r"^(?:the|this) (?:passage|text|section|excerpt|story|chapter)(?: (?:also|then|further|now|mainly|primarily))? "
     r"(?:describes|depicts|explores|focuses on|is about|introduces|presents|highlights|touches on|concludes|"
     r"reveals|sets the stage for|conveys|portrays|is a continuation of|continues|tells of|recounts|shows|"
-    r"cent(?:er|re)s on|discusses|deals with|is an? (?:\w+ )?(?:account|description|depiction|story|tale) of)\s+"
+    r"cent(?:er|re)s on|discusses|deals with|delves into|examines|outlines|details|covers|"
+    r"is an? (?:\w+ )?(?:account|description|depiction|story|tale) of)\s+"
     r"(?:(?:a|the) scenes? (?:of|from|involving)\s+)?(?P<rest>.+)$", re.I | re.S)
 
 
 def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | set[str] = frozenset()) -> str:
     """The parts' summaries as one text, in order. A sentence that only says a passage is about something
-    tells it instead: the first "The story opens with ...", a later part's first "It then turns to ..." (the
+    tells it instead: the first "It opens with ...", a later part's first "It then turns to ..." (the
     last part's, when the whole document was read, "It ends with ..."), any other "It also tells of ...". A
     part whose first sentence tells its events itself begins "Then," or "In the end,", without a link word of
     its own ("Moreover, ...", "But ..."); its first word keeps its capital only when it is a name (`names`: the
@@ -255,7 +256,7 @@ def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | 
             sentence = _unlinked(sentence)
             about = _ABOUT_TEXT.match(sentence)
             if about and len(about["rest"].split()) >= 3:
-                lead = "It also tells of" if k else "The story opens with" if i == 0 else \
+                lead = "It also tells of" if k else "It opens with" if i == 0 else \
                     "It ends with" if last else "It then turns to"
                 out.append(f"{lead} {_lower_first(about['rest'], names)}")
             elif k == 0 and i > 0:
@@ -331,8 +332,9 @@ _AT = r"\b(?:at|in|to|from|near|into|towards?|through|across|reached|left|leavin
 def cast(sections: list[Section]) -> tuple[list[str], list[str]]:
     """The people a document is most about and its places, from the names of its sections: people are the
     names that speak or act (famcli.documents.names.people) in the most sections, in 2 or more; places are
-    the most used of the other names (among the CANDIDATES most used), written after "at", "in", "to", "from"... in 40% or more of their uses
-    (3 or more). A name inside a kept one ("Darcy" beside "Mr Darcy") or holding one is left out."""
+    the most used of the other names (among the CANDIDATES most used) written after "at", "in", "to",
+    "from"... in 40% or more of their uses (3 or more). A name inside a kept one ("Darcy" beside "Mr Darcy")
+    or holding one is left out."""
     acting, used = Counter(), Counter()
     for s in sections:
         acting.update(set(s.people))
