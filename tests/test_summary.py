@@ -282,6 +282,9 @@ def test_a_note_that_says_what_its_section_does_not_gives_way_to_the_sections_ow
     assert choose_note(section, [made_up, told]) == (told, "model")
     note, source = choose_note(section, [made_up])
     assert source == "sentence" and note.startswith("Elinor Dashwood walked to Barton Park")
+    cut = "Elinor Dashwood walked with her sister Marianne to Barton Park, and Colonel Brandon met them and spoke of"
+    note, source = choose_note(section, [cut, cut + " the"])  # every draft stopped mid-sentence
+    assert source == "sentence" and note.startswith("Elinor Dashwood walked to Barton Park")
 
 
 def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():

@@ -65,7 +65,8 @@ def summarize(
                                     keep_all, notes_out)
     except Interrupted as stopped:  # what was read is not lost: the notes so far and their summary, marked partial
         result, part = stopped.result, stopped.result["partial"]
-        ui.note(f"Stopped after {part['tokens_read']:,} of {part['tokens_total'] or '?'} tokens: the summary below "
+        total = f"{part['tokens_total']:,}" if part["tokens_total"] else "?"
+        ui.note(f"Stopped after {part['tokens_read']:,} of {total} tokens: the summary below "
                 "is of the notes so far (their best notes, partial)"
                 + (f"; {notes_out} keeps them for the next run" if notes_out else "") + ".")
         _print_summary(result, notes, as_json)

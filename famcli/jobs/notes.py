@@ -137,8 +137,8 @@ SUPPORTED = 0.6  # share of a draft's content words found near its names in the 
 
 
 def choose_note(section: Section, tries: list[str]) -> tuple[str, str]:
-    """The kept draft and where it comes from ("model", or "sentence" when every draft invents a name or says
-    little its section says)."""
+    """The kept draft and where it comes from ("model", or "sentence" when every draft invents a name, says
+    little its section says, or stops mid-sentence and the section has a told sentence to give instead)."""
     text, weights = section.text, section.weights
     words = {w for n in section.names for w in n.split()}
     source = Source(text)
@@ -149,8 +149,12 @@ def choose_note(section: Section, tries: list[str]) -> tuple[str, str]:
                 finished(t) and not fails, score(t, weights, words, echo=NOTE_ECHO) - 5 * fails)
 
     best = max([plain_telling(t) for t in tries], key=rank)
-    own = None if all(rank(best)[:2]) else central_sentence(text, weights) or telling_line(text)
-    if own is not None:  # every draft invents someone or says what the section does not: its own words instead
+    own = None
+    if not all(rank(best)[:2]):  # every draft invents someone or says what the section does not: its own words
+        own = central_sentence(text, weights) or telling_line(text)
+    elif not finished(best):  # every draft stopped mid-sentence ("... and who is in it:"): its own told sentence
+        own = central_sentence(text, weights)
+    if own is not None:
         return own, "sentence"
     return best, "model"
 
