@@ -201,19 +201,23 @@ def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, lo
     "“I thank you, Walton,” he said", and "Darcy professed a great curiosity to see the view" before "Here,
     Sarah, come to Miss Bennet this moment" (a line of speech). A title in capitals ("Of Whales in Paint; in
     Teeth; in Wood") and a verse are no sentences. Only a sentence's NAMED most particular names count: one
-    that lists ten new names ("Monsoons, Pampas, Nor’-Westers, Harmattans, Trades") tells no more for it."""
+    that lists ten new names ("Monsoons, Pampas, Nor’-Westers, Harmattans, Trades") tells no more for it. In
+    prose that names nobody (the last page of a book) the first told sentence is chosen; a text of lines (a
+    log) has none (famcli.jobs.notes.telling_line chooses its line)."""
     best, best_score = None, 0.0
     found = split_sentences(text)
     widths = sorted(len(line.strip()) for line in text.splitlines() if line.strip())
     wide = widths[int(0.9 * (len(widths) - 1))] if widths else 0
     lower = set(re.findall(r"\b[a-z][a-z-]+\b", text))
     heads = " ".join(headings(text))  # "CHAPTER 57. Of Whales in Paint; in Teeth; ...": a title, not a sentence
+    base = 0.0 if lined(text) else 0.01  # prose that names nobody still has a told sentence; a log has lines
     for (at, sentence), (after, _) in zip(found, found[1:] + [(len(text), "")]):
         words = sentence.split()
         if not shortest <= len(words) <= longest or not finished(sentence) or sentence in heads or \
                 _title_case(words, lower) or _verse(text[at:after], wide):
             continue
         value = sum(sorted((w for name, w in weights.items() if uses_name(sentence, name)), reverse=True)[:NAMED])
+        value += base
         value *= 0.25 ** bool(_SPOKEN.search(sentence) or _quoted(text, at))
         value *= 0.5 ** (bool(_FIRST_PERSON.search(sentence)) + (not sentence[:1].isupper()) +
                          bool(_LEANS.match(sentence)))
