@@ -360,8 +360,8 @@ def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_sp
     cut = (f"{wide}Orla Venn rode to\nCastle Drum at dawn and found Pike at the gate of the keep and the\n" * 3 +
            "end.")
     assert central_sentence(cut, weights) is None  # one long "sentence" cut into its lines: none is whole
-    ending = ("“I shall die,” he cried, “and what I now feel be no longer felt.”\n\nHe sprang from the window as "
-              "he said this, upon the raft which lay close to the ship. He was soon borne away by the waves.")
+    ending = ("the fire. Where can I find rest but in the deep sea, far from every eye? Farewell.”\n\nHe sprang "
+              "from the window as he said this, upon the raft which lay close to the ship. He was soon borne away.")
     assert central_sentence(ending, weights).startswith("He sprang from the window")  # no names: a told sentence
 
 

@@ -197,7 +197,7 @@ def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, lo
     back to when the model's would invent someone. Dialogue (quote marks in it, or inside a quotation the
     paragraph opened before it) quarters a sentence's value; each of these halves it: the first person, a
     fragment (a sentence the splitter began mid-way, in lower case), an opening that leans on the sentence
-    before ("But", "Moreover,", "She", "This"). "Henry Clerval was the son of a merchant of Geneva" comes before
+    before ("But", "Moreover,", "This"). "Henry Clerval was the son of a merchant of Geneva" comes before
     "“I thank you, Walton,” he said", and "Darcy professed a great curiosity to see the view" before "Here,
     Sarah, come to Miss Bennet this moment" (a line of speech). A title in capitals ("Of Whales in Paint; in
     Teeth; in Wood") and a verse are no sentences. Only a sentence's NAMED most particular names count: one
@@ -210,7 +210,8 @@ def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, lo
     wide = widths[int(0.9 * (len(widths) - 1))] if widths else 0
     lower = set(re.findall(r"\b[a-z][a-z-]+\b", text))
     heads = " ".join(headings(text))  # "CHAPTER 57. Of Whales in Paint; in Teeth; ...": a title, not a sentence
-    base = 0.0 if lined(text) else 0.01  # prose that names nobody still has a told sentence; a log has lines
+    prose = sum(finished(sentence) for _, sentence in found) >= 0.5 * len(found)  # a log's lines end in no stop
+    base = 0.01 if prose else 0.0  # prose that names nobody still has a told sentence; a log has lines
     for (at, sentence), (after, _) in zip(found, found[1:] + [(len(text), "")]):
         words = sentence.split()
         if not shortest <= len(words) <= longest or not finished(sentence) or sentence in heads or \
@@ -228,19 +229,27 @@ def central_sentence(text: str, weights: dict[str, float], shortest: int = 8, lo
 
 _SPOKEN = re.compile(r"[\"“”‘]|(?<![\w.,!?])'|'(?!\w)")
 _FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|we|us|our)\b")
+# Openings that lean on the sentence before: a link word, or "This"/"It" for what it said. "He sprang from the
+# window" reads alone (someone did something); "So that Monsoons ... might blow Moby Dick" does not.
 _LEANS = re.compile(r"(?:And|But|So|Yet|Or|Nor|For|Because|Then|Thus|Hence|Therefore|This|That|These|Those|It|Its|"
-                    r"He|She|They|His|Her|Their|Such)\b|(?:Moreover|However|Besides|Indeed|Nevertheless|Accordingly|"
-                    r"Consequently|Still|Again|Now|Well),")
+                    r"Such)\b|(?:Moreover|However|Besides|Indeed|Nevertheless|Accordingly|Consequently|Still|Again|"
+                    r"Now|Well),")
 
 
 def _quoted(text: str, at: int) -> bool:
-    """Whether the sentence starting at `at` lies inside a quotation opened earlier in its paragraph: curly
-    quotes opened and not closed (single ones too: a ’ inside a word is an apostrophe), or an odd number of
-    straight double ones."""
+    """Whether the sentence starting at `at` lies inside a quotation: one opened earlier in its paragraph and
+    not closed (curly quotes, single ones too: a ’ inside a word is an apostrophe; an odd number of straight
+    double ones), or one closed later in the paragraph than it opens again (a section that begins in the
+    middle of a speech)."""
     start = text.rfind("\n\n", 0, at) + 1
     before = text[start:at]
-    return before.count("“") > before.count("”") or before.count('"') % 2 == 1 or \
-        before.count("‘") > len(re.findall(r"’(?!\w)", before))
+    if before.count("“") > before.count("”") or before.count('"') % 2 == 1 or \
+            before.count("‘") > len(re.findall(r"’(?!\w)", before)):
+        return True
+    end = text.find("\n\n", at)
+    after = text[at:end if end >= 0 else len(text)]
+    closes = re.findall(r"[.,!?;—-]([”’])", after)
+    return closes.count("”") > after.count("“") or closes.count("’") > after.count("‘")
 
 
 def _verse(raw: str, wide: int) -> bool:
