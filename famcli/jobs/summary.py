@@ -12,7 +12,9 @@ part.
                that names most of the part's own people and places (weighted by how particular they are to
                the part: the share of their uses in it), invents fewest and repeats nothing is kept (`score`);
                every part's candidates are decoded together
-    summary    the parts' summaries in order: the document from beginning to end
+    summary    who and where (`cast`: the people who act in most sections, the places), then the parts'
+               summaries in order ("It opens with ...", "Then, ..."), and how the document ends (its last
+               section's note, when the last part's summary does not say it: `ending_part`)
 
 Measured on the corpus books (docs/summaries.md, examples/summary_check.py).
 """
@@ -368,10 +370,11 @@ def as_written(name: str, text: str) -> str:
     found = Counter(" ".join(m.split()) for m in re.findall(rf"(?<![\w-])(?:[Tt]he\s+)?{_pattern(name)}\b", text))
     if not found:
         return name
-    written = Counter({k.split(None, 1)[1] if k.lower().startswith("the ") else k: 0 for k in found})
+    written, the = Counter(), 0
     for k, n in found.items():
-        written[k.split(None, 1)[1] if k.lower().startswith("the ") else k] += n
-    the = sum(n for k, n in found.items() if k.lower().startswith("the "))
+        article = k.lower().startswith("the ")
+        written[k.split(None, 1)[1] if article else k] += n
+        the += n * article
     best = written.most_common(1)[0][0]
     return f"the {best}" if the > 0.5 * sum(found.values()) else best
 
