@@ -121,11 +121,17 @@ def people(text: str, candidates: list[str]) -> list[str]:
     """The candidates the text treats as someone who speaks or acts (`said Alice`, `Elizabeth was`), most such
     uses first; places and things (`Pemberley`, `Sperm Whale`) rarely take these verbs."""
     def uses(name: str) -> int:
-        n = re.escape(name).replace(r"\ ", r"\.?\s+")
+        n = name_pattern(name)
         return len(re.findall(rf"\b{SPEECH}\s+(?:the\s+)?{n}\b|\b{n}['’]?s?\s+(?:{SPEECH}|{ACTS})\b", text))
 
     scored = [(uses(c), c) for c in candidates]
     return [c for n, c in sorted(scored, key=lambda x: -x[0]) if n > 0]
+
+
+def name_pattern(name: str) -> str:
+    """A regular expression for a name as a text may write it: "Mr Darcy" finds "Mr. Darcy" and a name broken
+    across a line."""
+    return re.escape(name).replace(r"\ ", r"\.?\s+")
 
 
 def uses_name(text: str, name: str) -> bool:

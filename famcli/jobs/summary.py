@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from famcli.common.choices import SummaryLength
 from famcli.core.generate import Sampling
-from famcli.documents.names import uses_name
+from famcli.documents.names import name_pattern, uses_name
 from famcli.documents.support import Source, support
 from famcli.jobs.notes import (
     BOOSTS,
@@ -352,7 +352,7 @@ def cast(sections: list[Section]) -> tuple[list[str], list[str]]:
             break
         if name in acting or _overlaps(name, people + places):
             continue
-        pattern = _pattern(name)
+        pattern = name_pattern(name)
         located = len(re.findall(rf"{_AT}{pattern}\b", text))
         if located >= 3 and located >= 0.4 * len(re.findall(rf"(?<![\w-]){pattern}\b", text)):
             places.append(name)
@@ -367,7 +367,8 @@ def _overlaps(name: str, kept: list[str]) -> bool:
 def as_written(name: str, text: str) -> str:
     """A name as the text most often writes it: "Mr. Darcy" where the text has the stop, "Mr Darcy" where not;
     with "the" where most of its uses have it ("the Mediterranean", "the Pequod")."""
-    found = Counter(" ".join(m.split()) for m in re.findall(rf"(?<![\w-])(?:[Tt]he\s+)?{_pattern(name)}\b", text))
+    found = Counter(" ".join(m.split()) for m in re.findall(rf"(?<![\w-])(?:[Tt]he\s+)?{name_pattern(name)}\b",
+                                                           text))
     if not found:
         return name
     written, the = Counter(), 0
@@ -377,10 +378,6 @@ def as_written(name: str, text: str) -> str:
         the += n * article
     best = written.most_common(1)[0][0]
     return f"the {best}" if the > 0.5 * sum(found.values()) else best
-
-
-def _pattern(name: str) -> str:
-    return re.escape(name).replace(r"\ ", r"\.?\s+")
 
 
 def cast_sentence(people: list[str], places: list[str]) -> str:
