@@ -151,7 +151,8 @@ SECTION_TEXT = ("Elinor Dashwood walked to Barton Park with her sister Marianne.
 
 
 def test_a_note_naming_someone_the_section_never_does_is_refused():
-    from famcli.jobs.notes import central_sentence, invented_names
+    from famcli.jobs.notes import invented_names
+    from famcli.jobs.telling import central_sentence
 
     assert invented_names("Elinor Dashwood and Lord Curzon walked to the park.", SECTION_TEXT) == ["Lord Curzon"]
     assert invented_names("Elinor Dashwood met Colonel Brandon.", SECTION_TEXT) == []
@@ -326,7 +327,7 @@ def test_a_notes_source_is_its_carrying_sentences_in_order():
 def test_the_most_unusual_line_of_a_log_is_its_one_error():
     """What a digest of a log shows beside its note, and what a note on text without names falls back to: the
     line least like the others, whatever the log's format."""
-    from famcli.jobs.notes import lined, telling_line
+    from famcli.jobs.telling import lined, telling_line
 
     routine = [f"{i:05d} INFO worker-{i % 4} processed batch {i} in {i * 7 % 90} ms" for i in range(200)]
     for at, odd in ((37, "00037 ERROR storage: disk /dev/sdb1 is full, write failed"),
@@ -341,7 +342,7 @@ def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_sp
     """What a note falls back to: a told sentence, not a line of speech inside a quotation opened sentences
     before, not a verse, not a chapter title in capitals, not one line of a long sentence cut at its breaks,
     not one that leans on the sentence before it."""
-    from famcli.jobs.notes import central_sentence
+    from famcli.jobs.telling import central_sentence
 
     weights = {"Orla Venn": 1.0, "Castle Drum": 1.0, "Pike": 1.0}
     speech = ("“Come in,” said Pike. “Sit by the fire. Orla Venn will be at Castle Drum by noon, and Pike will "
@@ -368,7 +369,7 @@ def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_sp
 def test_the_summary_opens_with_who_and_where_from_the_sections():
     """The people are names that act in two or more sections; places are names written after "at", "to",
     "from"...; a title alone takes its article; a text with fewer than two people gets no such sentence."""
-    from famcli.jobs.summary import cast, cast_sentence
+    from famcli.jobs.cast import cast, cast_sentence
 
     def section(text):
         counts, hint, who = section_names(text)

@@ -18,15 +18,14 @@ from famcli.common.errors import Interrupted, Stopped, UserError, is_user_error,
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError, open_document
 from famcli.jobs.asking import ask
+from famcli.jobs.cast import cast, cast_sentence
 from famcli.jobs.lookup import Reading
 from famcli.jobs.notes import (
     NOTE_BATCH,
     Section,
-    lined,
     note_weights,
     section_names,
     section_size,
-    telling_line,
     text_place,
     write_notes,
 )
@@ -46,8 +45,6 @@ from famcli.jobs.reading import (
 from famcli.jobs.report import Reporter, Silent
 from famcli.jobs.session import Session
 from famcli.jobs.summary import (
-    cast,
-    cast_sentence,
     ending_part,
     extract_parts,
     summarize_notes,
@@ -55,6 +52,7 @@ from famcli.jobs.summary import (
     summary_parts,
     told_in_order,
 )
+from famcli.jobs.telling import lined, telling_line
 
 if TYPE_CHECKING:
     from famcli.jobs.batch import Job
