@@ -71,7 +71,7 @@ def test_passages_path_never_runs_the_model_before_the_question(tiny, long_doc, 
     fed = []
     monkeypatch.setattr(session.engine, "feed", lambda state, ids: fed.append(len(ids)))  # the memory's engine
     result = ask_document(session, str(long_doc), "What is the secret password?", max_tokens=4)
-    assert fed == [] and result["answer_path"] in ("passages", "quoted")
+    assert fed == [] and result["answer_path"] in ("own", "chosen", "quoted")
     assert result["tokens_read"] > 2048 and any("bluebird" in p["snippet"] for p in result["passages"])
     assert result["passages"][0]["snippet"] == NEEDLE.strip()
 
@@ -109,7 +109,9 @@ def test_a_name_the_document_never_mentions_is_not_found_without_the_model(tiny,
 
 def test_a_cut_answer_is_marked(tiny, long_doc):
     session = session_for(tiny, "passages")
-    session.lookup.answer_options = type(session.lookup.answer_options)(check=False)
+    from famcli.answer.ask import Rules
+
+    session.lookup.rules = Rules(check=False)  # the model's own answer, cut at 2 tokens, is the answer
     result = ask_document(session, str(long_doc), "What is the secret password?", max_tokens=2)
     assert result["truncated"] is True and result["answer"].endswith("\u2026")
 
@@ -120,6 +122,7 @@ def test_a_cut_answer_is_marked(tiny, long_doc):
     ("List the rooms of the house.", True), ("Name the three brothers.", True),
     ("What is the pass key?", False), ("Which access number was given?", False), ("What happens at the end?", False),
     ("Who approved the release?", False), ("How many sacks did the mill grind?", False),
+    ("Which estate does Mr. Darcy own?", False), ("Which harpooneer shares a bed with Ishmael?", False),
 ])
 def test_questions_that_ask_for_several_things(question, several):
     assert asks_for_several(question) is several
@@ -173,9 +176,10 @@ def test_a_list_answer_reaches_stdout_and_json_whole(tiny, tmp_path, capsys, lis
 
     doc = tmp_path / "doc.txt"
     doc.write_text("The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n")
-    assert main(["ask", str(doc), "What is the secret password?", "--model", tiny, "-q"]) == 0
+    unchecked = ["--answer-rules", "check=off"]  # the stand-in model's list is the answer as it wrote it
+    assert main(["ask", str(doc), "What is the secret password?", "--model", tiny, "-q", *unchecked]) == 0
     assert capsys.readouterr().out == LIST_ANSWER + "\n"
-    assert main(["ask", str(doc), "What is the secret password?", "--model", tiny, "-q", "--json"]) == 0
+    assert main(["ask", str(doc), "What is the secret password?", "--model", tiny, "-q", "--json", *unchecked]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["answer"] == LIST_ANSWER and out["truncated"] is False
 
@@ -191,10 +195,10 @@ def test_a_list_answer_reaches_piped_chat_whole(tiny, tmp_path, capsys, lists_an
     doc.write_text("The red fox lives in the forest.\nThe secret password is bluebird.\nThe end.\n")
     questions = b"What is the secret password?\nWhere does the fox live?\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(questions)))
-    assert main(["chat", str(doc), "--model", tiny, "-q"]) == 0
+    assert main(["chat", str(doc), "--model", tiny, "-q", "--answer-rules", "check=off"]) == 0
     assert capsys.readouterr().out == (LIST_ANSWER + "\n\n") * 2  # each list, then a blank line
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(questions)))
-    assert main(["chat", str(doc), "--model", tiny, "-q", "--json"]) == 0
+    assert main(["chat", str(doc), "--model", tiny, "-q", "--json", "--answer-rules", "check=off"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["answer"] for r in records] == [LIST_ANSWER] * 2
 
@@ -207,7 +211,7 @@ def test_a_finished_paragraph_ends_an_answer_but_a_lead_in_does_not():
 
 
 def test_why_takes_the_sentences_after_the_one_that_matches(tiny, tmp_path):
-    """A reason seldom repeats the question's words: the evidence for "why" is the matching sentence and the
+    """(The memory path's evidence: famcli.jobs.answer.) A reason seldom repeats the question's words: the evidence for "why" is the matching sentence and the
     ones after it, and an answer that only restates the first is not taken (the two sentences are quoted)."""
     from famcli.jobs.answer import Evidence, explains
 
@@ -226,9 +230,3 @@ def test_why_takes_the_sentences_after_the_one_that_matches(tiny, tmp_path):
     assert explains("She left because the harvest had failed.", evidence, question)
     assert not explains("Orla Quennell left Dunmore in the spring.", evidence, question)
     assert explains("anything", Evidence(evidence.passages, [], True, 0), question)  # not a why: no demand
-    result = ask_document(session, str(path), question, max_tokens=6)
-    if result["answer_path"] == "quoted":
-        assert "harvest had failed" in result["answer"] and "left Dunmore" in result["answer"]
-    else:
-        assert result["answer_path"] == "passages"
-        assert result["truncated"] or explains(result["answer"], evidence, question)  # (a cut answer is not checked)

@@ -53,6 +53,9 @@ AnswerFromOpt = Annotated[AnswerFrom, typer.Option(
                           "memory: every token is read through the memory first and the answer is read after "
                           "its state. auto takes memory only where the read is used (--no-recall, the attention "
                           "scorers, a trained memory).")]
+AnswerRulesOpt = Annotated[str, typer.Option(
+    "--answer-rules", help="Change the passages path's rules, e.g. 'rerank=off,pool=20' (docs/answers.md, "
+                           "\"Ablation\"): words, pool, read, rerank, spans, calibrate, check, names.")]
 SourcesOpt = Annotated[bool, typer.Option("--sources", help="Print the passages the answer was read from.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress", help="Show progress even when stderr is not a terminal.")]
@@ -117,11 +120,14 @@ ANSWER_TOKENS = 200  # answers end where the model ends its turn; this is only t
 
 
 def recall_options(no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOpt = 4, recall_scorer: ScorerOpt = "bm25",
-                   answer_from: AnswerFromOpt = "auto"):
+                   answer_from: AnswerFromOpt = "auto", answer_rules: AnswerRulesOpt = ""):
     """None with --no-recall, else the options a question is answered with (checked before loading)."""
     from famcli.recall.search import RecallOptions
 
-    options = RecallOptions(blocks=recall_blocks, scorer=recall_scorer, answer_from=answer_from)
+    from famcli.answer.ask import Rules
+
+    options = RecallOptions(blocks=recall_blocks, scorer=recall_scorer, answer_from=answer_from,
+                            rules=Rules.parse(answer_rules))
     return None if no_recall else options
 
 

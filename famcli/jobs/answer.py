@@ -135,7 +135,7 @@ _AUX = r"(?:did|do|are|were|have|had|can|could|would|will|should|must)"
 _SEVERAL = re.compile(
     r"^\W*(?:list|name|enumerate|give)\b"
     r"|^\W*(?:what|which|who)\s+(?:\w+\s+){0,2}?(?:are|were)\b"
-    rf"|^\W*which\s+(?:\w+\s+)?{_PLURAL}\b"
+    rf"|^\W*which\s+{_PLURAL}\b"  # "which towns", not "which estate does" nor "which harpooneer shares"
     rf"|^\W*what\s+(?:\w+\s+)?{_PLURAL}\s+{_AUX}\b"  # "what tools did", not "what happens"
     r"|\b(?:two|three|four|five|six|several|all the|each of the)\b", re.I)
 

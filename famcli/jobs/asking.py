@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from famcli.core.engine import State
 from famcli.core.generate import Sampling
 from famcli.jobs.answer import (
@@ -24,7 +26,8 @@ from famcli.jobs.answer import (
     supported,
 )
 from famcli.jobs.prompts import chat_turn, question_header
-from famcli.recall.text import Passage
+from famcli.documents.sentences import split_sentences
+from famcli.recall.text import Passage, bm25_scores
 
 if TYPE_CHECKING:  # annotations only
     from famcli.jobs.session import Session
@@ -37,11 +40,14 @@ class Answer:
 
     text: str
     passages: list[Passage]
-    path: str  # passages | memory | memory alone | whole | quoted | not found
+    path: str  # chosen | own | memory | memory alone | whole | items | quoted | not found
     truncated: bool = False
+    short: str | None = None  # the answer alone, without a quote around it (None: the text)
+    sentence: str = ""  # the sentence of the evidence that says it
 
     def to_dict(self) -> dict:
-        return {"answer": self.text, "answer_path": self.path, "truncated": self.truncated,
+        return {"answer": self.text, "short": self.text if self.short is None else self.short,
+                "answer_path": self.path, "truncated": self.truncated, "sentence": self.sentence,
                 "passages": [p.to_dict() for p in self.passages]}
 
 
@@ -60,6 +66,14 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
         prompt = session.loaded.tokenizer.encode(chat_turn(session, question), add_special_tokens=False)
         text, cut = session.decode_answer(session.answerer(), state, prompt, max_tokens, sampling)
         return _shown(Answer(text, [], "memory alone", cut), on_text)
+    if not session.answers_from_memory:
+        if session.lookup.answer_options.lists and asks_for_several(question):
+            parts = session.lookup.several_parts(index, question)
+            if len(parts) >= 2:
+                return _shown(_item_by_item(session, parts, question, max_tokens,
+                                            lambda sentences, limit: _plain_answer(session, sentences, question,
+                                                                                   limit, sampling)), on_text)
+        return _shown(_from_passages(session, index, question, max_tokens, sampling), on_text)
     evidence = session.lookup.evidence(index, question)
     if evidence.names_missing:
         return _shown(Answer(f"{NOT_FOUND} (it never mentions {evidence.names_missing[0]}.)", [], "not found"),
@@ -101,6 +115,49 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
         if not session.lookup.answer_options.check or cut or supported(text, sentences, question):
             return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
     return _shown(Answer(quoted(evidence.sentences[0]), evidence.passages[:1], "quoted"), on_text)
+
+
+def _plain_answer(session: Session, sentences: list[str], question: str, limit: int,
+                  sampling: Sampling) -> tuple[str, bool]:
+    """The plain model's answer from sentences alone (an item of a several-part answer)."""
+    engine = session.final_reader()
+    prompt = session.lookup.scorer_encode(chat_turn(session, evidence_prompt(sentences, question)))
+    return session.decode_answer(engine, engine.new_state(), prompt, limit, sampling)
+
+
+SHORT_TOKENS = 48  # the model's own short answer, one candidate among the passages' spans
+
+
+def _from_passages(session: Session, index, question: str, max_tokens: int, sampling: Sampling) -> Answer:
+    """famcli.answer: the best passages re-ranked and read by the model, which chooses the answer."""
+    from famcli.answer.ask import answer
+
+    engine = session.final_reader()
+    encode = session.lookup.scorer_encode
+
+    def generate(instruction: str) -> tuple[str, bool]:
+        prompt = encode(chat_turn(session, instruction))
+        return session.decode_answer(engine, engine.new_state(), prompt, min(SHORT_TOKENS, max_tokens), sampling)
+
+    found = answer(session.lookup.passages(index), question, session.lookup.scorer().loglik, generate,
+                   lambda instruction: chat_turn(session, instruction), session.lookup.rules)
+    shown = [Passage(p.first, max(p.last, p.first + 1), 0.0, _shown_sentence(p.text, question, found.sentence))
+             for p in found.passages]
+    for p in shown:
+        p.place = index.place_at(p.start)
+    return Answer(found.text, shown, found.how, found.truncated, short=found.short, sentence=found.sentence)
+
+
+def _shown_sentence(passage: str, question: str, said: str) -> str:
+    """What a source shows of its passage: the sentence that says the answer, when it is in it, else the
+    passage from its sentence that best matches the question."""
+    if said and said in " ".join(passage.split()):
+        return said
+    sentences = split_sentences(passage)
+    if not sentences:
+        return passage
+    best = int(np.argmax(bm25_scores([s for _, s in sentences], question)))
+    return passage[sentences[best][0]:]
 
 
 ITEM_TOKENS = 60  # one item of a several-part answer: a short answer from one sentence

@@ -51,6 +51,8 @@ class Lookup:
         self.tokens = tokens
         self._tokenizer, self._model_config = loaded.tokenizer, loaded.config
         self._context_window, self._plain, self._window = loaded.context_window, plain, window
+        self.rules = (options or RecallOptions()).rules
+        self._passages = None
 
     def new_index(self, question: str | None = None, keys: bool = True) -> RecallIndex:
         """A recall index to hang on a state before reading; with the question, it keeps only scores.
@@ -102,6 +104,28 @@ class Lookup:
             p.text = decode(index.ids[p.start:p.end].tolist())
             p.place = index.place_at(p.start)
         return ids, passages
+
+    def passages(self, index: RecallIndex):
+        """The document's passages and their BM25 index (famcli.answer.find), built once per reading."""
+        from famcli.answer.find import Passages
+
+        key = (id(index), index.n_tokens)
+        if self._passages is None or self._passages[0] != key:
+            decode, pieces = self._tokenizer.decode, []
+            for c in range(index.n_chunks):
+                a, b = index.chunk_span(c)
+                pieces.append((decode(index.ids[a:b].tolist()), a))
+            self._passages = (key, Passages.from_pieces(pieces, self.rules.words))
+        return self._passages[1]
+
+    def scorer(self):
+        """The model's log-likelihoods (famcli.answer.score) from the plain model."""
+        from famcli.answer.score import Scorer
+
+        return Scorer(self._plain(), self.scorer_encode)
+
+    def scorer_encode(self, text: str) -> list[int]:
+        return self._tokenizer.encode(text, add_special_tokens=False)  # chat special tokens are read as such
 
     def evidence(self, index: RecallIndex, question: str) -> Evidence:
         """The sentences that match a question (famcli.jobs.answer)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from famcli.answer.ask import Rules
 from famcli.common.choices import ANSWER_PATHS, SCORERS, AnswerFrom, Scorer
 from famcli.common.errors import UserError
 from famcli.recall.index import RecallIndex, attention_scores, head_scores
@@ -34,7 +35,8 @@ class RecallOptions:
     whole    (the memory path's prompt, famcli.jobs.lookup.Lookup.recall_prompt) documents up to this many tokens
              are re-read whole when they fit the window
     answer_from  auto | passages | memory: whether the document is read through the model before answering
-             (famcli.jobs.session.Session.answer_path)"""
+             (famcli.jobs.session.Session.answer_path)
+    rules    the passages path's rules and constants (famcli.answer.ask.Rules, --answer-rules)"""
 
     blocks: int = 4
     context: int = 32
@@ -42,6 +44,7 @@ class RecallOptions:
     recent: int | None = None
     whole: int = 4096
     answer_from: AnswerFrom = "auto"
+    rules: Rules = Rules()
 
     def __post_init__(self):
         if self.answer_from not in ANSWER_PATHS:

@@ -1,0 +1,179 @@
+"""One question, answered from a document's passages (docs/answers.md): find, re-rank, read, check.
+
+Everything model-side comes in as callables, so this module needs no session: `loglik(context, continuations)`
+(famcli.answer.score.Scorer.loglik), `generate(instruction)` (the model's short answer to a chat turn, and
+whether it was cut at its token limit) and `turn(instruction)` (the instruction as the chat template's turn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from famcli.answer.find import Passage, Passages, heading
+from famcli.answer.read import (
+    Choice,
+    candidates,
+    kind,
+    question_subject,
+    sentences_saying,
+    upr_context,
+    _question_names,
+)
+from famcli.answer.text import fold, name_words, stems
+from famcli.documents.sentences import split_sentences
+
+NOT_FOUND = "Not found in the document."
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The answer path's constants and rules, each with the case it is for (docs/answers.md, "Ablation").
+
+    words      a passage's size in words (paragraphs joined or cut at sentence ends)
+    pool       BM25 passages the model re-ranks (UPR)
+    read       best re-ranked passages the model reads
+    rerank     re-rank the pool by log P(question | passage); off: BM25 order
+    spans      candidates of the kind asked for (names, numbers) beside the model's own answer
+    calibrate  a candidate's score is log P(c | passages, q) - log P(c | q); off: the first term only
+    check      an answer needs a sentence saying it about the question's subject; off: the best candidate
+    names      "Not found" when the document holds none of a name the question asks about"""
+
+    words: int = 250
+    pool: int = 10
+    read: int = 2
+    rerank: bool = False
+    spans: bool = True
+    calibrate: bool = False
+    check: bool = True
+    names: bool = True
+
+
+    @classmethod
+    def parse(cls, text: str) -> "Rules":
+        """`--answer-rules "rerank=off,pool=20"`: the defaults with the named rules changed (an ablation)."""
+        import dataclasses
+
+        from famcli.common.errors import UserError
+
+        changes, fields = {}, {f.name: f.type for f in dataclasses.fields(cls)}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, _, value = item.partition("=")
+            name = name.strip().replace("-", "_")
+            if name not in fields or not value.strip():
+                raise UserError(f"--answer-rules: {item!r} is not name=value with a name among {', '.join(fields)}")
+            value = value.strip().lower()
+            if fields[name] in ("bool", bool):
+                if value not in ("on", "off", "true", "false", "1", "0"):
+                    raise UserError(f"--answer-rules: {name} is on or off, not {value!r}")
+                changes[name] = value in ("on", "true", "1")
+            elif not value.isdigit() or int(value) < 1:
+                raise UserError(f"--answer-rules: {name} is a whole number of at least 1, not {value!r}")
+            else:
+                changes[name] = int(value)
+        return dataclasses.replace(cls(), **changes)
+
+
+@dataclass
+class Found:
+    """What a question got: the answer, the short answer alone, the passages read (best first), the sentence
+    that says it, and how (chosen | own | quoted | not found)."""
+
+    text: str
+    short: str
+    passages: list[Passage] = field(default_factory=list)
+    sentence: str = ""
+    how: str = "not found"
+    choices: list[Choice] = field(default_factory=list)
+    truncated: bool = False  # the model's own answer, cut at its token limit
+
+
+def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[str]], list[float]],
+           generate: Callable[[str], str], turn: Callable[[str], str], rules: Rules = Rules()) -> Found:
+    """The answer to a question from the document's passages: find, read, check (the module docstring)."""
+    missing = missing_names(passages, question) if rules.names else []
+    if missing:
+        text = f"{NOT_FOUND} (it never mentions {missing[0]}.)"
+        return Found(text, text)
+    read = find(passages, question, loglik, rules)
+    if not read:
+        text = f"{NOT_FOUND} (no passage matches the question's words.)"
+        return Found(text, text)
+    evidence = [p.text for p in read]
+    options = choices(evidence, question, loglik, generate, turn, rules, passages.names)
+    for c in options:
+        said = sentences_saying(c.text, question, evidence) if rules.check else [""]
+        if said:
+            return Found(c.text, c.text, read, said[0], "own" if c.own else "chosen", options, c.cut)
+    found = quote(read, evidence, question, loglik)
+    found.choices = options
+    return found
+
+
+def find(passages: Passages, question: str, loglik, rules: Rules = Rules()) -> list[Passage]:
+    """The passages the model reads, best first: BM25's best `pool`, re-ranked by log P(question | passage)."""
+    pool = passages.best(question, rules.pool)
+    if rules.rerank and len(pool) > 1:
+        scores = [loglik(upr_context(passages.items[i].text), [" " + question])[0] for i in pool]
+        pool = [pool[j] for j in np.argsort(-np.asarray(scores), kind="stable")]
+    return [passages.items[i] for i in pool[:rules.read]]
+
+
+def choices(evidence: list[str], question: str, loglik, generate, turn, rules: Rules = Rules(),
+            known: set[str] | None = None) -> list[Choice]:
+    """The candidate answers, best first. The model writes its own short answer; for a question that asks for a
+    name or a number, the spans of that kind in the evidence come first: the ones its answer names, then the
+    rest by their likelihood given the evidence and the question (less that without the evidence, with
+    `calibrate`); its own answer comes last (on a likelihood it would always win: it is the model's own greedy
+    text)."""
+    context = evidence_turn(evidence, question)
+    own, cut = generate(context)
+    own = own.strip()
+    spans = [Choice(c, 0, 0) for c in candidates("\n".join(evidence), question, kind(question), known)] \
+        if rules.spans else []
+    if spans:
+        texts = [c.text for c in spans]
+        given = loglik(turn(context), texts)
+        prior = loglik(turn(bare_turn(question)), texts) if rules.calibrate else [0.0] * len(spans)
+        for c, g, p in zip(spans, given, prior):
+            c.given, c.pmi = g, g - p
+        named = fold(own)
+        spans.sort(key=lambda c: (fold(c.text) not in named, -c.pmi))
+    return spans + ([Choice(own, 0, 0, True, cut)] if own else [])
+
+
+def evidence_turn(evidence: list[str], question: str) -> str:
+    text = "\n\n".join(" ".join(e.split()) for e in evidence)
+    return f"{text}\n\nQuestion: {question}\nAnswer in a few words."
+
+
+def bare_turn(question: str) -> str:
+    return f"Question: {question}\nAnswer in a few words."
+
+
+def quote(read: list[Passage], evidence: list[str], question: str, loglik) -> Found:
+    """Unsure: the sentence of the evidence most likely to answer (by log P(question | sentence)) among those
+    that share the question's words (and, for a why or how, those right after them); never one that only repeats the question (its
+    content words all the question's), asks one or is a heading."""
+    asked, said, reason = stems(question), [], kind(question) == "reason"
+    for e in evidence:
+        sentences = [s for _, s in split_sentences(e)]
+        for i, s in enumerate(sentences):  # one that shares the question's words, or the one after it (a reason)
+            near = stems(s) & asked or reason and i and stems(sentences[i - 1]) & asked
+            if near and stems(s) - asked and not s.rstrip("”\"’' ").endswith("?") and not heading(s) \
+                    and s not in said:
+                said.append(s)
+    if not said:
+        text = f"{NOT_FOUND} (no sentence of the best passages says more than the question.)"
+        return Found(text, text, read)
+    scores = [loglik(upr_context(s), [" " + question])[0] for s in said[:16]]
+    best = said[int(np.argmax(scores))]
+    return Found(f"The document says: \u201c{best}\u201d", best, read, best, "quoted")
+
+
+def missing_names(passages: Passages, question: str) -> list[str]:
+    """The names the question asks about of which the document holds none of the words (folded: case, accent
+    marks, possessives and titles aside; together or apart)."""
+    return [n for n in _question_names(question) if name_words(n) and not set(name_words(n)) & passages.words]

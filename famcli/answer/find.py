@@ -1,0 +1,164 @@
+"""Finding the passages a question's answer may be in (docs/answers.md, "Finding").
+
+A passage is a run of whole paragraphs of about `words` words (a paragraph longer than that is cut at its
+sentence ends): what a reader would point at to show an answer, and what the model reads. BM25 (bm25s, Lucene
+variant) ranks them over text folded for case and accent marks, with Snowball stems; the model then re-ranks the
+best few by how likely the question is given each passage (UPR, Sachan et al. 2022: famcli.answer.score).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from famcli.answer.text import fold, stemmer, words
+from famcli.documents.names import names
+from famcli.documents.boilerplate import HEADING
+from famcli.documents.sentences import split_sentences
+
+PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+
+
+@dataclass
+class Passage:
+    """Characters [start, end) of the document text, and the tokens [first, last) they were read from."""
+
+    start: int
+    end: int
+    text: str
+    first: int = 0
+    last: int = 0
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """Character spans of the text's paragraphs (blank lines between them), blank ones left out."""
+    spans, at = [], 0
+    for m in [*PARAGRAPH.finditer(text), None]:
+        end = m.start() if m else len(text)
+        if text[at:end].strip():
+            spans.append((at, end))
+        at = m.end() if m else at
+    return spans
+
+
+def _pieces(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """A paragraph as spans of about `size` words, cut at sentence ends (one long sentence stays whole)."""
+    body = text[start:end]
+    if len(body.split()) <= 1.5 * size:
+        return [(start, end)]
+    cuts, count, spans, at = [], 0, [], 0
+    for offset, sentence in split_sentences(body):
+        if count >= size and offset > at:
+            spans.append((start + at, start + offset))
+            at, count = offset, 0
+        count += len(sentence.split())
+    spans.append((start + at, end))
+    return spans
+
+
+def cut_passages(text: str, size: int) -> list[tuple[int, int]]:
+    """The text as passages of whole paragraphs, about `size` words each: short paragraphs (a line of
+    dialogue) join the ones after them, long ones are cut at sentence ends, a heading (CHAPTER IV, Letter 2)
+    begins a passage."""
+    spans, open_at, count = [], None, 0
+    for a, b in paragraphs(text):
+        if open_at is not None and heading(text[a:b]):  # a chapter begins a passage of its own
+            spans.append((open_at, last))
+            open_at, count = None, 0
+        for p, q in _pieces(text, a, b, size):
+            n = len(text[p:q].split())
+            if open_at is not None and count + n > 1.5 * size:
+                spans.append((open_at, last))
+                open_at, count = None, 0
+            open_at = p if open_at is None else open_at
+            last, count = q, count + n
+            if count >= size:
+                spans.append((open_at, last))
+                open_at, count = None, 0
+    if open_at is not None:
+        spans.append((open_at, last))
+    return spans
+
+
+def unwrapped(text: str) -> str:
+    """A passage with the line breaks of its hard-wrapped paragraphs as spaces (a Gutenberg text wraps at ~70
+    characters: a sentence would be cut at its breaks). A paragraph is wrapped when it has 2+ lines, none over
+    100 characters, every line but its last at least 60% of its longest (a poem's are not), and fewer than half
+    of them beginning with a digit (a log's lines, a table's rows)."""
+    out = []
+    for paragraph in re.split(r"(\n[ \t]*\n\s*)", text):
+        lines = paragraph.split("\n")
+        widths = [len(line.rstrip()) for line in lines]
+        numbered = sum(line.lstrip()[:1].isdigit() for line in lines)  # a log's timestamps, a table's rows
+        if len(lines) >= 2 and max(widths) <= 100 and min(widths[:-1]) >= 0.6 * max(widths) \
+                and numbered < len(lines) / 2:
+            paragraph = " ".join(line.strip() for line in lines)
+        out.append(paragraph)
+    return "".join(out)
+
+
+def heading(text: str) -> bool:
+    """A chapter's heading line (CHAPTER IV, Letter 2, XIV. THE END): short, in a heading's form ("M. Krempe
+    said ..." is no heading)."""
+    return len(text.split()) <= 12 and HEADING.match(text) is not None
+
+
+class Passages:
+    """A document's passages and their BM25 index, built once per reading (a conversation's questions only
+    score them)."""
+
+    def __init__(self, text: str, size: int, token_at: Callable[[int], int] | None = None):
+        import bm25s
+
+        self.text = text
+        spans = cut_passages(text, size)
+        token_at = token_at or (lambda c: c)
+        self.items = [Passage(a, b, unwrapped(text[a:b]), token_at(a), token_at(b)) for a, b in spans]
+        self.n = len(self.items)
+        corpus = bm25s.tokenize([fold(p.text) for p in self.items], stopwords="en", stemmer=stemmer(),
+                                show_progress=False) if self.items else None
+        self.vocab = corpus.vocab if corpus is not None and corpus.vocab else {}
+        self.words = set(words(text))  # folded: a name is looked up as a reader types it
+        self.names = set(names(text))  # the capitalised runs the document writes as names
+        self.retriever = None
+        if self.vocab:  # bm25s cannot index an empty vocabulary (only stop words, only punctuation)
+            self.retriever = bm25s.BM25()
+            self.retriever.index(corpus, show_progress=False)
+
+    def terms(self, text: str) -> list[str]:
+        import bm25s
+
+        return bm25s.tokenize([fold(text)], stopwords="en", stemmer=stemmer(), show_progress=False,
+                              return_ids=False)[0]
+
+    def scores(self, question: str) -> np.ndarray:
+        known = [t for t in self.terms(question) if t in self.vocab]
+        if not known or self.retriever is None:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+
+    def best(self, question: str, k: int) -> list[int]:
+        """The `k` best passages by BM25, best first; only those that share a word with the question."""
+        scores = self.scores(question)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [int(i) for i in order if scores[i] > 0]
+
+    @classmethod
+    def from_pieces(cls, pieces: Sequence[tuple[str, int]], size: int) -> "Passages":
+        """From decoded pieces of the token stream, each with its first token: a passage knows its tokens."""
+        text = "".join(t for t, _ in pieces)
+        starts, offsets, at = [], [], 0
+        for t, first in pieces:
+            starts.append(at)
+            offsets.append(first)
+            at += len(t)
+
+        def token_at(c: int) -> int:
+            i = max(bisect.bisect_right(starts, c) - 1, 0)
+            return offsets[i] if i < len(offsets) else 0
+
+        return cls(text, size, token_at)

@@ -1,0 +1,53 @@
+"""The small text tools of the answer path, each once: folding (case and accent marks), words, stems, stop
+words, and how a name a reader types is matched against what the document writes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def fold(text: str) -> str:
+    """Lower case without accent marks ("Zoë" -> "zoe"); the same length rule as the text is not kept."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Folded words, possessive 's dropped ("Frankenstein's" -> "frankenstein")."""
+    return [re.sub(r"['’]s$", "", w) for w in WORD.findall(fold(text))]
+
+
+@cache
+def stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | {"s", "t"}
+
+
+def stems(text: str) -> set[str]:
+    """The stems of a text's content words (stop words out)."""
+    stop = stop_words()
+    return set(stemmer().stemWords([w for w in words(text) if w not in stop]))
+
+
+CONNECTORS = frozenset("of de van von la le du del da".split())  # inside a name: Catherine de Bourgh
+TITLES = frozenset("mr mrs ms miss dr sir lady lord captain capt mister madame monsieur mademoiselle professor "
+                   "colonel col uncle aunt saint st king queen prince princess duke duchess father mother".split())
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a name that pick its bearer out: folded, titles and stop words out ("Mr. Darcy's" ->
+    ["darcy"])."""
+    stop = stop_words() | CONNECTORS
+    return [w for w in words(name) if w not in TITLES and w not in stop]

@@ -1,0 +1,176 @@
+"""The answer path for a reader's question (famcli.answer): names as a reader types them, candidates of the kind
+asked for, the check that a sentence says the answer about the question's subject, the quote when unsure, and
+the path end to end with a scripted model (a stand-in that scores by rules the test states)."""
+
+from __future__ import annotations
+
+import pytest
+
+from famcli.answer.ask import NOT_FOUND, Rules, answer, missing_names, quote
+from famcli.answer.find import Passage, Passages, cut_passages
+from famcli.answer.read import candidates, kind, sentences_saying
+from famcli.answer.text import fold, name_words
+
+
+def passages(text: str, size: int = 60) -> Passages:
+    return Passages(text, size)
+
+
+@pytest.mark.parametrize("typed, written", [
+    ("Zoe", "Zoë"), ("Andres", "Andrés"), ("ANDRES", "andrés"), ("Muller", "Müller"), ("Francois", "François"),
+])
+def test_folding_drops_case_and_accent_marks(typed, written):
+    assert fold(typed) == fold(written)
+
+
+@pytest.mark.parametrize("question", [
+    "Where does Zoe live?",                               # accents in the book, none typed
+    "Which city is Victor Frankenstein's family from?",   # the two words never side by side
+    "What killed Julia Stoner?",                          # first and last name apart
+    "Who is Mr. Darcy's aunt?",                           # a title the book writes differently
+    "What does Andres Muller sell?",                      # both words accented in the book
+])
+def test_a_name_the_book_writes_is_never_missing(question):
+    book = ("Zoë lived in Lyon with Andrés Müller, who sold clocks. Victor was born in Geneva; the "
+            "Frankensteins were an old family. Julia, my sister, died. Mrs. Stoner was our mother. "
+            "Darcy's aunt, Lady Catherine, came.")
+    assert missing_names(passages(book), question) == []
+
+
+@pytest.mark.parametrize("question, missing", [
+    ("Where does Mr. Rochester live?", "Mr. Rochester"), ("Who is Zorba's friend?", "Zorba"),
+])
+def test_a_name_the_book_never_writes_is_missing(question, missing):
+    assert missing_names(passages("Jane Eyre lived at Thornfield with Adèle."), question) == [missing]
+
+
+def test_name_words_leave_out_titles_and_possessives():
+    assert name_words("Mr. Darcy's") == ["darcy"]
+    assert name_words("Lady Catherine de Bourgh") == ["catherine", "bourgh"]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Who does Lydia run away with?", "name"), ("Where was the goose bought?", "name"),
+    ("Which estate does he own?", "name"), ("What is the name of her cat?", "name"),
+    ("How many daughters are there?", "number"), ("How much is he paid a week?", "number"),
+    ("What killed Julia Stoner?", "open"), ("Why did she leave?", "reason"), ("How did he escape?", "reason"),
+])
+def test_what_a_question_asks_for(question, expected):
+    assert kind(question) == expected
+
+
+def test_name_candidates_are_the_names_of_the_text_but_not_the_question_s():
+    text = "Lydia ran away with Mr. Wickham. Elizabeth and Jane were told by Mr. Gardiner."
+    known = {"Lydia", "Mr Wickham", "Elizabeth", "Jane", "Mr Gardiner"}  # the book's names (Passages.names)
+    found = candidates(text, "Who does Lydia run away with?", "name", known)
+    assert found == ["Mr. Wickham", "Elizabeth", "Jane", "Mr. Gardiner"]
+
+
+def test_number_candidates_are_words_and_digits():
+    found = candidates("They had five daughters, 24 miles off, and twenty-four horses.", "How many?", "number")
+    assert found == ["five", "24", "twenty-four"]
+
+
+def test_the_right_sentence_with_the_wrong_person_is_refused():
+    evidence = ["Jane was the eldest of the five Bennet daughters. Lydia, the youngest, laughed at everyone."]
+    question = "What is the name of the Bennets' eldest daughter?"
+    assert sentences_saying("Jane", question, evidence) == ["Jane was the eldest of the five Bennet daughters."]
+    assert sentences_saying("Lydia", question, evidence) == []
+
+
+def test_an_answer_said_about_another_subject_is_refused():
+    evidence = ["Mr. Collins proposed to Charlotte. Elizabeth walked to Meryton with Wickham."]
+    assert sentences_saying("Wickham", "Whom does Charlotte Lucas marry?", evidence) == []
+    assert sentences_saying("Collins", "Whom does Charlotte Lucas marry?", evidence)
+
+
+def scripted(right: str):
+    """A stand-in model: the question is likeliest after the passage that holds `right`; `right` is likeliest
+    after the evidence, every answer equally likely without it; its own answer is `right` as a sentence."""
+    def loglik(context, continuations):
+        return [(-1.0 if right in context else -5.0) if c.strip().endswith("?") else
+                (-0.5 if right in c and right in context else -4.0) if "Question:" in context and "\n\n" in context
+                else -3.0 for c in continuations]
+    return loglik, (lambda instruction: (f"I think it is {right}.", False)), (lambda instruction: instruction)
+
+
+BOOK = ("Chapter 1\n\nThe Red Lion stood on the square. Nobody spoke of it.\n\n"
+        + "The weather was fine and the roads were dry all that month. " * 20 + "\n\n"
+        "Who stole the tarts?\n\nThe Knave of Hearts stole the tarts, the King said, and everyone agreed.\n\n"
+        + "The garden was full of roses and the gardeners were painting them. " * 20)
+
+
+def test_a_chosen_answer_comes_with_the_sentence_that_says_it():
+    loglik, generate, turn = scripted("Knave")
+    found = answer(passages(BOOK), "Who stole the tarts?", loglik, generate, turn)
+    assert found.how == "chosen" and "Knave" in found.text
+    assert found.sentence.startswith("The Knave of Hearts stole the tarts")
+
+
+def test_unsure_quotes_a_sentence_that_says_more_than_the_question():
+    evidence = ["Who stole the tarts?\n\nThe Knave of Hearts stole the tarts, the King said."]
+    found = quote([Passage(0, 1, evidence[0])], evidence, "Who stole the tarts?", lambda c, xs: [0.0 for _ in xs])
+    assert found.how == "quoted" and found.sentence.startswith("The Knave")
+
+
+def test_unsure_of_a_why_quotes_the_reason_after_the_sentence_that_matches():
+    evidence = ["Orla Quennell left Dunmore in the spring. The harvest had failed for the third time. "
+                "Dogs barked all night."]
+    question = "Why did Orla Quennell leave Dunmore?"
+    likes_harvest = lambda context, xs: [0.0 if "harvest" in context else -2.0 for _ in xs]  # noqa: E731
+    found = quote([Passage(0, 1, evidence[0])], evidence, question, likes_harvest)
+    assert found.sentence == "The harvest had failed for the third time."
+    likes_dogs = lambda context, xs: [0.0 if "Dogs" in context else -2.0 for _ in xs]  # noqa: E731
+    assert quote([Passage(0, 1, evidence[0])], evidence, question, likes_dogs).sentence != "Dogs barked all night."
+
+
+def test_a_missing_name_is_not_found_without_the_model():
+    def never(*_):
+        raise AssertionError("the model was asked")
+    found = answer(passages(BOOK), "Where does Humpty Dumpty sit?", never, never, never)
+    assert found.text == f"{NOT_FOUND} (it never mentions Humpty Dumpty.)"
+
+
+def test_a_question_no_passage_matches_is_not_found():
+    loglik, generate, turn = scripted("Knave")
+    found = answer(passages(BOOK), "Xylophones?", loglik, generate, turn)
+    assert found.text.startswith(NOT_FOUND) and found.how == "not found"
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n  ", "\ufeff", "the of and a to in", "!!! ??? ..."])
+def test_a_text_without_words_gives_no_passages_to_match(text):
+    loglik, generate, turn = scripted("x")
+    assert answer(Passages(text, 60), "What is it?", loglik, generate, turn).text.startswith(NOT_FOUND)
+
+
+def test_passages_are_whole_paragraphs_of_about_the_size():
+    text = "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(10))
+    spans = cut_passages(text, 60)
+    assert [text[a:b].count("Paragraph") for a, b in spans] == [2] * 5
+
+
+def test_a_long_paragraph_is_cut_at_sentence_ends():
+    text = " ".join(f"Sentence {i} has six words here." for i in range(40))
+    pieces = [text[a:b] for a, b in cut_passages(text, 60)]
+    assert len(pieces) >= 3 and all(p.rstrip().endswith(".") for p in pieces)
+
+
+def test_rules_parse_and_refuse():
+    assert Rules.parse("rerank=off, pool=20") == Rules(rerank=False, pool=20)
+    from famcli.common.errors import UserError
+    for bad in ("rerank=maybe", "pool=0", "nonsense=1", "pool"):
+        with pytest.raises(UserError):
+            Rules.parse(bad)
+
+
+def test_a_hard_wrapped_paragraph_is_read_as_prose_but_a_log_keeps_its_lines():
+    from famcli.answer.find import unwrapped
+
+    wrapped = ("Sherlock Holmes sat moodily at one side of the\nfireplace cuddling his knees, while I was at\n"
+               "the other, with my pipe.")
+    assert unwrapped(wrapped) == "Sherlock Holmes sat moodily at one side of the fireplace cuddling his knees, " \
+        "while I was at the other, with my pipe."
+    log = "12:00:01 INFO worker 7 started\n12:00:02 ERROR disk full on /var/lib/postgresql/data\n12:00:03 OK"
+    assert unwrapped(log) == log
+    even = "\n".join(f"12:00:{i:02} INFO worker {i % 9} processed batch ok" for i in range(6))
+    assert unwrapped(even) == even
