@@ -56,8 +56,10 @@ def main() -> None:
     parser.add_argument("--questions", default=str(HERE / "reader_questions.json"))
     parser.add_argument("--books", default="")
     parser.add_argument("--out")
-    parser.add_argument("extra", nargs="*")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)  # what follows "--" goes to famcli chat
+    args = parser.parse_args(argv[:cut])
+    args.extra = argv[cut + 1:]
     questions = json.loads(pathlib.Path(args.questions).read_text())
     out = open(args.out, "w") if args.out else None
     totals = {"n": 0, "hit": 0, "strict": 0, "quoted": 0, "not_found": 0}

@@ -174,3 +174,18 @@ def test_a_hard_wrapped_paragraph_is_read_as_prose_but_a_log_keeps_its_lines():
     assert unwrapped(log) == log
     even = "\n".join(f"12:00:{i:02} INFO worker {i % 9} processed batch ok" for i in range(6))
     assert unwrapped(even) == even
+
+
+@pytest.mark.parametrize("content", [b"  \n\n \t\n", b"\xef\xbb\xbf", b"the of and a to in\n", b"!!! ??? ...\n"],
+                         ids=["blanks", "bom", "stop-words", "punctuation"])
+def test_a_file_without_words_is_not_found_through_the_installed_command(tiny, tmp_path, content):
+    """bm25s cannot index an empty vocabulary: such files once ended in exit 70 (issue 51). (An empty file is
+    an error of its own: tests/test_bad_inputs.py.)"""
+    from conftest import famcli_process
+
+    path = tmp_path / "doc.txt"
+    path.write_bytes(content)
+    done = famcli_process(["ask", path, "What is it?", "--model", tiny, "-q"], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, f"{NOT_FOUND} (no passage matches the question's words.)")
+    assert "Traceback" not in done.stderr

@@ -69,7 +69,7 @@ def candidates(text: str, question: str, what: str, known: set[str] | None = Non
 def _as_written(name: str, text: str) -> str:
     """A name as the text writes it ("Mr Darcy" found as "Mr. Darcy")."""
     m = re.search(name_pattern(name), text)
-    return m.group(0) if m else name
+    return " ".join(m.group(0).split()) if m else name
 
 
 @dataclass
