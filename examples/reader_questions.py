@@ -5,7 +5,8 @@ question's expected words, case and accent marks ignored (the rule of ../shared/
 
     python examples/reader_questions.py .venv/bin/famcli                       # our own 40 (examples/reader_questions.json)
     python examples/reader_questions.py .venv/bin/famcli --questions ../shared/bookqa/questions.json
-    python examples/reader_questions.py .venv/bin/famcli --out results.jsonl -- --answer-rules no-check
+    python examples/reader_questions.py .venv/bin/famcli --out own.jsonl -- --answer-rules check=off
+    python examples/reader_questions.py --table own.jsonl dev.jsonl                 # a markdown row per run
 
 It also reports how many answers are quotes ("The document says: ...") and how many say "Not found", and grades
 the short answer alone (the text before a quoted source, when the answer gives one) as `strict`."""
@@ -50,7 +51,22 @@ def ask_book(famcli: str, book: pathlib.Path, cases: list[dict], extra: list[str
     return rows
 
 
+def table(files: list[str]) -> None:
+    """One markdown row per results file (--out of earlier runs): holds, strict, quoted, not found, median s."""
+    import statistics
+
+    print("| run | holds | strict | quoted | not found | median s |\n| --- | --- | --- | --- | --- | --- |")
+    for name in files:
+        rows = [json.loads(line) for line in open(name)]
+        secs = [r["seconds"] for r in rows if r.get("seconds") is not None]
+        print(f"| {pathlib.Path(name).stem} | {sum(r['hit'] for r in rows)}/{len(rows)} | "
+              f"{sum(bool(r.get('strict')) for r in rows)} | {sum(bool(r.get('quoted')) for r in rows)} | "
+              f"{sum(bool(r.get('not_found')) for r in rows)} | {round(statistics.median(secs), 1) if secs else '-'} |")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--table"]:  # reader_questions.py --table runs/*.jsonl
+        return table(sys.argv[2:])
     parser = argparse.ArgumentParser()
     parser.add_argument("famcli", nargs="?", default=".venv/bin/famcli")
     parser.add_argument("--questions", default=str(HERE / "reader_questions.json"))

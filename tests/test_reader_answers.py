@@ -189,3 +189,38 @@ def test_a_file_without_words_is_not_found_through_the_installed_command(tiny, t
                           timeout=120)
     assert (done.returncode, done.stdout.strip()) == (0, f"{NOT_FOUND} (no passage matches the question's words.)")
     assert "Traceback" not in done.stderr
+
+
+def test_the_scorer_s_likelihoods_are_the_model_s_own(tiny):
+    """Scorer.loglik (one context read once, each continuation read after it and taken back) equals the mean
+    log-probability of the continuation's tokens from one plain forward pass over context and continuation
+    together, also where a continuation crosses the end of a block."""
+    from famcli.answer.score import Scorer
+    from famcli.jobs.session import Session
+    from famcli.models.loading import load_model
+    from famcli.models.runtime import prepare
+
+    loaded, config = prepare(load_model(tiny, dtype="fp32"), "auto", "none")
+    session = Session(loaded, config)
+    encode = session.lookup.scorer_encode
+    scorer = Scorer(session.final_reader(), encode)
+    continuations = [" bluebird.", " a red fox that ran", " x"]
+    block = session.final_reader().config.block_size
+    crossing = "ab " * ((block - 4) // len(encode("ab ")))  # its continuations cross the first block's end
+    assert len(encode(crossing)) < block < len(encode(crossing + continuations[1]))
+    for context in ("The secret password is", crossing):
+        _agree_with_one_pass(loaded, encode, scorer, context, continuations)
+
+
+def _agree_with_one_pass(loaded, encode, scorer, context, continuations):
+    import torch
+
+    got = scorer.loglik(context, continuations)
+    for text, value in zip(continuations, got):
+        ids, target = encode(context), encode(text)
+        with torch.no_grad():
+            logits = loaded.model(torch.tensor([ids + target])).logits[0].float()
+        logp = torch.log_softmax(logits[len(ids) - 1:-1], dim=-1)
+        expected = logp[torch.arange(len(target)), torch.tensor(target)].mean().item()
+        assert value == pytest.approx(expected, abs=1e-4)
+    assert got[0] != got[1]
