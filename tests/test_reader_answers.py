@@ -78,8 +78,15 @@ def test_the_right_sentence_with_the_wrong_person_is_refused():
     assert sentences_saying("Lydia", question, evidence) == []
 
 
+def test_a_sentence_with_the_subject_but_not_what_is_asked_says_nothing():
+    evidence = ["Charlotte danced with Mr. Darcy at the ball. Charlotte married Mr. Collins in the spring."]
+    question = "Whom does Charlotte Lucas marry?"
+    assert sentences_saying("Mr. Darcy", question, evidence) == []
+    assert sentences_saying("Mr. Collins", question, evidence) == ["Charlotte married Mr. Collins in the spring."]
+
+
 def test_an_answer_said_about_another_subject_is_refused():
-    evidence = ["Mr. Collins proposed to Charlotte. Elizabeth walked to Meryton with Wickham."]
+    evidence = ["Mr. Collins was to marry Charlotte. Elizabeth walked to Meryton with Wickham."]
     assert sentences_saying("Wickham", "Whom does Charlotte Lucas marry?", evidence) == []
     assert sentences_saying("Collins", "Whom does Charlotte Lucas marry?", evidence)
 

@@ -83,22 +83,25 @@ class Choice:
     cut: bool = False  # (the model's own answer) cut at its token limit
 
 
+ASKING = frozenset({"name", "call"})  # stems a question asks with that no sentence need repeat ("the name of")
+
+
 def sentences_saying(answer: str, question: str, evidence: list[str]) -> list[str]:
-    """The sentences of the evidence that say the answer about the question's subject: each holds the
-    answer's words (its content stems not in the question) and a content word of the question (of its names,
-    when it has any)."""
-    subject = question_subject(question)
+    """The sentences of the evidence that say the answer about the question's subject: each holds the answer's
+    words (its content stems not in the question), a word of the question's subject (its names, when it has any)
+    and a word of what the question asks about it (its other content words, when it has any): "Charlotte
+    ... Mr. Darcy" does not say whom Charlotte marries; "Charlotte ... married ... Mr. Collins" does."""
     q_stems = stems(question)
     a_stems = stems(answer) - q_stems
     if not a_stems:
         return []
+    subject = question_subject(question)
+    asked = q_stems - subject - ASKING
     out = []
     for passage in evidence:
-        said = [s for _, s in split_sentences(passage)]
-        for i, sentence in enumerate(said):
-            if not a_stems <= stems(sentence):
-                continue
-            if stems(sentence) & (subject or q_stems):
+        for _, sentence in split_sentences(passage):
+            said = stems(sentence)
+            if a_stems <= said and (not subject or said & subject) and (not asked or said & asked):
                 out.append(sentence)
     return out
 
