@@ -109,9 +109,20 @@ BOOK = ("Chapter 1\n\nThe Red Lion stood on the square. Nobody spoke of it.\n\n"
 
 def test_a_chosen_answer_comes_with_the_sentence_that_says_it():
     loglik, generate, turn = scripted("Knave")
-    found = answer(passages(BOOK), "Who stole the tarts?", loglik, generate, turn)
+    found = answer(passages(BOOK), "Who stole the tarts?", loglik, generate, turn, Rules(spans=True))
     assert found.how == "chosen" and "Knave" in found.text
     assert found.sentence.startswith("The Knave of Hearts stole the tarts")
+
+
+def test_the_model_s_answer_stands_when_a_sentence_says_it_and_is_quoted_when_none_does():
+    book = passages(BOOK)
+    said = lambda instruction: ("The Knave of Hearts stole the tarts.", False)  # noqa: E731
+    found = answer(book, "Who stole the tarts?", scripted("Knave")[0], said, lambda instruction: instruction)
+    assert (found.how, found.text) == ("own", "The Knave of Hearts stole the tarts.")
+    assert found.sentence.startswith("The Knave of Hearts stole the tarts")
+    invented = lambda instruction: ("The Mad Hatter stole the tarts.", False)  # noqa: E731
+    found = answer(book, "Who stole the tarts?", scripted("Knave")[0], invented, lambda instruction: instruction)
+    assert found.how == "quoted" and found.text.startswith("The document says: \u201cThe Knave of Hearts")
 
 
 def test_unsure_quotes_a_sentence_that_says_more_than_the_question():

@@ -45,7 +45,7 @@ class Rules:
     pool: int = 10
     read: int = 2
     rerank: bool = False
-    spans: bool = True
+    spans: bool = False
     calibrate: bool = False
     check: bool = True
     names: bool = True
