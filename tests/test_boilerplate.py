@@ -95,3 +95,18 @@ def test_summarize_reads_less_without_the_boilerplate(capsys, tiny, tmp_path):
         assert main(["summarize", str(path), "--model", tiny, "--json", "-q", "--max-tokens", "4", *extra]) == 0
         runs.append(json.loads(capsys.readouterr().out)["tokens_read"])
     assert runs[0] < 0.8 * runs[1]
+
+
+def test_what_follows_a_closing_line_or_another_work_s_start_is_kept():
+    from famcli.documents.boilerplate import clean_text
+
+    from famcli.documents.boilerplate import HEAD_CHARS
+
+    long = "\n\n".join(["It was a long story, and it went on for a while."] * (HEAD_CHARS // 40))
+    text = ("*** START OF THE PROJECT GUTENBERG EBOOK ONE ***\n\nFirst work.\n\n" + long + "\n\n"
+            "End of Project Gutenberg's One, by Someone\n\nA fact after the closing line.\n\n"
+            "*** END OF THE PROJECT GUTENBERG EBOOK ONE ***\n\nThe licence.\n\n"
+            "*** START OF THE PROJECT GUTENBERG EBOOK TWO ***\n\nSecond work.\n\n"
+            "*** END OF THE PROJECT GUTENBERG EBOOK TWO ***\n\nThe licence again.\n")
+    kept = " ".join("".join(clean_text([text])).replace(long, "LONG").split())
+    assert kept == "First work. LONG A fact after the closing line. Second work."

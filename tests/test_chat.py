@@ -44,7 +44,9 @@ def test_pipe_json_matches_ask(tiny, long_doc):
     assert unknown["command"] == "/nonsense" and "Unknown command" in unknown["result"]
     asked = famcli_process(["ask", long_doc, question, "--model", tiny, "--max-tokens", "4", "--json", "-q"],
                            capture_output=True, text=True, timeout=300)
-    assert json.loads(asked.stdout)["answer"] == first["answer"]
+    one = json.loads(asked.stdout)
+    assert [one[k] for k in ("answer", "short", "sentence", "answer_path")] == \
+        [first[k] for k in ("answer", "short", "sentence", "answer_path")]
 
 
 def test_save_to_a_missing_folder_keeps_the_session(tiny, long_doc):

@@ -24,6 +24,7 @@ from famcli.answer.read import (
 )
 from famcli.answer.text import fold, name_words, stems
 from famcli.documents.sentences import split_sentences
+from famcli.recall.text import bm25_scores
 
 NOT_FOUND = "Not found in the document."
 
@@ -35,6 +36,8 @@ class Rules:
     words      a passage's size in words (paragraphs joined or cut at sentence ends)
     pool       BM25 passages the model re-ranks (UPR)
     read       best re-ranked passages the model reads
+    sentences  order the pool by the fusion of passage rank and best-sentence rank (a fact in one sentence of a
+               long document); off: passage BM25 order
     rerank     re-rank the pool by log P(question | passage); off: BM25 order
     spans      candidates of the kind asked for (names, numbers) beside the model's own answer
     calibrate  a candidate's score is log P(c | passages, q) - log P(c | q); off: the first term only
@@ -44,6 +47,7 @@ class Rules:
     words: int = 250
     pool: int = 10
     read: int = 2
+    sentences: bool = True
     rerank: bool = False
     spans: bool = False
     calibrate: bool = False
@@ -113,12 +117,36 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
 
 
 def find(passages: Passages, question: str, loglik, rules: Rules = Rules()) -> list[Passage]:
-    """The passages the model reads, best first: BM25's best `pool`, re-ranked by log P(question | passage)."""
+    """The passages the model reads, best first: BM25's best `pool`, ordered by the fusion of their own rank
+    and their best sentence's rank (`sentences`), or re-ranked by log P(question | passage) (`rerank`)."""
     pool = passages.best(question, rules.pool)
+    if rules.sentences and len(pool) > 1:
+        pool = by_best_sentence(passages, pool, question)
     if rules.rerank and len(pool) > 1:
         scores = [loglik(upr_context(passages.items[i].text), [" " + question])[0] for i in pool]
         pool = [pool[j] for j in np.argsort(-np.asarray(scores), kind="stable")]
     return [passages.items[i] for i in pool[:rules.read]]
+
+
+FUSION_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
+
+
+def by_best_sentence(passages: Passages, pool: list[int], question: str) -> list[int]:
+    """The pool (best first by passage BM25) in the order of reciprocal rank fusion of that rank and the rank of
+    each passage's best sentence by BM25 among the pool's sentences: a passage that states the fact in one
+    sentence is not outranked by longer ones that repeat the question's words here and there."""
+    sentences, owner = [], []
+    for rank, i in enumerate(pool):
+        for _, sentence in split_sentences(passages.items[i].text):
+            sentences.append(fold(sentence))
+            owner.append(rank)
+    scores = bm25_scores(sentences, fold(question)) if sentences else np.zeros(0)
+    best = np.full(len(pool), -1.0)
+    for rank, score in zip(owner, scores):
+        best[rank] = max(best[rank], float(score))
+    by_sentence = {int(r): place for place, r in enumerate(np.argsort(-best, kind="stable"))}
+    fused = [1 / (FUSION_K + rank) + 1 / (FUSION_K + by_sentence[rank]) for rank in range(len(pool))]
+    return [pool[r] for r in np.argsort(-np.asarray(fused), kind="stable")]
 
 
 def choices(evidence: list[str], question: str, loglik, generate, turn, rules: Rules = Rules(),

@@ -78,10 +78,17 @@ def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
 
 
 def _until_end(lines: Iterable[str]) -> Iterator[str]:
+    """The lines without the closing line ("End of Project Gutenberg's ...") and without the licence from an
+    END line on, up to the next START line if another work follows (an anthology, a file of several books):
+    what comes after a closing line is not lost."""
+    licence = False
     for line in lines:
-        if END.match(line) or CLOSING.match(line):
-            return
-        yield line
+        if licence:
+            licence = not START.match(line)
+        elif END.match(line):
+            licence = True
+        elif not CLOSING.match(line):
+            yield line
 
 
 def _without_credit(head: list[str]) -> list[str]:

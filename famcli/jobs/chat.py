@@ -35,6 +35,7 @@ class Conversation:
     identity: dict | None = None
     passages: list[Passage] = field(default_factory=list)  # of the last answer
     truncated: bool = False  # the last answer was cut at max_tokens
+    last: object = None  # the last famcli.jobs.asking.Answer
 
     def answer(self, question: str, on_text: Callable[[str], None] | None = None) -> str:
         """Answer from the reading, which stays as it was (the next question starts from it again)."""
@@ -44,7 +45,7 @@ class Conversation:
             answer = ask(self.session, state, question, self.max_tokens, self.sampling, on_text)
         finally:
             self.state.recall = index  # ask() takes the index off the state it answers from
-        self.passages, self.truncated = answer.passages, answer.truncated
+        self.passages, self.truncated, self.last = answer.passages, answer.truncated, answer
         return answer.text
 
     def save(self, path: Path | str) -> None:
@@ -131,8 +132,10 @@ def lines(conversation: Conversation, questions: Iterable[str | bytes], write: C
     def answer(question: str) -> None:
         text = conversation.answer(question)
         if as_json:
-            write(json.dumps({"question": question, "answer": text, "truncated": conversation.truncated,
-                              "passages": conversation.sources()}))
+            last = conversation.last.to_dict()
+            write(json.dumps({"question": question, "answer": text, "short": last["short"],
+                              "sentence": last["sentence"], "answer_path": last["answer_path"],
+                              "truncated": conversation.truncated, "passages": conversation.sources()}))
         elif "\n" in text.strip():  # a list keeps its lines; a blank line ends it
             write("\n".join(" ".join(line.split()) for line in text.strip().split("\n") if line.strip()) + "\n")
         else:
