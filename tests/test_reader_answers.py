@@ -131,15 +131,16 @@ def test_unsure_quotes_a_sentence_that_says_more_than_the_question():
     assert found.how == "quoted" and found.sentence.startswith("The Knave")
 
 
-def test_unsure_of_a_why_quotes_the_reason_after_the_sentence_that_matches():
-    evidence = ["Orla Quennell left Dunmore in the spring. The harvest had failed for the third time. "
+def test_unsure_of_a_why_quotes_the_sentence_that_matches_with_the_reason_after_it():
+    evidence = ["Orla Quennell had to leave Dunmore in the spring. The harvest had failed for the third time. "
                 "Dogs barked all night."]
     question = "Why did Orla Quennell leave Dunmore?"
-    likes_harvest = lambda context, xs: [0.0 if "harvest" in context else -2.0 for _ in xs]  # noqa: E731
-    found = quote([Passage(0, 1, evidence[0])], evidence, question, likes_harvest)
-    assert found.sentence == "The harvest had failed for the third time."
-    likes_dogs = lambda context, xs: [0.0 if "Dogs" in context else -2.0 for _ in xs]  # noqa: E731
-    assert quote([Passage(0, 1, evidence[0])], evidence, question, likes_dogs).sentence != "Dogs barked all night."
+    any_score = lambda context, xs: [0.0 for _ in xs]  # noqa: E731
+    found = quote([Passage(0, 1, evidence[0])], evidence, question, any_score)
+    assert found.sentence == ("Orla Quennell had to leave Dunmore in the spring. "
+                              "The harvest had failed for the third time.")
+    said = sentences_saying("She did because the harvest had failed.", question, evidence)
+    assert said == [found.sentence]
 
 
 def test_a_missing_name_is_not_found_without_the_model():

@@ -19,6 +19,7 @@ from famcli.answer.read import (
     kind,
     question_subject,
     sentences_saying,
+    units,
     upr_context,
     _question_names,
 )
@@ -182,17 +183,16 @@ def bare_turn(question: str) -> str:
 
 
 def quote(read: list[Passage], evidence: list[str], question: str, loglik) -> Found:
-    """Unsure: the sentence of the evidence most likely to answer (by log P(question | sentence)) among those
-    that share the question's words (and, for a why or how, those right after them); never one that only repeats the question (its
-    content words all the question's), asks one or is a heading."""
-    asked, said, reason = stems(question), [], kind(question) == "reason"
+    """Unsure: the sentence of the evidence most likely to answer (by log P(question | sentence)) among those that
+    share the question's words; for a why or how, such a sentence with the one after it (read.units). Never one
+    that only repeats the question (its content words all the question's), asks one or is a heading."""
+    asked, said = stems(question), []
     for e in evidence:
-        sentences = [s for _, s in split_sentences(e)]
-        for i, s in enumerate(sentences):  # one that shares the question's words, or the one after it (a reason)
-            near = stems(s) & asked or reason and i and stems(sentences[i - 1]) & asked
-            if near and stems(s) - asked and not s.rstrip("”\"’' ").endswith("?") and not heading(s) \
-                    and s not in said:
-                said.append(s)
+        for unit in units(e, kind(question) == "reason"):
+            first = split_sentences(unit)[0][1]
+            if stems(first) & asked and stems(unit) - asked and not first.rstrip("”\"’' ").endswith("?") \
+                    and not heading(first) and unit not in said:
+                said.append(unit)
     if not said:
         text = f"{NOT_FOUND} (no sentence of the best passages says more than the question.)"
         return Found(text, text, read)

@@ -83,6 +83,15 @@ class Choice:
     cut: bool = False  # (the model's own answer) cut at its token limit
 
 
+def units(passage: str, reason: bool = False) -> list[str]:
+    """What can say an answer: a passage's sentences; for a why or how question, each sentence with the one
+    after it."""
+    sentences = [sentence for _, sentence in split_sentences(passage)]
+    if not reason:
+        return sentences
+    return [" ".join(sentences[i:i + 2]) for i in range(len(sentences))]
+
+
 ASKING = frozenset({"name", "call"})  # stems a question asks with that no sentence need repeat ("the name of")
 
 
@@ -99,7 +108,7 @@ def sentences_saying(answer: str, question: str, evidence: list[str]) -> list[st
     asked = q_stems - subject - ASKING
     out = []
     for passage in evidence:
-        for _, sentence in split_sentences(passage):
+        for sentence in units(passage, kind(question) == "reason"):
             said = stems(sentence)
             if a_stems <= said and (not subject or said & subject) and (not asked or said & asked):
                 out.append(sentence)

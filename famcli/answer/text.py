@@ -30,9 +30,15 @@ def stemmer():
 
 @cache
 def stop_words() -> frozenset[str]:
+    """Words that say nothing of their own in a question or an answer: bm25s's English list (33 words) and the
+    function words famcli.documents.names never takes for a name (pronouns, auxiliaries, question words:
+    "she", "had", "did", "why"), lowered. Without the second list an answer's "she" had to be in the sentence
+    that says it."""
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN) | {"s", "t"}
+    from famcli.documents.names import FUNCTION
+
+    return frozenset(STOPWORDS_EN) | {w.lower() for w in FUNCTION} | {"because", "s", "t"}
 
 
 def stems(text: str) -> set[str]:
