@@ -254,6 +254,7 @@ def main() -> None:
     parser.add_argument("--today", action="store_true", help="also answer as famcli did before the fast path")
     parser.add_argument("--read-sample", type=int, default=4096)
     parser.add_argument("--out", default="answer_suite.json")
+    parser.add_argument("--answer-rules", default="", help="as famcli's --answer-rules (an ablation)")
     args = parser.parse_args()
 
     from famcli.jobs.commands import ask_document
@@ -261,7 +262,12 @@ def main() -> None:
     from famcli.jobs.options import SessionOptions
     from famcli.recall.search import RecallOptions
 
-    session = open_session(SessionOptions(device=None), recall=RecallOptions())
+    recall = RecallOptions()
+    if args.answer_rules:  # (an older famcli has no rules: only asked for when given)
+        from famcli.answer.ask import Rules
+
+        recall = RecallOptions(rules=Rules.parse(args.answer_rules))
+    session = open_session(SessionOptions(device=None), recall=recall)
     lengths = tuple(int(x) for x in args.lengths.split(","))
     rows, read_rate = [], None
     with tempfile.TemporaryDirectory() as tmp:
