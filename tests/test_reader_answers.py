@@ -243,3 +243,13 @@ def _agree_with_one_pass(loaded, encode, scorer, context, continuations):
         expected = logp[torch.arange(len(target)), torch.tensor(target)].mean().item()
         assert value == pytest.approx(expected, abs=1e-4)
     assert got[0] != got[1]
+
+
+def test_the_rules_travel_to_a_batch_worker_as_json():
+    import json
+    from dataclasses import asdict
+
+    from famcli.recall.search import RecallOptions
+
+    sent = RecallOptions(rules=Rules(read=3, check=False))
+    assert RecallOptions(**json.loads(json.dumps(asdict(sent)))) == sent

@@ -47,6 +47,8 @@ class RecallOptions:
     rules: Rules = Rules()
 
     def __post_init__(self):
+        if isinstance(self.rules, dict):  # from a batch job's JSON (dataclasses.asdict)
+            object.__setattr__(self, "rules", Rules(**self.rules))
         if self.answer_from not in ANSWER_PATHS:
             raise UserError(f"unknown --answer-from {self.answer_from!r} (choose {', '.join(ANSWER_PATHS)})")
         if self.scorer not in SCORERS:
