@@ -191,6 +191,8 @@ def test_a_hard_wrapped_paragraph_is_read_as_prose_but_a_log_keeps_its_lines():
         "while I was at the other, with my pipe."
     log = "12:00:01 INFO worker 7 started\n12:00:02 ERROR disk full on /var/lib/postgresql/data\n12:00:03 OK"
     assert unwrapped(log) == log
+    two = "A line of a paragraph that goes on\nand ends here.\n\nChapter 2\nThe next one."
+    assert unwrapped(two) == "A line of a paragraph that goes on and ends here.\n\nChapter 2\n\nThe next one."
     even = "\n".join(f"12:00:{i:02} INFO worker {i % 9} processed batch ok" for i in range(6))
     assert unwrapped(even) == even
 

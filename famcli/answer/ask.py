@@ -23,9 +23,8 @@ from famcli.answer.read import (
     upr_context,
     _question_names,
 )
-from famcli.answer.text import fold, name_words, stems
+from famcli.answer.text import bm25, fold, name_words, stems
 from famcli.documents.sentences import split_sentences
-from famcli.recall.text import bm25_scores
 
 NOT_FOUND = "Not found in the document."
 
@@ -96,8 +95,11 @@ class Found:
 
 
 def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[str]], list[float]],
-           generate: Callable[[str], str], turn: Callable[[str], str], rules: Rules = Rules()) -> Found:
-    """The answer to a question from the document's passages: find, read, check (the module docstring)."""
+           generate: Callable[[str], str], turn: Callable[[str], str], rules: Rules = Rules(),
+           fits: Callable[[str], bool] = lambda instruction: True) -> Found:
+    """The answer to a question from the document's passages: find, read, check (the module docstring).
+    `fits(instruction)`: whether the model's window holds the instruction and the answer (a small model's does
+    not hold two passages: the last is cut to fit)."""
     missing = missing_names(passages, question) if rules.names else []
     if missing:
         text = f"{NOT_FOUND} (it never mentions {missing[0]}.)"
@@ -106,7 +108,7 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     if not read:
         text = f"{NOT_FOUND} (no passage matches the question's words.)"
         return Found(text, text)
-    evidence = [p.text for p in read]
+    evidence = fitted([p.text for p in read], question, fits)
     options = choices(evidence, question, loglik, generate, turn, rules, passages.names)
     for c in options:
         said = sentences_saying(c.text, question, evidence) if rules.check else [""]
@@ -139,9 +141,9 @@ def by_best_sentence(passages: Passages, pool: list[int], question: str) -> list
     sentences, owner = [], []
     for rank, i in enumerate(pool):
         for _, sentence in split_sentences(passages.items[i].text):
-            sentences.append(fold(sentence))
+            sentences.append(sentence)
             owner.append(rank)
-    scores = bm25_scores(sentences, fold(question)) if sentences else np.zeros(0)
+    scores = bm25(sentences, question) if sentences else np.zeros(0)
     best = np.full(len(pool), -1.0)
     for rank, score in zip(owner, scores):
         best[rank] = max(best[rank], float(score))
@@ -171,6 +173,18 @@ def choices(evidence: list[str], question: str, loglik, generate, turn, rules: R
         named = fold(own)
         spans.sort(key=lambda c: (fold(c.text) not in named, -c.pmi))
     return spans + ([Choice(own, 0, 0, True, cut)] if own else [])
+
+
+def fitted(evidence: list[str], question: str, fits: Callable[[str], bool]) -> list[str]:
+    """The evidence, its last passage cut by half its words (or dropped) until its turn fits the window."""
+    evidence = list(evidence)
+    while evidence and not fits(evidence_turn(evidence, question)):
+        words = evidence[-1].split(" ")
+        if len(words) > 16:
+            evidence[-1] = " ".join(words[: len(words) // 2])
+        else:
+            evidence.pop()
+    return evidence
 
 
 def evidence_turn(evidence: list[str], question: str) -> str:

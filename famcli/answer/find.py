@@ -17,7 +17,7 @@ import numpy as np
 
 from famcli.answer.text import fold, stemmer, words
 from famcli.documents.names import names
-from famcli.documents.boilerplate import HEADING
+from famcli.documents.boilerplate import HEADING, clean_text
 from famcli.documents.sentences import split_sentences
 
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
@@ -90,8 +90,14 @@ def unwrapped(text: str) -> str:
     100 characters, every line but its last at least 60% of its longest (a poem's are not), and fewer than half
     of them beginning with a digit (a log's lines, a table's rows)."""
     out = []
-    for paragraph in re.split(r"(\n[ \t]*\n\s*)", text):
+    for i, paragraph in enumerate(re.split(r"(\n[ \t]*\n\s*)", text)):
         lines = paragraph.split("\n")
+        if i % 2:  # the blank lines between paragraphs stay
+            out.append(paragraph)
+            continue
+        if len(lines) >= 2 and heading(lines[0]):  # a heading on the line above its chapter's text stands apart
+            out.append(lines[0] + "\n\n" + unwrapped("\n".join(lines[1:])))
+            continue
         widths = [len(line.rstrip()) for line in lines]
         numbered = sum(line.lstrip()[:1].isdigit() for line in lines)  # a log's timestamps, a table's rows
         if len(lines) >= 2 and max(widths) <= 100 and min(widths[:-1]) >= 0.6 * max(widths) \
@@ -99,6 +105,31 @@ def unwrapped(text: str) -> str:
             paragraph = " ".join(line.strip() for line in lines)
         out.append(paragraph)
     return "".join(out)
+
+
+def the_work(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The passages that are the work, not its boilerplate (famcli.documents.boilerplate: a Gutenberg header and
+    licence, a table of contents): those at least half of whose characters are on lines the boilerplate step
+    keeps (it drops whole lines, in order). The index holds every token: a saved reading and the places of pages
+    and chapters stay as read."""
+    kept_lines = iter(clean_text([text]))
+    want = next(kept_lines, None)
+    starts, kept, at = [], [], 0
+    for line in text.splitlines(keepends=True):
+        starts.append(at)
+        keep = want is not None and line.rstrip("\n") == want.rstrip("\n")
+        kept.append(keep)
+        if keep:
+            want = next(kept_lines, None)
+        at += len(line)
+    cumulative = np.concatenate([[0], np.cumsum([len(line) if k else 0 for line, k in
+                                                  zip(text.splitlines(keepends=True), kept)])])
+
+    def kept_chars(c: int) -> float:  # characters before offset c that are on kept lines
+        i = bisect.bisect_right(starts, c) - 1
+        return cumulative[i] + (c - starts[i] if i >= 0 and kept[i] else 0) if i >= 0 else 0
+
+    return [(a, b) for a, b in spans if 2 * (kept_chars(b) - kept_chars(a)) >= b - a]
 
 
 def heading(text: str) -> bool:
@@ -115,8 +146,9 @@ class Passages:
         import bm25s
 
         self.text = text
-        spans = cut_passages(text, size)
+        spans = the_work(text, cut_passages(text, size))
         token_at = token_at or (lambda c: c)
+        self.token_at = token_at
         self.items = [Passage(a, b, unwrapped(text[a:b]), token_at(a), token_at(b)) for a, b in spans]
         self.n = len(self.items)
         corpus = bm25s.tokenize([fold(p.text) for p in self.items], stopwords="en", stemmer=stemmer(),
@@ -128,6 +160,12 @@ class Passages:
         if self.vocab:  # bm25s cannot index an empty vocabulary (only stop words, only punctuation)
             self.retriever = bm25s.BM25()
             self.retriever.index(corpus, show_progress=False)
+
+    def token_of(self, passage: Passage, part: str) -> int:
+        """The token where a part of a passage's text begins (its place in the passage's text, which may be
+        unwrapped, taken in proportion to the passage's span of the document)."""
+        at = max(passage.text.find(part), 0)
+        return self.token_at(passage.start + at * (passage.end - passage.start) // max(len(passage.text), 1))
 
     def terms(self, text: str) -> list[str]:
         import bm25s
@@ -157,8 +195,12 @@ class Passages:
             offsets.append(first)
             at += len(t)
 
-        def token_at(c: int) -> int:
+        def token_at(c: int) -> int:  # in proportion within the piece holding character c
             i = max(bisect.bisect_right(starts, c) - 1, 0)
-            return offsets[i] if i < len(offsets) else 0
+            if i >= len(offsets):
+                return 0
+            chars = max(len(pieces[i][0]), 1)
+            tokens = (offsets[i + 1] if i + 1 < len(offsets) else offsets[i] + chars // 4) - offsets[i]
+            return offsets[i] + min(c - starts[i], chars) * tokens // chars
 
         return cls(text, size, token_at)

@@ -57,3 +57,18 @@ def name_words(name: str) -> list[str]:
     ["darcy"])."""
     stop = stop_words() | CONNECTORS
     return [w for w in words(name) if w not in TITLES and w not in stop]
+
+
+def bm25(texts: list[str], query: str):
+    """BM25 (bm25s, Lucene) of each text for the query's stemmed content words, over folded text."""
+    import bm25s
+    import numpy as np
+
+    corpus = bm25s.tokenize([fold(t) for t in texts], stopwords="en", stemmer=stemmer(), show_progress=False)
+    terms = [t for t in bm25s.tokenize([fold(query)], stopwords="en", stemmer=stemmer(), show_progress=False,
+                                       return_ids=False)[0] if t in corpus.vocab]
+    if not terms or not corpus.vocab:
+        return np.zeros(len(texts), dtype=np.float32)
+    retriever = bm25s.BM25()
+    retriever.index(corpus, show_progress=False)
+    return np.asarray(retriever.get_scores(terms), dtype=np.float32)

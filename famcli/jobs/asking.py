@@ -139,10 +139,18 @@ def _from_passages(session: Session, index, question: str, max_tokens: int, samp
         prompt = encode(chat_turn(session, instruction))
         return session.decode_answer(engine, engine.new_state(), prompt, min(SHORT_TOKENS, max_tokens), sampling)
 
+    room = session.loaded.context_window - min(SHORT_TOKENS, max_tokens) - 8
+
+    def fits(instruction: str) -> bool:
+        return len(encode(chat_turn(session, instruction))) <= room
+
     found = answer(session.lookup.passages(index), question, session.lookup.scorer().loglik, generate,
-                   lambda instruction: chat_turn(session, instruction), session.lookup.rules)
-    shown = [Passage(p.first, max(p.last, p.first + 1), 0.0, _shown_sentence(p.text, question, found.sentence))
-             for p in found.passages]
+                   lambda instruction: chat_turn(session, instruction), session.lookup.rules, fits)
+    passages, shown = session.lookup.passages(index), []
+    for p in found.passages:  # each source shows, and is placed at, the sentence that says it or matches best
+        text = _shown_sentence(p.text, question, found.sentence)
+        first = passages.token_of(p, text[:40])
+        shown.append(Passage(first, max(p.last, first + 1), 0.0, text))
     for p in shown:
         p.place = index.place_at(p.start)
     return Answer(found.text, shown, found.how, found.truncated, short=found.short, sentence=found.sentence)

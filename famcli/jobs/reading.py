@@ -44,17 +44,13 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
                   index_only: bool = False, clean: bool = False) -> Reading:
     """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep. With a recall index,
     the prefix is read first and the index sees the document alone (it stays on `state.recall`);
-    `index_only` fills the index's token ids without the model (the passages path: famcli.jobs.session.Session.answer_path),
-    boilerplate left out;
+    `index_only` fills the index's token ids without the model (the passages path: famcli.jobs.session.Session.answer_path);
     `clean` leaves out boilerplate (Gutenberg licences, contents, PDF running heads: famcli.documents.boilerplate)."""
     total = total if total is not None else count_tokens(session, path, password)
     check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
     doc = open_document(path, password)
     if index_only:
-        from famcli.documents.boilerplate import clean as without_boilerplate
-
-        # a reader's question is about the work: the licence and the contents would only be found for its words
-        reading = session.lookup.index_text(index, without_boilerplate(_marking_places(doc, index), doc.kind))
+        reading = session.lookup.index_text(index, _marking_places(doc, index))
         state.recall = index
         reporter.note(f"Indexed {reading.tokens:,} tokens in {reading.seconds:.1f} s.")
         return reading
