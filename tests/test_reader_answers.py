@@ -255,3 +255,20 @@ def test_the_rules_travel_to_a_batch_worker_as_json():
 
     sent = RecallOptions(rules=Rules(read=3, check=False))
     assert RecallOptions(**json.loads(json.dumps(asdict(sent)))) == sent
+
+
+def test_a_session_s_next_document_never_answers_from_the_last_one_s_passages(tiny, tmp_path):
+    """Two documents of the same length read one after the other by one session (a batch worker): the
+    passages are the second's, even where its index takes the first one's memory address."""
+    from famcli.jobs.commands import ask_document
+    from famcli.jobs.session import Session
+    from famcli.models.loading import load_model
+    from famcli.models.runtime import prepare
+
+    loaded, config = prepare(load_model(tiny, dtype="fp32"), "auto", "none")
+    session = Session(loaded, config)
+    for i in range(4):
+        path = tmp_path / f"report{i}.txt"
+        path.write_text(f"Report {i}.\nThe secret code of office {i} is {100 + i}.\nEnd.\n")
+        result = ask_document(session, str(path), "What is the secret code?", max_tokens=4)
+        assert all(f"office {i} " in p["snippet"] for p in result["passages"]) and result["passages"]

@@ -109,14 +109,14 @@ class Lookup:
         """The document's passages and their BM25 index (famcli.answer.find), built once per reading."""
         from famcli.answer.find import Passages
 
-        key = (id(index), index.n_tokens)
-        if self._passages is None or self._passages[0] != key:
+        # the index itself, not its id(): a batch worker's next document may get a freed index's id and length
+        if self._passages is None or self._passages[0] is not index or self._passages[1] != index.n_tokens:
             decode, pieces = self._tokenizer.decode, []
             for c in range(index.n_chunks):
                 a, b = index.chunk_span(c)
                 pieces.append((decode(index.ids[a:b].tolist()), a))
-            self._passages = (key, Passages.from_pieces(pieces, self.rules.words))
-        return self._passages[1]
+            self._passages = (index, index.n_tokens, Passages.from_pieces(pieces, self.rules.words))
+        return self._passages[2]
 
     def scorer(self):
         """The model's log-likelihoods (famcli.answer.score) from the plain model."""
