@@ -7,24 +7,14 @@ likelihood, by calibrated likelihood (PMI), each with and without the check that
 
     python examples/reader_choices.py --out docs/answers/choices.json
 """
-import argparse, json, pathlib, time, unicodedata
+import argparse, json, pathlib, time
 
 from famcli.answer.ask import Rules, choices, find
 from famcli.answer.find import Passages
 from famcli.answer.read import sentences_saying
 from famcli.documents.boilerplate import clean
 
-HERE = pathlib.Path(__file__).resolve().parent
-CORPUS = HERE.parent.parent / "shared" / "corpus"  # the corpus the bookqa set is written on
-SETS = {"dev": HERE.parent.parent / "shared" / "bookqa" / "questions.json", "own": HERE / "reader_questions.json"}
-
-
-def fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-
-
-def holds(text: str, expected: list[str]) -> bool:
-    return any(fold(w) in fold(text) for w in expected)
+from reader_questions import CORPUS, SETS, holds  # the grading, shared by the reader-question scripts
 
 
 def session_parts():

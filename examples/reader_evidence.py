@@ -6,7 +6,7 @@ one of the question's expected words (case and accent marks ignored): that gradi
 
     python examples/reader_evidence.py --sizes 60,120,250 --rerank 10,20 --out docs/answers/evidence.json
 """
-import argparse, json, pathlib, time, unicodedata
+import argparse, json, pathlib, time
 
 import numpy as np
 
@@ -15,17 +15,7 @@ from famcli.answer.score import Scorer
 from famcli.answer.read import upr_context
 from famcli.documents.boilerplate import clean
 
-HERE = pathlib.Path(__file__).resolve().parent
-CORPUS = HERE.parent.parent / "shared" / "corpus"  # the corpus the bookqa set is written on
-SETS = {"dev": HERE.parent.parent / "shared" / "bookqa" / "questions.json", "own": HERE / "reader_questions.json"}
-
-
-def fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-
-
-def holds(text: str, expected: list[str]) -> bool:
-    return any(fold(w) in fold(text) for w in expected)
+from reader_questions import CORPUS, SETS, holds  # the grading, shared by the reader-question scripts
 
 
 def first_hit(order: list[int], passages: Passages, expected: list[str]) -> int | None:

@@ -14,6 +14,7 @@ import argparse, os, json, pathlib, subprocess, sys, time, unicodedata
 
 HERE = pathlib.Path(__file__).resolve().parent
 CORPUS = pathlib.Path(os.environ.get("FAMCLI_CORPUS", HERE.parent.parent / "shared" / "corpus"))
+SETS = {"dev": HERE.parent.parent / "shared" / "bookqa" / "questions.json", "own": HERE / "reader_questions.json"}
 
 
 def fold(text: str) -> str:

@@ -9,6 +9,7 @@ best few by how likely the question is given each passage (UPR, Sachan et al. 20
 from __future__ import annotations
 
 import bisect
+from functools import cached_property
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -114,16 +115,16 @@ def the_work(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     and chapters stay as read."""
     kept_lines = iter(clean_text([text]))
     want = next(kept_lines, None)
+    lines = text.splitlines(keepends=True)
     starts, kept, at = [], [], 0
-    for line in text.splitlines(keepends=True):
+    for line in lines:
         starts.append(at)
         keep = want is not None and line.rstrip("\n") == want.rstrip("\n")
         kept.append(keep)
         if keep:
             want = next(kept_lines, None)
         at += len(line)
-    cumulative = np.concatenate([[0], np.cumsum([len(line) if k else 0 for line, k in
-                                                  zip(text.splitlines(keepends=True), kept)])])
+    cumulative = np.concatenate([[0], np.cumsum([len(line) if k else 0 for line, k in zip(lines, kept)])])
 
     def kept_chars(c: int) -> float:  # characters before offset c that are on kept lines
         i = bisect.bisect_right(starts, c) - 1
@@ -155,11 +156,15 @@ class Passages:
                                 show_progress=False) if self.items else None
         self.vocab = corpus.vocab if corpus is not None and corpus.vocab else {}
         self.words = set(words(text))  # folded: a name is looked up as a reader types it
-        self.names = set(names(text))  # the capitalised runs the document writes as names
         self.retriever = None
         if self.vocab:  # bm25s cannot index an empty vocabulary (only stop words, only punctuation)
             self.retriever = bm25s.BM25()
             self.retriever.index(corpus, show_progress=False)
+
+    @cached_property
+    def names(self) -> set[str]:
+        """The capitalised runs the document writes as names (only the spans rule reads them)."""
+        return set(names(self.text))
 
     def token_of(self, passage: Passage, part: str) -> int:
         """The token where a part of a passage's text begins (its place in the passage's text, which may be
