@@ -43,6 +43,15 @@ def test_no_installed_import_name_is_shared_with_another_distribution():
     assert all(owners == ["famcli"] for name, owners in ours.items() if not name.startswith("__editable__")), ours
 
 
+def test_every_famcli_package_is_in_the_wheel():
+    """pyproject.toml lists famcli's packages by name; a package left out of it works from the editable install
+    the suite uses and is missing from a wheel (famcli.answer was, once)."""
+    import tomllib
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "famcli").rglob("__init__.py")}
+    assert folders - listed == set(), "packages missing from pyproject.toml's [tool.setuptools] packages"
+
+
 def test_installed_command_runs_outside_the_repository():
     done = famcli_process(["--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "ask" in done.stdout, done.stderr
