@@ -28,33 +28,56 @@ PRE_NEWLINE, PRE_SPACE = "\x00", "\x01"  # stand-ins while the layout is normali
 
 def html_text(markup: bytes | str) -> tuple[str, str | None]:
     """The readable text of an HTML/XHTML page (paragraphs as blank-line separated lines, <pre> kept as is)
-    and its first heading."""
-    from bs4 import BeautifulSoup, Comment, NavigableString, XMLParsedAsHTMLWarning
+    and its first heading.
+
+    One walk over the parsed tree with an explicit stack, so time is linear in the number of nodes whatever the
+    nesting depth or the number of siblings (the tree is never edited: bs4's insert and replace look up a node's
+    place among its siblings, which made a long run of paragraphs quadratic)."""
+    from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         soup = BeautifulSoup(markup, "lxml")
-    for tag in soup(HIDDEN):
-        tag.decompose()
-    heading = soup.find(HEADINGS)
-    title = " ".join(heading.get_text(" ").split()) if heading is not None else None
-    preformatted = {id(n) for pre in soup.find_all("pre") for n in pre.find_all(string=True)}  # linear time
-    for node in soup.find_all(string=True):
-        if isinstance(node, Comment) or type(node) is not NavigableString:  # comments, doctype, CDATA
-            node.extract()
-        elif id(node) not in preformatted:
-            node.replace_with(re.sub(r"\s+", " ", str(node)))
-        else:  # preformatted: its spaces and newlines survive the clean-up below
-            node.replace_with(str(node).replace("\n", PRE_NEWLINE).replace(" ", PRE_SPACE))
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for tag in soup.find_all(BLOCKS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    lines = [line.strip() for line in soup.get_text().split("\n")]
+    blocks, hidden, headings = set(BLOCKS), set(HIDDEN), set(HEADINGS)
+    pieces: list[str] = []
+    title: str | None = None
+    heading_at: int | None = None  # where the first heading's text starts in pieces, while it is open
+    preformatted = 0
+    stack: list[tuple[Tag, Iterator]] = [(soup, iter(soup.contents))]
+    while stack:
+        tag, children = stack[-1]
+        node = next(children, None)
+        if node is None:  # the tag ends
+            stack.pop()
+            if tag.name in blocks:
+                pieces.append("\n\n")
+            if tag.name == "pre":
+                preformatted -= 1
+            if heading_at is not None and tag.name in headings:
+                title = " ".join("".join(pieces[heading_at:]).split()) or None
+                heading_at = None
+            continue
+        if isinstance(node, NavigableString):
+            if type(node) is not NavigableString:  # comments, doctype, CDATA, processing instructions
+                continue
+            if preformatted:  # its spaces and newlines survive the clean-up below
+                pieces.append(str(node).replace("\n", PRE_NEWLINE).replace(" ", PRE_SPACE))
+            else:
+                pieces.append(re.sub(r"\s+", " ", str(node)))
+        elif isinstance(node, Tag) and node.name not in hidden:
+            if node.name == "br":
+                pieces.append("\n")
+            if node.name in blocks:
+                pieces.append("\n\n")
+            if node.name == "pre":
+                preformatted += 1
+            if node.name in headings and title is None and heading_at is None:
+                heading_at = len(pieces)
+            stack.append((node, iter(node.contents)))
+    lines = [line.strip() for line in "".join(pieces).split("\n")]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     text = text.replace(PRE_NEWLINE, "\n").replace(PRE_SPACE, " ")
-    return text, title or None
+    return text, title
 
 
 def read_html(path: Path, doc: Document) -> Iterator[str]:
