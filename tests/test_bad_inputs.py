@@ -283,6 +283,25 @@ def test_html_is_read_in_linear_time(shape):
     assert big < 20 * small + 1.0  # 8x the nodes: linear, not 64x
 
 
+@pytest.mark.parametrize("kind", ["html", "epub"])
+def test_a_page_past_the_markup_limit_is_refused_before_it_is_parsed(tiny, tmp_path, capsys, monkeypatch, kind):
+    """An HTML page or EPUB chapter is parsed whole (about 25x its size in memory): past FAMCLI_MAX_HTML_MB it
+    is one error line naming the variable, before the parse."""
+    monkeypatch.setenv("FAMCLI_MAX_HTML_MB", "0.05")
+    body = "<p>The red fox lives in the forest.</p>" * 2000  # 78 KB
+    if kind == "html":
+        path = tmp_path / "page.html"
+        path.write_text("<html><body>" + body + "</body></html>")
+    else:
+        path = tmp_path / "book.epub"
+        epub_book([("Small", "<p>A short first chapter.</p>"), ("Big", body)], path)
+    assert main(["ask", str(path), "Where does the fox live?", "--model", tiny, "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "of markup in one page" in err and "FAMCLI_MAX_HTML_MB" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("FAMCLI_MAX_HTML_MB", "1")
+    assert main(["ask", str(path), "Where does the fox live?", "--model", tiny, "-q"]) == 0
+
+
 def test_a_model_folder_that_asks_to_run_its_code_is_refused(tmp_path, capsys):
     folder = tmp_path / "evil"
     folder.mkdir()

@@ -23,6 +23,7 @@ TEXT_MB = 2048                # FAMCLI_MAX_TEXT_MB: never more text than this fr
 MAX_ZIP_ENTRIES = 10_000      # parts of one EPUB or DOCX
 MAX_ZIP_BYTES = 1 << 30       # what the parts of one EPUB or DOCX may inflate to in all (they are loaded whole)
 MAX_SPINE = 10_000            # reading-order entries of one EPUB
+HTML_MB = 128                 # FAMCLI_MAX_HTML_MB: one HTML page or EPUB chapter (parsed whole: ~25x in memory)
 
 # Options and questions: checked before a model loads.
 MAX_QUESTION_CHARS = 4_000    # a question (ask, chat, stream --question, batch ask)
@@ -72,6 +73,14 @@ class Inflation:
                 f"{name}{what} inflates past the limits ({mb(inflated)} from {mb(compressed)} compressed; at most "
                 f"{self.ratio:g}x past {mb(self.floor)}, and {mb(self.total)} in all): a decompression bomb? "
                 f"FAMCLI_MAX_INFLATE and FAMCLI_MAX_TEXT_MB raise them")
+
+
+def check_markup(name: str, size: int) -> None:
+    """One HTML page or EPUB chapter within FAMCLI_MAX_HTML_MB: its parsed tree takes about 25 times its size."""
+    limit = env_number("FAMCLI_MAX_HTML_MB", HTML_MB) * (1 << 20)
+    if size > limit:
+        raise LimitError(f"{name} is {mb(size)} of markup in one page (at most {mb(int(limit))}: it is parsed "
+                         "whole, at about 25 times its size in memory); FAMCLI_MAX_HTML_MB raises it")
 
 
 def check_question(question: str, what: str = "the question") -> str:

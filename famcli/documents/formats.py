@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from famcli.common.limits import MAX_SPINE
+from famcli.common.limits import MAX_SPINE, check_markup
 from famcli.documents.base import Document, DocumentError
 
 BLOCKS = ["p", "div", "section", "article", "header", "footer", "aside", "nav", "main", "h1", "h2", "h3", "h4",
@@ -83,10 +83,12 @@ def html_text(markup: bytes | str) -> tuple[str, str | None]:
 def read_html(path: Path, doc: Document) -> Iterator[str]:
     """A whole HTML page (its encoding from its BOM, meta charset or content, as browsers do)."""
     try:
+        check_markup(str(path), path.stat().st_size)  # a LimitError, not caught here
         raw = path.read_bytes()
-        text, _ = html_text(raw)
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text, _ = html_text(raw)
     except Exception as exc:  # noqa: BLE001 - parsers raise many kinds on damaged input
         raise DocumentError(f"{path} is not readable HTML ({type(exc).__name__})") from None
     if not text:
@@ -127,8 +129,10 @@ def read_epub(path: Path, doc: Document) -> Iterator[str]:
 def _chapters(path: Path, doc: Document, chapters, titles: dict[str, str]) -> Iterator[str]:
     found = 0
     for item in chapters:
+        content = item.get_content()
+        check_markup(f"{path}: chapter {item.get_name()}", len(content))
         try:
-            text, heading = html_text(item.get_content())
+            text, heading = html_text(content)
         except Exception as exc:  # noqa: BLE001
             raise DocumentError(f"{path}: chapter {item.get_name()} cannot be read ({type(exc).__name__})") from None
         if not text:
