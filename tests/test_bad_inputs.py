@@ -315,6 +315,67 @@ def test_a_model_folder_that_asks_to_run_its_code_is_refused(tmp_path, capsys):
     assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
 
 
+TEMPLATES = {
+    "unsafe": ("{{ messages.__class__.__mro__ }}", "SecurityError"),
+    "huge range": ("{% for i in range(10**9) %}x{% endfor %}", "OverflowError"),
+    "endless": ("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", "TimeoutError"),
+    "raises": ("{{ raise_exception('Conversation roles must alternate') }}", "roles must alternate"),
+}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_a_chat_template_that_cannot_run_is_one_error_before_reading(tiny, tmp_path, name):
+    """A model folder's chat template is a sandboxed program: one the sandbox refuses, that raises or that runs
+    away is refused as the model loads (it was exit 70 after the whole reading)."""
+    import shutil
+
+    template, said = TEMPLATES[name]
+    folder = tmp_path / "model"
+    shutil.copytree(tiny, folder)
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "chat_template": template}))
+    (tmp_path / "doc.txt").write_text(DOC)
+    done = famcli_process(["ask", tmp_path / "doc.txt", "Where does the fox live?", "--model", folder],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    assert done.stderr.startswith("Error: the chat template of model") and said in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_pickled_checkpoint_that_holds_code_is_one_error(tiny, tmp_path):
+    """pytorch_model.bin is a pickle: torch loads it with weights_only, which refuses anything but tensors (no
+    code runs); that refusal is a user's error, not an internal one. A plain pickle of tensors still loads."""
+    import shutil
+
+    import torch
+
+    (tmp_path / "doc.txt").write_text(DOC)
+    for name, weights in (("plain", None), ("evil", {"x": Pickled()})):
+        folder = tmp_path / name
+        folder.mkdir()
+        for part in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(f"{tiny}/{part}", folder / part)
+        if weights is None:
+            from safetensors.torch import load_file
+
+            weights = load_file(f"{tiny}/model.safetensors")
+        torch.save(weights, folder / "pytorch_model.bin")
+    done = famcli_process(["ask", tmp_path / "doc.txt", "Where does the fox live?", "--model", tmp_path / "plain"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    done = famcli_process(["ask", tmp_path / "doc.txt", "Where does the fox live?", "--model", tmp_path / "evil"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "pickle that holds more than tensors" in done.stderr and not (tmp_path / "pwned").exists()
+
+
+class Pickled:
+    """An object whose unpickling would run code (touch a file)."""
+
+    def __reduce__(self):
+        return (open, ("pwned", "w"))
+
+
 def test_outputs_that_are_not_regular_files_are_refused(tmp_path, capsys):
     fifo = tmp_path / "out.fifo"
     os.mkfifo(fifo)

@@ -34,6 +34,9 @@ MAX_FAM_LENGTH = 1_024        # --fam-length / --slots
 MAX_PASSKEY_TOKENS = 4_000_000  # one passkey document (--length)
 MAX_PASSKEY_CELLS = 1_000     # lengths x depths x trials x memories of one passkey run
 
+# A model folder's chat template (a jinja2 program, sandboxed): rendered once when the model loads.
+TEMPLATE_SECONDS = 5
+
 # Saved files famcli reads back: a state's token count and a GGUF's declared sizes.
 MAX_STATE_TOKENS = 1 << 40
 MAX_GGUF_COUNT = 1 << 20      # tensors or metadata entries one GGUF may declare

