@@ -315,6 +315,30 @@ def test_a_model_folder_that_asks_to_run_its_code_is_refused(tmp_path, capsys):
     assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
 
 
+@pytest.mark.parametrize("command", ["ask", "chat"])
+def test_a_saved_reading_with_its_index_loaded_with_no_recall(tiny, tmp_path, command):
+    """--no-recall answers from the memory alone: a saved recall index is set aside (it was exit 70, the answer
+    generated and then lost), and a reading whose memory read nothing (saved on the passages path) is one error."""
+    doc = tmp_path / "doc.txt"
+    doc.write_text(DOC * 20)
+    for name, path in (("passages", "passages"), ("memory", "memory")):
+        done = famcli_process(["ask", doc, "Where does the fox live?", "--model", tiny, "--answer-from", path,
+                               "--save-state", tmp_path / f"{name}.pt"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    def load(name):
+        args = [command, doc, *(["Where does the fox live?"] if command == "ask" else []), "--model", tiny,
+                "--load-state", tmp_path / f"{name}.pt", "--no-recall"]
+        return famcli_process(args, capture_output=True, text=True, timeout=120, input="Where does the fox live?\n")
+
+    done = load("passages")
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    assert done.stderr.splitlines()[-1].startswith("Error: ") and "leave --no-recall out" in done.stderr
+    done = load("memory")
+    assert done.returncode == 0 and done.stdout.strip(), done.stderr
+    assert "the recall index saved in" in done.stderr and "Traceback" not in done.stderr
+
+
 TEMPLATES = {
     "unsafe": ("{{ messages.__class__.__mro__ }}", "SecurityError"),
     "huge range": ("{% for i in range(10**9) %}x{% endfor %}", "OverflowError"),

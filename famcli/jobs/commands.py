@@ -262,6 +262,12 @@ def _loaded(session: Session, path: Path, document: str, reporter: Reporter):
                   f"tokens from {path}.")
     if session.recall is not None and state.recall is None:
         reporter.note(f"Note: {path} has no recall index (saved with --no-recall); answering from the memory")
+    if session.recall is None and state.recall is not None:  # --no-recall: the memory alone, as asked
+        if not state.n_tokens:
+            raise UserError(f"{path} holds a recall index only (saved on the passages path: its memory read "
+                            "nothing), so --no-recall leaves nothing to answer from; leave --no-recall out")
+        reporter.note(f"Note: --no-recall: the recall index saved in {path} is not used; answering from the memory")
+        state.recall = None
     return state
 
 
@@ -278,8 +284,7 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
     check_chat_file(file)
     document = document_id(file)
     if load_state is not None:
-        state = load_reading(session, load_state, document)
-        reporter.note(f"Loaded the reading of {state.n_tokens:,} tokens from {load_state}.")
+        state = _loaded(session, load_state, document, reporter)
     else:
         recall, state = session.recall, session.engine.new_state()
         path, why = session.answer_path()
