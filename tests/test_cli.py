@@ -197,6 +197,27 @@ def test_a_log_digest_shows_its_one_unusual_line(tiny):
     assert digest["digest"] and digest["from"] in ("model", "sentence")
 
 
+def test_stream_digests_see_whole_lines(tiny):
+    """A digest's text ends at the last whole line before its token count; the cut line opens the next one (a
+    digest once showed "FO worker 48 ...", a line cut at the block's end)."""
+    lines = [f"{i} INFO worker {i * 7 % 97} processed batch ok" for i in range(300)]
+    lines[150] = "150 ERROR worker 3 lost its disk"
+    result = famcli("stream", "--model", tiny, "--every", "1500", "--max-tokens", "3", "--json",
+                    input="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    digests = json.loads(result.stdout)["digests"]
+    unusual = [d["unusual_line"] for d in digests if d["unusual_line"]]
+    assert len(digests) > 5 and unusual and set(unusual) <= set(lines), unusual
+
+
+def test_a_line_of_100k_characters_without_spaces_is_digested(tiny):
+    """A note reads about 250 words of its section; one "word" of 100k characters is many times the buffer, so the
+    note's prompt is cut to what the buffer holds (it was exit 70: "1 prompts and 2 rows ... do not fit")."""
+    result = famcli("stream", "--model", tiny, "--max-tokens", "3", "--json", input="x" * 100_000 + "\n")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["digests"]
+
+
 def test_stream_question_at_eof(tiny, tmp_path):
     state = tmp_path / "s.state"
     result = famcli("stream", "--model", tiny, "--question", "What is the password?", "--max-tokens", "3",

@@ -321,9 +321,12 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
         index = index or session.lookup.new_index(None if save_state else question)
     digests: list[dict] = []
     seen: Counter = Counter()
+    carried = [""]  # the line a digest's token count cut: it opens the next digest's text, whole
 
     def digest(st, ids: list[int]) -> None:  # a summary's note on the text since the last digest (famcli.jobs.notes)
-        text = session.loaded.tokenizer.decode(ids)
+        text = carried[0] + session.loaded.tokenizer.decode(ids)
+        end = text.rfind("\n") + 1  # 0: no line ends here (one long line), and the text goes whole
+        text, carried[0] = (text[:end], text[end:]) if end else (text, "")
         counts, hint, who = section_names(text)
         section = Section((st.n_tokens - len(ids), st.n_tokens), None, counts, hint, text=text, people=who,
                           weights=note_weights(counts, seen), known=frozenset(seen))

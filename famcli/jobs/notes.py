@@ -111,12 +111,18 @@ def write_notes(session: Session, sections: list[Section], seed: int = 0, max_to
     such as a chapter title, or naming none of the section's names) or stops mid-sentence loses to one that
     does not. When every draft invents a name the section's own most telling sentence is its note
     (`central_sentence`, source "sentence"). The note before is not in the prompt: the 135M model copied it."""
-    tok = session.loaded.tokenizer
+    tok, buffer_len = session.loaded.tokenizer, session.final_reader().buffer_len
     requests = []
     for k, section in enumerate(sections):
         section.extract = carrying_sentences(section.text, section.weights, NOTE_WORDS)
+        samplings = note_samplings(session, section, seed + 10 * k)
         prompt = tok.encode(note_prompt(session, section.extract), add_special_tokens=False)
-        requests.append((prompt, note_samplings(session, section, seed + 10 * k)))
+        room = buffer_len - len(samplings) * max_tokens - len(prompt)
+        if room < 0:  # NOTE_WORDS words can be any number of tokens (a line of thousands of characters, no spaces)
+            ids = tok.encode(section.extract, add_special_tokens=False)
+            section.extract = tok.decode(ids[:max(1, len(ids) + room - 16)])  # 16: a re-encoding may differ a little
+            prompt = tok.encode(note_prompt(session, section.extract), add_special_tokens=False)
+        requests.append((prompt, samplings))
     for section, tries in zip(sections, decode_sentences(session, requests, 1, max_tokens)):
         section.note, section.source = choose_note(section, tries)
 
