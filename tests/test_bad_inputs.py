@@ -12,7 +12,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import FAMCLI, famcli_process
+from conftest import FAMCLI, USER_ENV, famcli_process
 from samples import (
     docx_report,
     encrypted_pdf,
@@ -417,6 +417,35 @@ def test_a_pipe_as_file_is_read_as_a_stream(tiny, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert '"tokens_read"' in done.stdout and "empty" not in done.stderr
+
+
+def test_a_named_pipe_waits_for_its_writer_within_a_bound(tiny, tmp_path):
+    """A named pipe given as FILE is read once, when its writer comes (here after a second: the answer is the
+    document's); with no writer it is one error after FAMCLI_PIPE_WAIT seconds (it waited forever)."""
+    import threading
+    import time
+
+    fifo = tmp_path / "doc.fifo"
+    os.mkfifo(fifo)
+    env = USER_ENV | {"FAMCLI_PIPE_WAIT": "2"}
+    started = time.perf_counter()
+    done = famcli_process(["ask", fifo, "What is the secret password?", "--model", tiny, "--max-tokens", "3"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 1 and done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "nothing opened the named pipe" in done.stderr and time.perf_counter() - started < 60
+
+    def write_later():
+        time.sleep(1)
+        with open(fifo, "w") as f:
+            f.write(DOC)
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    done = famcli_process(["ask", fifo, "What is the secret password?", "--model", tiny, "--max-tokens", "3",
+                           "--json"], capture_output=True, text=True, timeout=120, env=env | {"FAMCLI_PIPE_WAIT": "30"})
+    writer.join()
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tokens_read"] > 20
 
 
 # ----- saved files that are damaged or hostile: one line each, never an internal error ----------------------

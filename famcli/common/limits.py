@@ -23,6 +23,7 @@ TEXT_MB = 2048                # FAMCLI_MAX_TEXT_MB: never more text than this fr
 MAX_ZIP_ENTRIES = 10_000      # parts of one EPUB or DOCX
 MAX_ZIP_BYTES = 1 << 30       # what the parts of one EPUB or DOCX may inflate to in all (they are loaded whole)
 MAX_SPINE = 10_000            # reading-order entries of one EPUB
+PIPE_WAIT = 10                # FAMCLI_PIPE_WAIT: seconds a named pipe given as FILE may wait for its writer
 HTML_MB = 128                 # FAMCLI_MAX_HTML_MB: one HTML page or EPUB chapter (parsed whole: ~25x in memory)
 
 # Options and questions: checked before a model loads.

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import lzma
 import os
 import sys
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -21,8 +23,10 @@ from pathlib import Path
 from famcli.common.limits import (
     MAX_ZIP_BYTES,
     MAX_ZIP_ENTRIES,
+    PIPE_WAIT,
     Inflation,
     LimitError,
+    env_number,
     mb,
 )
 from famcli.documents.base import Document, DocumentError
@@ -43,6 +47,15 @@ FOREIGN = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": 
 
 
 
+def is_stream(path: str) -> bool:
+    """Whether FILE is read once, as it arrives: stdin (`-`), a named pipe, `/dev/fd/N`, a device or a socket.
+    Such a FILE is opened once (a second open of a named pipe waits for a writer that has come and gone)."""
+    if path == "-":
+        return True
+    p = Path(path)
+    return p.is_fifo() or p.is_char_device() or p.is_socket()
+
+
 def open_document(path: str, password: str | None = None) -> Document:
     """`-` is stdin; a file is read by what its first bytes say it is."""
     if path == "-":
@@ -54,9 +67,9 @@ def open_document(path: str, password: str | None = None) -> Document:
         raise DocumentError(f"no such file: {path}")
     if p.is_dir():
         raise DocumentError(f"{path} is a directory, not a document")
-    if p.is_fifo() or p.is_char_device() or p.is_socket():  # `<(cat doc.txt)`, a named pipe: read like stdin
+    if is_stream(path):  # `<(cat doc.txt)`, a named pipe: read like stdin
         try:
-            fd = os.open(p, os.O_RDONLY)
+            fd = _open_pipe(p) if p.is_fifo() else os.open(p, os.O_RDONLY)
         except OSError as exc:
             raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from None
         return Document(str(path), None, read_stream(fd, str(path)), stream=True)
@@ -84,6 +97,35 @@ def open_document(path: str, password: str | None = None) -> Document:
     else:
         doc.pieces = read_text(p)
     return doc
+
+
+def _open_pipe(p: Path) -> int:
+    """A named pipe's read end, once something opens it for writing (opening it waits for a writer, and one that
+    never comes would leave famcli waiting forever): past FAMCLI_PIPE_WAIT seconds, a DocumentError. The open waits
+    in a thread; a writer that connects and closes at once releases it when the wait is over."""
+    wait = env_number("FAMCLI_PIPE_WAIT", PIPE_WAIT)
+    opened: dict = {}
+
+    def open_it():
+        try:
+            opened["fd"] = os.open(p, os.O_RDONLY)
+        except OSError as exc:
+            opened["error"] = exc
+
+    waiting = threading.Thread(target=open_it, name="famcli-pipe", daemon=True)
+    waiting.start()
+    waiting.join(wait)
+    if waiting.is_alive():
+        with contextlib.suppress(OSError):
+            os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
+        waiting.join(1)
+        if "fd" in opened:
+            os.close(opened["fd"])
+        raise DocumentError(f"nothing opened the named pipe {p} for writing within {wait:g} s: start its writer "
+                            "first, or pipe the text to stdin (FAMCLI_PIPE_WAIT sets the wait)")
+    if "error" in opened:
+        raise opened["error"]
+    return opened["fd"]
 
 
 def sniff(head: bytes, p: Path, name: str) -> str:
@@ -264,8 +306,12 @@ def read_stream(fd: int, name: str = "<stdin>") -> Iterator[str]:
     """Whatever bytes the pipe has, as soon as it has them (works under `tail -f`); a compressed stream
     (by its first bytes) is decompressed as it arrives."""
     def chunks():
-        while block := os.read(fd, CHUNK_BYTES):
-            yield block
+        try:
+            while block := os.read(fd, CHUNK_BYTES):
+                yield block
+        finally:
+            if name != "<stdin>":  # a pipe opened by name is ours to close
+                os.close(fd)
 
     def sniffed():
         raw, first = chunks(), b""

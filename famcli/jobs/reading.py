@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from famcli.core.engine import ContextOverflow
-from famcli.documents.registry import DocumentError, open_document
+from famcli.documents.registry import DocumentError, is_stream, open_document
 from famcli.jobs.lookup import Reading
 from famcli.jobs.report import Reporter, Silent
 from famcli.jobs.session import Session
@@ -22,6 +22,8 @@ from famcli.jobs.session import Session
 def count_tokens(session: Session, path: str, password=None, clean: bool = False) -> int | None:
     """Token total for progress and ETA (a cheap tiktoken pass, which also finds a damaged file before the
     read starts); PDFs and stdin have none. `clean`: without the boilerplate (famcli.documents.boilerplate)."""
+    if is_stream(path):  # read once, as it arrives: not opened to be counted
+        return None
     doc = open_document(path, password)
     return session.tokens.count_all(pieces_of(doc, clean)) if doc.countable else None
 
