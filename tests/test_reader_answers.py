@@ -272,3 +272,21 @@ def test_a_session_s_next_document_never_answers_from_the_last_one_s_passages(ti
         path.write_text(f"Report {i}.\nThe secret code of office {i} is {100 + i}.\nEnd.\n")
         result = ask_document(session, str(path), "What is the secret code?", max_tokens=4)
         assert all(f"office {i} " in p["snippet"] for p in result["passages"]) and result["passages"]
+
+
+@pytest.mark.parametrize("said, evidence, holds", [
+    ("The total was 123,456.", "The total was 123456 in all.", True),   # the same number, grouped or not
+    ("The total was 123456.", "The total was 123,456 in all.", True),
+    ("The total was 123,456.", "The totals were 123 and then 456.", False),  # two numbers are not one
+    ("The total was 4,520.", "The total was 4,250 in all.", False),
+    ("It weighed 3.5 tons.", "It weighed 3.5 tons.", True),
+    ("It weighed 3.5 tons.", "It weighed 3 tons and 5 pounds.", False),
+])
+def test_an_answer_brings_no_number_its_evidence_does_not_write(said, evidence, holds):
+    """Both checks (the passages path's sentence that says the answer, the older paths' `supported`) read a
+    number as one word without its thousands commas."""
+    from famcli.jobs.answer import supported
+
+    question = "How much did it weigh?" if "weigh" in said else "What was the total?"
+    assert bool(sentences_saying(said, question, [evidence])) is holds
+    assert supported(said, [evidence], question) is holds

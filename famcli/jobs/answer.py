@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from famcli.answer.text import numbers
+from famcli.answer.text import words as text_words
 from famcli.documents.sentences import split_sentences
 from famcli.recall.text import Bm25, Passage, bm25_scores, chunk_texts
 
@@ -257,16 +259,19 @@ def supported(answer: str, evidence: list[str], question: str) -> bool:
         return False
     source = " ".join(evidence)
     source_lower, question_lower = source.lower(), question.lower()
-    words = _WORD.findall(answer)
-    brought = [w.lower().strip("'’") for w in _particular(answer) if w.lower().strip("'’") not in question_lower]
+    figures = numbers(answer) - numbers(question)
+    if not figures <= numbers(source):  # a number is the evidence's as written, not a piece of a longer one
+        return False
+    brought = [w.lower().strip("'’") for w in _particular(answer)
+               if not any(ch.isdigit() for ch in w) and w.lower().strip("'’") not in question_lower]
     if any(w not in source_lower for w in brought):
         return False
-    if _PARTICULAR_QUESTION.search(question) and not brought:
+    if _PARTICULAR_QUESTION.search(question) and not brought and not figures:
         return False
     stop = _stopwords() | _GENERIC
-    content = [w for w in words if w.lower() not in stop]
-    new = _stems(content) - _stems(_WORD.findall(question)) - _stems(_GENERIC)
-    return bool(new & _stems(_WORD.findall(source)))
+    content = [w for w in text_words(answer) if w not in stop]
+    new = _stems(content) - _stems(text_words(question)) - _stems(_GENERIC)
+    return bool(new & _stems(text_words(source)))
 
 
 def explains(answer: str, evidence: Evidence, question: str) -> bool:
