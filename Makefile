@@ -6,7 +6,7 @@ FAMCLI := $(VENV)/bin/famcli
 BOOK ?= ../shared/corpus/alice.txt
 PIP := $(PY) -m pip install -q --no-deps
 
-.PHONY: setup demo test lock clean
+.PHONY: setup demo test properties lock clean
 
 setup: $(VENV)/.ready
 
@@ -29,6 +29,11 @@ demo: setup
 # installed `famcli` from a folder outside the repository.
 test: setup
 	$(VENV)/bin/pytest -q
+
+# The property tests (tests/test_properties.py) drawn at random, many more documents and longer ones than `make test`.
+properties: setup
+	FAMCLI_PROPERTY_RANDOM=1 FAMCLI_PROPERTY_EXAMPLES=$${EXAMPLES:-100} FAMCLI_PROPERTY_LONGEST=1000000 \
+		$(VENV)/bin/pytest -q tests/test_properties.py
 
 lock:
 	bash requirements/lock.sh
