@@ -448,6 +448,23 @@ def test_a_named_pipe_waits_for_its_writer_within_a_bound(tiny, tmp_path):
     assert json.loads(done.stdout)["tokens_read"] > 20
 
 
+@pytest.mark.parametrize("text", ["   \n\n\t\n", "\ufeff", "\ufeff  \n", "the of and a to in\n", "!!! ??? ...\n"])
+def test_a_document_without_words(tiny, tmp_path, text):
+    """No word the index can hold: ask answers "Not found in the document." (exit 0); summarize says there is
+    nothing to summarise in one line (exit 1; it summarised blanks into the tiny model's noise)."""
+    path = tmp_path / "doc.txt"
+    path.write_bytes(text.encode("utf-8"))
+    done = famcli_process(["ask", path, "What is it about?", "--model", tiny], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("Not found in the document."), done.stderr
+    done = famcli_process(["summarize", path, "--model", tiny], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: ") and sum(line.startswith("Error:") for line in lines) == 1
+    assert "[tokens" not in done.stderr  # no note was written on blanks
+    assert ("holds no text" if text == "\ufeff" else "no words to summarise") in lines[-1]
+
+
 # ----- saved files that are damaged or hostile: one line each, never an internal error ----------------------
 
 def _rewrite(src, dst, change):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from famcli.answer.text import stems
 from famcli.common.errors import Interrupted, Stopped, UserError, is_user_error, one_line
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError, open_document
@@ -84,6 +85,10 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     def write(ids: list[int]) -> None:
         nonlocal done, chapter
         text = session.loaded.tokenizer.decode(ids)
+        if not stems(text):  # only blanks, punctuation or stop words: nothing a note could tell
+            done += len(ids)
+            progress(len(ids))
+            return
         counts, hint, who = section_names(text)
         place = _place(doc)
         if place is None:  # plain text: its own chapter headings, where it has them
@@ -133,7 +138,8 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         if earlier is not None:
             earlier.close()
     if not written:
-        raise DocumentError(f"{file} holds no text")
+        raise DocumentError(f"{file} holds no words to summarise (only blanks, punctuation or words such as "
+                            "\"the\" and \"of\")" if done else f"{file} holds no text")
     reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
     running, sampling = [s.note for s in written], Sampling(seed=seed)
     if instruction:
