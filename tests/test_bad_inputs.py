@@ -465,6 +465,38 @@ def test_a_document_without_words(tiny, tmp_path, text):
     assert ("holds no text" if text == "\ufeff" else "no words to summarise") in lines[-1]
 
 
+JAPANESE = ("吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。何でも薄暗いじめじめした所でニャーニャー"
+            "泣いていた事だけは記憶している。吾輩はここで始めて人間というものを見た。\n")
+
+
+def test_a_script_the_model_cannot_read_is_quoted_not_read(tiny, tmp_path):
+    """Most letters without a token of their own in the model's vocabulary (Japanese for an English tokenizer):
+    stderr says so, ask quotes the document's sentence (it made up a translation), summarize gives the
+    document's own sentences."""
+    path = tmp_path / "neko.txt"
+    path.write_text(JAPANESE * 30 + "Tokyo 東京の猫である。\n" + JAPANESE * 30, encoding="utf-8")
+    done = famcli_process(["ask", path, "Where is Tokyo?", "--model", tiny, "--json"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["unread_script"] and answer["answer_path"] == "quoted" and "Tokyo 東京の猫である。" in answer["answer"]
+    assert "a script the model cannot read" in done.stderr
+    done = famcli_process(["summarize", path, "--model", tiny, "--json"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "a script the model cannot read" in done.stderr
+    summary = json.loads(done.stdout)
+    notes = [s["note"] for s in summary["sections"]]
+    assert all(n in path.read_text(encoding="utf-8") for n in notes), notes
+    assert all(p["summary"] and p["from"] == "extract" for p in summary["parts"])
+    english = tmp_path / "fox.txt"
+    english.write_text(DOC * 20)
+    done = famcli_process(["ask", english, "Where does the fox live?", "--model", tiny, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and not json.loads(done.stdout)["unread_script"], done.stderr
+    assert "cannot read" not in done.stderr
+
+
 # ----- saved files that are damaged or hostile: one line each, never an internal error ----------------------
 
 def _rewrite(src, dst, change):

@@ -92,14 +92,17 @@ class Found:
     how: str = "not found"
     choices: list[Choice] = field(default_factory=list)
     truncated: bool = False  # the model's own answer, cut at its token limit
+    unread: bool = False  # the passages are in a script the model cannot read: quoted, not read
 
 
 def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[str]], list[float]],
            generate: Callable[[str], str], turn: Callable[[str], str], rules: Rules = Rules(),
-           fits: Callable[[str], bool] = lambda instruction: True) -> Found:
+           fits: Callable[[str], bool] = lambda instruction: True,
+           reads: Callable[[str], bool] = lambda text: True) -> Found:
     """The answer to a question from the document's passages: find, read, check (the module docstring).
     `fits(instruction)`: whether the model's window holds the instruction and the answer (a small model's does
-    not hold two passages: the last is cut to fit)."""
+    not hold two passages: the last is cut to fit). `reads(text)`: whether the model can read the text's script;
+    passages it cannot are quoted (their sentence BM25 ranks best), never read: it made up a translation."""
     missing = missing_names(passages, question) if rules.names else []
     if missing:
         text = f"{NOT_FOUND} (it never mentions {missing[0]}.)"
@@ -107,7 +110,12 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     read = find(passages, question, loglik, rules)
     if not read:
         text = f"{NOT_FOUND} (no passage matches the question's words.)"
-        return Found(text, text)
+        spread = passages.items[::max(1, len(passages.items) // 50)]  # the document's script, from 50 places
+        return Found(text, text, unread=not reads(" ".join(p.text for p in spread)))
+    if not reads(" ".join(p.text for p in read)):
+        found = quote(read, [p.text for p in read], question, None)
+        found.unread = True
+        return found
     evidence = fitted([p.text for p in read], question, fits)
     options = choices(evidence, question, loglik, generate, turn, rules, passages.names)
     for c in options:
@@ -182,6 +190,8 @@ def fitted(evidence: list[str], question: str, fits: Callable[[str], bool]) -> l
         words = evidence[-1].split(" ")
         if len(words) > 16:
             evidence[-1] = " ".join(words[: len(words) // 2])
+        elif len(evidence[-1]) > 128:  # a script without spaces: half its characters
+            evidence[-1] = evidence[-1][: len(evidence[-1]) // 2]
         else:
             evidence.pop()
     return evidence
@@ -197,9 +207,10 @@ def bare_turn(question: str) -> str:
 
 
 def quote(read: list[Passage], evidence: list[str], question: str, loglik) -> Found:
-    """Unsure: the sentence of the evidence most likely to answer (by log P(question | sentence)) among those that
-    share the question's words; for a why or how, such a sentence with the one after it (read.units). Never one
-    that only repeats the question (its content words all the question's), asks one or is a heading."""
+    """Unsure: the sentence of the evidence most likely to answer (by log P(question | sentence); by BM25 when
+    `loglik` is None) among those that share the question's words; for a why or how, such a sentence with the
+    one after it (read.units). Never one that only repeats the question (its content words all the question's),
+    asks one or is a heading."""
     asked, said = stems(question), []
     for e in evidence:
         for unit in units(e, kind(question) == "reason"):
@@ -210,7 +221,8 @@ def quote(read: list[Passage], evidence: list[str], question: str, loglik) -> Fo
     if not said:
         text = f"{NOT_FOUND} (no sentence of the best passages says more than the question.)"
         return Found(text, text, read)
-    scores = [loglik(upr_context(s), [" " + question])[0] for s in said[:16]]
+    scores = bm25(said[:16], question) if loglik is None else \
+        [loglik(upr_context(s), [" " + question])[0] for s in said[:16]]
     best = said[int(np.argmax(scores))]
     return Found(f"The document says: \u201c{best}\u201d", best, read, best, "quoted")
 

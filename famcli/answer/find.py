@@ -46,17 +46,24 @@ def paragraphs(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def words_in(text: str) -> int:
+    """How many words a text counts as: its words between spaces, and at least one per 8 of its other characters
+    (a script written without spaces, as Chinese and Japanese are, would be one paragraph-long word)."""
+    split = text.split()
+    return max(len(split), sum(map(len, split)) // 8)
+
+
 def _pieces(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
     """A paragraph as spans of about `size` words, cut at sentence ends (one long sentence stays whole)."""
     body = text[start:end]
-    if len(body.split()) <= 1.5 * size:
+    if words_in(body) <= 1.5 * size:
         return [(start, end)]
     cuts, count, spans, at = [], 0, [], 0
     for offset, sentence in split_sentences(body):
         if count >= size and offset > at:
             spans.append((start + at, start + offset))
             at, count = offset, 0
-        count += len(sentence.split())
+        count += words_in(sentence)
     spans.append((start + at, end))
     return spans
 
@@ -71,7 +78,7 @@ def cut_passages(text: str, size: int) -> list[tuple[int, int]]:
             spans.append((open_at, last))
             open_at, count = None, 0
         for p, q in _pieces(text, a, b, size):
-            n = len(text[p:q].split())
+            n = words_in(text[p:q])
             if open_at is not None and count + n > 1.5 * size:
                 spans.append((open_at, last))
                 open_at, count = None, 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+|\n\s*\n|\n(?=[\d\[{<|#*•-])")
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+|(?<=[。！？][」』）])\s*|(?<=[。！？])(?![」』）])\s*|\n\s*\n|\n(?=[\d\[{<|#*•-])")
 _LONG = 300  # characters: a longer "sentence" (a table, verse, a log) is cut at its line breaks
 _ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Capt|Col|Gen|Rev|Lt|Sgt|No|vs|etc|e\.g|i\.e)"
                            r"|\b[A-Z])\.$")
@@ -12,7 +12,8 @@ _ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Capt|Col|Gen|
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
     """(character offset, sentence) for each sentence of a text; lines of a long one are sentences of their own
-    (logs, tables, verse). A title or an initial ("Mrs.", "J.") does not end a sentence."""
+    (logs, tables, verse). A title or an initial ("Mrs.", "J.") does not end a sentence; a full-width stop
+    ("。", "！", "？": Chinese and Japanese) ends one with or without a space after it."""
     out, start = [], 0
     for m in [*_BOUNDARY.finditer(text), None]:
         if m is not None and _ABBREVIATION.search(text[start:m.start()]) and "\n\n" not in m.group(0):

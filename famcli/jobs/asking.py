@@ -44,13 +44,17 @@ class Answer:
     truncated: bool = False
     short: str | None = None  # the answer alone, without a quote around it (None: the text)
     sentence: str = ""  # the sentence of the evidence that says it
+    unread: bool = False  # its passages are in a script the model cannot read (quoted, not read)
 
     def to_dict(self) -> dict:
         return {"answer": self.text, "short": self.text if self.short is None else self.short,
                 "answer_path": self.path, "truncated": self.truncated, "sentence": self.sentence,
+                "unread_script": self.unread,
                 "passages": [p.to_dict() for p in self.passages]}
 
 
+UNREAD_NOTE = ("Note: this text is mostly in a script the model cannot read (most of its letters have no token of "
+               "their own in the model's vocabulary): famcli quotes it instead of reading it.")
 ANSWER_NO_REPEAT = 4  # an answer may not repeat a 4-gram of its own: what stops a small model's loops
 
 
@@ -145,7 +149,8 @@ def _from_passages(session: Session, index, question: str, max_tokens: int, samp
         return len(encode(chat_turn(session, instruction))) <= room
 
     found = answer(session.lookup.passages(index), question, session.lookup.scorer().loglik, generate,
-                   lambda instruction: chat_turn(session, instruction), session.lookup.rules, fits)
+                   lambda instruction: chat_turn(session, instruction), session.lookup.rules, fits,
+                   session.tokens.reads)
     passages, shown = session.lookup.passages(index), []
     for p in found.passages:  # each source shows, and is placed at, the sentence that says it or matches best
         text = _shown_sentence(p.text, question, found.sentence)
@@ -153,7 +158,8 @@ def _from_passages(session: Session, index, question: str, max_tokens: int, samp
         shown.append(Passage(first, max(p.last, first + 1), 0.0, text))
     for p in shown:
         p.place = index.place_at(p.start)
-    return Answer(found.text, shown, found.how, found.truncated, short=found.short, sentence=found.sentence)
+    return Answer(found.text, shown, found.how, found.truncated, short=found.short, sentence=found.sentence,
+                  unread=found.unread)
 
 
 def _shown_sentence(passage: str, question: str, said: str) -> str:

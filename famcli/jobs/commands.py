@@ -18,11 +18,12 @@ from famcli.answer.text import stems
 from famcli.common.errors import Interrupted, Stopped, UserError, is_user_error, one_line
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError, open_document
-from famcli.jobs.asking import ask
+from famcli.jobs.asking import UNREAD_NOTE, ask
 from famcli.jobs.cast import cast, cast_sentence
 from famcli.jobs.lookup import Reading
 from famcli.jobs.notes import (
     NOTE_BATCH,
+    UNREAD,
     Section,
     note_weights,
     section_names,
@@ -84,7 +85,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
 
     def write(ids: list[int]) -> None:
         nonlocal done, chapter
-        text = session.loaded.tokenizer.decode(ids)
+        text = session.loaded.tokenizer.decode(ids).strip("\ufffd")  # a character the section's ends cut in two
         if not stems(text):  # only blanks, punctuation or stop words: nothing a note could tell
             done += len(ids)
             progress(len(ids))
@@ -142,6 +143,9 @@ def summarize_document(session: Session, file: str, password=None, sections: int
                             "\"the\" and \"of\")" if done else f"{file} holds no text")
     reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
     running, sampling = [s.note for s in written], Sampling(seed=seed)
+    if 2 * sum(s.source == UNREAD for s in written) > len(written):  # mostly a script the model cannot read
+        reporter.note(UNREAD_NOTE)
+        return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens)
     if instruction:
         summary = summarize_notes(session, running, instruction, max_tokens, sampling)
         return payload("summarize", session, reading, t_start, summary=summary, running_notes=running,
@@ -254,6 +258,8 @@ def ask_document(session: Session, file: str, question: str, password=None, max_
     answer = ask(session, state, question, max_tokens, sampling)
     if answer.truncated:
         reporter.note(f"Note: the answer was cut at {max_tokens} tokens (--max-tokens gives it more).")
+    if answer.unread:
+        reporter.note(UNREAD_NOTE)
     extra = answer.to_dict()
     if index is not None:
         extra["recall"] = {**dataclasses.asdict(session.recall), "bytes_per_token": index.bytes_per_token()}
@@ -330,7 +336,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
     carried = [""]  # the line a digest's token count cut: it opens the next digest's text, whole
 
     def digest(st, ids: list[int]) -> None:  # a summary's note on the text since the last digest (famcli.jobs.notes)
-        text = carried[0] + session.loaded.tokenizer.decode(ids)
+        text = carried[0] + session.loaded.tokenizer.decode(ids).strip("\ufffd")
         end = text.rfind("\n") + 1  # 0: no line ends here (one long line), and the text goes whole
         text, carried[0] = (text[:end], text[end:]) if end else (text, "")
         counts, hint, who = section_names(text)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from famcli.core.branches import decode_prompts
 from famcli.core.generate import Sampling
 from famcli.documents.boilerplate import headings
+from famcli.documents.sentences import split_sentences
 from famcli.documents.names import ABBREVIATIONS, names, people, salient, uses_name
 from famcli.documents.support import Source, plain_titles, support
 from famcli.jobs.extract import carrying_sentences
@@ -96,6 +97,7 @@ BOOSTS = (3.0, 5.0)  # drafts nudged towards the section's names: greedy at +3, 
 BOOSTED_NAMES = 6  # the section's most particular names whose first token a boosted draft raises
 NOTE_WORDS = 250  # words of a section the model reads for its note: its carrying sentences (famcli.jobs.extract)
 NOTE_TOKENS = 60
+UNREAD = "unread script"  # the source of a note that is the section's own sentence: the model cannot read it
 NOTE_BATCH = 8  # sections whose notes are decoded in the same steps (3 rows each: within MAX_ROWS)
 
 
@@ -112,7 +114,17 @@ def write_notes(session: Session, sections: list[Section], seed: int = 0, max_to
     does not. When every draft invents a name the section's own most telling sentence is its note
     (`central_sentence`, source "sentence"). The note before is not in the prompt: the 135M model copied it."""
     tok, buffer_len = session.loaded.tokenizer, session.final_reader().buffer_len
-    requests = []
+    readable = []
+    for section in sections:
+        if session.tokens.reads(section.text):
+            readable.append(section)
+        else:  # a script the model cannot read (famcli.models.tokens): its own sentence, not a made-up translation
+            section.extract = section.text
+            told = [s for _, s in split_sentences(section.text)]
+            whole = [s for s in told[1:] if finished(s)] or told or [section.text.strip()[:300]]  # the first: cut
+            section.note = central_sentence(section.text, section.weights) or telling_line(section.text) or whole[0]
+            section.source = UNREAD
+    sections, requests = readable, []
     for k, section in enumerate(sections):
         section.extract = carrying_sentences(section.text, section.weights, NOTE_WORDS)
         samplings = note_samplings(session, section, seed + 10 * k)
@@ -224,7 +236,7 @@ def _fails(note: str, text: str, section: Section) -> bool:
     return len(words) < 6 or copied or not named
 
 
-SENTENCE_END = re.compile(r"[.!?][\"”’)]*(?=\s)")
+SENTENCE_END = re.compile(r"[.!?][\"”’)]*(?=\s)|[。！？][」』）]*")  # full-width stops need no space after them
 
 
 def cut_sentences(text: str, n: int) -> str | None:

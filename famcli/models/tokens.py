@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+READABLE = 0.5  # the share of a text's letters with a token of their own below which the model cannot read it
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
@@ -103,6 +105,22 @@ class Tokens:
     def check(self, text: str) -> bool:
         """True when this encoding gives exactly the model tokenizer's ids on the text."""
         return self.encode(text) == self.hf.encode(text, add_special_tokens=False)
+
+    def known_letters(self, text: str) -> float:
+        """The share of a text's letters that the vocabulary holds as a token of its own (1.0 for a text without
+        letters). A letter with none is written in byte pieces: the model saw its script too seldom to learn even
+        its characters, and cannot read it (an English model on Japanese: 0.23; on Russian 0.98, Greek 0.83)."""
+        counts = Counter(c for c in text if c.isalpha())
+        total = sum(counts.values())
+        return sum(n for c, n in counts.items() if self._whole(c)) / total if total else 1.0
+
+    def reads(self, text: str) -> bool:
+        """Whether the model can read the text: at least READABLE of its letters have a token of their own."""
+        return self.known_letters(text) >= READABLE
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - one Tokens per loaded model
+    def _whole(self, letter: str) -> bool:
+        return len(self.hf.encode(letter, add_special_tokens=False)) == 1
 
     PIECE = 65536  # characters: the most one encode call gets, whatever size the pieces arrive in
 
