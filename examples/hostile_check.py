@@ -1,6 +1,7 @@
 """Hostile inputs through the installed famcli on the default model: the peak memory of `famcli ask` on
 decompression and zip bombs (each a few KB to a few MB on disk, ~1 GB inflated), and the time `ask` takes on
-HTML nested ever deeper (linear time means 4x the nesting costs about 4x, not 16x).
+HTML with ever more block elements, nested or side by side (linear time means 4x the elements costs about 4x,
+not 16x).
 
     python examples/hostile_check.py [--json docs/hostile_check.json]
 """
@@ -73,14 +74,16 @@ def main() -> None:
                    "error": line}
             report["bombs"].append(row)
             print(json.dumps(row), flush=True)
-        for depth in (2_000, 8_000, 32_000, 100_000):
-            page = folder / f"deep{depth}.html"
-            page.write_text("<html><body><p>The secret word is heron.</p>" + "<span>x " * depth + "</span>" * depth
-                            + "</body></html>")
-            seconds, _, line, rc = run(["ask", str(page), "What is the secret word?", "--json", "-q"])
-            row = {"nested": depth, "bytes": page.stat().st_size, "seconds": round(seconds, 2), "exit": rc}
-            report["deep_html"].append(row)
-            print(json.dumps(row), flush=True)
+        for shape, element in (("nested", "<div>x "), ("siblings", "<p>x</p>")):
+            for n in (2_000, 8_000, 32_000, 100_000):
+                page = folder / f"{shape}{n}.html"
+                body = element * n + ("</div>" * n if shape == "nested" else "")
+                page.write_text("<html><body><p>The secret word is heron.</p>" + body + "</body></html>")
+                seconds, _, line, rc = run(["ask", str(page), "What is the secret word?", "--json", "-q"])
+                row = {"shape": shape, "elements": n, "bytes": page.stat().st_size, "seconds": round(seconds, 2),
+                       "exit": rc}
+                report["deep_html"].append(row)
+                print(json.dumps(row), flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
