@@ -142,7 +142,7 @@ def check(book: Path, checkout: str | None = None) -> dict:
         subprocess.run(famcli_argv("ask", str(book), "Who is in it?", "--answer-from", "memory", "--json", "-q"),
                        capture_output=True, text=True, check=True, env=env)
         read = round(time.perf_counter() - t0, 1)
-    summary, notes = result["summary"], result["running_notes"]
+    summary, notes = result["summary"], result["notes"]
     in_notes, in_summary = _sentences(" ".join(notes)), _sentences(summary)
     said = set().union(*(capitalised(n) for n in notes), capitalised(summary))
     made_up = sorted(set().union(*(invented(n, text) for n in notes), invented(summary, text)))

@@ -80,7 +80,13 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
     code, out, _ = run_main(capsys, "summarize", str(book), "--model", tiny, "--json", "--max-tokens", "5", "-q",
                             "--sections", "2")
     result = json.loads(out)
-    assert code == 0 and len(result["running_notes"]) >= 2 and result["tokens_read"] > 1000
+    assert code == 0 and len(result["notes"]) >= 2 and result["tokens_read"] > 1000
+    # `notes` are the notes (the reader's own remarks, such as pages without text, are `reader_notes`), and each
+    # section says what its note was made from: the sentences the model read and the drafts it wrote
+    assert result["notes"] == [s["note"] for s in result["sections"]] and result["reader_notes"] == []
+    flat = " ".join((DOC * 10).split())
+    assert all(s["read"] and " ".join(s["read"].split()) in flat and s["drafts"] for s in result["sections"])
+    assert all(s["note"] in s["drafts"] for s in result["sections"] if s["from"] == "model")
     spans = [s["tokens"] for s in result["sections"]]  # consecutive sections, each read whole by the model
     assert spans[0][0] == 0 and spans[-1][1] == result["tokens_read"]
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])) and max(b - a for a, b in spans) <= 1024

@@ -110,7 +110,7 @@ def test_summarize_and_stream_end_to_end(tmp_path):
     result = famcli("summarize", str(doc), "--json", "--max-tokens", "60")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert len(payload["summary"]) > 20 and payload["running_notes"]
+    assert len(payload["summary"]) > 20 and payload["notes"]
     result = famcli("stream", "--question", "What is the secret password?", "--every", "40", "--max-tokens", "24",
                     input=FACTS)
     assert result.returncode == 0, result.stderr

@@ -148,7 +148,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens)
     if instruction:
         summary = summarize_notes(session, running, instruction, max_tokens, sampling)
-        return payload("summarize", session, reading, t_start, summary=summary, running_notes=running,
+        return payload("summarize", session, reading, t_start, summary=summary, notes=running,
                        sections=[s.to_dict() for s in written])
     chosen = summarize_parts(session, written, max_tokens, sampling)
     return _summary_payload(session, reading, t_start, written, chosen, max_tokens)
@@ -170,7 +170,7 @@ def _summary_payload(session: Session, reading: Reading, t_start: float, written
     told = told_in_order([p["summary"] for p in parts + ([last] if last else [])], whole=partial is None, names=names)
     summary = " ".join(t for t in (cast_sentence(people, places), told) if t)
     return payload("summarize", session, reading, t_start, summary=summary, cast={"people": people, "places": places},
-                   parts=parts, running_notes=[s.note for s in written], sections=[s.to_dict() for s in written],
+                   parts=parts, notes=[s.note for s in written], sections=[s.to_dict() for s in written],
                    **extra)
 
 

@@ -48,10 +48,13 @@ class Section:
     extract: str = field(default="", repr=False)  # the sentences the note was written from (famcli.jobs.extract)
     known: frozenset = field(default=frozenset(), repr=False)  # the names the document used before this section
     people: list[str] = field(default_factory=list, repr=False)  # those of its names that speak or act in it
+    drafts: list[str] = field(default_factory=list, repr=False)  # what the model wrote, the note chosen among them
 
     def to_dict(self) -> dict:
+        """In --json: where, which names, the note and where it comes from, and what it was made from: the
+        sentences the model read (`read`) and each draft it wrote (`drafts`), so a reader can check a note."""
         return {"tokens": list(self.tokens), "place": self.place, "names": self.hint, "note": self.note,
-                "from": self.source}
+                "from": self.source, "read": self.extract, "drafts": self.drafts}
 
 
 def section_size(total_tokens: int | None, sections: int = 16, window: int = 8192) -> int:
@@ -136,6 +139,7 @@ def write_notes(session: Session, sections: list[Section], seed: int = 0, max_to
             prompt = tok.encode(note_prompt(session, section.extract), add_special_tokens=False)
         requests.append((prompt, samplings))
     for section, tries in zip(sections, decode_sentences(session, requests, 1, max_tokens)):
+        section.drafts = list(dict.fromkeys(plain_telling(t) for t in tries))
         section.note, section.source = choose_note(section, tries)
 
 

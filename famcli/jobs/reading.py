@@ -134,4 +134,4 @@ def payload(command: str, session: Session, reading: Reading, t_start: float, **
             "timings": {"read_seconds": round(reading.seconds, 3),
                         "total_seconds": round(time.perf_counter() - t_start, 3),
                         "tokens_per_second": round(reading.tokens_per_second, 1)},
-            "memory": session.config.to_dict(), "model": session.loaded.name, "notes": reading.notes}
+            "memory": session.config.to_dict(), "model": session.loaded.name, "reader_notes": reading.notes}
