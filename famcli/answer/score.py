@@ -9,6 +9,7 @@ values for the default model's 8,192 positions).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -57,3 +58,13 @@ class Scorer:
         """Mean log P of one continuation after each of several contexts (UPR: the question after each
         passage)."""
         return [self.loglik(c, [continuation])[0] for c in contexts]
+
+
+def yes_share(scorer: Scorer, turn, text: str, claim: str) -> float:
+    """The model's own judgement of whether a text says a claim: P("Yes") / (P("Yes") + P("No")) for its first
+    word after the text and "Is this true according to the text: <claim>" in a user turn (`turn`: the chat
+    template's). A check by meaning rather than by shared words: a sentence that uses the text's names and words
+    to tell what it does not say is not kept because of them (docs/summaries.md, "The semantic check")."""
+    prompt = turn(f"{text}\n\nIs this true according to the text: {claim}\nAnswer yes or no.")
+    yes, no = scorer.loglik(prompt, ["Yes", "No"])
+    return 1 / (1 + math.exp(no - yes))
