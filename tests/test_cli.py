@@ -81,12 +81,17 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
                             "--sections", "2")
     result = json.loads(out)
     assert code == 0 and len(result["notes"]) >= 2 and result["tokens_read"] > 1000
-    # `notes` are the notes (the reader's own remarks, such as pages without text, are `reader_notes`), and each
-    # section says what its note was made from: the sentences the model read and the drafts it wrote
+    # `notes` are the notes (the reader's own remarks, such as pages without text, are `reader_notes`); by default
+    # each is a sentence of its section, and the summary is made of them (no model writes)
     assert result["notes"] == [s["note"] for s in result["sections"]] and result["reader_notes"] == []
     flat = " ".join((DOC * 10).split())
-    assert all(s["read"] and " ".join(s["read"].split()) in flat and s["drafts"] for s in result["sections"])
-    assert all(s["note"] in s["drafts"] for s in result["sections"] if s["from"] == "model")
+    assert all(s["from"] == "sentence" and s["note"] in flat and not s["drafts"] for s in result["sections"])
+    assert all(p["from"] == "extract" for p in result["parts"])
+    code, out, _ = run_main(capsys, "summarize", str(book), "--model", tiny, "--json", "--max-tokens", "5", "-q",
+                            "--sections", "2", "--notes-by", "model")
+    drafted = json.loads(out)  # the model's notes: each section says what the model read and each draft it wrote
+    assert code == 0 and all(" ".join(s["read"].split()) in flat and s["drafts"] for s in drafted["sections"])
+    assert all(s["note"] in s["drafts"] for s in drafted["sections"] if s["from"] == "model")
     spans = [s["tokens"] for s in result["sections"]]  # consecutive sections, each read whole by the model
     assert spans[0][0] == 0 and spans[-1][1] == result["tokens_read"]
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])) and max(b - a for a, b in spans) <= 1024
@@ -196,11 +201,14 @@ def test_a_log_digest_shows_its_one_unusual_line(tiny):
     """A digest is a note on the text since the one before, and for a log also the line least like the others."""
     routine = [f"10:{i // 60:02d}:{i % 60:02d} INFO worker-{i % 4} done batch {i}" for i in range(120)]
     log = "\n".join(routine[:70] + ["10:01:10 ERROR storage: disk /dev/sdb1 is full"] + routine[70:]) + "\n"
+    error = "10:01:10 ERROR storage: disk /dev/sdb1 is full"
     result = famcli("stream", "--model", tiny, "--every", "4000", "--json", input=log)
     assert result.returncode == 0, result.stderr
-    (digest,) = json.loads(result.stdout)["digests"]
-    assert digest["unusual_line"] == "10:01:10 ERROR storage: disk /dev/sdb1 is full"
-    assert digest["digest"] and digest["from"] in ("model", "sentence")
+    (digest,) = json.loads(result.stdout)["digests"]  # by default the digest is the text's own line: that one
+    assert digest["digest"] == error and digest["from"] == "sentence" and digest["unusual_line"] is None
+    result = famcli("stream", "--model", tiny, "--every", "4000", "--json", "--notes-by", "model", input=log)
+    (digest,) = json.loads(result.stdout)["digests"]  # the model's note, and the line beside it
+    assert result.returncode == 0 and digest["unusual_line"] == error and digest["from"] == "model"
 
 
 def test_stream_digests_see_whole_lines(tiny):
@@ -212,8 +220,8 @@ def test_stream_digests_see_whole_lines(tiny):
                     input="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     digests = json.loads(result.stdout)["digests"]
-    unusual = [d["unusual_line"] for d in digests if d["unusual_line"]]
-    assert len(digests) > 5 and unusual and set(unusual) <= set(lines), unusual
+    shown = [d["digest"] for d in digests] + [d["unusual_line"] for d in digests if d["unusual_line"]]
+    assert len(digests) > 5 and set(shown) <= set(lines) and "150 ERROR worker 3 lost its disk" in shown, shown
 
 
 def test_a_line_of_100k_characters_without_spaces_is_digested(tiny):

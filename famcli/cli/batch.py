@@ -11,6 +11,7 @@ from famcli.cli.options import (
     ANSWER_TOKENS,
     MaxTokensOpt,
     QuietOpt,
+    NotesByOpt,
     SummaryLengthOpt,
     SummaryTokensOpt,
     Ui,
@@ -83,9 +84,11 @@ def batch_summarize(
     threads: ThreadsOpt = None, ray: RayOpt = False, ray_address: AddressOpt = None,
     max_tokens: SummaryTokensOpt = None, length: SummaryLengthOpt = "medium", quiet: QuietOpt = False,
     sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Running notes per document.")] = 16,
+    notes_by: NotesByOpt = "text",
 ):
     """Summarize every document."""
-    job = _job("summarize", {"max_tokens": summary_tokens(length, max_tokens), "sections": sections}, session)
+    job = _job("summarize", {"max_tokens": summary_tokens(length, max_tokens), "sections": sections,
+                             "notes_by": notes_by}, session)
     _run(job, paths, out, jobs, threads, resume, ray, ray_address, quiet)
 
 

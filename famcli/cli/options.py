@@ -14,7 +14,7 @@ from typing import Annotated, Optional, get_args, get_origin
 
 import typer
 
-from famcli.common.choices import AnswerFrom, Precision, Scorer, SummaryLength
+from famcli.common.choices import AnswerFrom, NotesBy, Precision, Scorer, SummaryLength
 from famcli.common.limits import MAX_GENERATE_TOKENS, LimitError, check_question
 from famcli.core.memory import BUILTIN
 
@@ -66,6 +66,10 @@ SummaryTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", min=1, 
                                                        "(overrides --length).")]
 SummaryLengthOpt = Annotated[SummaryLength, typer.Option("--length", help="About 100, 200 or 400 "
                                                "tokens, two sentences per part of the document.")]
+NotesByOpt = Annotated[NotesBy, typer.Option("--notes-by", help="text: each note is a sentence of its section, so "
+                                             "every sentence of a summary or digest is the document's own; model: "
+                                             "the model writes each note (185 of 200 of its drafts said something "
+                                             "their text does not: docs/summaries.md).")]
 
 
 def checked_question(value: str | None) -> str | None:

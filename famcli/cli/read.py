@@ -18,6 +18,7 @@ from famcli.cli.options import (
     QuestionArg,
     SaveOpt,
     SourcesOpt,
+    NotesByOpt,
     SummaryLengthOpt,
     SummaryTokensOpt,
     TempOpt,
@@ -49,6 +50,7 @@ def summarize(
                                           "of 1,000-3,000 tokens: a long book gets more).")] = 16,
     keep_all: Annotated[bool, typer.Option("--keep-all", help="Also read boilerplate: Gutenberg licences, tables "
                                            "of contents, PDF running headers and page numbers.")] = False,
+    notes_by: NotesByOpt = "text",
     notes_out: Annotated[Optional[Path], typer.Option("--notes-out", help="Keep each note in this file as it is "
                          "written (JSON lines); run again with it to take up where an interrupted run stopped.")] = None,
 ):
@@ -62,7 +64,7 @@ def summarize(
     session = open_session(options, reporter=ui)
     try:
         result = summarize_document(session, file, password, sections, max_tokens, instruction, options.seed, ui,
-                                    keep_all, notes_out)
+                                    keep_all, notes_out, notes_by)
     except Interrupted as stopped:  # what was read is not lost: the notes so far and their summary, marked partial
         result, part = stopped.result, stopped.result["partial"]
         total = f"{part['tokens_total']:,}" if part["tokens_total"] else "?"
@@ -161,6 +163,7 @@ def stream(
     every: Annotated[int, typer.Option("--every", min=1, help="Print a digest every N tokens read.")] = 2048,
     question: Annotated[Optional[str], typer.Option("--question", help="Answer this at end of input.",
                                                     callback=checked_question)] = None,
+    notes_by: NotesByOpt = "text",
 ):
     """Read stdin as it arrives (e.g. `tail -f app.log | famcli stream`), printing a digest every N tokens."""
     from famcli.jobs.commands import stream_input
@@ -172,7 +175,8 @@ def stream(
     known = question is not None and load_state is None and save_state is None  # the question before the read
     session = open_session(options, recall, ui, question=known)
     shown = None if as_json else _show_digest
-    result = stream_input(session, "-", every, max_tokens, question, options.seed, save_state, load_state, shown, ui)
+    result = stream_input(session, "-", every, max_tokens, question, options.seed, save_state, load_state, shown, ui,
+                          notes_by)
     if as_json:
         emit(True, result, "")
     elif result["answer"] is not None:

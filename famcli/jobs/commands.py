@@ -62,11 +62,14 @@ if TYPE_CHECKING:
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
                        instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
-                       keep_all: bool = False, notes_out: Path | None = None) -> dict:
+                       keep_all: bool = False, notes_out: Path | None = None, notes_by: str = "text") -> dict:
     """Notes on sections the model reads whole (full attention), then the summary: by default the notes of
     each part of the document reduced to two sentences, in order (`parts`); with an instruction, the notes
     read whole with it (reduced in rounds when they outgrow the window). Boilerplate (licences, contents,
     running heads) is left out unless keep_all.
+
+    `notes_by`: "text" (each note a sentence of its section, and the summary made of them: no model writes) or
+    "model" (the model writes each note and each part's summary; famcli.jobs.notes.write_notes says why not).
 
     `notes_out`: each note is kept there as it is written (JSON lines), and a later run of the same document
     with the same options takes the notes it holds instead of writing them again. Ctrl-C or a signal raises
@@ -75,7 +78,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     total = count_tokens(session, file, password, clean=not keep_all)
     size = section_size(total, sections, session.loaded.context_window)
     header = {"famcli_notes": 1, "document": document_id(file), "section_tokens": size, "keep_all": keep_all,
-              "model": session.loaded.name}
+              "model": session.loaded.name, "notes_by": notes_by}
     earlier = NotesFile.open(notes_out, header) if notes_out is not None else None
     doc = open_document(file, password)
     written: list[Section] = []
@@ -108,7 +111,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     def flush() -> None:
         new = [s for s in pending if s.source != "earlier run"]
         if new:
-            write_notes(session, new, seed)
+            write_notes(session, new, seed, by=notes_by)
         for section in pending:
             if earlier is not None and section.source != "earlier run":
                 earlier.add(section.to_dict())
@@ -145,6 +148,8 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     running, sampling = [s.note for s in written], Sampling(seed=seed)
     if 2 * sum(s.source == UNREAD for s in written) > len(written):  # mostly a script the model cannot read
         reporter.note(UNREAD_NOTE)
+        return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens)
+    if notes_by == "text" and not instruction:  # the document's own sentences, chosen: nothing made up
         return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens)
     if instruction:
         summary = summarize_notes(session, running, instruction, max_tokens, sampling)
@@ -321,7 +326,7 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
 def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, max_tokens: int = 200,
                  question: str | None = None, seed: int = 0, save_state: Path | None = None,
                  load_state: Path | None = None, on_digest: Callable[[dict], None] | None = None,
-                 reporter: Reporter = Silent()) -> dict:
+                 reporter: Reporter = Silent(), notes_by: str = "text") -> dict:
     """Read stdin as it arrives with a digest every `every` tokens; answer `question` at the end of input. A
     digest is a summary's note on the text read since the one before (the sentences that carry it, drafts that
     name nothing the text lacks and say what it says, else its own best sentence: famcli.jobs.notes)."""
@@ -343,7 +348,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
         section = Section((st.n_tokens - len(ids), st.n_tokens), None, counts, hint, text=text, people=who,
                           weights=note_weights(counts, seen), known=frozenset(seen))
         seen.update(counts)
-        write_notes(session, [section], seed)
+        write_notes(session, [section], seed, by=notes_by)
         unusual = telling_line(text) if lined(text) else None
         digests.append({"tokens": st.n_tokens, "digest": section.note, "from": section.source, "names": hint,
                         "unusual_line": None if unusual == section.note else unusual})
@@ -397,7 +402,7 @@ class Worker:
         if job.command == "summarize":
             return summarize_document(self.session, path, o.get("password"), o.get("sections", 16),
                                       o.get("max_tokens", 200), o.get("instruction"), job.session.seed,
-                                      keep_all=o.get("keep_all", False))
+                                      keep_all=o.get("keep_all", False), notes_by=o.get("notes_by", "text"))
         if job.command == "passkey":
             return document_trial(self.session, path, o.get("length"), o.get("depth", 0.5), job.session.seed)
         raise UserError(f"unknown batch command {job.command!r}")

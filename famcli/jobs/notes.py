@@ -104,7 +104,8 @@ UNREAD = "unread script"  # the source of a note that is the section's own sente
 NOTE_BATCH = 8  # sections whose notes are decoded in the same steps (3 rows each: within MAX_ROWS)
 
 
-def write_notes(session: Session, sections: list[Section], seed: int = 0, max_tokens: int = NOTE_TOKENS) -> None:
+def write_notes(session: Session, sections: list[Section], seed: int = 0, max_tokens: int = NOTE_TOKENS,
+                by: str = "text") -> None:
     """A one-sentence note on each section, written by the plain model from the sentences that carry the section
     (famcli.jobs.extract: about NOTE_WORDS of its words, not the whole section: a book's summary reads a tenth of the
     book through the model). Every section's drafts are decoded in the same steps (famcli.core.branches: one reading
@@ -115,18 +116,21 @@ def write_notes(session: Session, sections: list[Section], seed: int = 0, max_to
     section never mentions last of all; a draft that fails (shorter than a sentence, a line copied from the text
     such as a chapter title, or naming none of the section's names) or stops mid-sentence loses to one that
     does not. When every draft invents a name the section's own most telling sentence is its note
-    (`central_sentence`, source "sentence"). The note before is not in the prompt: the 135M model copied it."""
+    (`central_sentence`, source "sentence"). The note before is not in the prompt: the 135M model copied it.
+
+    That is `by="model"`. By default (`by="text"`) every note is the section's own sentence, and the model writes
+    nothing: people reading 200 drafts against the sentences the model read found 185 saying something those
+    sentences do not, and no check (names, shared words, the model's own yes/no, its likelihood with and without
+    the text) told the 15 right ones from the rest (docs/summaries.md, "What the model's notes say")."""
     tok, buffer_len = session.loaded.tokenizer, session.final_reader().buffer_len
     readable = []
     for section in sections:
-        if session.tokens.reads(section.text):
+        if by == "model" and session.tokens.reads(section.text):
             readable.append(section)
-        else:  # a script the model cannot read (famcli.models.tokens): its own sentence, not a made-up translation
-            section.extract = section.text
-            told = [s for _, s in split_sentences(section.text)]
-            whole = [s for s in told[1:] if finished(s)] or told or [section.text.strip()[:300]]  # the first: cut
-            section.note = central_sentence(section.text, section.weights) or telling_line(section.text) or whole[0]
-            section.source = UNREAD
+        else:  # its own sentence: by default, and for a script the model cannot read (famcli.models.tokens)
+            section.extract = carrying_sentences(section.text, section.weights, NOTE_WORDS)
+            section.note = own_sentence(section)
+            section.source = "sentence" if session.tokens.reads(section.text) else UNREAD
     sections, requests = readable, []
     for k, section in enumerate(sections):
         section.extract = carrying_sentences(section.text, section.weights, NOTE_WORDS)
@@ -141,6 +145,14 @@ def write_notes(session: Session, sections: list[Section], seed: int = 0, max_to
     for section, tries in zip(sections, decode_sentences(session, requests, 1, max_tokens)):
         section.drafts = list(dict.fromkeys(plain_telling(t) for t in tries))
         section.note, section.source = choose_note(section, tries)
+
+
+def own_sentence(section: Section) -> str:
+    """A section's note in its own words: its most telling sentence (`central_sentence`), a text of lines' most
+    unusual line, else its first whole sentence (the first of all is cut wherever the section began)."""
+    told = [s for _, s in split_sentences(section.text)]
+    whole = [s for s in told[1:] if finished(s)] or told or [section.text.strip()[:300]]
+    return central_sentence(section.text, section.weights) or telling_line(section.text) or whole[0]
 
 
 def note_samplings(session: Session, section: Section, seed: int) -> list[Sampling]:

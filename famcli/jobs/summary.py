@@ -261,6 +261,8 @@ def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | 
                 lead = "It also tells of" if k else "It opens with" if i == 0 else \
                     "It ends with" if last else "It then turns to"
                 out.append(f"{lead} {_lower_first(about['rest'], names)}")
+            elif k == 0 and i > 0 and _LINK.match(sentence):  # it keeps a link word of its own ("Next came ...")
+                out.append(sentence)
             elif k == 0 and i > 0:
                 out.append(("In the end, " if last else "Then, ") + _lower_first(_unlinked(sentence, strict=False),
                                                                                    names))
@@ -292,10 +294,17 @@ _LEANING = re.compile(r"^(?:(?:moreover|however|besides|indeed|nevertheless|acco
                       r"so|thus|therefore),|and|but|yet)\s+(?=\w)", re.I)
 
 
+_SUBJECT = re.compile(r"(?:[A-Z“\"‘']|(?:the|a|an|he|she|it|they|we|you|i|his|her|its|their|this|that|these|those|"
+                      r"there|one|all|some)\b)")  # what a sentence may begin with once its link word is gone
+
+
 def _unlinked(sentence: str, strict: bool = True) -> str:
     """A sentence without the link word it opens with ("Then the passage ..."): the order supplies its own.
     Not strict: also without one that leans on a sentence the summary does not have ("Moreover, ...", "But
     ..."), where "Then," is put before it."""
+    m = _LINK.match(sentence)
+    if m and not _SUBJECT.match(sentence[m.end():]):  # "Next came the guests": the link is the sentence's own
+        return sentence
     rest = _LINK.sub("", sentence)
     if not strict:
         cut = _LEANING.sub("", rest)
