@@ -72,6 +72,24 @@ NotesByOpt = Annotated[NotesBy, typer.Option("--notes-by", help="text: each note
                                              "their text does not: docs/summaries.md).")]
 
 
+def parsed_until(value: str | None):
+    """--until as famcli.documents.until.Until (checked while the options are parsed)."""
+    if value is None:
+        return None
+    from famcli.documents.until import Until
+
+    try:
+        return Until.parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+UntilOpt = Annotated[Optional[str], typer.Option(
+    "--until", callback=parsed_until, metavar="POINT",
+    help="Read only up to where you are: a share (40%), a page (page 12) or a chapter, read to its end (chapter 5, "
+         "chapter V, or words of its title). Nothing after it is read, so nothing after it is told.")]
+
+
 def checked_question(value: str | None) -> str | None:
     """A question that is neither empty nor past MAX_QUESTION_CHARS (checked while the options are parsed)."""
     if value is None:

@@ -22,6 +22,7 @@ from famcli.cli.options import (
     SummaryLengthOpt,
     SummaryTokensOpt,
     TempOpt,
+    UntilOpt,
     Ui,
     checked_question,
     emit,
@@ -50,7 +51,7 @@ def summarize(
                                           "of 1,000-3,000 tokens: a long book gets more).")] = 16,
     keep_all: Annotated[bool, typer.Option("--keep-all", help="Also read boilerplate: Gutenberg licences, tables "
                                            "of contents, PDF running headers and page numbers.")] = False,
-    notes_by: NotesByOpt = "text",
+    notes_by: NotesByOpt = "text", until: UntilOpt = None,
     notes_out: Annotated[Optional[Path], typer.Option("--notes-out", help="Keep each note in this file as it is "
                          "written (JSON lines); run again with it to take up where an interrupted run stopped.")] = None,
 ):
@@ -64,7 +65,7 @@ def summarize(
     session = open_session(options, reporter=ui)
     try:
         result = summarize_document(session, file, password, sections, max_tokens, instruction, options.seed, ui,
-                                    keep_all, notes_out, notes_by)
+                                    keep_all, notes_out, notes_by, until)
     except Interrupted as stopped:  # what was read is not lost: the notes so far and their summary, marked partial
         result, part = stopped.result, stopped.result["partial"]
         total = f"{part['tokens_total']:,}" if part["tokens_total"] else "?"
@@ -88,7 +89,7 @@ def _print_summary(result: dict, notes: bool, as_json: bool) -> None:
 def ask(
     file: FileArg, question: QuestionArg, options: object, recall: Recall, ui: Ui, as_json: JsonOpt = False,
     password: PasswordOpt = None, max_tokens: MaxTokensOpt = ANSWER_TOKENS, temperature: TempOpt = 0.0,
-    save_state: SaveOpt = None, load_state: LoadOpt = None, sources: SourcesOpt = False,
+    save_state: SaveOpt = None, load_state: LoadOpt = None, sources: SourcesOpt = False, until: UntilOpt = None,
 ):
     """Answer a question about a document from the sentences that match it (the document is indexed, not read
     through the model, unless the memory path is used: --answer-from)."""
@@ -97,10 +98,17 @@ def ask(
     from famcli.jobs.opening import open_session
 
     check_writable(save_state, "state file")
+    check_until(until, load_state)
     session = open_session(options, recall, ui, question=save_state is None and load_state is None)
     result = ask_document(session, file, question, password, max_tokens, Sampling(temperature, seed=options.seed),
-                          save_state, load_state, ui)
+                          save_state, load_state, ui, until)
     emit(as_json, result, with_sources(result["answer"], result["passages"], sources))
+
+
+def check_until(until, load_state) -> None:
+    if until is not None and load_state is not None:
+        raise UserError("--until cuts a reading, and a saved reading (--load-state) holds what it read: read the "
+                        "document again with --until")
 
 
 def with_sources(answer: str, passages: list[dict], sources: bool) -> str:
@@ -118,6 +126,7 @@ def chat(
     max_tokens: MaxTokensOpt = ANSWER_TOKENS, temperature: TempOpt = 0.0, save_state: SaveOpt = None,
     load_state: LoadOpt = None,
     history: Annotated[Optional[Path], typer.Option("--history", help="Keep the prompt's history in this file.")] = None,
+    until: UntilOpt = None,
 ):
     """Read a document once, then answer question after question from that reading: an interactive prompt
     in a terminal, one answer per question line through a pipe (--json: one object per line)."""
@@ -129,10 +138,11 @@ def chat(
     check_writable(save_state, "state file")
     check_writable(history, "history file")
     check_chat_file(file)  # before the model loads
+    check_until(until, load_state)
     if sys.stdin is None:
         raise UserError("stdin is closed: chat reads its questions from the terminal or a pipe")
     session = open_session(options, recall, ui)
-    state = read_for_chat(session, file, password, max_tokens, save_state, load_state, ui)
+    state = read_for_chat(session, file, password, max_tokens, save_state, load_state, ui, until)
     conversation = Conversation(session, state, max_tokens, Sampling(temperature, seed=options.seed),
                                 session.identity)
     if sys.stdin.isatty():

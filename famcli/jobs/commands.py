@@ -18,6 +18,7 @@ from famcli.answer.text import stems
 from famcli.common.errors import Interrupted, Stopped, UserError, is_user_error, one_line
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError, open_document
+from famcli.documents.until import Until
 from famcli.jobs.asking import UNREAD_NOTE, ask
 from famcli.jobs.cast import cast, cast_sentence
 from famcli.jobs.lookup import Reading
@@ -38,6 +39,7 @@ from famcli.jobs.reading import (
     count_tokens,
     document_id,
     load_reading,
+    open_reading,
     payload,
     pieces_of,
     read_document,
@@ -62,7 +64,8 @@ if TYPE_CHECKING:
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
                        instruction: str | None = None, seed: int = 0, reporter: Reporter = Silent(),
-                       keep_all: bool = False, notes_out: Path | None = None, notes_by: str = "text") -> dict:
+                       keep_all: bool = False, notes_out: Path | None = None, notes_by: str = "text",
+                       until: Until | None = None) -> dict:
     """Notes on sections the model reads whole (full attention), then the summary: by default the notes of
     each part of the document reduced to two sentences, in order (`parts`); with an instruction, the notes
     read whole with it (reduced in rounds when they outgrow the window). Boilerplate (licences, contents,
@@ -75,12 +78,12 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     with the same options takes the notes it holds instead of writing them again. Ctrl-C or a signal raises
     Interrupted with the summary of the notes so far (their best notes, no model: `partial`)."""
     t_start = time.perf_counter()
-    total = count_tokens(session, file, password, clean=not keep_all)
+    total = count_tokens(session, file, password, clean=not keep_all, until=until)
     size = section_size(total, sections, session.loaded.context_window)
     header = {"famcli_notes": 1, "document": document_id(file), "section_tokens": size, "keep_all": keep_all,
-              "model": session.loaded.name, "notes_by": notes_by}
+              "model": session.loaded.name, "notes_by": notes_by, "until": until.text if until else None}
     earlier = NotesFile.open(notes_out, header) if notes_out is not None else None
-    doc = open_document(file, password)
+    doc = open_reading(file, password, until)
     written: list[Section] = []
     buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
 
@@ -238,7 +241,7 @@ def numbered_notes(notes: list[dict]) -> list[str]:
 
 def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 200,
                  sampling: Sampling = Sampling(), save_state: Path | None = None, load_state: Path | None = None,
-                 reporter: Reporter = Silent()) -> dict:
+                 reporter: Reporter = Silent(), until: Until | None = None) -> dict:
     """On the passages path the document is only tokenised and indexed, and the answer is read from the
     sentences that match the question; on the memory path it is read through the memory first (the question
     before it) and the answer is read after the memory's state (Session.answer_path)."""
@@ -253,10 +256,10 @@ def ask_document(session: Session, file: str, question: str, password=None, max_
         # a saved reading must serve any question: a generic header (measured: better than none)
         prefix = READING_HEADER if save_state else question_header(question)
         index = None if session.recall is None else session.lookup.new_index(None if save_state else question)
-        total = count_tokens(session, file, password)
+        total = count_tokens(session, file, password, until=until)
         with saving_on_stop(session, state, save_state, reporter, document):
             reading = read_document(session, state, file, password, reporter, prefix=prefix, index=index,
-                                    total=total, index_only=index is not None and path == "passages")
+                                    total=total, index_only=index is not None and path == "passages", until=until)
         reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
     index = state.recall
     t_answer = time.perf_counter()
@@ -295,7 +298,7 @@ def check_chat_file(file: str) -> None:
 
 
 def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 200, save_state: Path | None = None,
-                  load_state: Path | None = None, reporter: Reporter = Silent()):
+                  load_state: Path | None = None, reporter: Reporter = Silent(), until: Until | None = None):
     """The reading a conversation answers from. Ctrl-C while reading keeps what was read; a signal (Stopped)
     ends the run after saving."""
     check_chat_file(file)
@@ -306,10 +309,10 @@ def read_for_chat(session: Session, file: str, password=None, max_tokens: int = 
         recall, state = session.recall, session.engine.new_state()
         path, why = session.answer_path()
         index = None if recall is None else session.lookup.new_index(keys=recall.scorer != "bm25")
-        total = count_tokens(session, file, password)
+        total = count_tokens(session, file, password, until=until)
         try:
             read_document(session, state, file, password, reporter, prefix=READING_HEADER, index=index, total=total,
-                          index_only=index is not None and path == "passages")
+                          index_only=index is not None and path == "passages", until=until)
             reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
         except Stopped:
             save_reading(session, state, save_state, reporter, document)

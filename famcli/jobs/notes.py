@@ -150,9 +150,18 @@ def write_notes(session: Session, sections: list[Section], seed: int = 0, max_to
 def own_sentence(section: Section) -> str:
     """A section's note in its own words: its most telling sentence (`central_sentence`), a text of lines' most
     unusual line, else its first whole sentence (the first of all is cut wherever the section began)."""
-    told = [s for _, s in split_sentences(section.text)]
+    spans = split_sentences(section.text)
+    told = [s for _, s in spans]
     whole = [s for s in told[1:] if finished(s)] or told or [section.text.strip()[:300]]
-    return central_sentence(section.text, section.weights) or telling_line(section.text) or whole[0]
+    body = section.text  # without the end of a sentence the section's first token cut into
+    if len(spans) > 1 and section.text.lstrip()[:1].islower():
+        body = section.text[spans[1][0]:]
+    chosen = central_sentence(body, section.weights) or telling_line(section.text) or whole[0]
+    if chosen[:1].islower():  # "said Alice; ...": the quotation before it opens the sentence
+        told_body = [s for _, s in split_sentences(body)]
+        if chosen in told_body and told_body.index(chosen) > 0:
+            chosen = told_body[told_body.index(chosen) - 1] + " " + chosen
+    return chosen
 
 
 def note_samplings(session: Session, section: Section, seed: int) -> list[Sampling]:

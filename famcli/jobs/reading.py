@@ -13,18 +13,30 @@ import time
 from pathlib import Path
 
 from famcli.core.engine import ContextOverflow
+from famcli.documents.base import Document
 from famcli.documents.registry import DocumentError, is_stream, open_document
+from famcli.documents.until import Until
 from famcli.jobs.lookup import Reading
 from famcli.jobs.report import Reporter, Silent
 from famcli.jobs.session import Session
 
 
-def count_tokens(session: Session, path: str, password=None, clean: bool = False) -> int | None:
+def open_reading(path: str, password=None, until: Until | None = None) -> Document:
+    """The document, cut where `until` says (famcli.documents.until: nothing after it is read)."""
+    doc = open_document(path, password)
+    if until is not None:
+        doc.pieces = until.cut(doc, lambda: sum(map(len, open_document(path, password).pieces)))
+    return doc
+
+
+def count_tokens(session: Session, path: str, password=None, clean: bool = False,
+                 until: Until | None = None) -> int | None:
     """Token total for progress and ETA (a cheap tiktoken pass, which also finds a damaged file before the
-    read starts); PDFs and stdin have none. `clean`: without the boilerplate (famcli.documents.boilerplate)."""
+    read starts, and a chapter `until` names that the document lacks); PDFs and stdin have none. `clean`: without
+    the boilerplate (famcli.documents.boilerplate)."""
     if is_stream(path):  # read once, as it arrives: not opened to be counted
         return None
-    doc = open_document(path, password)
+    doc = open_reading(path, password, until)
     return session.tokens.count_all(pieces_of(doc, clean)) if doc.countable else None
 
 
@@ -43,14 +55,14 @@ def check_fits(session: Session, total: int | None) -> None:
 
 def read_document(session: Session, state, path: str, password=None, reporter: Reporter = Silent(), every=None,
                   on_section=None, prefix: str = "", total: int | None = None, index=None,
-                  index_only: bool = False, clean: bool = False) -> Reading:
+                  index_only: bool = False, clean: bool = False, until: Until | None = None) -> Reading:
     """Read FILE (or stdin) into the state; on Ctrl-C the caller decides what to keep. With a recall index,
     the prefix is read first and the index sees the document alone (it stays on `state.recall`);
     `index_only` fills the index's token ids without the model (the passages path: famcli.jobs.session.Session.answer_path);
     `clean` leaves out boilerplate (Gutenberg licences, contents, PDF running heads: famcli.documents.boilerplate)."""
-    total = total if total is not None else count_tokens(session, path, password)
+    total = total if total is not None else count_tokens(session, path, password, until=until)
     check_fits(session, total + len(session.tokens.encode(prefix)) if total else None)
-    doc = open_document(path, password)
+    doc = open_reading(path, password, until)
     if index_only:
         reading = session.lookup.index_text(index, _marking_places(doc, index))
         state.recall = index
