@@ -388,6 +388,21 @@ def test_the_summary_opens_with_who_and_where_from_the_sections():
     assert cast_sentence(["Orla Venn"], places) == ""
 
 
+def test_the_cast_is_ranked_by_mentions_with_one_person_s_forms_together():
+    """"Darcy" counts for Mr. Darcy (the one acting name holding it); "Bennet" is in two and counts for neither;
+    "Captain", mostly written before a name, is a title and nobody; the most named come first."""
+    from collections import Counter
+
+    from famcli.jobs.cast import _title, merged_mentions
+
+    acting = ["Mr. Darcy", "Mr. Bennet", "Mrs. Bennet", "Elizabeth"]
+    used = Counter({"Mr. Darcy": 10, "Darcy": 30, "Bennet": 50, "Mr. Bennet": 5, "Mrs. Bennet": 8, "Elizabeth": 35})
+    mentions = merged_mentions(acting, used)
+    assert mentions == Counter({"Mr. Darcy": 40, "Elizabeth": 35, "Mrs. Bennet": 8, "Mr. Bennet": 5})
+    text = "Captain Peleg said so. Captain Bildad agreed. The Captain laughed. Captain Ahab came. The Queen said no."
+    assert _title("Captain", text) and not _title("Queen", text) and not _title("Mr. Darcy", text)
+
+
 def test_the_parts_are_told_as_one_text_with_the_ending():
     """"Then," before a part whose sentence tells its events, its first word lowered unless it is a name, a
     link word of its own dropped; the last section's note ends the summary when the last part does not say it."""
