@@ -47,6 +47,8 @@ def summarize(
         "--instruction", help="What the summary should be, written from all the notes at once (default: two "
                               "sentences on each part of the document, in order).")] = None,
     notes: Annotated[bool, typer.Option("--notes", help="Also print the running notes.")] = False,
+    outline: Annotated[bool, typer.Option("--outline", help="Also print each chapter's title and a sentence of "
+                                          "its own (--json always has them).")] = False,
     sections: Annotated[int, typer.Option("--sections", min=1, max=200, help="Notes over the document (sections "
                                           "of 1,000-3,000 tokens: a long book gets more).")] = 16,
     keep_all: Annotated[bool, typer.Option("--keep-all", help="Also read boilerplate: Gutenberg licences, tables "
@@ -72,16 +74,23 @@ def summarize(
         ui.note(f"Stopped after {part['tokens_read']:,} of {total} tokens: the summary below "
                 "is of the notes so far (their best notes, partial)"
                 + (f"; {notes_out} keeps them for the next run" if notes_out else "") + ".")
-        _print_summary(result, notes, as_json)
+        _print_summary(result, notes, outline, as_json)
         raise stopped.cause from None
-    _print_summary(result, notes, as_json)
+    _print_summary(result, notes, outline, as_json)
 
 
-def _print_summary(result: dict, notes: bool, as_json: bool) -> None:
+def _print_summary(result: dict, notes: bool, outline: bool, as_json: bool) -> None:
     from famcli.jobs.commands import numbered_notes
 
-    text = result["summary"] if not notes else \
-        "\n".join(["Notes:", *numbered_notes(result["sections"]), "", "Summary:", result["summary"]])
+    shown = []
+    if notes:
+        shown += ["Notes:", *numbered_notes(result["sections"]), ""]
+    if outline:
+        chapters = result.get("outline") or []
+        shown += ["Outline:", *(f"{c['chapter']}: {c['line']}" for c in chapters)] if chapters else \
+            ["Outline: the document has no chapters famcli can find."]
+        shown += [""]
+    text = "\n".join([*shown, "Summary:", result["summary"]]) if shown else result["summary"]
     emit(as_json, result, text)
 
 

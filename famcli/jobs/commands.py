@@ -33,6 +33,7 @@ from famcli.jobs.notes import (
     write_notes,
 )
 from famcli.jobs.opening import open_session
+from famcli.jobs.outline import Outline
 from famcli.jobs.passkey import document_trial
 from famcli.jobs.prompts import READING_HEADER, question_header
 from famcli.jobs.reading import (
@@ -86,12 +87,15 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     doc = open_reading(file, password, until)
     written: list[Section] = []
     buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
+    outline, chaptered = Outline(), doc.kind in ("epub", "docx")  # their readers name each chapter or section
 
     pending: list[Section] = []  # sections whose notes are written together (NOTE_BATCH at a time)
 
     def write(ids: list[int]) -> None:
         nonlocal done, chapter
         text = session.loaded.tokenizer.decode(ids).strip("\ufffd")  # a character the section's ends cut in two
+        if not chaptered:
+            outline.add_text(text)
         if not stems(text):  # only blanks, punctuation or stop words: nothing a note could tell
             done += len(ids)
             progress(len(ids))
@@ -125,6 +129,8 @@ def summarize_document(session: Session, file: str, password=None, sections: int
 
     try:
         with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
+            if chaptered:  # before the boilerplate is taken out: that holds lines back, past the reader's place
+                doc.pieces = outline.tap(doc.pieces, doc, clean=not keep_all)
             for ids in session.tokens.stream(pieces_of(doc, not keep_all)):
                 buffer.extend(ids)
                 while len(buffer) >= size:
@@ -139,7 +145,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         noted = written[-1].tokens[1]
         reading = Reading(tokens=noted, seconds=time.perf_counter() - t0, notes=list(doc.notes))
         chosen = extract_parts(written, max_tokens)
-        raise Interrupted(_summary_payload(session, reading, t_start, written, chosen, max_tokens,
+        raise Interrupted(_summary_payload(session, reading, t_start, written, chosen, max_tokens, outline.finish(),
                                            partial={"tokens_read": noted, "tokens_total": total}), stop) from None
     finally:
         if earlier is not None:
@@ -151,19 +157,21 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     running, sampling = [s.note for s in written], Sampling(seed=seed)
     if 2 * sum(s.source == UNREAD for s in written) > len(written):  # mostly a script the model cannot read
         reporter.note(UNREAD_NOTE)
-        return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens)
+        return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens,
+                                outline.finish())
     if notes_by == "text" and not instruction:  # the document's own sentences, chosen: nothing made up
-        return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens)
+        return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens,
+                                outline.finish())
     if instruction:
         summary = summarize_notes(session, running, instruction, max_tokens, sampling)
-        return payload("summarize", session, reading, t_start, summary=summary, notes=running,
-                       sections=[s.to_dict() for s in written])
+        return payload("summarize", session, reading, t_start, summary=summary, outline=outline.finish(),
+                       notes=running, sections=[s.to_dict() for s in written])
     chosen = summarize_parts(session, written, max_tokens, sampling)
-    return _summary_payload(session, reading, t_start, written, chosen, max_tokens)
+    return _summary_payload(session, reading, t_start, written, chosen, max_tokens, outline.finish())
 
 
 def _summary_payload(session: Session, reading: Reading, t_start: float, written: list[Section], chosen,
-                     max_tokens: int, partial: dict | None = None) -> dict:
+                     max_tokens: int, outline: list[dict], partial: dict | None = None) -> dict:
     """The summary: who and where (`cast`), then the parts' summaries told in order, and, for a document read
     to its end, its last section's note when the last part's summary does not hold it ("In the end, ...": how
     it ends). `parts` and `ending` say which sections each sentence comes from (token ranges)."""
@@ -178,7 +186,8 @@ def _summary_payload(session: Session, reading: Reading, t_start: float, written
     told = told_in_order([p["summary"] for p in parts + ([last] if last else [])], whole=partial is None, names=names)
     summary = " ".join(t for t in (cast_sentence(people, places), told) if t)
     return payload("summarize", session, reading, t_start, summary=summary, cast={"people": people, "places": places},
-                   parts=parts, notes=[s.note for s in written], sections=[s.to_dict() for s in written],
+                   parts=parts, outline=outline, notes=[s.note for s in written],
+                   sections=[s.to_dict() for s in written],
                    **extra)
 
 
