@@ -16,7 +16,7 @@ part.
                summaries in order ("It opens with ...", "Then, ..."), and how the document ends (its last
                section's note, when the last part's summary does not say it: `ending_part`)
 
-Measured on the corpus books (docs/summaries.md, examples/summary_check.py).
+Measured on the corpus books (docs/summaries.md; graded by examples/summary_grade.py, which shares no code with it).
 """
 
 from __future__ import annotations
