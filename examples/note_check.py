@@ -1,8 +1,8 @@
 """How well a check tells a summary note its text says from one it does not, on sentences people labelled.
 
 The items (examples/note_labels.py: drafts the model wrote for a section, with the sentences it read, in
-docs/note_labels/to_label_*.json) and their labels (docs/note_labels/labels_*.json, marked right or wrong by people reading those sentences, never by
-famcli code). For each check, the share of wrong sentences it rejects and of right ones it keeps. A check with
+docs/note_labels/to_label_*.json) and their labels (docs/note_labels/labels_*.json, marked right or wrong by
+people reading those sentences, never by famcli code). For each check, the share of wrong sentences it rejects and of right ones it keeps. A check with
 a threshold has it chosen on the even-numbered items (the most wrong ones rejected while keeping at least
 KEEP of the right ones) and is reported on the odd-numbered ones, so the numbers are not fitted to themselves.
 
