@@ -130,9 +130,9 @@ def grade(book: Path, result: dict) -> dict:
     lowered = Counter(w for w in WORD.findall(work) if w[0].islower())
     capped = Counter(w for w in WORD.findall(work) if w[0].isupper())
     joins = []
-    for m in re.finditer(r"(?:^|(?<=[.!?] ))(Then|In the end|Finally|Next),? (\S+)", summary):
+    for m in re.finditer(r"(?:^|(?<=[.!?] ))(Then|In the end|Finally|Next),? (\S+(?: the end)?)", summary):
         word = m.group(2).strip(",;:.")
-        if word.lower() in LEANING or word.lower() in ("then", "in", "finally") or \
+        if word.lower() in LEANING or word.lower() in ("then", "in the end", "finally", "next") or \
                 (word[:1].isupper() and word not in TITLES and lowered[word.lower()] > capped[word]):
             joins.append(m.group(0))
     joins += [s[:40] for s in told if s[:1].islower()]

@@ -219,7 +219,8 @@ def test_sigterm_during_summarize_prints_the_summary_of_the_notes_so_far(tiny, t
     from conftest import famcli_process
 
     book, notes = _book(tmp_path, 40), tmp_path / "notes.jsonl"
-    proc = famcli_process(["summarize", book, "--model", tiny, "--json", "--notes-out", notes, "--sections", "40"],
+    proc = famcli_process(["summarize", book, "--model", tiny, "--json", "--notes-out", notes, "--sections", "40",
+                           "--notes-by", "model"],  # the model's notes: slow enough to be stopped part way
                           popen=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = 0
     while (line := proc.stderr.readline()) and seen < 2:
@@ -230,6 +231,7 @@ def test_sigterm_during_summarize_prints_the_summary_of_the_notes_so_far(tiny, t
     result = json.loads(out)
     assert result["partial"]["tokens_read"] < result["partial"]["tokens_total"] and result["summary"]
     assert len(result["sections"]) >= 2 and len(notes.read_text().splitlines()) >= 3
+    assert result["notes"] == [s["note"] for s in result["sections"]]  # the notes so far, under their own name
 
 
 def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
