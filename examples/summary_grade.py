@@ -137,7 +137,7 @@ def grade(book: Path, result: dict) -> dict:
             joins.append(m.group(0))
     joins += [s[:40] for s in told if s[:1].islower()]
     invented = sorted({w for w in WORD.findall(summary) if w[0].isupper() and w not in ("It", "Then", "In")
-                       and re.sub(r"[’']s?$", "", w) not in book_words})
+                       and w not in book_words and re.sub(r"[’']s?$", "", w) not in book_words})
     return {"book": book.stem, "people": [n for n, _ in cast],
             "people_named": [n for n, _ in cast if re.search(rf"\b{re.escape(n)}\b", summary)],
             "ending_told": bool(ending), "ending_sentences": ending[:3],
