@@ -135,6 +135,7 @@ def grade(book: Path, result: dict) -> dict:
         if word.lower() in LEANING or word.lower() in ("then", "in the end", "finally", "next") or \
                 (word[:1].isupper() and word not in TITLES and lowered[word.lower()] > capped[word]):
             joins.append(m.group(0))
+    joins += [m.group(0) for m in re.finditer(r"(?:^|(?<=[.!?] ))(?:Then|In the end),? \S+(?: \S+)? then\b", summary)]
     joins += [s[:40] for s in told if s[:1].islower()]
     invented = sorted({w for w in WORD.findall(summary) if w[0].isupper() and w not in ("It", "Then", "In")
                        and w not in book_words and re.sub(r"[’']s?$", "", w) not in book_words})

@@ -419,9 +419,10 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
     told = told_in_order(["The passage delves into the minutes of the harbour board.", "Dana Whitcombe reports."])
     assert told == "It opens with the minutes of the harbour board. Then, Dana Whitcombe reports."
     # a link word the sentence needs stays its own ("Then, came the guests" was the join)
-    told = told_in_order(["Alice fell.", "Next came the guests, mostly Kings.", "Then the Queen shouted."],
-                         whole=False)
-    assert told == "Alice fell. Next came the guests, mostly Kings. Then, the Queen shouted."
+    told = told_in_order(["Alice fell.", "Next came the guests, mostly Kings.", "Then the Queen shouted.",
+                          "He then related the murder."], whole=False)
+    assert told == ("Alice fell. Next came the guests, mostly Kings. Then, the Queen shouted. He then related the "
+                    "murder.")
     parts = [{"tokens": [0, 50], "summary": "Orla Venn rides out."},
              {"tokens": [50, 100], "summary": "She crosses the river."}]
     last = Section((90, 100), None, note="Orla Venn comes home to Castle Drum. She sleeps.", source="sentence")

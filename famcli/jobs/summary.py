@@ -261,8 +261,8 @@ def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | 
                 lead = "It also tells of" if k else "It opens with" if i == 0 else \
                     "It ends with" if last else "It then turns to"
                 out.append(f"{lead} {_lower_first(about['rest'], names)}")
-            elif k == 0 and i > 0 and _LINK.match(sentence):  # it keeps a link word of its own ("Next came ...")
-                out.append(sentence)
+            elif k == 0 and i > 0 and (_LINK.match(sentence) or _THEN.match(sentence)):  # a link of its own:
+                out.append(sentence)  # "Next came ...", "He then related ..." (not "Then, he then related")
             elif k == 0 and i > 0:
                 out.append(("In the end, " if last else "Then, ") + _lower_first(_unlinked(sentence, strict=False),
                                                                                    names))
@@ -294,6 +294,7 @@ _LEANING = re.compile(r"^(?:(?:moreover|however|besides|indeed|nevertheless|acco
                       r"so|thus|therefore),|and|but|yet)\s+(?=\w)", re.I)
 
 
+_THEN = re.compile(r"^\W*\w+(?:\s+\w+)?\s+then\b", re.I)  # "He then ...", "The Queen then ..."
 _SUBJECT = re.compile(r"(?:[A-Z“\"‘']|(?:the|a|an|he|she|it|they|we|you|i|his|her|its|their|this|that|these|those|"
                       r"there|one|all|some)\b)")  # what a sentence may begin with once its link word is gone
 
