@@ -290,3 +290,13 @@ def test_an_answer_brings_no_number_its_evidence_does_not_write(said, evidence, 
     question = "How much did it weigh?" if "weigh" in said else "What was the total?"
     assert bool(sentences_saying(said, question, [evidence])) is holds
     assert supported(said, [evidence], question) is holds
+
+
+def test_a_code_or_an_ordinal_the_evidence_lacks_is_not_supported():
+    """Words that mix digits and letters ("7th", "X9Q7") are checked as names are: the evidence must write them."""
+    from famcli.jobs.answer import supported
+
+    assert not supported("They met on the 7th of May.", ["They met on the 5th of May at the station."],
+                         "When did they meet?")
+    assert supported("They met on the 5th of May.", ["They met on the 5th of May at the station."], "When did they meet?")
+    assert not supported("The code is X9Q7.", ["The code on the crate is X9Q4."], "What is the code?")

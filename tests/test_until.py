@@ -30,7 +30,8 @@ def test_until_reads_what_a_reader_writes(text, kind, value):
     assert (until.kind, until.value) == (kind, value)
 
 
-@pytest.mark.parametrize("text", ["0%", "150%", "page 0", "yesterday", ""])
+@pytest.mark.parametrize("text", ["0%", "150%", "page 0", "yesterday", "", "chapter", "ch.", "chapter 0",
+                                  "chapter ..."])
 def test_until_refuses_what_is_no_point(text):
     with pytest.raises(ValueError):
         Until.parse(text)
@@ -92,3 +93,23 @@ def test_until_is_not_for_a_saved_reading(tiny, tmp_path, capsys):
     book.write_text(BOOK)
     code, _, err = run(capsys, "ask", book, "Who?", "--model", tiny, "--until", "50%", "--load-state", tmp_path / "x")
     assert code == 1 and "--until cuts a reading" in err
+
+
+def test_a_table_of_contents_and_letters_are_not_chapters(tiny, tmp_path, capsys):
+    """Heading lines with nothing between them (a table of contents) neither find a chapter nor end one, and
+    "chapter 2" is not "Letter 2"."""
+    contents = "Contents\n\nLetter 1\n\nLetter 2\n\nCHAPTER I. The Mill\n\nCHAPTER II. The Storm\n\nCHAPTER III. The Secret\n\n"
+    letters = "Letter 1\n\nDear sister, the ship sails.\n\nLetter 2\n\nDear sister, the ice closes in.\n\n"
+    book = tmp_path / "book.txt"
+    book.write_text(contents + letters + BOOK)
+    code, out, _ = run(capsys, "summarize", book, "--model", tiny, "--json", "-q", "--until", "chapter 2")
+    assert code == 0 and "storm" in out.lower() and "butler" not in out and "ice closes" in out
+
+
+def test_an_epub_chapter_named_by_title_words_is_read_whole(tiny, tmp_path, capsys):
+    book = tmp_path / "book.epub"
+    epub_book([("Down the Hole", "CHAPTER I.\n\nThe red fox lives in the forest near the old mill."),
+               ("The Pool", "CHAPTER II.\n\nA storm broke the mill wheel, and the fox hid in the barn."),
+               ("The Secret", "CHAPTER III.\n\nThe butler poisoned the miller, and the fox saw it.")], book)
+    code, out, _ = run(capsys, "summarize", book, "--model", tiny, "--json", "-q", "--until", "chapter the pool")
+    assert code == 0 and "storm" in out and "butler" not in out

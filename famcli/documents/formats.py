@@ -54,7 +54,8 @@ def html_text(markup: bytes | str) -> tuple[str, str | None]:
             if tag.name == "pre":
                 preformatted -= 1
             if heading_at is not None and tag.name in headings:
-                title = " ".join("".join(pieces[heading_at:]).split()) or None
+                said = " ".join(pieces[heading_at:]).replace(PRE_NEWLINE, " ").replace(PRE_SPACE, " ")
+                title = " ".join(said.split()) or None
                 heading_at = None
             continue
         if isinstance(node, NavigableString):

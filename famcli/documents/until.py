@@ -19,6 +19,7 @@ from famcli.documents.base import Document, DocumentError
 from famcli.documents.boilerplate import CHAPTER_LINE
 
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+_CONTAINER = re.compile(r"(?:letter|book|part|volume)\b", re.I)  # numbered, but not chapters
 _NUMBERED = re.compile(r"^(?:(?:chapter|letter|book|part|adventure|volume|stave|canto)\s+)?([IVXLCDM]+|\d+)\b",
                        re.I)
 
@@ -61,17 +62,22 @@ class Until:
             if int(m.group(1)) < 1:
                 raise ValueError(f"--until {text}: pages count from 1")
             return cls("page", int(m.group(1)), t)
-        if m := re.fullmatch(r"(?:chapter|ch\.?)\s*(.+)", t, re.I):
+        if m := re.fullmatch(r"(?:chapter|ch\.?)(?=[\s\d])\s*(.+)", t, re.I):
             name = m.group(1).strip(" .")
             number = int(name) if name.isdigit() else roman(name)
+            if number is not None and number > 500:  # "chapter Mix": words of a title, not MIX
+                number = None
+            if not name or number == 0:
+                raise ValueError(f"--until {text}: name a chapter by its number (from 1) or words of its title")
             return cls("chapter", number if number else name.casefold(), t)
         raise ValueError(f"--until {text}: give a share (40%), a page (page 12) or a chapter (chapter 5, chapter V, "
                          "or words of its title)")
 
     def is_it(self, heading: str) -> bool:
-        """Whether a chapter heading names the chapter asked for."""
+        """Whether a chapter heading names the chapter asked for (by number: a chapter's, not a letter's, a book's,
+        a part's or a volume's: "Letter 3" is not chapter 3)."""
         if isinstance(self.value, int):
-            return chapter_number(heading) == self.value
+            return chapter_number(heading) == self.value and not _CONTAINER.match(heading.strip())
         return str(self.value) in " ".join(heading.split()).casefold()
 
     def cut(self, doc: Document, total_chars: Callable[[], int] | None = None) -> Iterator[str]:
@@ -112,12 +118,17 @@ def _through_page(doc: Document, pieces: Iterator[str], last: int) -> Iterator[s
 
 def _through_chapter(doc: Document, pieces: Iterator[str], until: Until) -> Iterator[str]:
     """Pieces through the chapter asked for: stop where the next heading after its own begins. A piece's place
-    (an EPUB chapter, a DOCX section) is a heading where it changes; in the text, chapter heading lines are."""
+    (an EPUB chapter, a DOCX section) is a heading where it changes, and then only places end chapters; in a
+    plain text, chapter heading lines are. A heading with no text before the next one is a line of a table of
+    contents: it neither finds the chapter nor ends it."""
     found, seen, place, carry = False, [], None, ""
+    by_place, found_by_bare = False, False  # chapters named by the reader; found by a heading not yet followed
+    worded = True  # whether text has come since the last heading line
     for piece in pieces:
         if doc.place is not None and doc.place != place:
             place = doc.place
             if place[0] in ("chapter", "section"):
+                by_place = True
                 if found and not until.is_it(str(place[1])):
                     return
                 seen.append(str(place[1]))
@@ -126,13 +137,25 @@ def _through_chapter(doc: Document, pieces: Iterator[str], until: Until) -> Iter
         cut = text.rfind("\n\n")  # a heading stands between blank lines: hold the last paragraph back
         if cut > 0:
             text, carry = text[:cut], text[cut:]
+        if by_place:
+            yield text
+            continue
+        at = 0
         for m in CHAPTER_LINE.finditer(text):
+            worded = worded or bool(text[at:m.start()].strip())
+            if not worded and found_by_bare:  # the heading that found it was a contents line
+                found = False
             heading = " ".join(m.group(1).split())
-            if found and not until.is_it(heading) and heading not in seen[-1:]:
+            if found and worded and not until.is_it(heading) and heading not in seen[-1:]:
                 yield text[:m.start()]
                 return
             seen.append(heading)
-            found = found or until.is_it(heading)
+            if until.is_it(heading) and not found:
+                found, found_by_bare = True, True
+            worded, at = False, m.end()
+        worded = worded or bool(text[at:].strip())
+        if worded:
+            found_by_bare = False
         yield text
     if carry:
         yield carry

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from famcli.answer.text import numbers
+from famcli.answer.text import NUMBER, numbers
 from famcli.answer.text import words as text_words
 from famcli.documents.sentences import split_sentences
 from famcli.recall.text import Bm25, Passage, bm25_scores, chunk_texts
@@ -262,8 +262,8 @@ def supported(answer: str, evidence: list[str], question: str) -> bool:
     figures = numbers(answer) - numbers(question)
     if not figures <= numbers(source):  # a number is the evidence's as written, not a piece of a longer one
         return False
-    brought = [w.lower().strip("'’") for w in _particular(answer)
-               if not any(ch.isdigit() for ch in w) and w.lower().strip("'’") not in question_lower]
+    brought = [w.lower().strip("'’") for w in _particular(answer)  # names, and codes such as X9Q7 or 7th
+               if not NUMBER.fullmatch(w) and w.lower().strip("'’") not in question_lower]
     if any(w not in source_lower for w in brought):
         return False
     if _PARTICULAR_QUESTION.search(question) and not brought and not figures:

@@ -4,8 +4,9 @@ always has `outline`, empty for a document without chapters).
 Chapters are the document's: an EPUB's (each piece its reader yields is one, named by the table of contents or
 its heading), a DOCX's heading-led sections, a plain text's chapter headings (`CHAPTER V.`, `Letter 4`,
 `VII. THE ADVENTURE OF ...`: famcli.documents.boilerplate.CHAPTER_LINE). A PDF's pages are not chapters. A chapter's
-line is its own most telling sentence (famcli.jobs.notes.own_sentence), so the outline says nothing the book does
-not: the line names what the chapter brings in more than what every chapter names.
+line is its own most telling sentence (famcli.jobs.notes.own_sentence) among its first LINE_CHARS characters, so
+the outline says nothing the book does not: the line names what the chapter brings in more than what every chapter
+names.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Iterable, Iterator
 
 from famcli.documents.boilerplate import CHAPTER_LINE, clean_text
 from famcli.jobs.notes import Section, note_weights, own_sentence, section_names
+
+
+LINE_CHARS = 60_000  # the characters of a chapter its line is chosen from: the choice grows faster than the text
 
 
 class Outline:
@@ -36,17 +40,22 @@ class Outline:
             place = doc.place
             if place is not None and place[0] in ("chapter", "section") and str(place[1]) != self.title:
                 self._begin(str(place[1]))
-            self.text.append(piece)
+            self._keep(piece)
             yield piece
 
     def add_text(self, text: str) -> None:
         """A plain text's next section: each chapter heading line in it begins a chapter."""
         at = 0
         for m in CHAPTER_LINE.finditer(text):
-            self.text.append(text[at:m.start()])
+            self._keep(text[at:m.start()])
             self._begin(" ".join(m.group(1).split()))
             at = m.end()
-        self.text.append(text[at:])
+        self._keep(text[at:])
+
+    def _keep(self, text: str) -> None:
+        """A chapter's text, up to LINE_CHARS of it (before the first heading: nothing, it is no chapter's)."""
+        if self.title is not None and sum(map(len, self.text)) < LINE_CHARS:
+            self.text.append(text)
 
     def finish(self) -> list[dict]:
         """The outline: [{"chapter": title, "line": its sentence}], in order (the last chapter closed)."""
@@ -54,7 +63,7 @@ class Outline:
         return self.chapters
 
     def _begin(self, title: str | None) -> None:
-        text = "".join(self.text)
+        text = "".join(self.text)[:LINE_CHARS]
         text = ("".join(clean_text([text])) if self.clean and text else text).strip()
         if self.title is not None and text:
             counts, hint, who = section_names(text)
