@@ -298,5 +298,6 @@ def test_a_code_or_an_ordinal_the_evidence_lacks_is_not_supported():
 
     assert not supported("They met on the 7th of May.", ["They met on the 5th of May at the station."],
                          "When did they meet?")
-    assert supported("They met on the 5th of May.", ["They met on the 5th of May at the station."], "When did they meet?")
+    assert supported("They met on the 5th of May.", ["They met on the 5th of May at the station."],
+                     "When did they meet?")
     assert not supported("The code is X9Q7.", ["The code on the crate is X9Q4."], "What is the code?")

@@ -23,7 +23,8 @@ def run(capsys, *args):
 
 @pytest.mark.parametrize("text, kind, value", [
     ("40%", "share", 0.4), ("page 12", "page", 12), ("p. 3", "page", 3), ("chapter 5", "chapter", 5),
-    ("Chapter V", "chapter", 5), ("ch XII", "chapter", 12), ("chapter The Pool of Tears", "chapter", "the pool of tears"),
+    ("Chapter V", "chapter", 5), ("ch XII", "chapter", 12),
+    ("chapter The Pool of Tears", "chapter", "the pool of tears"),
 ])
 def test_until_reads_what_a_reader_writes(text, kind, value):
     until = Until.parse(text)
@@ -98,7 +99,8 @@ def test_until_is_not_for_a_saved_reading(tiny, tmp_path, capsys):
 def test_a_table_of_contents_and_letters_are_not_chapters(tiny, tmp_path, capsys):
     """Heading lines with nothing between them (a table of contents) neither find a chapter nor end one, and
     "chapter 2" is not "Letter 2"."""
-    contents = "Contents\n\nLetter 1\n\nLetter 2\n\nCHAPTER I. The Mill\n\nCHAPTER II. The Storm\n\nCHAPTER III. The Secret\n\n"
+    contents = ("Contents\n\nLetter 1\n\nLetter 2\n\nCHAPTER I. The Mill\n\nCHAPTER II. The Storm\n\n"
+                "CHAPTER III. The Secret\n\n")
     letters = "Letter 1\n\nDear sister, the ship sails.\n\nLetter 2\n\nDear sister, the ice closes in.\n\n"
     book = tmp_path / "book.txt"
     book.write_text(contents + letters + BOOK)
