@@ -432,3 +432,16 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
     assert ending_part(parts[:1] + [{"tokens": [90, 100], "summary": "x"}], last) is None  # the last part is it
     assert ending_part([parts[0], {"tokens": [50, 100], "summary": "Orla Venn comes home to Castle Drum."}],
                        last) is None
+
+
+def test_a_text_note_opens_its_quotation():
+    """A note in the text's own words that begins inside a quotation ("I shall be late!’ said the White Rabbit")
+    takes the sentences before it back to where the quotation opens."""
+    from famcli.jobs.notes import own_sentence
+
+    text = ("The day was long. ‘Oh dear! Oh dear! I shall be late!’ said the White Rabbit, hurrying past Alice and "
+            "the Queen. She followed.")
+    section = Section((0, 1), None, Counter({"White Rabbit": 1, "Alice": 1}), [], text=text,
+                      weights={"White Rabbit": 1.0, "Alice": 1.0})
+    assert own_sentence(section) == ("‘Oh dear! Oh dear! I shall be late!’ said the White Rabbit, hurrying past "
+                                     "Alice and the Queen.")

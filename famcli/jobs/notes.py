@@ -157,11 +157,23 @@ def own_sentence(section: Section) -> str:
     if len(spans) > 1 and section.text.lstrip()[:1].islower():
         body = section.text[spans[1][0]:]
     chosen = central_sentence(body, section.weights) or telling_line(section.text) or whole[0]
-    if chosen[:1].islower():  # "said Alice; ...": the quotation before it opens the sentence
-        told_body = [s for _, s in split_sentences(body)]
-        if chosen in told_body and told_body.index(chosen) > 0:
-            chosen = told_body[told_body.index(chosen) - 1] + " " + chosen
+    told_body = [s for _, s in split_sentences(body)]
+    at = told_body.index(chosen) if chosen in told_body else -1
+    # "said Alice; ...", "I shall be late!’ said the Rabbit": the sentences before it open its quotation
+    for _ in range(3):
+        if at <= 0 or not (chosen[:1].islower() or _unopened(chosen)):
+            break
+        at -= 1
+        chosen = told_body[at] + " " + chosen
     return chosen
+
+
+def _unopened(text: str) -> bool:
+    """Whether a text closes more quotations than it opens (a closing mark after ! ? . , or a dash; an
+    apostrophe inside a word is none)."""
+    opened = text.count("“") + text.count("‘")
+    closed = len(re.findall(r"(?<=[!?.,;:—-])[”’]", text))
+    return closed > opened
 
 
 def note_samplings(session: Session, section: Section, seed: int) -> list[Sampling]:
