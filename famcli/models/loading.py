@@ -16,7 +16,7 @@ import torch
 
 from famcli.common.cache import cache_root
 from famcli.common.choices import PRECISIONS, Precision
-X
+from famcli.models.checks import (  # noqa: F401 - callers import ModelError from here too
     SUPPORTED_ARCHS,
     ModelError,
     check_chat_template,
