@@ -8,7 +8,8 @@ import pytest
 
 from famcli.answer.ask import NOT_FOUND, Rules, answer, missing_names, quote
 from famcli.answer.find import Passage, Passages, cut_passages
-from famcli.answer.read import candidates, kind, sentences_saying
+from famcli.answer.gather import gather
+from famcli.answer.read import asks_for_a_name, candidates, kind, sentences_saying
 from famcli.answer.text import fold, name_words
 
 
@@ -29,6 +30,7 @@ def test_folding_drops_case_and_accent_marks(typed, written):
     "What killed Julia Stoner?",                          # first and last name apart
     "Who is Mr. Darcy's aunt?",                           # a title the book writes differently
     "What does Andres Muller sell?",                      # both words accented in the book
+    "Who took Victor aboard in the Arctic?",              # a reader's own word beside a name the book writes
 ])
 def test_a_name_the_book_writes_is_never_missing(question):
     book = ("Zoë lived in Lyon with Andrés Müller, who sold clocks. Victor was born in Geneva; the "
@@ -109,7 +111,7 @@ BOOK = ("Chapter 1\n\nThe Red Lion stood on the square. Nobody spoke of it.\n\n"
 
 def test_a_chosen_answer_comes_with_the_sentence_that_says_it():
     loglik, generate, turn = scripted("Knave")
-    found = answer(passages(BOOK), "Who stole the tarts?", loglik, generate, turn, Rules(spans=True))
+    found = answer(passages(BOOK), "Who stole the tarts?", loglik, generate, turn, Rules(spans=True, gather=False))
     assert found.how == "chosen" and "Knave" in found.text
     assert found.sentence.startswith("The Knave of Hearts stole the tarts")
 
@@ -117,11 +119,13 @@ def test_a_chosen_answer_comes_with_the_sentence_that_says_it():
 def test_the_model_s_answer_stands_when_a_sentence_says_it_and_is_quoted_when_none_does():
     book = passages(BOOK)
     said = lambda instruction: ("The Knave of Hearts stole the tarts.", False)  # noqa: E731
-    found = answer(book, "Who stole the tarts?", scripted("Knave")[0], said, lambda instruction: instruction)
+    found = answer(book, "Who stole the tarts?", scripted("Knave")[0], said, lambda instruction: instruction,
+                   Rules(gather=False))
     assert (found.how, found.text) == ("own", "The Knave of Hearts stole the tarts.")
     assert found.sentence.startswith("The Knave of Hearts stole the tarts")
     invented = lambda instruction: ("The Mad Hatter stole the tarts.", False)  # noqa: E731
-    found = answer(book, "Who stole the tarts?", scripted("Knave")[0], invented, lambda instruction: instruction)
+    found = answer(book, "Who stole the tarts?", scripted("Knave")[0], invented, lambda instruction: instruction,
+                   Rules(gather=False))
     assert found.how == "quoted" and found.text.startswith("The document says: \u201cThe Knave of Hearts")
 
 
@@ -141,6 +145,71 @@ def test_unsure_of_a_why_quotes_the_sentence_that_matches_with_the_reason_after_
                               "The harvest had failed for the third time.")
     said = sentences_saying("She did because the harvest had failed.", question, evidence)
     assert said == [found.sentence]
+
+
+def _village(marriage: str, times: int) -> str:
+    """A toy novel: Mr. Hale in every other paragraph; Mr. Thorne and Miss Pell in one each; the marriage written
+    `times` times."""
+    filler = ("Mr. Hale walked to the village and back again, and spoke of the weather, the roads, the price of "
+              "corn and the new vicar at great length, as he did every day. ")
+    parts = []
+    for i in range(40):
+        parts.append(filler * 3 if i % 2 else "The rain kept everybody indoors that week, and the river rose. " * 6)
+        if i % 9 == 4 and times:
+            parts.append(marriage)
+            times -= 1
+    parts[10] += " Miss Pell married nobody, and said so to Mr. Hale."
+    parts[20] += " Mr. Thorne came to dinner once and left early."
+    return "\n\n".join(parts)
+
+
+def _never(*_):
+    raise AssertionError("the model was asked")
+
+
+def test_a_name_is_gathered_from_everywhere_the_book_tells_it():
+    book = passages(_village("Eleanor Vane married Mr. Thorne in the spring, and Mr. Thorne was glad.", 4), 40)
+    found = answer(book, "Whom does Eleanor Vane marry?", _never, _never, _never, Rules(gather_words=40))
+    assert (found.how, found.short) == ("gathered", "Mr. Thorne")
+    assert "married Mr. Thorne" in found.sentence and found.text.startswith("Mr. Thorne. The document says:")
+    assert [g.name for g in found.gathered][:1] == ["Mr. Thorne"]
+    assert all(g.name != "Eleanor Vane" for g in found.gathered)  # the question's own name is never its answer
+    assert found.gathered[0].share > found.gathered[-1].share
+
+
+def test_a_name_in_every_passage_says_nothing_of_the_question():
+    """Mr. Hale is in half the passages, beside the marriage too; Mr. Thorne only where it is told."""
+    book = passages(_village("Eleanor Vane married Mr. Thorne, said Mr. Hale.", 4), 40)
+    gathered = gather(book, "Whom does Eleanor Vane marry?", 100)
+    assert gathered[0].name == "Mr. Thorne"
+    assert "Mr. Hale" in [g.name for g in gathered] and gathered[0].score > 2 * max(
+        g.score for g in gathered if g.name == "Mr. Hale")
+
+
+def test_of_two_names_in_the_sentence_the_one_nearer_the_question_s_words_is_gathered():
+    book = passages(_village("Gockven Gurgennick's cousin, a tailor called Nockpas Kunan, made the wedding coat.", 1),
+                    40)
+    assert [g.name for g in gather(book, "Who made the coat for the wedding?", 100)][:2] == \
+        ["Nockpas Kunan", "Gockven Gurgennick"]
+
+
+@pytest.mark.parametrize("question, outright", [
+    ("Who made the coat?", True), ("Whom does Eleanor marry?", True), ("What is the name of Alice's cat?", True),
+    ("Where was the key hidden?", False), ("Which number was stamped on the key?", False),
+    ("What fell all week?", False), ("How many sacks were there?", False),
+])
+def test_only_a_question_that_asks_for_a_name_outright_is_gathered(question, outright):
+    assert asks_for_a_name(question) is outright
+
+
+def test_without_gathering_or_a_name_to_gather_the_passages_are_read():
+    book = passages(_village("Eleanor Vane married Mr. Thorne in the spring.", 4), 40)
+    loglik, generate, turn = scripted("Thorne")
+    found = answer(book, "Whom does Eleanor Vane marry?", loglik, generate, turn, Rules(gather=False))
+    assert found.how != "gathered"
+    found = answer(book, "What fell all week?", loglik, generate, turn, Rules(gather_words=40))  # asks no name
+    assert found.how != "gathered"
+    assert gather(book, "Xylophones?", 100) == []
 
 
 def test_a_missing_name_is_not_found_without_the_model():

@@ -1,4 +1,5 @@
-"""One question, answered from a document's passages (docs/answers.md): find, re-rank, read, check.
+"""One question, answered from a document's passages (docs/answers.md): a name gathered across the document,
+or find, re-rank, read, check.
 
 Everything model-side comes in as callables, so this module needs no session: `loglik(context, continuations)`
 (famcli.answer.score.Scorer.loglik), `generate(instruction)` (the model's short answer to a chat turn, and
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from famcli.answer.find import Passage, Passages, heading
+from famcli.answer.gather import Gathered, gather
 from famcli.answer.read import (
     Choice,
+    asks_for_a_name,
     candidates,
     kind,
     question_subject,
@@ -42,7 +45,13 @@ class Rules:
     spans      candidates of the kind asked for (names, numbers) beside the model's own answer
     calibrate  a candidate's score is log P(c | passages, q) - log P(c | q); off: the first term only
     check      an answer needs a sentence saying it about the question's subject; off: the best candidate
-    names      "Not found" when the document holds none of a name the question asks about"""
+    names      "Not found" when the document holds none of the names the question asks about
+    gather     a question that asks for a name outright (who, the name of) is answered by the name with the most
+               evidence gathered across the `gather_pool` best passages of `gather_words` words
+               (famcli.answer.gather); off: the passages are read as for any question
+    gather_words  the size of those passages (smaller than `words`: a name counts where it is written near the
+               question's words)
+    gather_pool   how many passages the evidence is gathered from"""
 
     words: int = 250
     pool: int = 10
@@ -53,7 +62,9 @@ class Rules:
     calibrate: bool = False
     check: bool = True
     names: bool = True
-
+    gather: bool = True
+    gather_words: int = 120
+    gather_pool: int = 100
 
     @classmethod
     def parse(cls, text: str) -> "Rules":
@@ -93,6 +104,7 @@ class Found:
     choices: list[Choice] = field(default_factory=list)
     truncated: bool = False  # the model's own answer, cut at its token limit
     unread: bool = False  # the passages are in a script the model cannot read: quoted, not read
+    gathered: list[Gathered] = field(default_factory=list)  # (how "gathered") the candidates, best first
 
 
 def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[str]], list[float]],
@@ -107,6 +119,10 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     if missing:
         text = f"{NOT_FOUND} (it never mentions {missing[0]}.)"
         return Found(text, text)
+    if rules.gather and asks_for_a_name(question):
+        found = gathered(passages, question, rules)
+        if found is not None:
+            return found
     read = find(passages, question, loglik, rules)
     if not read:
         text = f"{NOT_FOUND} (no passage matches the question's words.)"
@@ -125,6 +141,17 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     found = quote(read, evidence, question, loglik)
     found.choices = options
     return found
+
+
+def gathered(passages: Passages, question: str, rules: Rules = Rules()) -> Found | None:
+    """The name with the most evidence across the document (famcli.answer.gather), shown with the sentence that
+    writes it and best matches the question; None when no passage that matches the question writes a name."""
+    options = gather(passages.resized(rules.gather_words), question, rules.gather_pool)
+    if not options:
+        return None
+    best = options[0]
+    text = f"{best.name}. The document says: \u201c{best.sentence}\u201d" if best.sentence else f"{best.name}."
+    return Found(text, best.name, [best.passage], best.sentence, "gathered", gathered=options)
 
 
 def find(passages: Passages, question: str, loglik, rules: Rules = Rules()) -> list[Passage]:
@@ -228,6 +255,10 @@ def quote(read: list[Passage], evidence: list[str], question: str, loglik) -> Fo
 
 
 def missing_names(passages: Passages, question: str) -> list[str]:
-    """The names the question asks about of which the document holds none of the words (folded: case, accent
-    marks, possessives and titles aside; together or apart)."""
-    return [n for n in _question_names(question) if name_words(n) and not set(name_words(n)) & passages.words]
+    """The names the question asks about, when the document holds none of the words of any of them (folded: case,
+    accent marks, possessives and titles aside; together or apart). A question that names what the document
+    writes and also a word of its own ("the captain who takes Victor aboard in the Arctic", where the book says
+    "the north") asks about the document: empty."""
+    named = [n for n in _question_names(question) if name_words(n)]
+    missing = [n for n in named if not set(name_words(n)) & passages.words]
+    return missing if missing and len(missing) == len(named) else []

@@ -11,12 +11,13 @@ from __future__ import annotations
 import bisect
 from functools import cached_property
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from famcli.answer.text import fold, stemmer, words
+from famcli.answer.text import fold, name_words, stemmer, words
 from famcli.documents.names import names
 from famcli.documents.boilerplate import HEADING, clean_text
 from famcli.documents.sentences import split_sentences
@@ -154,6 +155,8 @@ class Passages:
         import bm25s
 
         self.text = text
+        self.size = size
+        self._resized: dict[int, Passages] = {}
         spans = the_work(text, cut_passages(text, size))
         token_at = token_at or (lambda c: c)
         self.token_at = token_at
@@ -172,6 +175,30 @@ class Passages:
     def names(self) -> set[str]:
         """The capitalised runs the document writes as names (only the spans rule reads them)."""
         return set(names(self.text))
+
+    @cached_property
+    def written_names(self) -> tuple[list[dict[tuple[str, ...], str]], Counter]:
+        """The names each passage writes (the runs of `names`), keyed by their folded words without titles
+        ("Mr. Collins" and "Collins" are one key), and in how many passages each key is written."""
+        from famcli.documents.names import _runs
+
+        known, written = self.names, []
+        for p in self.items:
+            found: dict[tuple[str, ...], str] = {}
+            for run, _ in _runs(p.text):
+                key = tuple(name_words(run)) if run in known else ()
+                if key:
+                    found.setdefault(key, run)
+            written.append(found)
+        return written, Counter(key for found in written for key in found)
+
+    def resized(self, size: int) -> "Passages":
+        """The same text cut into passages of another size, indexed once per size."""
+        if size == self.size:
+            return self
+        if size not in self._resized:
+            self._resized[size] = Passages(self.text, size, self.token_at)
+        return self._resized[size]
 
     def token_of(self, passage: Passage, part: str) -> int:
         """The token where a part of a passage's text begins (its place in the passage's text, which may be

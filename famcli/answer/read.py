@@ -30,6 +30,15 @@ NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve 
 NUMBER = re.compile(r"\b(?:\d[\d,.]*|(?:(?:%s)(?:[\s-]+(?:and\s+)?)?)+)\b" % "|".join(NUMBER_WORDS), re.I)
 
 
+# Of the questions that ask for a name, those that ask for one outright: who, whom, whose, "the name of", "called"
+# ("Where was the key hidden?", "Which number ...?" may ask for what no name says).
+OUTRIGHT = re.compile(r"^\W*(who|whom|whose)\b|\b(name|named|called)\b", re.I)
+
+
+def asks_for_a_name(question: str) -> bool:
+    return kind(question) == "name" and OUTRIGHT.search(question) is not None
+
+
 def kind(question: str) -> str:
     """name | number | reason | open: what the question asks for (reason and open: the model's own answer
     only, no spans)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,16 +40,17 @@ class Answer:
 
     text: str
     passages: list[Passage]
-    path: str  # chosen | own | memory | memory alone | whole | items | quoted | not found
+    path: str  # gathered | chosen | own | memory | memory alone | whole | items | quoted | not found
     truncated: bool = False
     short: str | None = None  # the answer alone, without a quote around it (None: the text)
     sentence: str = ""  # the sentence of the evidence that says it
     unread: bool = False  # its passages are in a script the model cannot read (quoted, not read)
+    candidates: list[dict] = field(default_factory=list)  # (path "gathered") the names weighed, best first
 
     def to_dict(self) -> dict:
         return {"answer": self.text, "short": self.text if self.short is None else self.short,
                 "answer_path": self.path, "truncated": self.truncated, "sentence": self.sentence,
-                "unread_script": self.unread,
+                "unread_script": self.unread, "candidates": self.candidates,
                 "passages": [p.to_dict() for p in self.passages]}
 
 
@@ -159,7 +160,8 @@ def _from_passages(session: Session, index, question: str, max_tokens: int, samp
     for p in shown:
         p.place = index.place_at(p.start)
     return Answer(found.text, shown, found.how, found.truncated, short=found.short, sentence=found.sentence,
-                  unread=found.unread)
+                  unread=found.unread,
+                  candidates=[{"name": g.name, "share": round(g.share, 3)} for g in found.gathered])
 
 
 def _shown_sentence(passage: str, question: str, said: str) -> str:

@@ -135,6 +135,7 @@ def lines(conversation: Conversation, questions: Iterable[str | bytes], write: C
             last = conversation.last.to_dict()
             write(json.dumps({"question": question, "answer": text, "short": last["short"],
                               "sentence": last["sentence"], "answer_path": last["answer_path"],
+                              "candidates": last["candidates"],
                               "truncated": conversation.truncated, "passages": conversation.sources()}))
         elif "\n" in text.strip():  # a list keeps its lines; a blank line ends it
             write("\n".join(" ".join(line.split()) for line in text.strip().split("\n") if line.strip()) + "\n")
