@@ -4,6 +4,8 @@ installed `famcli ask` with its defaults (issue 53). Our own generator, in the b
   qa1  single supporting fact: "Mary moved to the kitchen." ... "Where is Mary?" (her latest move)
   qa2  two supporting facts:   "Mary picked up the milk." ... "Mary went to the office." ... "Where is the milk?"
        (where its holder went after taking it, or where it was dropped)
+  qa3  three supporting facts: "Mary got the milk." ... "Mary went to the office." ... "Mary went to the garden."
+       ... "Where was the milk before the garden?" (the room it was carried through before the last one)
 
 Each story has 6-10 facts about 4 people, 6 rooms and 3 objects, put in order between the sentences of a book
 (every fact at a random place, the facts' order kept), so that the document is about `--lengths` tokens (1.3
@@ -70,7 +72,31 @@ def qa2(rng: random.Random) -> tuple[list[str], str, str]:
             return facts, f"Where is the {thing}?", answer
 
 
-TASKS = {"qa1": qa1, "qa2": qa2}
+def qa3(rng: random.Random) -> tuple[list[str], str, str]:
+    """Three supporting facts: someone takes an object and carries it through rooms (others move between);
+    asked where the object was before the room it went to last ("Where was the milk before the office?")."""
+    while True:
+        facts, where = [], {}
+        thing = rng.choice(OBJECTS)
+        holder = rng.choice(PEOPLE)
+        where[holder] = rng.choice(ROOMS)
+        facts.append(f"{holder} {rng.choice(MOVE)} the {where[holder]}.")
+        facts.append(f"{holder} {rng.choice(TAKE)} the {thing}.")
+        trail = [where[holder]]
+        for _ in range(rng.randint(3, 7)):
+            who = holder if rng.random() < 0.5 else rng.choice(PEOPLE)
+            room = rng.choice([r for r in ROOMS if r != where.get(who)])
+            where[who] = room
+            facts.append(f"{who} {rng.choice(MOVE)} the {room}.")
+            if who == holder:
+                trail.append(room)
+        if rng.random() < 0.5:
+            facts.append(f"{holder} {rng.choice(DROP)} the {thing}.")
+        if len(trail) >= 2 and trail[-1] not in trail[:-1]:
+            return facts, f"Where was the {thing} before the {trail[-1]}?", trail[-2]
+
+
+TASKS = {"qa1": qa1, "qa2": qa2, "qa3": qa3}
 
 
 def book_sentences(path: Path) -> list[str]:
@@ -103,8 +129,10 @@ def story_document(facts: list[str], sentences: list[str], tokens: int, rng: ran
     return "\n\n".join(paragraphs) + "\n"
 
 
-def right(answer: str, room: str) -> bool:
-    named = {r for r in ROOMS if re.search(rf"\b{r}\b", answer.lower())}
+def right(answer: str, room: str, question: str = "") -> bool:
+    """The answer names the expected room and no other (the room a qa3 question names itself aside)."""
+    asked = {r for r in ROOMS if re.search(rf"\b{r}\b", question.lower())} - {room}
+    named = {r for r in ROOMS if re.search(rf"\b{r}\b", answer.lower())} - asked
     return named == {room}
 
 
@@ -142,7 +170,7 @@ def main() -> None:
                                            *args.extra.split()], capture_output=True, text=True)
                     answer = json.loads(done.stdout)["answer"] if done.returncode == 0 else f"ERROR {done.stderr}"
                     rows.append({"task": task, "tokens": length, "story": k, "question": question, "expected": room,
-                                 "answer": answer, "right": right(answer, room),
+                                 "answer": answer, "right": right(answer, room, question),
                                  "seconds": round(time.perf_counter() - t0, 2)})
                     print(json.dumps(rows[-1]), flush=True)
     cells = {}

@@ -9,6 +9,7 @@ import pytest
 from famcli.answer.ask import NOT_FOUND, Rules, answer, missing_names, quote
 from famcli.answer.find import Passage, Passages, cut_passages
 from famcli.answer.gather import gather
+from famcli.answer.now import where_now, where_now_subject
 from famcli.answer.read import asks_for_a_name, candidates, kind, sentences_saying
 from famcli.answer.text import fold, name_words
 
@@ -370,3 +371,55 @@ def test_a_code_or_an_ordinal_the_evidence_lacks_is_not_supported():
     assert supported("They met on the 5th of May.", ["They met on the 5th of May at the station."],
                      "When did they meet?")
     assert not supported("The code is X9Q7.", ["The code on the crate is X9Q4."], "What is the code?")
+
+
+STORY = ("Mary moved to the kitchen. It rained all day. Sandra went to the garden. Mary picked up the milk.\n\n"
+         + "The weather was fine and the roads were dry all that month. " * 30 + "\n\n"
+         "Mary travelled to the office. Sandra got the apple. Sandra journeyed to the hallway. John went to the "
+         "bedroom. John took the football there.\n\n" + "The garden was full of roses. " * 30 + "\n\n"
+         "John dropped the football. John went back to the bathroom. Mary said nothing at all.")
+
+
+@pytest.mark.parametrize("question, place, said", [
+    ("Where is Mary?", "the office", ["Mary travelled to the office."]),  # not the kitchen: she went on
+    ("Where is Mary now?", "the office", ["Mary travelled to the office."]),
+    ("Where is Sandra?", "the hallway", ["Sandra journeyed to the hallway."]),
+    ("Where is the milk?", "the office", ["Mary picked up the milk.", "Mary travelled to the office."]),  # 2 hops
+    ("Where is the apple?", "the hallway", ["Sandra got the apple.", "Sandra journeyed to the hallway."]),
+    ("Where is the football?", "the bedroom", ["John went to the bedroom.", "John dropped the football."]),
+])
+def test_where_something_is_now_is_the_latest_statement_that_places_it(question, place, said):
+    found = answer(passages(STORY), question, _never, _never, _never, Rules(now_places=False))
+    assert (found.how, found.short, found.said) == ("latest", place, said)
+    assert found.text.startswith(place.capitalize() + ". The document says: \u201c")
+
+
+def test_a_subject_mentioned_once_and_one_never_placed():
+    book = passages("Kitty went to the library. " + "Nothing happened for a while. " * 20 + "Lydia laughed.")
+    assert answer(book, "Where is Kitty?", _never, _never, _never, Rules(now_places=False)).short == "the library"
+    assert where_now(book, "Lydia") is None  # no statement places her: the question goes on to the passages
+    assert where_now(book, "the teapot") is None  # nothing about it
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("Where is Mary?", "Mary"), ("Where is the milk now?", "the milk"), ("where are the apples?", "the apples"),
+    ("Where was Mary?", None), ("Where does Mary live?", None), ("Who is Mary?", None),
+])
+def test_which_questions_ask_where_something_is_now(question, subject):
+    assert where_now_subject(question) == subject
+
+
+def test_a_person_is_not_carried_by_whom_a_sentence_also_names():
+    book = passages("Mary went to the garden. " + "It rained. " * 30 + "Mary spoke to Kitty at length.")
+    assert where_now(book, "Mary").place == "the garden"
+
+
+def test_what_the_model_takes_for_no_place_places_nobody():
+    """A stand-in model that takes rooms for places: "at his easy manner" is passed over for the room before."""
+    def loglik(context, continuations):
+        room = any(r in c for c in continuations for r in ("kitchen", "garden"))
+        return [(-1.0 if room else -6.0) if context.startswith("Where is") else -3.0 for _ in continuations]
+    book = passages("Mary went to the garden. " + "It rained. " * 30 + "Mary smiled at his easy manner.")
+    assert where_now(book, "Mary").place == "his easy manner"  # a preposition alone places her anywhere
+    found = answer(book, "Where is Mary?", loglik, _never, _never)
+    assert (found.how, found.short) == ("latest", "the garden")

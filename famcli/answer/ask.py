@@ -15,6 +15,7 @@ import numpy as np
 
 from famcli.answer.find import Passage, Passages, heading
 from famcli.answer.gather import Gathered, gather
+from famcli.answer.now import locative, where_now, where_now_subject
 from famcli.answer.read import (
     Choice,
     asks_for_a_name,
@@ -51,7 +52,14 @@ class Rules:
                (famcli.answer.gather); off: the passages are read as for any question
     gather_words  the size of those passages (smaller than `words`: a name counts where it is written near the
                question's words)
-    gather_pool   how many passages the evidence is gathered from"""
+    gather_pool   how many passages the evidence is gathered from
+    gather_idf    a name's evidence is weighed by its inverse passage frequency; off: by its passages' BM25 alone
+    gather_near   words: a name this far from the question's words counts half in a passage (0: everywhere whole)
+    gather_asking the words that only ask for a name ("name", "called") are left out of the query; off: kept
+    now        "Where is X?" is answered by the latest statement that places X, in document order, following the
+               one who holds a thing (famcli.answer.now); off: as any question
+    now_places a statement places its subject only where the model takes what it names for a place one can be in
+               (now.locative); off: whatever a preposition of place names"""
 
     words: int = 250
     pool: int = 10
@@ -65,6 +73,12 @@ class Rules:
     gather: bool = True
     gather_words: int = 120
     gather_pool: int = 100
+    gather_idf: bool = True
+    gather_near: int = 10
+    gather_asking: bool = True
+    now: bool = True
+    now_places: bool = True
+    ZERO_IS_OFF = frozenset({"gather_near"})
 
     @classmethod
     def parse(cls, text: str) -> "Rules":
@@ -84,8 +98,9 @@ class Rules:
                 if value not in ("on", "off", "true", "false", "1", "0"):
                     raise UserError(f"--answer-rules: {name} is on or off, not {value!r}")
                 changes[name] = value in ("on", "true", "1")
-            elif not value.isdigit() or int(value) < 1:
-                raise UserError(f"--answer-rules: {name} is a whole number of at least 1, not {value!r}")
+            elif not value.isdigit() or int(value) < (0 if name in cls.ZERO_IS_OFF else 1):
+                least = 0 if name in cls.ZERO_IS_OFF else 1
+                raise UserError(f"--answer-rules: {name} is a whole number of at least {least}, not {value!r}")
             else:
                 changes[name] = int(value)
         return dataclasses.replace(cls(), **changes)
@@ -105,6 +120,7 @@ class Found:
     truncated: bool = False  # the model's own answer, cut at its token limit
     unread: bool = False  # the passages are in a script the model cannot read: quoted, not read
     gathered: list[Gathered] = field(default_factory=list)  # (how "gathered") the candidates, best first
+    said: list[str] = field(default_factory=list)  # (how "latest") the statement each passage holds
 
 
 def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[str]], list[float]],
@@ -119,6 +135,11 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     if missing:
         text = f"{NOT_FOUND} (it never mentions {missing[0]}.)"
         return Found(text, text)
+    subject = where_now_subject(question) if rules.now else None
+    if subject:
+        found = latest(passages, subject, locative(loglik) if rules.now_places else lambda who, place: True)
+        if found is not None:
+            return found
     if rules.gather and asks_for_a_name(question):
         found = gathered(passages, question, rules)
         if found is not None:
@@ -143,10 +164,23 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     return found
 
 
+def latest(passages: Passages, subject: str, is_place) -> Found | None:
+    """Where the subject is now, by the latest statement that places it (famcli.answer.now), quoting the
+    statements it rests on; None when no statement places it."""
+    now = where_now(passages, subject, is_place)
+    if now is None:
+        return None
+    quoted = " … ".join(f"\u201c{s.sentence}\u201d" for s in now.said)
+    place = now.place[:1].upper() + now.place[1:]
+    return Found(f"{place}. The document says: {quoted}", now.place, [s.passage for s in now.said],
+                 now.said[-1].sentence, "latest", said=[s.sentence for s in now.said])
+
+
 def gathered(passages: Passages, question: str, rules: Rules = Rules()) -> Found | None:
     """The name with the most evidence across the document (famcli.answer.gather), shown with the sentence that
     writes it and best matches the question; None when no passage that matches the question writes a name."""
-    options = gather(passages.resized(rules.gather_words), question, rules.gather_pool)
+    options = gather(passages.resized(rules.gather_words), question, rules.gather_pool, rules.gather_idf,
+                     rules.gather_near, rules.gather_asking)
     if not options:
         return None
     best = options[0]

@@ -42,12 +42,14 @@ class Gathered:
     passage: Passage
 
 
-def gather(passages: Passages, question: str, pool: int) -> list[Gathered]:
+def gather(passages: Passages, question: str, pool: int = 100, idf: bool = True, near: int = NEAR,
+           asking: bool = True) -> list[Gathered]:
     """The document's names, the best five by the evidence gathered for the question (the module docstring);
-    none when no passage shares a word with the question or none of the best writes a name."""
+    none when no passage shares a word with the question or none of the best writes a name. `idf`, `near` (0:
+    off) and `asking` (the asking words out of the query) can be turned off for an ablation."""
     written, df = passages.written_names
     # the words that ask for a name ("What is the name of ...") are no words its passages need write
-    scores = passages.scores(" ".join(w for w in question.split() if not stems(w) & ASKING))
+    scores = passages.scores(" ".join(w for w in question.split() if not (asking and stems(w) & ASKING)))
     best = [int(i) for i in np.argsort(-scores, kind="stable")[:pool] if scores[i] > 0]
     asked = stems(question) - ASKING
     total: Counter = Counter()
@@ -58,8 +60,9 @@ def gather(passages: Passages, question: str, pool: int) -> list[Gathered]:
         for key in written[i]:
             if stems(" ".join(key)) & asked:  # "Who is the first mate of the Pequod?" is not answered "Pequod"
                 continue
-            near = 1 / (1 + _distance(tokens, key, at) / NEAR)
-            total[key] += float(scores[i]) * math.log(passages.n / df[key]) * near
+            nearness = 1 / (1 + _distance(tokens, key, at) / near) if near else 1.0
+            rarity = math.log(passages.n / df[key]) if idf else 1.0
+            total[key] += float(scores[i]) * rarity * nearness
             where.setdefault(key, []).append(i)
     ranked = [(key, s) for key, s in total.most_common() if s > 0]
     if not ranked:

@@ -40,7 +40,7 @@ class Answer:
 
     text: str
     passages: list[Passage]
-    path: str  # gathered | chosen | own | memory | memory alone | whole | items | quoted | not found
+    path: str  # latest | gathered | chosen | own | memory | memory alone | whole | items | quoted | not found
     truncated: bool = False
     short: str | None = None  # the answer alone, without a quote around it (None: the text)
     sentence: str = ""  # the sentence of the evidence that says it
@@ -153,13 +153,17 @@ def _from_passages(session: Session, index, question: str, max_tokens: int, samp
                    lambda instruction: chat_turn(session, instruction), session.lookup.rules, fits,
                    session.tokens.reads)
     passages, shown = session.lookup.passages(index), []
-    for p in found.passages:  # each source shows, and is placed at, the sentence that says it or matches best
-        text = _shown_sentence(p.text, question, found.sentence)
+    for k, p in enumerate(found.passages):  # each source shows, and is placed at, the sentence that says it
+        text = _shown_sentence(p.text, question, found.said[k] if found.said else found.sentence)
         first = passages.token_of(p, text[:40])
         shown.append(Passage(first, max(p.last, first + 1), 0.0, text))
     for p in shown:
         p.place = index.place_at(p.start)
-    return Answer(found.text, shown, found.how, found.truncated, short=found.short, sentence=found.sentence,
+    text = found.text
+    if found.how == "latest" and shown:  # where the latest statement stands in the document
+        at = shown[-1]
+        text += f" ({at.place[0]} {at.place[1]})" if at.place else f" (token {at.start:,} of {index.n_tokens:,} read)"
+    return Answer(text, shown, found.how, found.truncated, short=found.short, sentence=found.sentence,
                   unread=found.unread,
                   candidates=[{"name": g.name, "share": round(g.share, 3)} for g in found.gathered])
 
