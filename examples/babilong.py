@@ -104,7 +104,13 @@ def book_sentences(path: Path) -> list[str]:
     start = re.search(r"\*\*\* ?START OF[^\n]*", text)
     end = re.search(r"\*\*\* ?END OF", text)
     body = " ".join(text[start.end() if start else 0:end.start() if end else len(text)].split())
-    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z“\"‘])", body) if 3 <= len(s.split()) <= 60]
+    pieces, sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z“\"‘])", body), []
+    for piece in pieces:  # "Mr. Darcy" is one sentence: a fact put after "Mr." would read "Mr. Mary went ..."
+        if sentences and re.search(r"\b(?:Mr|Mrs|Ms|Dr|St|Capt|Col|Rev|Messrs)\.$", sentences[-1]):
+            sentences[-1] += " " + piece
+        else:
+            sentences.append(piece)
+    return [s for s in sentences if 3 <= len(s.split()) <= 60]
 
 
 def story_document(facts: list[str], sentences: list[str], tokens: int, rng: random.Random) -> str:

@@ -9,7 +9,7 @@ import pytest
 from famcli.answer.ask import NOT_FOUND, Rules, answer, missing_names, quote
 from famcli.answer.find import Passage, Passages, cut_passages
 from famcli.answer.gather import gather
-from famcli.answer.now import where_now, where_now_subject
+from famcli.answer.now import was_before, where_now, where_now_subject
 from famcli.answer.read import asks_for_a_name, candidates, kind, sentences_saying
 from famcli.answer.text import fold, name_words
 
@@ -394,6 +394,22 @@ def test_where_something_is_now_is_the_latest_statement_that_places_it(question,
     assert found.text.startswith(place.capitalize() + ". The document says: \u201c")
 
 
+@pytest.mark.parametrize("question, place", [
+    ("Where was Mary before the office?", "the kitchen"),
+    ("Where was the milk before the office?", "the kitchen"),  # three facts: in the kitchen, taken, carried on
+    ("Where was Sandra before the hallway?", "the garden"),
+])
+def test_where_something_was_before_a_place_is_the_stop_before_it(question, place):
+    found = answer(passages(STORY), question, _never, _never, _never, Rules(now_places=False))
+    assert (found.how, found.short) == ("latest", place)
+
+
+def test_a_thing_let_go_of_stays_where_it_was_dropped():
+    book = passages(STORY)
+    assert where_now(book, "the football").place == "the bedroom"
+    assert was_before(book, "the football", "the bathroom") is None  # John went on without it
+
+
 def test_a_subject_mentioned_once_and_one_never_placed():
     book = passages("Kitty went to the library. " + "Nothing happened for a while. " * 20 + "Lydia laughed.")
     assert answer(book, "Where is Kitty?", _never, _never, _never, Rules(now_places=False)).short == "the library"
@@ -423,3 +439,19 @@ def test_what_the_model_takes_for_no_place_places_nobody():
     assert where_now(book, "Mary").place == "his easy manner"  # a preposition alone places her anywhere
     found = answer(book, "Where is Mary?", loglik, _never, _never)
     assert (found.how, found.short) == ("latest", "the garden")
+
+
+def test_where_a_name_written_with_accents_is_as_a_reader_types_it():
+    book = passages("Zoë went to the garden. " + "It rained. " * 30 + "Zoë moved into the old mill.")
+    found = answer(book, "Where is Zoe now?", _never, _never, _never, Rules(now_places=False))
+    assert (found.how, found.short) == ("latest", "the old mill")
+
+
+def test_a_thing_is_handed_only_to_a_name_in_its_own_clause():
+    story = ("Mary went to the kitchen. Mary grabbed the milk. " + "It rained. " * 30 + "Mary moved to the garden. "
+             "Most famous in our annals is the milk-white steed. "           # "milk-white" is no statement about milk
+             "Inserting the pole, Tashtego guides the bucket, full of new milk. "  # Tashtego is in another clause
+             "Most of the milk was gone.")                                  # "Most" begins a sentence: nobody
+    found = answer(passages(story), "Where is the milk?", _never, _never, _never, Rules(now_places=False))
+    assert (found.how, found.short) == ("latest", "the garden")
+    assert found.said == ["Mary grabbed the milk.", "Mary moved to the garden."]

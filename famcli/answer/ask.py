@@ -15,7 +15,7 @@ import numpy as np
 
 from famcli.answer.find import Passage, Passages, heading
 from famcli.answer.gather import Gathered, gather
-from famcli.answer.now import locative, where_now, where_now_subject
+from famcli.answer.now import locative, was_before, where_before, where_now, where_now_subject
 from famcli.answer.read import (
     Choice,
     asks_for_a_name,
@@ -57,7 +57,8 @@ class Rules:
     gather_near   words: a name this far from the question's words counts half in a passage (0: everywhere whole)
     gather_asking the words that only ask for a name ("name", "called") are left out of the query; off: kept
     now        "Where is X?" is answered by the latest statement that places X, in document order, following the
-               one who holds a thing (famcli.answer.now); off: as any question
+               one who holds a thing, and "Where was X before Y?" by the place before (famcli.answer.now); off: as
+               any question
     now_places a statement places its subject only where the model takes what it names for a place one can be in
                (now.locative); off: whatever a preposition of place names"""
 
@@ -135,9 +136,8 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     if missing:
         text = f"{NOT_FOUND} (it never mentions {missing[0]}.)"
         return Found(text, text)
-    subject = where_now_subject(question) if rules.now else None
-    if subject:
-        found = latest(passages, subject, locative(loglik) if rules.now_places else lambda who, place: True)
+    if rules.now and (where_now_subject(question) or where_before(question)):
+        found = latest(passages, question, locative(loglik) if rules.now_places else lambda who, place: True)
         if found is not None:
             return found
     if rules.gather and asks_for_a_name(question):
@@ -164,10 +164,11 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     return found
 
 
-def latest(passages: Passages, subject: str, is_place) -> Found | None:
-    """Where the subject is now, by the latest statement that places it (famcli.answer.now), quoting the
-    statements it rests on; None when no statement places it."""
-    now = where_now(passages, subject, is_place)
+def latest(passages: Passages, question: str, is_place) -> Found | None:
+    """Where the question's subject is now, or was before a place, by the statements that place it in document
+    order (famcli.answer.now), quoting the statements it rests on; None when none places it."""
+    subject, before = where_now_subject(question), where_before(question)
+    now = where_now(passages, subject, is_place) if subject else was_before(passages, *before, is_place)
     if now is None:
         return None
     quoted = " … ".join(f"\u201c{s.sentence}\u201d" for s in now.said)

@@ -192,6 +192,12 @@ class Passages:
             written.append(found)
         return written, Counter(key for found in written for key in found)
 
+    @cached_property
+    def lowercase(self) -> frozenset[str]:
+        """The words the document writes in lower case somewhere ("most", never "mary"): a capitalised word it
+        also writes so is a sentence's first word, not a name."""
+        return frozenset(re.findall(r"\b[a-z][a-z'’]*\b", self.text))
+
     def resized(self, size: int) -> "Passages":
         """The same text cut into passages of another size, indexed once per size."""
         if size == self.size:
