@@ -115,3 +115,17 @@ def test_an_epub_chapter_named_by_title_words_is_read_whole(tiny, tmp_path, caps
                ("The Secret", "CHAPTER III.\n\nThe butler poisoned the miller, and the fox saw it.")], book)
     code, out, _ = run(capsys, "summarize", book, "--model", tiny, "--json", "-q", "--until", "chapter the pool")
     assert code == 0 and "storm" in out and "butler" not in out
+
+
+def test_where_someone_is_now_is_as_of_the_point_read(tiny, tmp_path, capsys):
+    book = tmp_path / "story.txt"
+    book.write_text("CHAPTER I. Morning\n\nMary went to the kitchen. The kettle sang.\n\n"
+                    "CHAPTER II. Noon\n\nMary moved to the garden. The bees were loud.\n\n"
+                    "CHAPTER III. Night\n\nMary travelled to the office. The lamps were lit.\n\n")
+    rules = ("--answer-rules", "now_places=off")  # the tiny model's judgement of a place is noise
+    code, out, _ = run(capsys, "ask", book, "Where is Mary now?", "--model", tiny, "--json", "-q", *rules,
+                       "--until", "chapter 2")
+    result = json.loads(out)
+    assert code == 0 and (result["answer_path"], result["short"]) == ("latest", "the garden")
+    code, out, _ = run(capsys, "ask", book, "Where is Mary now?", "--model", tiny, "--json", "-q", *rules)
+    assert code == 0 and json.loads(out)["short"] == "the office"

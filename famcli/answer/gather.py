@@ -6,11 +6,11 @@ a question that asks for a name, every name the document writes is a candidate, 
 from the `pool` passages BM25 ranks best for the question: the sum of the BM25 scores of the passages that write
 it, times its inverse passage frequency log(N / df) (the heroine, named in every other passage, says little
 about any one question), each passage's share weighed by how near the name is written to the question's words
-there: 1 / (1 + d / NEAR) at a distance of d words (Gockven's cousin, a tailor called Nockpas, made the coat: the
-tailor is the nearer to "made" and "coat"). This is the strength-based re-ranking of Wang et al. 2018 ("Evidence Aggregation for
-Answer Re-Ranking in Open-Domain Question Answering") and the redundancy of AskMSR (Brill et al. 2002), with
-BM25 weights and an idf in place of a trained reader. A name the question itself writes is never its answer, and
-the words that only ask for a name ("the name of", "called") are not looked for.
+there: 1 / (1 + d / NEAR) at a distance of d words (Gockven's cousin, a tailor called Nockpas, made the coat:
+the tailor is the nearer to "made" and "coat"). This is the strength-based re-ranking of Wang et al. 2018
+("Evidence Aggregation for Answer Re-Ranking in Open-Domain Question Answering") and the redundancy of AskMSR
+(Brill et al. 2002), with BM25 weights and an idf in place of a trained reader. A name the question itself
+writes is never its answer, and the words that only ask for a name ("the name of", "called") are not looked for.
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ def _best_sentence(passages: Passages, holding: list[int], key: tuple[str, ...],
         sentences = [" ".join(s.split()) for _, s in split_sentences(passages.items[i].text)]
         for j, sentence in enumerate(sentences):
             if all(w in words(sentence) for w in key):
-                near = [sentences[k] for k in (j - 1, j + 1) if 0 <= k < len(sentences) and stems(sentences[k]) & asked]
+                near = [sentences[k] for k in (j - 1, j + 1)
+                        if 0 <= k < len(sentences) and stems(sentences[k]) & asked]
                 found.append((" ".join(sorted([sentence, *near], key=sentences.index)), passages.items[i]))
     if not found:
         return "", passages.items[holding[0]]

@@ -40,8 +40,9 @@ WHERE_BEFORE = re.compile(r"^\W*where\s+(?:was|were)\s+(?P<subject>.+?)\s+before
                           r"(?P<place>.+?)\W*$", re.I)
 # A preposition of place and what it names: "to the kitchen", "into her room" (a word after an article or a
 # possessive: not "to see"), "at Longbourn", "in London" (a name after in, into or at: "spoke to Kitty" is no place)
-PLACE = re.compile(r"\b(?:(?i:to|into|in|inside|at|onto|towards?)\s+(?P<place>(?i:the|an?|his|her|their|its|my|our)\s+"
-                   r"[A-Za-z][\w'’-]*(?:\s+[A-Za-z][\w'’-]*){0,2})|(?i:in|into|inside|at)\s+(?P<named>[A-Z][\w'’-]*))")
+PLACE = re.compile(r"\b(?:(?i:to|into|in|inside|at|onto|towards?)\s+(?P<place>(?i:the|an?|his|her|their|its|my|our)"
+                   r"\s+[A-Za-z][\w'’-]*(?:\s+[A-Za-z][\w'’-]*){0,2})"
+                   r"|(?i:in|into|inside|at)\s+(?P<named>[A-Z][\w'’-]*))")
 CLAUSE_WORDS = 8  # a place further from its subject than this is another clause's
 CLAUSE_END = re.compile(r"[,;:()\"“”‘’—]| -- ")
 # Verbs that let go of a thing, by their Snowball stems: "dropped", "discarded", "put down", "left", "gave away"
