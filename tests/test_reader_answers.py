@@ -455,3 +455,12 @@ def test_a_thing_is_handed_only_to_a_name_in_its_own_clause():
     found = answer(passages(story), "Where is the milk?", _never, _never, _never, Rules(now_places=False))
     assert (found.how, found.short) == ("latest", "the garden")
     assert found.said == ["Mary grabbed the milk.", "Mary moved to the garden."]
+
+
+def test_the_sentence_shown_with_a_gathered_name_names_whom_the_question_is_about():
+    story = _village("Eleanor Vane was wed to Mr. Thorne in the spring.", 3).replace(
+        "Mr. Thorne came to dinner once and left early.",
+        "Everyone asked who would marry next. Mr. Thorne only smiled. Marry, marry, the whole village said.")
+    found = answer(passages(story, 40), "Whom does Eleanor Vane marry?", _never, _never, _never,
+                   Rules(gather_words=40))
+    assert found.short == "Mr. Thorne" and "Eleanor Vane" in found.sentence

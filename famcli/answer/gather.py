@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from famcli.answer.find import Passage, Passages
-from famcli.answer.read import ASKING, _as_written
+from famcli.answer.read import ASKING, _as_written, question_subject
 from famcli.answer.text import bm25, stemmer, stems, words
 from famcli.documents.sentences import split_sentences
 
@@ -85,9 +85,9 @@ def _distance(tokens: list[str], key: tuple[str, ...], at: list[int]) -> int:
 
 def _best_sentence(passages: Passages, holding: list[int], key: tuple[str, ...],
                    question: str) -> tuple[str, Passage]:
-    """What shows the name's evidence: among the given passages' sentences that write the name, the one that
-    best matches the question (BM25) with the sentence before and after it that share a word with the question
-    (the name is often a sentence away from the question's words)."""
+    """What shows the name's evidence: among the given passages' sentences that write the name (with the sentence
+    before and after it that share a word with the question: the name is often a sentence away from them), the
+    one that best matches the question (BM25), first among those that also name whom the question is about."""
     asked = stems(question)
     found: list[tuple[str, Passage]] = []
     for i in holding:
@@ -100,4 +100,5 @@ def _best_sentence(passages: Passages, holding: list[int], key: tuple[str, ...],
     if not found:
         return "", passages.items[holding[0]]
     scores = bm25([s for s, _ in found], question)
-    return found[int(np.argmax(scores))]
+    subject = question_subject(question)  # one that also names whom the question is about comes first
+    return max(zip(found, scores), key=lambda f: (bool(subject & stems(f[0][0])), float(f[1])))[0]
