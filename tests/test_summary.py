@@ -157,8 +157,26 @@ def test_a_note_naming_someone_the_section_never_does_is_refused():
 
     assert invented_names("Elinor Dashwood and Lord Curzon walked to the park.", SECTION_TEXT) == ["Lord Curzon"]
     assert invented_names("Elinor Dashwood met Colonel Brandon.", SECTION_TEXT) == []
-    weights = {"Elinor Dashwood": 1.0, "Colonel Brandon": 1.0, "Marianne": 0.5, "Barton Park": 0.5}
-    assert central_sentence(SECTION_TEXT, weights).startswith("Elinor Dashwood walked to Barton Park")
+    assert central_sentence(SECTION_TEXT).startswith("Elinor Dashwood walked to Barton Park")
+
+
+def test_a_sections_own_sentence_is_the_one_richest_in_what_is_particular_to_it():
+    """The centroid score: the section's repeated words, each weighed by how rare it is in the rest of the
+    document. The sentence of the weather every part tells loses to the one of the people this part is about;
+    without the document's rarities (every word weighs 1) the weather wins on its counts alone."""
+    from famcli.jobs.telling import Rarity, central_sentence
+
+    every_part = "The rain fell on the house and the garden. " * 170  # ~1,500 words: one part of the document
+    section = ("The rain fell on the house and the garden, and the rain fell on the house again. The rain fell and "
+               "fell on the garden. Orla Venn rode to Castle Drum with Pike at dawn. Pike and Orla Venn found the "
+               "gate of Castle Drum open. The rain fell and fell.")
+    rarity = Rarity()
+    for _ in range(6):
+        rarity.add(every_part)
+    rarity.add(section).close()
+    assert rarity.parts == 7
+    assert central_sentence(section, rarity).startswith("Orla Venn rode to Castle Drum")
+    assert central_sentence(section).startswith("The rain fell on the house and the garden, and the rain")
 
 
 def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(tiny, monkeypatch):
@@ -344,10 +362,10 @@ def test_the_most_unusual_line_of_a_log_is_its_one_error():
 def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_speech():
     """What a note falls back to: a told sentence, not a line of speech inside a quotation opened sentences
     before, not a verse, not a chapter title in capitals, not one line of a long sentence cut at its breaks,
-    not one that leans on the sentence before it."""
+    not one begun mid-way in lower case; a hard-wrapped sentence is whole."""
     from famcli.jobs.telling import central_sentence
 
-    weights = {"Orla Venn": 1.0, "Castle Drum": 1.0, "Pike": 1.0}
+    weights = None  # every word weighs 1: the section's own counts choose
     speech = ("“Come in,” said Pike. “Sit by the fire. Orla Venn will be at Castle Drum by noon, and Pike will "
               "ride with her.”")
     prose = ("The wind came over the hills from the west all that day, and the rain with it, so that the\n"
@@ -356,10 +374,14 @@ def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_sp
              "    Old Pike was left to mind the lawn\n    And wait beneath the apple tree.\n\n" + prose)
     heading = "Of the Gate and the Keep; and How Orla Venn Rode to Castle Drum at Dawn.\n\n"
     told = "Orla Venn rode to Castle Drum at dawn, and she found the gate of the keep open."
-    leaning = "But Orla Venn and Pike saw nobody at Castle Drum that morning, or in the yard behind it."
+    fragment = "and Orla Venn and Pike rode on to Castle Drum, and to the keep of Castle Drum, at dawn."
     chapter = "\n\n\nCHAPTER 7. Of Orla Venn and the Keep at Castle Drum.\n\n\n"
-    for text in (f"{speech}\n\n{told}", f"{verse}{told}", f"{heading}{told}", f"{leaning} {told}", f"{chapter}{told}"):
+    for text in (f"{speech}\n\n{told}", f"{verse}{told}", f"{heading}{told}", f"{fragment} {told}", f"{chapter}{told}"):
         assert central_sentence(text, weights) == told, text
+    wrapped = "Orla Venn rode to Castle Drum at dawn, and she found the gate of\nthe keep open and Pike asleep " \
+              "by the fire of the keep, and she woke\nPike, and they rode out of Castle Drum together before the " \
+              "sun was up\nover the hills of the west and the rain came down on the keep.\n"
+    assert central_sentence(f"{told}\n\n{wrapped}", weights) == " ".join(wrapped.split())
     wide = "x " * 34
     cut = (f"{wide}Orla Venn rode to\nCastle Drum at dawn and found Pike at the gate of the keep and the\n" * 3 +
            "end.")

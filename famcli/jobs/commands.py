@@ -57,7 +57,7 @@ from famcli.jobs.summary import (
     summary_parts,
     told_in_order,
 )
-from famcli.jobs.telling import lined, telling_line
+from famcli.jobs.telling import Rarity, lined, telling_line
 
 if TYPE_CHECKING:
     from famcli.jobs.batch import Job
@@ -85,9 +85,16 @@ def summarize_document(session: Session, file: str, password=None, sections: int
               "model": session.loaded.name, "notes_by": notes_by, "until": until.text if until else None}
     earlier = NotesFile.open(notes_out, header) if notes_out is not None else None
     doc = open_reading(file, password, until)
+    # how particular each word is to a part of the document: counted over the whole of a file before its notes
+    # are chosen (telling.central_sentence), over the sections so far for what is read once (stdin, a PDF)
+    rarity, ahead = Rarity(), total is not None
+    if ahead:
+        for piece in pieces_of(open_reading(file, password, until), not keep_all):
+            rarity.add(piece)
+        rarity.close()
     written: list[Section] = []
     buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
-    outline, chaptered = Outline(), doc.kind in ("epub", "docx")  # their readers name each chapter or section
+    outline, chaptered = Outline(rarity), doc.kind in ("epub", "docx")  # their readers name each chapter or section
 
     pending: list[Section] = []  # sections whose notes are written together (NOTE_BATCH at a time)
 
@@ -104,8 +111,10 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         place = _place(doc)
         if place is None:  # plain text: its own chapter headings, where it has them
             place, chapter = text_place(text, chapter)
+        if not ahead:
+            rarity.add(text).close()
         section = Section((done, done + len(ids)), place, counts, hint, text=text, people=who,
-                          weights=note_weights(counts, seen), known=frozenset(seen))
+                          weights=note_weights(counts, seen), known=frozenset(seen), rarity=rarity)
         seen.update(counts)
         done += len(ids)
         kept = earlier.note_for(len(written) + len(pending), section.tokens) if earlier is not None else None
@@ -350,6 +359,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
         index = index or session.lookup.new_index(None if save_state else question)
     digests: list[dict] = []
     seen: Counter = Counter()
+    rarity = Rarity()  # over the digests so far (telling.central_sentence)
     carried = [""]  # the line a digest's token count cut: it opens the next digest's text, whole
 
     def digest(st, ids: list[int]) -> None:  # a summary's note on the text since the last digest (famcli.jobs.notes)
@@ -358,7 +368,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
         text, carried[0] = (text[:end], text[end:]) if end else (text, "")
         counts, hint, who = section_names(text)
         section = Section((st.n_tokens - len(ids), st.n_tokens), None, counts, hint, text=text, people=who,
-                          weights=note_weights(counts, seen), known=frozenset(seen))
+                          weights=note_weights(counts, seen), known=frozenset(seen), rarity=rarity.add(text).close())
         seen.update(counts)
         write_notes(session, [section], seed, by=notes_by)
         unusual = telling_line(text) if lined(text) else None

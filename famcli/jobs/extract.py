@@ -13,13 +13,13 @@ the section's order.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 
 import numpy as np
 
 from famcli.documents.names import uses_name
 from famcli.documents.sentences import split_sentences
+from famcli.jobs.telling import stem_bag
 
 SHORTEST, LONGEST = 5, 60  # words: a sentence outside this is a fragment, a heading or a run-on list
 LINK = 0.1  # cosine above which two sentences are linked
@@ -28,12 +28,7 @@ DAMPING = 0.85
 
 def centrality(sentences: list[str]) -> np.ndarray:
     """LexRank of each sentence, scaled so that the mean is 1."""
-    import Stemmer
-    from bm25s.stopwords import STOPWORDS_EN
-
-    stem, stop = Stemmer.Stemmer("english"), set(STOPWORDS_EN)
-    bags = [Counter(stem.stemWords([w for w in re.findall(r"[a-z]+", s.lower()) if len(w) > 2 and w not in stop]))
-            for s in sentences]
+    bags = [Counter(stem_bag(s)) for s in sentences]
     n = len(sentences)
     df = Counter(w for bag in bags for w in bag)
     column = {w: i for i, w in enumerate(df)}

@@ -23,7 +23,7 @@ from famcli.documents.names import ABBREVIATIONS, names, people, salient, uses_n
 from famcli.documents.support import Source, plain_titles, support
 from famcli.jobs.extract import carrying_sentences
 from famcli.jobs.prompts import NO_REPEAT, chat_turn
-from famcli.jobs.telling import central_sentence, finished, telling_line
+from famcli.jobs.telling import Rarity, central_sentence, finished, telling_line
 
 if TYPE_CHECKING:  # annotations only
     from famcli.jobs.session import Session
@@ -49,6 +49,7 @@ class Section:
     known: frozenset = field(default=frozenset(), repr=False)  # the names the document used before this section
     people: list[str] = field(default_factory=list, repr=False)  # those of its names that speak or act in it
     drafts: list[str] = field(default_factory=list, repr=False)  # what the model wrote, the note chosen among them
+    rarity: Rarity | None = field(default=None, repr=False)  # how particular each word is to a part of the document
 
     def to_dict(self) -> dict:
         """In --json: where, which names, the note and where it comes from, and what it was made from: the
@@ -156,7 +157,7 @@ def own_sentence(section: Section) -> str:
     body = section.text  # without the end of a sentence the section's first token cut into
     if len(spans) > 1 and section.text.lstrip()[:1].islower():
         body = section.text[spans[1][0]:]
-    chosen = central_sentence(body, section.weights) or telling_line(section.text) or whole[0]
+    chosen = central_sentence(body, section.rarity) or telling_line(section.text) or whole[0]
     told_body = [s for _, s in split_sentences(body)]
     at = told_body.index(chosen) if chosen in told_body else -1
     # "said Alice; ...", "I shall be late!’ said the Rabbit": the sentences before it open its quotation
@@ -205,9 +206,9 @@ def choose_note(section: Section, tries: list[str]) -> tuple[str, str]:
     best = max([plain_telling(t) for t in tries], key=rank)
     own = None
     if not all(rank(best)[:2]):  # every draft invents someone or says what the section does not: its own words
-        own = central_sentence(text, weights) or telling_line(text)
+        own = central_sentence(text, section.rarity) or telling_line(text)
     elif not finished(best):  # every draft stopped mid-sentence ("... and who is in it:"): its own told sentence
-        own = central_sentence(text, weights)
+        own = central_sentence(text, section.rarity)
     if own is not None:
         return own, "sentence"
     return best, "model"

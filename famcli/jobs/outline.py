@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from famcli.documents.boilerplate import CHAPTER_LINE, clean_text
 from famcli.jobs.notes import Section, note_weights, own_sentence, section_names
+from famcli.jobs.telling import Rarity
 
 
 LINE_CHARS = 60_000  # the characters of a chapter its line is chosen from: the choice grows faster than the text
@@ -25,7 +26,8 @@ class Outline:
     """Chapters as their text arrives: `tap` the pieces of a document whose reader names its chapters (the
     reader's `doc.place`), or `add_text` a plain text's sections in order (its heading lines begin chapters)."""
 
-    def __init__(self):
+    def __init__(self, rarity: Rarity | None = None):
+        self.rarity = rarity  # how particular each word is to a part of the document (telling.Rarity)
         self.clean = False  # whether a chapter's own boilerplate (a licence chapter) is left out
         self.chapters: list[dict] = []
         self.title: str | None = None
@@ -68,7 +70,7 @@ class Outline:
         if self.title is not None and text:
             counts, hint, who = section_names(text)
             section = Section((0, 0), self.title, counts, hint, text=text, people=who,
-                              weights=note_weights(counts, self.seen))
+                              weights=note_weights(counts, self.seen), rarity=self.rarity)
             self.seen.update(counts)
             self.chapters.append({"chapter": self.title, "line": own_sentence(section)})
         self.title, self.text = title, []
