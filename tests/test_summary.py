@@ -445,6 +445,8 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
                           "He then related the murder."], whole=False)
     assert told == ("Alice fell. Next came the guests, mostly Kings. Then, the Queen shouted. He then related the "
                     "murder.")
+    told = told_in_order(["Alice fell.", "No wonder, then, that the Queen shouted."], whole=False)
+    assert told == "Alice fell. No wonder, then, that the Queen shouted."  # not "Then, no wonder, then"
     parts = [{"tokens": [0, 50], "summary": "Orla Venn rides out."},
              {"tokens": [50, 100], "summary": "She crosses the river."}]
     last = Section((90, 100), None, note="Orla Venn comes home to Castle Drum. She sleeps.", source="sentence")

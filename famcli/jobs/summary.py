@@ -294,7 +294,7 @@ _LEANING = re.compile(r"^(?:(?:moreover|however|besides|indeed|nevertheless|acco
                       r"so|thus|therefore),|and|but|yet)\s+(?=\w)", re.I)
 
 
-_THEN = re.compile(r"^\W*\w+(?:\s+\w+)?\s+then\b", re.I)  # "He then ...", "The Queen then ..."
+_THEN = re.compile(r"^\W*\w+(?:\s+\w+)?,?\s+then\b", re.I)  # "He then ...", "The Queen then ...", "No wonder, then,"
 _SUBJECT = re.compile(r"(?:[A-Z“\"‘']|(?:the|a|an|he|she|it|they|we|you|i|his|her|its|their|this|that|these|those|"
                       r"there|one|all|some)\b)")  # what a sentence may begin with once its link word is gone
 
