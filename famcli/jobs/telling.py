@@ -99,24 +99,33 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
     heads = " ".join(headings(text))  # "CHAPTER 57. Of Whales in Paint; in Teeth; ...": a title, not a sentence
     if sum(finished(sentence) for _, sentence in found) < 0.5 * len(found):  # a log's lines end in no stop
         return None
-    told = []  # (sentence, its distinct stems, what speech and a fragment leave of its value)
+    told = []  # (sentence, what speech and a fragment leave of its value)
     for (at, sentence), (after, _) in zip(found, found[1:] + [(len(text), "")]):
         words = sentence.split()
         if not shortest <= len(words) <= longest or not finished(sentence) or sentence in heads or \
                 _title_case(words, lower) or _verse(text[at:after], wide):
             continue
         share = 0.25 ** bool(_SPOKEN.search(sentence) or _quoted(text, at)) * 0.5 ** (not sentence[:1].isupper())
-        told.append((sentence, set(stem_bag(sentence)), share))
+        told.append((sentence, share))
+    values = centroid_values([sentence for sentence, _ in told], text, rarity)
+    for (sentence, share), value in zip(told, values):
+        if share * value > best_score:
+            best, best_score = sentence, share * value
+    return best
+
+
+def centroid_values(sentences: list[str], text: str, rarity: Rarity | None = None) -> list[float]:
+    """Each sentence's centroid score against a text (central_sentence): the sum over its distinct content words
+    of their count in the text times their rarity in the document, counting only the words the text repeats
+    (every word, when it repeats none that the sentences use: a short text)."""
     used = Counter(stem_bag(text))
     repeated = Counter({w: c for w, c in used.items() if c > 1})
-    for counts in (repeated, used):  # a short text may repeat nothing its told sentences use: then every word
-        for sentence, stems, share in told:
-            value = share * sum(counts[w] * (rarity.idf(w) if rarity is not None else 1.0) for w in stems)
-            if value > best_score:
-                best, best_score = sentence, value
-        if best is not None:
-            break
-    return best
+    bags = [set(stem_bag(sentence)) for sentence in sentences]
+    for counts in (repeated, used):
+        values = [sum(counts[w] * (rarity.idf(w) if rarity is not None else 1.0) for w in bag) for bag in bags]
+        if any(values):
+            return values
+    return values if bags else []
 
 
 _SPOKEN = re.compile(r"[\"“”‘]|(?<![\w.,!?])'|'(?!\w)")
