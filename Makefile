@@ -6,7 +6,7 @@ FAMCLI := $(VENV)/bin/famcli
 BOOK ?= ../shared/corpus/alice.txt
 PIP := $(PY) -m pip install -q --no-deps
 
-.PHONY: setup demo test properties lock clean
+.PHONY: setup demo test test-fast properties lock clean
 
 setup: $(VENV)/.ready
 
@@ -29,6 +29,11 @@ demo: setup
 # installed `famcli` from a folder outside the repository.
 test: setup
 	$(VENV)/bin/pytest -q
+
+# Without the tests marked slow (the real model end to end, bombs, property draws, benchmarks): under 3 minutes
+# on 2 cores, for the loop of a change; `make test` is what CI runs.
+test-fast: setup
+	$(VENV)/bin/pytest -q -m "not slow"
 
 # The property tests (tests/test_properties.py) drawn at random, many more documents and longer ones than `make test`.
 properties: setup

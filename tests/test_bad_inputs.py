@@ -224,6 +224,7 @@ def _peak_mb_of_child(code: str) -> tuple[int, str]:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_decompression_bombs_stop_at_the_limit_in_bounded_memory(tmp_path):
     for kind, path in _bombs(tmp_path).items():
         code = ("from famcli.documents.registry import open_document\nfrom famcli.common.errors import UserError\n"
@@ -234,6 +235,7 @@ def test_decompression_bombs_stop_at_the_limit_in_bounded_memory(tmp_path):
         assert peak < 1500, (kind, peak)
 
 
+@pytest.mark.slow
 def test_a_bomb_given_to_ask_stops_in_bounded_memory(tiny, tmp_path):
     """The whole command, counting tokens before the read included: a zstd bomb inflates to one line of ~100 MB
     of text before the limit, which is counted and read in bounded pieces (it took 2.5 GB counted whole)."""
@@ -315,6 +317,7 @@ def test_a_model_folder_that_asks_to_run_its_code_is_refused(tmp_path, capsys):
     assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["ask", "chat"])
 def test_a_saved_reading_with_its_index_loaded_with_no_recall(tiny, tmp_path, command):
     """--no-recall answers from the memory alone: a saved recall index is set aside (it was exit 70, the answer
@@ -347,6 +350,7 @@ TEMPLATES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_a_chat_template_that_cannot_run_is_one_error_before_reading(tiny, tmp_path, name):
     """A model folder's chat template is a sandboxed program: one the sandbox refuses, that raises or that runs
@@ -366,6 +370,7 @@ def test_a_chat_template_that_cannot_run_is_one_error_before_reading(tiny, tmp_p
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_pickled_checkpoint_that_holds_code_is_one_error(tiny, tmp_path):
     """pytorch_model.bin is a pickle: torch loads it with weights_only, which refuses anything but tensors (no
     code runs); that refusal is a user's error, not an internal one. A plain pickle of tensors still loads."""
@@ -419,6 +424,7 @@ def test_a_pipe_as_file_is_read_as_a_stream(tiny, tmp_path):
     assert '"tokens_read"' in done.stdout and "empty" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_named_pipe_waits_for_its_writer_within_a_bound(tiny, tmp_path):
     """A named pipe given as FILE is read once, when its writer comes (here after a second: the answer is the
     document's); with no writer it is one error after FAMCLI_PIPE_WAIT seconds (it waited forever)."""
@@ -448,6 +454,7 @@ def test_a_named_pipe_waits_for_its_writer_within_a_bound(tiny, tmp_path):
     assert json.loads(done.stdout)["tokens_read"] > 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", ["   \n\n\t\n", "\ufeff", "\ufeff  \n", "the of and a to in\n", "!!! ??? ...\n"])
 def test_a_document_without_words(tiny, tmp_path, text):
     """No word the index can hold: ask answers "Not found in the document." (exit 0); summarize says there is
@@ -469,6 +476,7 @@ JAPANESE = ("吾輩は猫である。名前はまだ無い。どこで生れた�
             "泣いていた事だけは記憶している。吾輩はここで始めて人間というものを見た。\n")
 
 
+@pytest.mark.slow
 def test_a_script_the_model_cannot_read_is_quoted_not_read(tiny, tmp_path):
     """Most letters without a token of their own in the model's vocabulary (Japanese for an English tokenizer):
     stderr says so, ask quotes the document's sentence (it made up a translation), summarize gives the
@@ -661,6 +669,7 @@ def test_batch_resume_cuts_only_a_line_a_kill_left_half_written(tiny, tmp_path, 
     assert lines[0] == first and len(lines) == 2 and json.loads(lines[1])["file"] == str(docs[1])
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_batch_at_once_keeping_finished_lines(tiny, tmp_path):
     import time
 

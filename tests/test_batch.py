@@ -98,6 +98,7 @@ def _same(a: dict, b: dict) -> None:
             (b[name]["status"], b[name].get("answer"), b[name]["error"])
 
 
+@pytest.mark.slow
 def test_two_local_workers_and_ray_give_the_one_worker_results(capsys, tiny, library, tmp_path):
     common = ["batch", "ask", QUESTION, str(library), "--model", tiny, "--max-tokens", "4"]
     one, two, on_ray = tmp_path / "one.jsonl", tmp_path / "two.jsonl", tmp_path / "ray.jsonl"

@@ -248,6 +248,7 @@ def test_progress_only_on_request(tiny, doc):
     assert "tok/s" not in quiet.stderr
 
 
+@pytest.mark.slow
 def test_bench_json_and_plot(capsys, tiny, tmp_path):
     plot = tmp_path / "bench.png"
     code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "200,400", "--memory",
@@ -266,6 +267,7 @@ def test_bench_json_and_plot(capsys, tiny, tmp_path):
     assert result["auto"]["choice"] == cpu_precision() in result["auto"]["layer_products_ms"]  # what auto reads in
 
 
+@pytest.mark.slow
 def test_bench_times_reading_and_startup_in_one_run(capsys, tiny):
     from famcli.measure.startup import startup_table
 
@@ -453,6 +455,7 @@ def test_epub_passages_name_their_chapter(capsys, tiny, tmp_path):
     assert hits and hits[0]["chapter"] == "Chapter 6: The Secret"
 
 
+@pytest.mark.slow
 def test_bench_times_reading_with_a_recall_index(capsys, tiny):
     code, out, err = run_main(capsys, "bench", "--model", tiny, "--length", "300", "--memory",
                               "sink,sink+recall,sink+index", "--json", "--min-seconds", "0")

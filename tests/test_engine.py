@@ -48,6 +48,7 @@ def test_window_smaller_than_document_differs_from_hf(llama):
     assert (ours[200:] - theirs[200:]).abs().max() > 1e-2
 
 
+@pytest.mark.slow
 def test_bswa_last_window_independent_of_history_length():
     """Same last window after ~10k and after ~1M positions: same logits (positions are relative)."""
     model = tiny_model("llama", max_position_embeddings=4096, num_hidden_layers=1)

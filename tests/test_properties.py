@@ -158,6 +158,7 @@ def draw(**kwargs):
                                            HealthCheck.data_too_large], **kwargs)
 
 
+@pytest.mark.slow
 @draw()
 @given(document=documents, question=questions)
 def test_ask_any_document(tiny, document, question):
@@ -166,6 +167,7 @@ def test_ask_any_document(tiny, document, question):
         holds("ask", run(["ask", path, question, "--model", tiny, "--max-tokens", "8"]))
 
 
+@pytest.mark.slow
 @draw()
 @given(document=documents, lines=st.lists(questions, min_size=1, max_size=3))
 def test_chat_any_document(tiny, document, lines):
@@ -176,6 +178,7 @@ def test_chat_any_document(tiny, document, lines):
               answers=any(line.strip() for line in lines))
 
 
+@pytest.mark.slow
 @draw()
 @given(document=documents)
 def test_summarize_any_document(tiny, document):
@@ -184,6 +187,7 @@ def test_summarize_any_document(tiny, document):
         holds("summarize", run(["summarize", path, "--model", tiny, "--max-tokens", "16"]))
 
 
+@pytest.mark.slow
 @draw()
 @given(payload=payloads())
 def test_stream_any_input(tiny, payload):

@@ -259,6 +259,7 @@ def test_block_sizes_drawn_per_document_share_one_set_of_weights(tiny_model_dirs
         _trainer(tiny_model_dirs["llama"], block_sizes=(4, 4_096))
 
 
+@pytest.mark.slow
 def test_the_gpu_training_script_runs_on_a_cpu_with_a_tiny_model(tiny_model_dirs, tmp_path):
     """examples/gpu_fam.sh as a GPU would run it, here on the CPU with a tiny model: its time budget spent after
     one step, the passkey table written, files cut into pieces; run again, it joins the pieces and resumes."""
