@@ -43,6 +43,7 @@ from famcli.jobs.reading import (
     open_reading,
     payload,
     pieces_of,
+    placed_pieces,
     read_document,
     save_reading,
     saving_on_stop,
@@ -97,6 +98,13 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     outline, chaptered = Outline(rarity), doc.kind in ("epub", "docx")  # their readers name each chapter or section
 
     pending: list[Section] = []  # sections whose notes are written together (NOTE_BATCH at a time)
+    marks: list[tuple[int, str | None]] = []  # (first token, place): where each page or chapter the reader names begins
+    where: list[str | None] = [None]  # the place of the text last pulled
+
+    def texts():  # the document's text, its place kept beside it (the cleaner reads ahead of what it gives)
+        for text, place in placed_pieces(doc, not keep_all):
+            where[0] = None if place is None else f"{place[0]} {place[1]}"
+            yield text
 
     def write(ids: list[int]) -> None:
         nonlocal done, chapter
@@ -108,7 +116,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
             progress(len(ids))
             return
         counts, hint, who = section_names(text)
-        place = _place(doc)
+        place = _spanned(marks, done, done + len(ids))
         if place is None:  # plain text: its own chapter headings, where it has them
             place, chapter = text_place(text, chapter)
         if not ahead:
@@ -140,7 +148,9 @@ def summarize_document(session: Session, file: str, password=None, sections: int
         with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
             if chaptered:  # before the boilerplate is taken out: that holds lines back, past the reader's place
                 doc.pieces = outline.tap(doc.pieces, doc, clean=not keep_all)
-            for ids in session.tokens.stream(pieces_of(doc, not keep_all)):
+            for ids in session.tokens.stream(texts()):
+                if where[0] is not None and (not marks or marks[-1][1] != where[0]):
+                    marks.append((done + len(buffer), where[0]))
                 buffer.extend(ids)
                 while len(buffer) >= size:
                     write(buffer[:size])
@@ -243,8 +253,15 @@ class NotesFile:
         self.sink.close()
 
 
-def _place(doc) -> str | None:
-    return None if doc.place is None else f"{doc.place[0]} {doc.place[1]}"
+def _spanned(marks: list[tuple[int, str | None]], first: int, last: int) -> str | None:
+    """The place of tokens [first, last): the page or chapter in effect at its first token, and the last one it
+    reaches when that is another ("chapter I - chapter II", as a plain text's headings give it)."""
+    at = [place for token, place in marks if token <= first][-1:]
+    inside = [place for token, place in marks if first < token < last]
+    places = [p for p in at + inside if p is not None]
+    if not places:
+        return None
+    return places[0] if places[-1] == places[0] else f"{places[0]} - {places[-1]}"
 
 
 def _where(note: dict) -> str:

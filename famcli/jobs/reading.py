@@ -7,9 +7,11 @@ stderr; `Silent` says nothing).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from famcli.core.engine import ContextOverflow
@@ -44,6 +46,54 @@ def pieces_of(doc, clean: bool):
     from famcli.documents.boilerplate import clean as without_boilerplate
 
     return without_boilerplate(doc.pieces, doc.kind) if clean else doc.pieces
+
+
+PLACE_LOOKAHEAD = 4096  # lines of the reader a cleaned line is looked for among (the cleaner holds back ~60k chars)
+
+
+def placed_pieces(doc, clean: bool) -> Iterator[tuple[str, tuple | None]]:
+    """The document's pieces (without boilerplate when `clean`), each with the place the reader gave it (`doc.place`
+    when the reader yielded it: a PDF page, an EPUB chapter). The cleaner reads ahead of what it lets through (the
+    Gutenberg header is searched for in the first 60k characters, running heads learned from the first 12 pages),
+    so the reader's place when a cleaned piece comes out is ahead of it; here the place travels with the text. A
+    PDF page comes out of the cleaner as one page; a text's lines come out as a subsequence of its lines, each
+    matched to the first line of the reader's that is the same."""
+    from famcli.documents.boilerplate import clean as without_boilerplate
+
+    pulled: collections.deque = collections.deque()
+    pages = doc.kind == "pdf"
+
+    def tapped() -> Iterator[str]:  # a text's whole lines, as the cleaner cuts them (at "\n" only)
+        carry = ""
+        for piece in doc.pieces:
+            if pages:
+                pulled.append((piece, doc.place))
+                yield piece
+                continue
+            *lines, carry = (carry + piece).split("\n")
+            for line in lines:
+                pulled.append((line + "\n", doc.place))
+                yield line + "\n"
+        if carry:
+            pulled.append((carry, doc.place))
+            yield carry
+
+    if not clean:
+        for piece in tapped():
+            yield piece, pulled.popleft()[1]
+        return
+    last = None
+    for out in without_boilerplate(tapped(), doc.kind):
+        if pages:
+            last = pulled.popleft()[1] if pulled else last
+        else:
+            at = next((i for i, (line, _) in enumerate(itertools.islice(pulled, PLACE_LOOKAHEAD)) if line == out),
+                      None)
+            if at is not None:
+                for _ in range(at):
+                    pulled.popleft()
+                last = pulled.popleft()[1]
+        yield out, last
 
 
 def check_fits(session: Session, total: int | None) -> None:
