@@ -52,10 +52,11 @@ class Rarity:
 
     def add(self, text: str) -> "Rarity":
         """Count a text's words in parts of CHUNK_WORDS words; the last part stays open for the next text."""
-        self._open.extend(text.split())
-        while len(self._open) >= CHUNK_WORDS:
-            self._count(self._open[:CHUNK_WORDS])
-            del self._open[:CHUNK_WORDS]
+        words = self._open + text.split()
+        whole = len(words) - len(words) % CHUNK_WORDS
+        for at in range(0, whole, CHUNK_WORDS):  # one pass: a text of one line of megabytes is one piece
+            self._count(words[at:at + CHUNK_WORDS])
+        self._open = words[whole:]
         return self
 
     def close(self) -> "Rarity":
