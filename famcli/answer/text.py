@@ -7,6 +7,9 @@ import re
 import unicodedata
 from functools import cache
 
+from famcli.text import stemmer
+from famcli.text import stop_words as famcli_stop_words
+
 NUMBER = re.compile(r"(?<![\w.,])\d+(?:,\d{3})*(?:\.\d+)*(?!\w)")  # 4,250 and 4250 are one number; 3.5 another
 WORD = re.compile(NUMBER.pattern + r"|\w+(?:['’]\w+)*")
 
@@ -30,23 +33,14 @@ def numbers(text: str) -> set[str]:
 
 
 @cache
-def stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@cache
 def stop_words() -> frozenset[str]:
     """Words that say nothing of their own in a question or an answer: bm25s's English list (33 words) and the
     function words famcli.documents.names never takes for a name (pronouns, auxiliaries, question words:
     "she", "had", "did", "why"), lowered. Without the second list an answer's "she" had to be in the sentence
     that says it."""
-    from bm25s.stopwords import STOPWORDS_EN
-
     from famcli.documents.names import FUNCTION
 
-    return frozenset(STOPWORDS_EN) | {w.lower() for w in FUNCTION} | {"because", "s", "t"}
+    return famcli_stop_words() | {w.lower() for w in FUNCTION} | {"because", "s", "t"}
 
 
 def stems(text: str) -> set[str]:

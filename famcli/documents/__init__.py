@@ -2,5 +2,5 @@
 compressed files), opening a path by its kind (registry), boilerplate left out of summaries (boilerplate), the
 names a text uses (names).
 
-May import: famcli.common. No model, no torch (docs/design.md, section 11).
+May import: famcli.common, famcli.text. No model, no torch (docs/design.md, section 11).
 """

@@ -15,12 +15,12 @@ A sentence that uses no name is looked up in the whole text. No model: a few mil
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 
 from famcli.documents.names import ABBREVIATIONS, TITLES, names, uses_name
 from famcli.documents.sentences import split_sentences
+from famcli.text import stemmer, stop_words_plus
 
 # What a summary says of any text: no claim about this one.
 SUMMARY_WORDS = frozenset("""passage passages text texts section sections excerpt story stories scene scenes narrative
@@ -94,7 +94,7 @@ def support(sentence: str, source: Source | str) -> Support:
     invented = [n for n in used if not source.has_name(n)]
     name_words = {w.lower() for n in used for w in n.split()}
     content = [w for w in _WORD.findall(sentence)
-               if w.lower() not in _stopwords() and w.lower() not in SUMMARY_WORDS and w.lower() not in name_words
+               if w.lower() not in stop_words_plus() and w.lower() not in SUMMARY_WORDS and w.lower() not in name_words
                and len(w) > 2]
     stems = sorted(_stems(content))
     near = source.near([n for n in used if n not in invented])
@@ -102,18 +102,6 @@ def support(sentence: str, source: Source | str) -> Support:
 
 
 def _stems(words) -> set[str]:
-    return set(_stemmer().stemWords([w.lower().strip("'’-").removesuffix("'s").removesuffix("’s") for w in words]))
+    return set(stemmer().stemWords([w.lower().strip("'’-").removesuffix("'s").removesuffix("’s") for w in words]))
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@functools.lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN_PLUS  # NLTK's English list: pronouns, auxiliaries, determiners
-
-    return frozenset(STOPWORDS_EN_PLUS)

@@ -29,6 +29,7 @@ from famcli.answer.text import NUMBER, numbers
 from famcli.answer.text import words as text_words
 from famcli.documents.sentences import split_sentences
 from famcli.recall.text import Bm25, Passage, bm25_scores, chunk_texts
+from famcli.text import stemmer, stop_words
 
 NOT_FOUND = "Not found in the document."
 RELATIVE = 0.5  # evidence sentences score at least this share of the best one
@@ -224,16 +225,11 @@ def evidence_prompt(sentences: list[str], question: str) -> str:
 
 
 def _stems(words) -> set[str]:
-    import Stemmer
-
-    stemmer = Stemmer.Stemmer("english")
-    return set(stemmer.stemWords([w.lower().strip("'’-") for w in words]))
+    return set(stemmer().stemWords([w.lower().strip("'’-") for w in words]))
 
 
 def _stopwords() -> set[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return set(STOPWORDS_EN)
+    return set(stop_words())
 
 
 _PARTICULAR_QUESTION = re.compile(r"^\W*(who|whom|whose|when|how (many|much|long|old|far|often))\b|"

@@ -10,33 +10,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
 
 from famcli.documents.boilerplate import headings
 from famcli.documents.sentences import split_sentences
+from famcli.text import stem_bag
 
 CHUNK_WORDS = 1500  # words: the parts of the document a word's rarity is counted over (Rarity)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
-def stem_bag(text: str) -> list[str]:
-    """A text's content words as Snowball stems: lower case, three letters or more, bm25s's English stop words
-    left out (the tokenising of the recall index and of LexRank, famcli.jobs.extract)."""
-    stop = _stop_words()
-    return _stemmer().stemWords([w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in stop])
 
 
 class Rarity:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from famcli.text import stemmer
+
 if TYPE_CHECKING:  # annotations only
     from famcli.recall.index import RecallIndex
 
@@ -44,10 +46,9 @@ class Bm25:
 
     def __init__(self, texts: Sequence[str]):
         import bm25s
-        import Stemmer
 
         self.n = len(texts)
-        self.stemmer = Stemmer.Stemmer("english")
+        self.stemmer = stemmer()
         corpus = bm25s.tokenize(list(texts), stopwords="en", stemmer=self.stemmer, show_progress=False)
         self.vocab = corpus.vocab
         self.retriever = bm25s.BM25()

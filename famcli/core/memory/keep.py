@@ -24,6 +24,7 @@ import torch
 from famcli.common.errors import ConfigError
 from famcli.core.memory.base import Memory
 from famcli.core.positions import rotate
+from famcli.text import stop_words_plus
 
 QUESTION_WORDS = 16  # most content words of a question the memory matches
 NEAR = 32  # tokens: within a picked sentence, rows nearer the question's words than this are kept first
@@ -45,9 +46,7 @@ class Vocabulary:
         hit = cls._cache.get(id(tokenizer))
         if hit is not None and hit[0] is tokenizer:
             return hit[1]
-        from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-        stop = set(STOPWORDS_EN_PLUS)
+        stop = set(stop_words_plus())
         backend, ids = getattr(tokenizer, "backend_tokenizer", None), [[i] for i in range(len(tokenizer))]
         pieces = backend.decode_batch(ids) if backend is not None else [tokenizer.decode(i) for i in ids]
         forms: dict[str, int] = {}
