@@ -88,105 +88,142 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     doc = open_reading(file, password, until)
     # how particular each word is to a part of the document: counted over the whole of a file before its notes
     # are chosen (telling.central_sentence), over the sections so far for what is read once (stdin, a PDF)
-    rarity, ahead = Rarity(), total is not None
-    if ahead:
-        for piece in pieces_of(open_reading(file, password, until), not keep_all):
-            rarity.add(piece)
-        rarity.close()
-    written: list[Section] = []
-    buffer, done, t0, seen, chapter = [], 0, time.perf_counter(), Counter(), None
+    ahead = total is not None
+    rarity = document_rarity(file, password, until, keep_all) if ahead else Rarity()
     outline, chaptered = Outline(rarity), doc.kind in ("epub", "docx")  # their readers name each chapter or section
-
-    pending: list[Section] = []  # sections whose notes are written together (NOTE_BATCH at a time)
-    marks: list[tuple[int, str | None]] = []  # (first token, place): where each page or chapter the reader names begins
-    where: list[str | None] = [None]  # the place of the text last pulled
-
-    def texts():  # the document's text, its place kept beside it (the cleaner reads ahead of what it gives)
-        for text, place in placed_pieces(doc, not keep_all):
-            where[0] = None if place is None else f"{place[0]} {place[1]}"
-            yield text
-
-    def write(ids: list[int]) -> None:
-        nonlocal done, chapter
-        text = session.loaded.tokenizer.decode(ids).strip("\ufffd")  # a character the section's ends cut in two
-        if not chaptered:
-            outline.add_text(text)
-        if not stems(text):  # only blanks, punctuation or stop words: nothing a note could tell
-            done += len(ids)
-            progress(len(ids))
-            return
-        counts, hint, who = section_names(text)
-        place = _spanned(marks, done, done + len(ids))
-        if place is None:  # plain text: its own chapter headings, where it has them
-            place, chapter = text_place(text, chapter)
-        if not ahead:
-            rarity.add(text).close()
-        section = Section((done, done + len(ids)), place, counts, hint, text=text, people=who,
-                          weights=note_weights(counts, seen), known=frozenset(seen), rarity=rarity)
-        seen.update(counts)
-        done += len(ids)
-        kept = earlier.note_for(len(written) + len(pending), section.tokens) if earlier is not None else None
-        if kept is not None:
-            section.note, section.source = kept, "earlier run"
-        pending.append(section)
-        if len(pending) >= NOTE_BATCH:
-            flush()
-
-    def flush() -> None:
-        new = [s for s in pending if s.source != "earlier run"]
-        if new:
-            write_notes(session, new, seed, by=notes_by)
-        for section in pending:
-            if earlier is not None and section.source != "earlier run":
-                earlier.add(section.to_dict())
-            written.append(section)
-            reporter.note(f"[{_where(section.to_dict())}] {section.note}")
-            progress(section.tokens[1] - section.tokens[0])
-        pending.clear()
-
+    notes = SectionNotes(session, size, rarity, ahead, outline if not chaptered else None, earlier, seed, notes_by,
+                         reporter)
     try:
-        with reporter.reading(total, f"reading {Path(doc.name).name}", size) as progress:
+        with reporter.reading(total, f"reading {Path(doc.name).name}", size) as notes.progress:
             if chaptered:  # before the boilerplate is taken out: that holds lines back, past the reader's place
                 doc.pieces = outline.tap(doc.pieces, doc, clean=not keep_all)
-            for ids in session.tokens.stream(texts()):
-                if where[0] is not None and (not marks or marks[-1][1] != where[0]):
-                    marks.append((done + len(buffer), where[0]))
-                buffer.extend(ids)
-                while len(buffer) >= size:
-                    write(buffer[:size])
-                    buffer = buffer[size:]
-            if buffer:
-                write(buffer)
-            flush()
+            for ids in session.tokens.stream(notes.texts(doc, not keep_all)):
+                notes.feed(ids)
+            notes.end()
     except KeyboardInterrupt as stop:
-        if not written:
+        if not notes.written:
             raise
-        noted = written[-1].tokens[1]
-        reading = Reading(tokens=noted, seconds=time.perf_counter() - t0, notes=list(doc.notes))
-        chosen = extract_parts(written, max_tokens)
-        raise Interrupted(_summary_payload(session, reading, t_start, written, chosen, max_tokens, outline.finish(),
-                                           partial={"tokens_read": noted, "tokens_total": total}), stop) from None
+        noted = notes.written[-1].tokens[1]
+        reading = Reading(tokens=noted, seconds=time.perf_counter() - notes.t0, notes=list(doc.notes))
+        chosen = extract_parts(notes.written, max_tokens)
+        raise Interrupted(_summary_payload(session, reading, t_start, notes.written, chosen, max_tokens,
+                                           outline.finish(), partial={"tokens_read": noted, "tokens_total": total}),
+                          stop) from None
     finally:
         if earlier is not None:
             earlier.close()
-    if not written:
+    if not notes.written:
         raise DocumentError(f"{file} holds no words to summarise (only blanks, punctuation or words such as "
-                            "\"the\" and \"of\")" if done else f"{file} holds no text")
-    reading = Reading(tokens=done, seconds=time.perf_counter() - t0, notes=list(doc.notes))
-    running, sampling = [s.note for s in written], Sampling(seed=seed)
+                            "\"the\" and \"of\")" if notes.done else f"{file} holds no text")
+    reading = Reading(tokens=notes.done, seconds=time.perf_counter() - notes.t0, notes=list(doc.notes))
+    return _summarized(session, reading, t_start, notes.written, outline.finish(), max_tokens, instruction, seed,
+                       notes_by, reporter)
+
+
+def document_rarity(file: str, password, until: Until | None, keep_all: bool) -> Rarity:
+    """How particular each word is to a part of a file, counted over the whole of it (one pass over its words,
+    no model; famcli.jobs.telling.Rarity)."""
+    rarity = Rarity()
+    for piece in pieces_of(open_reading(file, password, until), not keep_all):
+        rarity.add(piece)
+    return rarity.close()
+
+
+class SectionNotes:
+    """A summary's sections as the document's tokens arrive: cut every `size` tokens, each placed (its page or
+    chapter, else a plain text's own headings), given to `outline` (a plain text's), and noted NOTE_BATCH at a
+    time (a note `earlier` holds is taken instead); each note is reported and kept in `earlier` as it is written.
+    `rarity` is the whole document's when `ahead`, else each section is added to it as it comes (stdin, a PDF)."""
+
+    def __init__(self, session: Session, size: int, rarity: Rarity, ahead: bool, outline: Outline | None,
+                 earlier: NotesFile | None, seed: int, notes_by: str, reporter: Reporter):
+        self.session, self.size, self.outline, self.earlier = session, size, outline, earlier
+        self.rarity, self.ahead = rarity, ahead
+        self.seed, self.notes_by, self.reporter = seed, notes_by, reporter
+        self.written: list[Section] = []
+        self.pending: list[Section] = []  # sections whose notes are written together
+        self.buffer: list[int] = []
+        self.done, self.t0, self.seen, self.chapter = 0, time.perf_counter(), Counter(), None
+        self.marks: list[tuple[int, str | None]] = []  # (first token, place): where each page or chapter begins
+        self.where: str | None = None  # the place of the text last pulled
+        self.progress: Callable[[int], None] = lambda n: None
+
+    def texts(self, doc, clean: bool):
+        """The document's text, its place kept beside it (the cleaner reads ahead of what it lets through)."""
+        for text, place in placed_pieces(doc, clean):
+            self.where = None if place is None else f"{place[0]} {place[1]}"
+            yield text
+
+    def feed(self, ids: list[int]) -> None:
+        if self.where is not None and (not self.marks or self.marks[-1][1] != self.where):
+            self.marks.append((self.done + len(self.buffer), self.where))
+        self.buffer.extend(ids)
+        while len(self.buffer) >= self.size:
+            self._write(self.buffer[:self.size])
+            self.buffer = self.buffer[self.size:]
+
+    def end(self) -> None:
+        if self.buffer:
+            self._write(self.buffer)
+        self._flush()
+
+    def _write(self, ids: list[int]) -> None:
+        text = self.session.loaded.tokenizer.decode(ids).strip("\ufffd")  # a character the ends cut in two
+        if self.outline is not None:
+            self.outline.add_text(text)
+        first, self.done = self.done, self.done + len(ids)
+        if not stems(text):  # only blanks, punctuation or stop words: nothing a note could tell
+            self.progress(len(ids))
+            return
+        counts, hint, who = section_names(text)
+        place = _spanned(self.marks, first, self.done)
+        if place is None:  # plain text: its own chapter headings, where it has them
+            place, self.chapter = text_place(text, self.chapter)
+        if not self.ahead:
+            self.rarity.add(text).close()
+        section = Section((first, self.done), place, counts, hint, text=text, people=who,
+                          weights=note_weights(counts, self.seen), known=frozenset(self.seen), rarity=self.rarity)
+        self.seen.update(counts)
+        at = len(self.written) + len(self.pending)
+        kept = self.earlier.note_for(at, section.tokens) if self.earlier is not None else None
+        if kept is not None:
+            section.note, section.source = kept, "earlier run"
+        self.pending.append(section)
+        if len(self.pending) >= NOTE_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        new = [s for s in self.pending if s.source != "earlier run"]
+        if new:
+            write_notes(self.session, new, self.seed, by=self.notes_by)
+        for section in self.pending:
+            if self.earlier is not None and section.source != "earlier run":
+                self.earlier.add(section.to_dict())
+            self.written.append(section)
+            self.reporter.note(f"[{_where(section.to_dict())}] {section.note}")
+            self.progress(section.tokens[1] - section.tokens[0])
+        self.pending.clear()
+
+
+def _summarized(session: Session, reading: Reading, t_start: float, written: list[Section], outline: list[dict],
+                max_tokens: int, instruction: str | None, seed: int, notes_by: str, reporter: Reporter) -> dict:
+    """The summary of a document's notes: its own notes chosen part by part (text notes, or a script the model
+    cannot read), the model's reductions of them (`--notes-by model`), or what an instruction asks of them."""
+    sampling = Sampling(seed=seed)
     if 2 * sum(s.source == UNREAD for s in written) > len(written):  # mostly a script the model cannot read
         reporter.note(UNREAD_NOTE)
         return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens,
-                                outline.finish())
+                                outline)
     if notes_by == "text" and not instruction:  # the document's own sentences, chosen: nothing made up
         return _summary_payload(session, reading, t_start, written, extract_parts(written, max_tokens), max_tokens,
-                                outline.finish())
+                                outline)
     if instruction:
+        running = [s.note for s in written]
         summary = summarize_notes(session, running, instruction, max_tokens, sampling)
-        return payload("summarize", session, reading, t_start, summary=summary, outline=outline.finish(),
-                       notes=running, sections=[s.to_dict() for s in written])
+        return payload("summarize", session, reading, t_start, summary=summary, outline=outline, notes=running,
+                       sections=[s.to_dict() for s in written])
     chosen = summarize_parts(session, written, max_tokens, sampling)
-    return _summary_payload(session, reading, t_start, written, chosen, max_tokens, outline.finish())
+    return _summary_payload(session, reading, t_start, written, chosen, max_tokens, outline)
 
 
 def _summary_payload(session: Session, reading: Reading, t_start: float, written: list[Section], chosen,
