@@ -92,17 +92,7 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
             return _shown(Answer(text, passages, "whole", cut), on_text)
         return _shown(Answer(f"{NOT_FOUND} (no passage matches the question's words.)", [], "not found"), on_text)
     memory = session.answers_from_memory
-
-    def answer_from(sentences: list[str], limit: int) -> tuple[str, bool]:
-        prompt = session.loaded.tokenizer.encode(chat_turn(session, evidence_prompt(sentences, question)),
-                                                 add_special_tokens=False)
-        if memory:
-            engine, start = session.answerer(), state.clone()
-        else:
-            engine = session.final_reader()
-            start = engine.new_state()
-        return session.decode_answer(engine, start, prompt, limit, sampling)
-
+    answer_from = _answering(session, state, question, sampling)
     if session.lookup.answer_options.lists and asks_for_several(question):
         parts = session.lookup.several_parts(index, question)
         if len(parts) >= 2:
@@ -202,6 +192,22 @@ def _item_by_item(session: Session, passages: list[Passage], question: str, max_
             items.append(item)
             used.append(p)
     return Answer(list_text(items), used, "items")
+
+
+def _answering(session: Session, state: State, question: str, sampling: Sampling):
+    """How the model answers from given sentences: after the memory's state on the memory path, from a fresh
+    state otherwise; (sentences, token limit) -> (text, cut)."""
+    def answer_from(sentences: list[str], limit: int) -> tuple[str, bool]:
+        prompt = session.loaded.tokenizer.encode(chat_turn(session, evidence_prompt(sentences, question)),
+                                                 add_special_tokens=False)
+        if session.answers_from_memory:
+            engine, start = session.answerer(), state.clone()
+        else:
+            engine = session.final_reader()
+            start = engine.new_state()
+        return session.decode_answer(engine, start, prompt, limit, sampling)
+
+    return answer_from
 
 
 def _shown(answer: Answer, on_text: Callable[[str], None] | None) -> Answer:
