@@ -228,10 +228,6 @@ def _stems(words) -> set[str]:
     return set(stemmer().stemWords([w.lower().strip("'’-") for w in words]))
 
 
-def _stopwords() -> set[str]:
-    return set(stop_words())
-
-
 _PARTICULAR_QUESTION = re.compile(r"^\W*(who|whom|whose|when|how (many|much|long|old|far|often))\b|"
                                   r"\b(number|code|name|named|called|date|year|mark|key|amount|price)\b", re.I)
 
@@ -264,7 +260,7 @@ def supported(answer: str, evidence: list[str], question: str) -> bool:
         return False
     if _PARTICULAR_QUESTION.search(question) and not brought and not figures:
         return False
-    stop = _stopwords() | _GENERIC
+    stop = stop_words() | _GENERIC
     content = [w for w in text_words(answer) if w not in stop]
     new = _stems(content) - _stems(text_words(question)) - _stems(_GENERIC)
     return bool(new & _stems(text_words(source)))
@@ -276,7 +272,7 @@ def explains(answer: str, evidence: Evidence, question: str) -> bool:
     if not evidence.following:
         return True
     after = " ".join(evidence.sentences[1:1 + evidence.following])
-    said = _stems(_WORD.findall(evidence.sentences[0])) | _stems(_WORD.findall(question)) | _stems(_stopwords())
+    said = _stems(_WORD.findall(evidence.sentences[0])) | _stems(_WORD.findall(question)) | _stems(stop_words())
     return bool((_stems(_WORD.findall(answer)) - said) & _stems(_WORD.findall(after)))
 
 
