@@ -130,8 +130,8 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
             raise KeyboardInterrupt
         return written(session, sections, *args, **kwargs)
 
-    monkeypatch.setattr("famcli.jobs.commands.write_notes", stop_at_the_third)
-    monkeypatch.setattr("famcli.jobs.commands.NOTE_BATCH", 1)
+    monkeypatch.setattr("famcli.jobs.summarize.write_notes", stop_at_the_third)
+    monkeypatch.setattr("famcli.jobs.summarize.NOTE_BATCH", 1)
     code = main(["batch", "summarize", str(book), "--out", str(out), "--model", tiny, "--jobs", "1", "-q"])
     capsys.readouterr()
     line = json.loads(out.read_text())

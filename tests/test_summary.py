@@ -216,7 +216,7 @@ def test_notes_out_keeps_the_notes_and_a_second_run_takes_them(tiny, tmp_path, c
     lines = notes.read_text().splitlines()
     assert json.loads(lines[0])["famcli_notes"] == 1 and len(lines) == 1 + len(first["sections"]) > 2
     monkeypatch.setattr(section_notes, "decode_sentences", lambda *a, **k: pytest.fail("a note was written again"))
-    import famcli.jobs.commands as jobs
+    import famcli.jobs.summarize as jobs
 
     monkeypatch.setattr(jobs, "summarize_parts", lambda session, written, max_tokens, sampling:
                         summary.extract_parts(written, max_tokens))

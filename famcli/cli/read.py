@@ -59,7 +59,7 @@ def summarize(
 ):
     """Summarize a whole document: a note on each section from the sentences that carry it, then a summary of the notes."""
     from famcli.common.errors import Interrupted
-    from famcli.jobs.commands import summarize_document
+    from famcli.jobs.summarize import summarize_document
     from famcli.jobs.opening import open_session
 
     max_tokens = summary_tokens(length, max_tokens)
@@ -80,7 +80,7 @@ def summarize(
 
 
 def _print_summary(result: dict, notes: bool, outline: bool, as_json: bool) -> None:
-    from famcli.jobs.commands import numbered_notes
+    from famcli.jobs.summarize import numbered_notes
 
     shown = []
     if notes:
