@@ -31,3 +31,11 @@ def test_salient_ranks_by_use_and_skips_parts_of_kept_names():
 
 def test_people_are_those_who_speak_or_act():
     assert people(TEXT, ["Pemberley", "Elizabeth", "Alice", "Gryphon"]) == ["Elizabeth", "Alice"]
+
+
+def test_a_narrator_is_someone_because_others_speak_to_him():
+    """Watson tells his book as "I": he never "says" anything by name, but others talk to him; a place in a list
+    or a cry of "Oh, London!" is nobody."""
+    text = ("“Come, Watson, come!” he cried. “You see, Watson.” My dear Watson, I thought. We left Geneva, Paris "
+            "and Rome. “Oh, London!” I sighed. I went to London.")
+    assert people(text, ["Watson", "Geneva", "London", "Paris"]) == ["Watson"]

@@ -415,6 +415,7 @@ def test_the_summary_opens_with_who_and_where_from_the_sections():
 
 def test_the_cast_is_ranked_by_mentions_with_one_person_s_forms_together():
     """"Darcy" counts for Mr. Darcy (the one acting name holding it); "Bennet" is in two and counts for neither;
+    "Mr Holmes" counts for Sherlock Holmes because the text writes "Mr Sherlock Holmes", never "Mr Elizabeth Bennet";
     "Captain", mostly written before a name, is a title and nobody; the most named come first."""
     from collections import Counter
 
@@ -424,6 +425,12 @@ def test_the_cast_is_ranked_by_mentions_with_one_person_s_forms_together():
     used = Counter({"Mr. Darcy": 10, "Darcy": 30, "Bennet": 50, "Mr. Bennet": 5, "Mrs. Bennet": 8, "Elizabeth": 35})
     mentions = merged_mentions(acting, used)
     assert mentions == Counter({"Mr. Darcy": 40, "Elizabeth": 35, "Mrs. Bennet": 8, "Mr. Bennet": 5})
+    acting = ["Sherlock Holmes", "Mr Holmes", "Elizabeth Bennet", "Mr Bennet"]
+    used = Counter({"Sherlock Holmes": 80, "Mr Holmes": 70, "Mr Sherlock Holmes": 11, "Elizabeth Bennet": 9,
+                    "Mr Bennet": 20})
+    assert merged_mentions(acting, used) == Counter({"Sherlock Holmes": 150, "Mr Bennet": 20, "Elizabeth Bennet": 9})
+    hostile = Counter({"Mr X": 3, "Lady X": 3, "Mr Lady X": 1, "Lady Mr X": 1})  # each the other's titled form
+    assert merged_mentions(["Mr X", "Lady X"], hostile) == Counter({"Mr X": 3, "Lady X": 3})
     text = "Captain Peleg said so. Captain Bildad agreed. The Captain laughed. Captain Ahab came. The Queen said no."
     assert _title("Captain", text) and not _title("Queen", text) and not _title("Mr. Darcy", text)
 

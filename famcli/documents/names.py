@@ -117,12 +117,19 @@ SPEECH = r"(?:said|says|cried|replied|asked|answered|thought|exclaimed|continued
 ACTS = r"(?:went|looked|took|felt|saw|came|turned|knew|smiled|laughed|rose|sat|stood|ran|walked|answered|told)"
 
 
+_NOT_OH = r"(?<!\bOh)(?<!\boh)(?<!\bO)(?<!\bAh)(?<!\bah)"  # "Oh, God!" calls out; it speaks to nobody
+
+
 def people(text: str, candidates: list[str]) -> list[str]:
-    """The candidates the text treats as someone who speaks or acts (`said Alice`, `Elizabeth was`), most such
-    uses first; places and things (`Pemberley`, `Sperm Whale`) rarely take these verbs."""
+    """The candidates the text treats as someone who speaks, acts or is spoken to (`said Alice`, `Elizabeth
+    went`, `dear Watson`, `..., Victor!”`), most such uses first; places and things (`Pemberley`, `Sperm
+    Whale`) rarely take these verbs and nobody talks to them. Being spoken to is how a narrator is named: Watson
+    and Victor Frankenstein tell their books as "I" and seldom "say" anything by name."""
     def uses(name: str) -> int:
         n = name_pattern(name)
-        return len(re.findall(rf"\b{SPEECH}\s+(?:the\s+)?{n}\b|\b{n}['’]?s?\s+(?:{SPEECH}|{ACTS})\b", text))
+        acting = rf"\b{SPEECH}\s+(?:the\s+)?{n}\b|\b{n}['’]?s?\s+(?:{SPEECH}|{ACTS})\b"
+        addressed = rf"\b[Dd]ear(?:est)?\s+{n}\b|{_NOT_OH},\s*{n}\s*[!?]|{_NOT_OH},\s*{n}[!?.,]?\s*[”\"’]"
+        return len(re.findall(f"{acting}|{addressed}", text))
 
     scored = [(uses(c), c) for c in candidates]
     return [c for n, c in sorted(scored, key=lambda x: -x[0]) if n > 0]

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from famcli.documents.names import name_pattern
+from famcli.documents.names import TITLES, name_pattern
 
 if TYPE_CHECKING:  # annotations only
     from famcli.jobs.notes import Section
@@ -56,7 +56,7 @@ def merged_mentions(acting: list[str], used: Counter) -> Counter:
     Captain Peleg and Captain Bildad) and counts for none."""
     def person(name: str) -> str | None:
         words = set(name.split())
-        holders = [a for a in acting if a != name and words < set(a.split())]
+        holders = [a for a in acting if a != name and (words < set(a.split()) or _titled_form(name, a, used))]
         if len(holders) == 1:
             return person(holders[0]) or holders[0]
         return name if name in acting and not holders else None
@@ -67,6 +67,15 @@ def merged_mentions(acting: list[str], used: Counter) -> Counter:
         if who is not None:
             mentions[who] += n
     return mentions
+
+
+def _titled_form(name: str, full: str, used: Counter) -> bool:
+    """"Mr Holmes" is "Sherlock Holmes" where the text writes "Mr Sherlock Holmes": a title and a last name are
+    one person with the full name only when the text itself joins the title to that full name (never "Mr Elizabeth
+    Bennet", so Mr. Bennet is not Elizabeth)."""
+    title, _, rest = name.partition(" ")
+    return (title in TITLES and bool(rest) and full.split()[0] not in TITLES  # never back to a titled name:
+            and set(rest.split()) < set(full.split()) and used[f"{title} {full}"] > 0)  # `person` ends
 
 
 def _title(name: str, text: str) -> bool:
