@@ -17,9 +17,9 @@ import torch
 
 from famcli.core.config import MemoryConfig
 from famcli.core.engine import build_engine
-from famcli.jobs.prompts import chat_turn
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
+from famcli.models.prompts import chat_turn
 from famcli.models.runtime import prepare
 
 INSTRUCTIONS = ("What is the capital of France?", "Name three colours.", "What is 7 plus 5?",
@@ -60,7 +60,7 @@ def measure(adapter: str):
     session = Session(loaded, MemoryConfig(mode="full", block_size=256))
     answers = []
     for q in INSTRUCTIONS:
-        answers.append(session.complete(session.engine.new_state(), chat_turn(session, q).lstrip(), 32))
+        answers.append(session.complete(session.engine.new_state(), chat_turn(loaded.tokenizer, q).lstrip(), 32))
     out["answers"] = answers
     return out
 

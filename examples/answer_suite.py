@@ -312,7 +312,7 @@ def today_answer(session, path: str, question: str) -> str:
     chat turn, cut at the first line break, at most 48 tokens."""
     from famcli.core.generate import Sampling
     from famcli.documents.registry import open_document
-    from famcli.jobs.prompts import chat_turn, question_header
+    from famcli.models.prompts import chat_turn, question_header
     from famcli.recall.search import SEPARATOR, RecallOptions, layout, score_chunks
 
     index = session.lookup.new_index()
@@ -320,7 +320,7 @@ def today_answer(session, path: str, question: str) -> str:
     options = RecallOptions(whole=4096)
     tok = session.loaded.tokenizer
     prefix = tok.encode(question_header(question), add_special_tokens=False)
-    suffix = tok.encode(chat_turn(session, question), add_special_tokens=False)
+    suffix = tok.encode(chat_turn(tok, question), add_special_tokens=False)
     budget = session.loaded.context_window - 48 - 8
     room = budget - len(prefix) - len(suffix)
     scores = score_chunks(index, question, "bm25", tok.decode) if index.n_tokens > min(room, options.whole) else None

@@ -17,7 +17,8 @@ import sys
 from functools import cache
 from pathlib import Path
 
-PACKAGES = ("common", "text", "adapters", "kernels", "documents", "answer", "recall", "core", "models", "jobs", "training", "measure", "cli")
+PACKAGES = ("common", "text", "adapters", "kernels", "documents", "answer", "recall", "core", "models", "summary", "jobs",
+            "training", "measure", "cli")
 FACE = {"famcli", "famcli.__main__"}  # the package's face: its version and `python -m famcli`
 
 

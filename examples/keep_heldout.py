@@ -24,9 +24,9 @@ from pathlib import Path
 from famcli.core.generate import Sampling
 from famcli.documents.haystack import TEMPLATES, book_text, random_fact
 from famcli.jobs.asking import ask
-from famcli.jobs.prompts import question_header
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
+from famcli.models.prompts import question_header
 from famcli.models.runtime import resolve
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"

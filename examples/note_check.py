@@ -28,14 +28,14 @@ KEEP = 0.7  # the share of right sentences a threshold must keep (issue 50: keep
 
 def session_parts():
     from famcli.answer.score import Scorer
-    from famcli.jobs.prompts import chat_turn
     from famcli.jobs.session import Session
     from famcli.models.loading import load_model
+    from famcli.models.prompts import chat_turn
     from famcli.models.runtime import prepare
 
     loaded, config = prepare(load_model(None), "auto", "auto")
     session = Session(loaded, config)
-    return Scorer(session.final_reader(), session.lookup.scorer_encode), lambda text: chat_turn(session, text)
+    return Scorer(session.final_reader(), session.lookup.scorer_encode), lambda text: chat_turn(loaded.tokenizer, text)
 
 
 def yes_share(scorer, turn, text: str, claim: str) -> float:
@@ -52,7 +52,7 @@ def pmi(scorer, turn, text: str, claim: str) -> float:
 
 def lexical(text: str, claim: str) -> float:
     from famcli.documents.support import Source, support
-    from famcli.jobs.notes import SUPPORTED, invented_names
+    from famcli.summary.notes import SUPPORTED, invented_names
 
     source = Source(text)
     return float(not invented_names(claim, source) and support(claim, source).share >= SUPPORTED)

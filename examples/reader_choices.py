@@ -7,23 +7,26 @@ likelihood, by calibrated likelihood (PMI), each with and without the check that
 
     python examples/reader_choices.py --out docs/answers/choices.json
 """
-import argparse, json, pathlib, time
+import argparse
+import json
+import pathlib
+import time
+
+from reader_questions import CORPUS, SETS, holds  # the grading, shared by the reader-question scripts
 
 from famcli.answer.ask import Rules, choices, find
 from famcli.answer.find import Passages
 from famcli.answer.read import sentences_saying
 from famcli.documents.boilerplate import clean
 
-from reader_questions import CORPUS, SETS, holds  # the grading, shared by the reader-question scripts
-
 
 def session_parts():
     from famcli.answer.score import Scorer
     from famcli.core.generate import Sampling
     from famcli.jobs.asking import SHORT_TOKENS
-    from famcli.jobs.prompts import chat_turn
     from famcli.jobs.session import Session
     from famcli.models.loading import load_model
+    from famcli.models.prompts import chat_turn
     from famcli.models.runtime import prepare
 
     loaded, config = prepare(load_model(None), "auto", "auto")
@@ -31,10 +34,10 @@ def session_parts():
     engine, encode = session.final_reader(), session.lookup.scorer_encode
 
     def generate(instruction: str) -> str:
-        prompt = encode(chat_turn(session, instruction))
+        prompt = encode(chat_turn(session.loaded.tokenizer, instruction))
         return session.decode_answer(engine, engine.new_state(), prompt, SHORT_TOKENS, Sampling(no_repeat_ngram=4))
 
-    return Scorer(engine, encode).loglik, generate, lambda instruction: chat_turn(session, instruction)
+    return Scorer(engine, encode).loglik, generate, lambda instruction: chat_turn(loaded.tokenizer, instruction)
 
 
 def main() -> None:

@@ -43,9 +43,10 @@ def main() -> None:
         session = Session(loaded, config)
         scorer = Scorer(session.final_reader(), session.lookup.scorer_encode)
         if args.prompt == "chat":
-            from famcli.jobs.prompts import chat_turn
+            from famcli.models.prompts import chat_turn
 
-            context = lambda p: chat_turn(session, f"{p}\n\nWrite a question about this text.")  # noqa: E731
+            tok = session.loaded.tokenizer
+            context = lambda p: chat_turn(tok, f"{p}\n\nWrite a question about this text.")  # noqa: E731
         else:
             context = upr_context
     results = {}

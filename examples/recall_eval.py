@@ -20,9 +20,9 @@ import torch
 
 from famcli.documents.haystack import haystack
 from famcli.jobs.passkey import ASKED, HEADER, QUESTION, document_ids
-from famcli.jobs.prompts import chat_turn, question_header
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
+from famcli.models.prompts import chat_turn, question_header
 from famcli.models.runtime import prepare
 from famcli.recall.index import RecallConfig, attention_scores, head_scores
 from famcli.recall.search import RecallOptions, rank_fusion
@@ -56,7 +56,8 @@ def questions(session: Session, kind: str, n_tokens: int, rng: random.Random, bo
         if start >= len(ids):
             continue
         span = (start, start + len(session.tokens.encode(f.sentence)))
-        out.append((f.question, f.answer, question_header(f.question), chat_turn(session, f.question), span))
+        turn = chat_turn(session.loaded.tokenizer, f.question)
+        out.append((f.question, f.answer, question_header(f.question), turn, span))
     return ids, out
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Which sentence tells a part of a book: famcli's choice (famcli.jobs.telling.central_sentence, the note of a
+"""Which sentence tells a part of a book: famcli's choice (famcli.summary.telling.central_sentence, the note of a
 summary's section) against the sentences readers chose.
 
 Six passages of about 1,500 words per corpus book, cut from ../shared/corpus by this script (whole paragraphs
@@ -48,7 +48,7 @@ def passages(text: str) -> list[str]:
 def main() -> None:
     from famcli.documents.boilerplate import clean
     from famcli.documents.sentences import split_sentences
-    from famcli.jobs.telling import Rarity, central_sentence
+    from famcli.summary.telling import Rarity, central_sentence
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-rarity", action="store_true")

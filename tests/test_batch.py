@@ -115,7 +115,7 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
     import json
 
     from famcli.__main__ import main
-    from famcli.jobs import notes
+    from famcli.summary import notes
 
     book = tmp_path / "book.txt"
     book.write_text("".join(f"CHAPTER {i + 1}.\n\n" + "Captain Orme sailed past the isle of Tarrow. " * 60 + "\n\n"

@@ -376,7 +376,7 @@ def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     from famcli.core.engine import build_engine
     from famcli.core.generate import Sampling, generate
     from famcli.jobs.asking import ANSWER_NO_REPEAT
-    from famcli.jobs.prompts import chat_turn, question_header
+    from famcli.models.prompts import chat_turn, question_header
     from famcli.jobs.session import Session
     from famcli.models.loading import load_model
     from famcli.models.runtime import prepare
@@ -393,7 +393,7 @@ def test_no_recall_answers_from_the_memory_alone(capsys, tiny, long_doc):
     state = engine.new_state()
     engine.feed(state, tokens.encode(question_header(question)))
     engine.feed(state, tokens.encode(long_doc.read_text()))
-    prompt = tok.encode(chat_turn(Session(loaded, config), question), add_special_tokens=False)
+    prompt = tok.encode(chat_turn(loaded.tokenizer, question), add_special_tokens=False)
     stop = [tok.eos_token_id]
     ids = generate(engine, state, prompt, 6, Sampling(no_repeat_ngram=ANSWER_NO_REPEAT), stop_ids=stop)
     expected = tok.decode(ids, skip_special_tokens=True).strip() + ("\u2026" if len(ids) == 6 else "")

@@ -1,13 +1,13 @@
-"""famcli.jobs.summary: sections, their names, and the candidate each part of the summary keeps."""
+"""famcli.summary.summary: sections, their names, and the candidate each part of the summary keeps."""
 
 from collections import Counter
 
 import pytest
 
-from famcli.jobs import notes as section_notes
-from famcli.jobs import summary
-from famcli.jobs.notes import Section, score, section_names, section_size
-from famcli.jobs.summary import Candidate, part_summary, part_weights, summary_parts
+from famcli.summary import notes as section_notes
+from famcli.summary import summary
+from famcli.summary.notes import Section, score, section_names, section_size
+from famcli.summary.summary import Candidate, part_summary, part_weights, summary_parts
 
 GROUNDED = {"Alice": 2.0, "Mock Turtle": 1.5, "Gryphon": 1.0}
 WORDS = {"Alice", "Mock", "Turtle", "Gryphon", "Queen"}
@@ -83,7 +83,7 @@ def test_a_part_keeps_its_best_candidate(monkeypatch):
 
 
 def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
-    from famcli.jobs.notes import cut_sentences
+    from famcli.summary.notes import cut_sentences
 
     text = "Mr. Darcy meets J. Smith at St. Paul's. Then he leaves! And more "
     assert cut_sentences(text, 1) == "Mr. Darcy meets J. Smith at St. Paul's."
@@ -94,7 +94,7 @@ def test_sentences_end_where_a_sentence_does_not_at_abbreviations_or_initials():
 def test_score_punishes_the_prompt_copied_back():
     plain = "Alice meets the Mock Turtle and the Gryphon by the sea, and they dance."
     echoed = "The passage of the text, in which Alice, Mock Turtle and Gryphon appear, is a tale."
-    from famcli.jobs.notes import NOTE_ECHO
+    from famcli.summary.notes import NOTE_ECHO
 
     assert score(plain, GROUNDED, WORDS, NOTE_ECHO) > score(echoed, GROUNDED, WORDS, NOTE_ECHO)
 
@@ -110,7 +110,7 @@ def test_part_weights_favour_names_particular_to_a_part():
 
 
 def test_plain_text_sections_are_placed_by_their_chapter_headings():
-    from famcli.jobs.notes import headings, text_place
+    from famcli.summary.notes import headings, text_place
 
     text = ("ALICE\n\nCHAPTER I. Down the Rabbit-Hole\n\nAlice was tired. Part of the bank was warm.\n\n"
             "CHAPTER II. The Pool of Tears\n\nCuriouser.\n")
@@ -152,8 +152,8 @@ SECTION_TEXT = ("Elinor Dashwood walked to Barton Park with her sister Marianne.
 
 
 def test_a_note_naming_someone_the_section_never_does_is_refused():
-    from famcli.jobs.notes import invented_names
-    from famcli.jobs.telling import central_sentence
+    from famcli.summary.notes import invented_names
+    from famcli.summary.telling import central_sentence
 
     assert invented_names("Elinor Dashwood and Lord Curzon walked to the park.", SECTION_TEXT) == ["Lord Curzon"]
     assert invented_names("Elinor Dashwood met Colonel Brandon.", SECTION_TEXT) == []
@@ -164,7 +164,7 @@ def test_a_sections_own_sentence_is_the_one_richest_in_what_is_particular_to_it(
     """The centroid score: the section's repeated words, each weighed by how rare it is in the rest of the
     document. The sentence of the weather every part tells loses to the one of the people this part is about;
     without the document's rarities (every word weighs 1) the weather wins on its counts alone."""
-    from famcli.jobs.telling import Rarity, central_sentence
+    from famcli.summary.telling import Rarity, central_sentence
 
     every_part = "The rain fell on the house and the garden. " * 170  # ~1,500 words: one part of the document
     section = ("The rain fell on the house and the garden, and the rain fell on the house again. The rain fell and "
@@ -180,7 +180,7 @@ def test_a_sections_own_sentence_is_the_one_richest_in_what_is_particular_to_it(
 
 
 def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(tiny, monkeypatch):
-    from famcli.jobs.notes import Section, section_names
+    from famcli.summary.notes import Section, section_names
     from famcli.jobs.session import Session
     from famcli.models.loading import load_model
     from famcli.models.runtime import prepare
@@ -272,7 +272,7 @@ def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
 def test_a_name_made_of_two_the_section_has_is_still_invented():
     """"Jane Darcy" where the text has Jane and Darcy but nobody of that name; titles either way are one name;
     a name the document used before the section is not invented."""
-    from famcli.jobs.notes import invented_names
+    from famcli.summary.notes import invented_names
 
     text = "Jane walked with Mr. Darcy to the house. Darcy spoke of Pemberley, and Jane smiled."
     assert invented_names("Jane Darcy walked to Pemberley.", text) == ["Jane Darcy"]
@@ -294,7 +294,7 @@ def test_support_finds_the_words_near_the_names():
 
 
 def test_a_note_that_says_what_its_section_does_not_gives_way_to_the_sections_own_sentence():
-    from famcli.jobs.notes import choose_note, note_weights
+    from famcli.summary.notes import choose_note, note_weights
 
     counts = Counter({"Elinor Dashwood": 1, "Barton Park": 1, "Marianne": 1, "Colonel Brandon": 1})
     section = Section((0, 40), None, counts, ["Elinor Dashwood"], text=SECTION_TEXT,
@@ -310,8 +310,8 @@ def test_a_note_that_says_what_its_section_does_not_gives_way_to_the_sections_ow
 
 
 def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
-    from famcli.jobs.notes import plain_telling
-    from famcli.jobs.summary import told_in_order
+    from famcli.summary.notes import plain_telling
+    from famcli.summary.summary import told_in_order
 
     assert plain_telling("The passage describes a scene where Holmes finds the German letter.") == \
         "Holmes finds the German letter."
@@ -332,7 +332,7 @@ def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
 
 
 def test_a_notes_source_is_its_carrying_sentences_in_order():
-    from famcli.jobs.extract import carrying_sentences
+    from famcli.summary.extract import carrying_sentences
 
     filler = ["The rain fell on the roofs of the town all day long." for _ in range(3)]
     text = " ".join(["Mira Kell opened the gate of Varn Hall and called for her brother Tobin."] + filler +
@@ -348,7 +348,7 @@ def test_a_notes_source_is_its_carrying_sentences_in_order():
 def test_the_most_unusual_line_of_a_log_is_its_one_error():
     """What a digest of a log shows beside its note, and what a note on text without names falls back to: the
     line least like the others, whatever the log's format."""
-    from famcli.jobs.telling import lined, telling_line
+    from famcli.summary.telling import lined, telling_line
 
     routine = [f"{i:05d} INFO worker-{i % 4} processed batch {i} in {i * 7 % 90} ms" for i in range(200)]
     for at, odd in ((37, "00037 ERROR storage: disk /dev/sdb1 is full, write failed"),
@@ -363,7 +363,7 @@ def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_sp
     """What a note falls back to: a told sentence, not a line of speech inside a quotation opened sentences
     before, not a verse, not a chapter title in capitals, not one line of a long sentence cut at its breaks,
     not one begun mid-way in lower case; a hard-wrapped sentence is whole."""
-    from famcli.jobs.telling import central_sentence
+    from famcli.summary.telling import central_sentence
 
     weights = None  # every word weighs 1: the section's own counts choose
     speech = ("“Come in,” said Pike. “Sit by the fire. Orla Venn will be at Castle Drum by noon, and Pike will "
@@ -394,7 +394,7 @@ def test_a_sections_own_sentence_is_narrated_whole_and_not_a_heading_verse_or_sp
 def test_the_summary_opens_with_who_and_where_from_the_sections():
     """The people are names that act in two or more sections; places are names written after "at", "to",
     "from"...; a title alone takes its article; a text with fewer than two people gets no such sentence."""
-    from famcli.jobs.cast import cast, cast_sentence
+    from famcli.summary.cast import cast, cast_sentence
 
     def section(text):
         counts, hint, who = section_names(text)
@@ -419,7 +419,7 @@ def test_the_cast_is_ranked_by_mentions_with_one_person_s_forms_together():
     "Captain", mostly written before a name, is a title and nobody; the most named come first."""
     from collections import Counter
 
-    from famcli.jobs.cast import _title, merged_mentions
+    from famcli.summary.cast import _title, merged_mentions
 
     acting = ["Mr. Darcy", "Mr. Bennet", "Mrs. Bennet", "Elizabeth"]
     used = Counter({"Mr. Darcy": 10, "Darcy": 30, "Bennet": 50, "Mr. Bennet": 5, "Mrs. Bennet": 8, "Elizabeth": 35})
@@ -438,7 +438,7 @@ def test_the_cast_is_ranked_by_mentions_with_one_person_s_forms_together():
 def test_the_parts_are_told_as_one_text_with_the_ending():
     """"Then," before a part whose sentence tells its events, its first word lowered unless it is a name, a
     link word of its own dropped; the last section's note ends the summary when the last part does not say it."""
-    from famcli.jobs.summary import ending_part, told_in_order
+    from famcli.summary.summary import ending_part, told_in_order
 
     names = frozenset({"Orla", "Venn", "Castle", "Drum"})
     told = told_in_order(["Orla Venn rides out.", "Moreover, taking her horse, she crosses the river at night.",
@@ -468,7 +468,7 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
 def test_a_text_note_opens_its_quotation():
     """A note in the text's own words that begins inside a quotation ("I shall be late!’ said the White Rabbit")
     takes the sentences before it back to where the quotation opens."""
-    from famcli.jobs.notes import own_sentence
+    from famcli.summary.notes import own_sentence
 
     text = ("The day was long. ‘Oh dear! Oh dear! I shall be late!’ said the White Rabbit, hurrying past Alice and "
             "the Queen. She followed.")

@@ -106,7 +106,7 @@ QuestionArg = Annotated[str, typer.Argument(help="The question to answer from th
 
 
 def summary_tokens(length: SummaryLength, max_tokens: int | None) -> int:
-    from famcli.jobs.summary import LENGTHS
+    from famcli.summary.summary import LENGTHS
 
     return max_tokens or LENGTHS[length]
 

@@ -13,8 +13,8 @@ from typing import Literal, get_args
 Precision = Literal["auto", "int8", "bf16", "fp16", "fp32"]  # --dtype (famcli.models.loading.pick_dtype)
 Scorer = Literal["bm25", "attention", "fusion"]  # --recall-scorer (famcli.recall.search)
 AnswerFrom = Literal["auto", "passages", "memory"]  # --answer-from (famcli.jobs.session.Session.answer_path)
-NotesBy = Literal["text", "model"]  # summarize and stream --notes-by (famcli.jobs.notes.write_notes)
-SummaryLength = Literal["short", "medium", "long"]  # summarize --length (famcli.jobs.summary.LENGTHS)
+NotesBy = Literal["text", "model"]  # summarize and stream --notes-by (famcli.summary.notes.write_notes)
+SummaryLength = Literal["short", "medium", "long"]  # summarize --length (famcli.summary.summary.LENGTHS)
 
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 SCORERS: tuple[str, ...] = get_args(Scorer)

@@ -23,7 +23,7 @@ class Sampling:
     """temperature 0 means greedy; top_k 0 and top_p 1 mean no cut; no_repeat_ngram n > 0 forbids a token
     that would repeat an n-gram already generated (small models loop without it); boost adds its logit to
     each (token, logit) pair's token until the output holds that token once (a note nudged towards the names
-    its passage uses, each at most once: famcli.jobs.summary)."""
+    its passage uses, each at most once: famcli.summary.summary)."""
 
     temperature: float = 0.0
     top_k: int = 0

@@ -15,6 +15,7 @@ import numpy as np
 
 from famcli.core.engine import State
 from famcli.core.generate import Sampling
+from famcli.documents.sentences import split_sentences
 from famcli.jobs.answer import (
     NOT_FOUND,
     asks_for_several,
@@ -25,8 +26,7 @@ from famcli.jobs.answer import (
     quoted,
     supported,
 )
-from famcli.jobs.prompts import chat_turn, question_header
-from famcli.documents.sentences import split_sentences
+from famcli.models.prompts import chat_turn, question_header
 from famcli.recall.text import Passage, bm25_scores
 
 if TYPE_CHECKING:  # annotations only
@@ -68,7 +68,8 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
     index, state.recall = state.recall, None
     sampling = dataclasses.replace(sampling, no_repeat_ngram=max(sampling.no_repeat_ngram, ANSWER_NO_REPEAT))
     if session.recall is None or index is None:
-        prompt = session.loaded.tokenizer.encode(chat_turn(session, question), add_special_tokens=False)
+        tok = session.loaded.tokenizer
+        prompt = tok.encode(chat_turn(tok, question), add_special_tokens=False)
         text, cut = session.decode_answer(session.answerer(), state, prompt, max_tokens, sampling)
         return _shown(Answer(text, [], "memory alone", cut), on_text)
     if not session.answers_from_memory:
@@ -86,7 +87,7 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
     if not evidence.passages:
         if session.fits_whole(index.n_tokens, max_tokens, question):
             ids, passages = session.lookup.recall_prompt(index, question, question_header(question),
-                                                  chat_turn(session, question), max_tokens)
+                                                  chat_turn(session.loaded.tokenizer, question), max_tokens)
             engine = session.final_reader()
             text, cut = session.decode_answer(engine, engine.new_state(), ids, max_tokens, sampling)
             return _shown(Answer(text, passages, "whole", cut), on_text)
@@ -116,7 +117,7 @@ def _plain_answer(session: Session, sentences: list[str], question: str, limit: 
                   sampling: Sampling) -> tuple[str, bool]:
     """The plain model's answer from sentences alone (an item of a several-part answer)."""
     engine = session.final_reader()
-    prompt = session.lookup.scorer_encode(chat_turn(session, evidence_prompt(sentences, question)))
+    prompt = session.lookup.scorer_encode(chat_turn(session.loaded.tokenizer, evidence_prompt(sentences, question)))
     return session.decode_answer(engine, engine.new_state(), prompt, limit, sampling)
 
 
@@ -131,16 +132,16 @@ def _from_passages(session: Session, index, question: str, max_tokens: int, samp
     encode = session.lookup.scorer_encode
 
     def generate(instruction: str) -> tuple[str, bool]:
-        prompt = encode(chat_turn(session, instruction))
+        prompt = encode(chat_turn(session.loaded.tokenizer, instruction))
         return session.decode_answer(engine, engine.new_state(), prompt, min(SHORT_TOKENS, max_tokens), sampling)
 
     room = session.loaded.context_window - min(SHORT_TOKENS, max_tokens) - 8
 
     def fits(instruction: str) -> bool:
-        return len(encode(chat_turn(session, instruction))) <= room
+        return len(encode(chat_turn(session.loaded.tokenizer, instruction))) <= room
 
     found = answer(session.lookup.passages(index), question, session.lookup.scorer().loglik, generate,
-                   lambda instruction: chat_turn(session, instruction), session.lookup.rules, fits,
+                   lambda instruction: chat_turn(session.loaded.tokenizer, instruction), session.lookup.rules, fits,
                    session.tokens.reads)
     passages, shown = session.lookup.passages(index), []
     for k, p in enumerate(found.passages):  # each source shows, and is placed at, the sentence that says it
@@ -198,8 +199,8 @@ def _answering(session: Session, state: State, question: str, sampling: Sampling
     """How the model answers from given sentences: after the memory's state on the memory path, from a fresh
     state otherwise; (sentences, token limit) -> (text, cut)."""
     def answer_from(sentences: list[str], limit: int) -> tuple[str, bool]:
-        prompt = session.loaded.tokenizer.encode(chat_turn(session, evidence_prompt(sentences, question)),
-                                                 add_special_tokens=False)
+        tok = session.loaded.tokenizer
+        prompt = tok.encode(chat_turn(tok, evidence_prompt(sentences, question)), add_special_tokens=False)
         if session.answers_from_memory:
             engine, start = session.answerer(), state.clone()
         else:

@@ -20,10 +20,8 @@ from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
 from famcli.jobs.asking import UNREAD_NOTE, ask
 from famcli.jobs.lookup import Reading
-from famcli.jobs.notes import Section, note_weights, section_names, write_notes
 from famcli.jobs.opening import open_session
 from famcli.jobs.passkey import document_trial
-from famcli.jobs.prompts import READING_HEADER, question_header
 from famcli.jobs.reading import (
     count_tokens,
     document_id,
@@ -36,7 +34,9 @@ from famcli.jobs.reading import (
 from famcli.jobs.report import Reporter, Silent
 from famcli.jobs.session import Session
 from famcli.jobs.summarize import summarize_document
-from famcli.jobs.telling import Rarity, lined, telling_line
+from famcli.models.prompts import READING_HEADER, question_header
+from famcli.summary.notes import Section, note_weights, section_names, write_notes
+from famcli.summary.telling import Rarity, lined, telling_line
 
 if TYPE_CHECKING:
     from famcli.jobs.batch import Job
@@ -135,7 +135,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
                  reporter: Reporter = Silent(), notes_by: str = "text") -> dict:
     """Read stdin as it arrives with a digest every `every` tokens; answer `question` at the end of input. A
     digest is a summary's note on the text read since the one before (the sentences that carry it, drafts that
-    name nothing the text lacks and say what it says, else its own best sentence: famcli.jobs.notes)."""
+    name nothing the text lacks and say what it says, else its own best sentence: famcli.summary.notes)."""
     t_start = time.perf_counter()
     state = load_reading(session, load_state, "<stdin>") if load_state else \
         session.new_state(None if save_state else question)
@@ -147,7 +147,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
     rarity = Rarity()  # over the digests so far (telling.central_sentence)
     carried = [""]  # the line a digest's token count cut: it opens the next digest's text, whole
 
-    def digest(st, ids: list[int]) -> None:  # a summary's note on the text since the last digest (famcli.jobs.notes)
+    def digest(st, ids: list[int]) -> None:  # a summary's note on the text since the last digest (famcli.summary.notes)
         text = carried[0] + session.loaded.tokenizer.decode(ids).strip("\ufffd")
         end = text.rfind("\n") + 1  # 0: no line ends here (one long line), and the text goes whole
         text, carried[0] = (text[:end], text[end:]) if end else (text, "")

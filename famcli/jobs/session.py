@@ -17,7 +17,7 @@ from famcli.core.engine import Engine, State, build_engine, untrained_memory
 from famcli.core.generate import Sampling, stream_tokens
 from famcli.jobs.answer import AnswerOptions, finished_paragraph, repeated_line
 from famcli.jobs.lookup import Lookup, Reading
-from famcli.jobs.prompts import chat_turn, question_header
+from famcli.models.prompts import chat_turn, question_header
 from famcli.models.tokens import Tokens
 from famcli.recall.index import RecallConfig
 from famcli.recall.search import RecallOptions
@@ -203,7 +203,7 @@ class Session:
         """Whether a document this long is re-read whole to answer (so reading it through the memory first
         would be wasted): it fits the model's window with the question twice and the answer (as in
         recall_prompt)."""
-        asked = len(self.tokens.encode(question_header(question) + chat_turn(self, question)))
+        asked = len(self.tokens.encode(question_header(question) + chat_turn(self.loaded.tokenizer, question)))
         return self.recall is not None and n_tokens <= self.recall.whole and \
             n_tokens + asked + answer_tokens + 8 <= self.loaded.context_window
 

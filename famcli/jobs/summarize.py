@@ -1,6 +1,6 @@
 """The summarize command's work as a library function: the document cut into sections as its tokens arrive, each
 placed and noted (`SectionNotes`, the notes kept in a `NotesFile` as they come), then the summary of the notes
-(famcli.jobs.summary) with who and where (famcli.jobs.cast) and the outline (famcli.jobs.outline).
+(famcli.summary.summary) with who and where (famcli.summary.cast) and the outline (famcli.summary.outline).
 
 It takes a ready Session (famcli.jobs.opening.open_session) and returns what the command prints; Ctrl-C or a
 signal gives the summary of the notes so far.
@@ -20,9 +20,12 @@ from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
 from famcli.jobs.asking import UNREAD_NOTE
-from famcli.jobs.cast import cast, cast_sentence
 from famcli.jobs.lookup import Reading
-from famcli.jobs.notes import (
+from famcli.jobs.reading import count_tokens, document_id, open_reading, payload, pieces_of, placed_pieces
+from famcli.jobs.report import Reporter, Silent
+from famcli.jobs.session import Session
+from famcli.summary.cast import cast, cast_sentence
+from famcli.summary.notes import (
     NOTE_BATCH,
     UNREAD,
     Section,
@@ -32,11 +35,8 @@ from famcli.jobs.notes import (
     text_place,
     write_notes,
 )
-from famcli.jobs.outline import Outline
-from famcli.jobs.reading import count_tokens, document_id, open_reading, payload, pieces_of, placed_pieces
-from famcli.jobs.report import Reporter, Silent
-from famcli.jobs.session import Session
-from famcli.jobs.summary import (
+from famcli.summary.outline import Outline
+from famcli.summary.summary import (
     ending_part,
     extract_parts,
     summarize_notes,
@@ -44,7 +44,7 @@ from famcli.jobs.summary import (
     summary_parts,
     told_in_order,
 )
-from famcli.jobs.telling import Rarity
+from famcli.summary.telling import Rarity
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,
@@ -57,7 +57,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     running heads) is left out unless keep_all.
 
     `notes_by`: "text" (each note a sentence of its section, and the summary made of them: no model writes) or
-    "model" (the model writes each note and each part's summary; famcli.jobs.notes.write_notes says why not).
+    "model" (the model writes each note and each part's summary; famcli.summary.notes.write_notes says why not).
 
     `notes_out`: each note is kept there as it is written (JSON lines), and a later run of the same document
     with the same options takes the notes it holds instead of writing them again. Ctrl-C or a signal raises
@@ -105,7 +105,7 @@ def summarize_document(session: Session, file: str, password=None, sections: int
 
 def document_rarity(file: str, password, until: Until | None, keep_all: bool) -> Rarity:
     """How particular each word is to a part of a file, counted over the whole of it (one pass over its words,
-    no model; famcli.jobs.telling.Rarity)."""
+    no model; famcli.summary.telling.Rarity)."""
     rarity = Rarity()
     for piece in pieces_of(open_reading(file, password, until), not keep_all):
         rarity.add(piece)

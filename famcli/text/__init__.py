@@ -37,6 +37,6 @@ def stop_words_plus() -> frozenset[str]:
 
 def stem_bag(text: str) -> list[str]:
     """A text's content words as Snowball stems: lower case, three letters or more, `stop_words` left out (the
-    tokenising of LexRank and of the centroid score, famcli.jobs.extract and famcli.jobs.telling)."""
+    tokenising of LexRank and of the centroid score, famcli.summary.extract and famcli.summary.telling)."""
     stop = stop_words()
     return stemmer().stemWords([w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in stop])

@@ -1,4 +1,4 @@
-"""A section's own words, where its note cannot be the model's (famcli.jobs.notes.choose_note): the told sentence
+"""A section's own words, where its note cannot be the model's (famcli.summary.notes.choose_note): the told sentence
 that carries most of what is particular to it (`central_sentence`: whole, narrated, no heading, verse or list), or
 in a text of lines (a log) the line least like the others (`telling_line`). docs/summaries.md says what each rule
 fixed and what it was measured to buy.

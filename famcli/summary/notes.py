@@ -1,5 +1,5 @@
-"""A note on each section of a document, for its summary (famcli.jobs.summary): where the section is, the names
-it uses, the sentences that carry it (famcli.jobs.extract), and the one sentence the plain model writes on them.
+"""A note on each section of a document, for its summary (famcli.summary.summary): where the section is, the names
+it uses, the sentences that carry it (famcli.summary.extract), and the one sentence the plain model writes on them.
 
 The drafts of many sections are decoded in the same steps (famcli.core.branches.decode_prompts); a draft is
 chosen by `score` (the section's particular names it uses, less inventions, repeats and echoes of the prompt),
@@ -13,20 +13,30 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from famcli.core.branches import decode_prompts
 from famcli.core.generate import Sampling
 from famcli.documents.boilerplate import headings
-from famcli.documents.sentences import split_sentences
 from famcli.documents.names import ABBREVIATIONS, names, people, salient, uses_name
+from famcli.documents.sentences import split_sentences
 from famcli.documents.support import Source, plain_titles, support
-from famcli.jobs.extract import carrying_sentences
-from famcli.jobs.prompts import NO_REPEAT, chat_turn
-from famcli.jobs.telling import Rarity, central_sentence, finished, telling_line
+from famcli.models.prompts import NO_REPEAT, chat_turn
+from famcli.summary.extract import carrying_sentences
+from famcli.summary.telling import Rarity, central_sentence, finished, telling_line
 
-if TYPE_CHECKING:  # annotations only
-    from famcli.jobs.session import Session
+
+class Writer(Protocol):
+    """What the model's notes and summaries need of a reading (famcli.jobs.session.Session has it): the loaded
+    model (its tokenizer and window), its token rules, the engine that reads last, and the tokens that stop."""
+
+    loaded: Any
+    tokens: Any
+
+    def final_reader(self) -> Any: ...
+
+    def stop_ids(self) -> list[int]: ...
+
 
 SECTION_MIN, SECTION_MAX = 1000, 3000  # tokens a section note is written from: read whole, with full attention
 SECTION_NOTE = "In one sentence: what happens in this passage, and who is in it?"
@@ -45,7 +55,7 @@ class Section:
     source: str = "model"  # model | sentence (every draft named someone the section never does) | earlier run
     text: str = field(default="", repr=False)  # the section's text (not kept in --json: its range is)
     weights: dict[str, float] = field(default_factory=dict, repr=False)  # note_weights: how particular each name is
-    extract: str = field(default="", repr=False)  # the sentences the note was written from (famcli.jobs.extract)
+    extract: str = field(default="", repr=False)  # the sentences the note was written from (famcli.summary.extract)
     known: frozenset = field(default=frozenset(), repr=False)  # the names the document used before this section
     people: list[str] = field(default_factory=list, repr=False)  # those of its names that speak or act in it
     drafts: list[str] = field(default_factory=list, repr=False)  # what the model wrote, the note chosen among them
@@ -88,10 +98,11 @@ def text_place(text: str, carried: str | None) -> tuple[str | None, str | None]:
     return (first if last in (None, first) else f"{first} - {last}"), last
 
 
-def note_prompt(session: Session, text: str) -> str:
+def note_prompt(session: Writer, text: str) -> str:
     """The prompt for a section's note: the sentences that carry it, then the question (the names it uses, said
     before or after it, were copied back as a list by the 135M model: docs/summaries.md)."""
-    return chat_turn(session, f"Sentences from a part of the text, in order:\n{text}\n\n{SECTION_NOTE}")
+    instruction = f"Sentences from a part of the text, in order:\n{text}\n\n{SECTION_NOTE}"
+    return chat_turn(session.loaded.tokenizer, instruction)
 
 
 NOTE_ECHO = ("part of the text", "passage of the text", "in one sentence", "what happens in this passage",
@@ -99,16 +110,16 @@ NOTE_ECHO = ("part of the text", "passage of the text", "in one sentence", "what
 NOTE_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
 BOOSTS = (3.0, 5.0)  # drafts nudged towards the section's names: greedy at +3, sampled at +5
 BOOSTED_NAMES = 6  # the section's most particular names whose first token a boosted draft raises
-NOTE_WORDS = 250  # words of a section the model reads for its note: its carrying sentences (famcli.jobs.extract)
+NOTE_WORDS = 250  # words of a section the model reads for its note: its carrying sentences (famcli.summary.extract)
 NOTE_TOKENS = 60
 UNREAD = "unread script"  # the source of a note that is the section's own sentence: the model cannot read it
 NOTE_BATCH = 8  # sections whose notes are decoded in the same steps (3 rows each: within MAX_ROWS)
 
 
-def write_notes(session: Session, sections: list[Section], seed: int = 0, max_tokens: int = NOTE_TOKENS,
+def write_notes(session: Writer, sections: list[Section], seed: int = 0, max_tokens: int = NOTE_TOKENS,
                 by: str = "text") -> None:
     """A one-sentence note on each section, written by the plain model from the sentences that carry the section
-    (famcli.jobs.extract: about NOTE_WORDS of its words, not the whole section: a book's summary reads a tenth of the
+    (famcli.summary.extract: about NOTE_WORDS of its words, not the whole section: a book's summary reads a tenth of the
     book through the model). Every section's drafts are decoded in the same steps (famcli.core.branches: one reading
     of the weights serves them all): a greedy note, a greedy one whose logits raise the first token of the
     section's most particular names until each is used (`boost_names`), and a sampled boosted one (a sampled
@@ -177,7 +188,7 @@ def _unopened(text: str) -> bool:
     return closed > opened
 
 
-def note_samplings(session: Session, section: Section, seed: int) -> list[Sampling]:
+def note_samplings(session: Writer, section: Section, seed: int) -> list[Sampling]:
     """The drafts of a section's note: greedy, greedy boosted towards its names (+3), sampled boosted (+5)."""
     greedy = Sampling(no_repeat_ngram=NO_REPEAT)
     first = boost_names(session, section.weights, section.names)
@@ -246,7 +257,7 @@ def invented_names(note: str, text: str | Source, known: frozenset = frozenset()
     return [n for n in names(note) if not source.has_name(n) and n not in known and plain_titles(n) not in known]
 
 
-def boost_names(session: Session, weights: dict[str, float], counts: Counter, limit: int = BOOSTED_NAMES) -> list[int]:
+def boost_names(session: Writer, weights: dict[str, float], counts: Counter, limit: int = BOOSTED_NAMES) -> list[int]:
     """The first tokens (after a space) of the names a note should rather use: the most particular by weight,
     then by use. Raised by a boosted draft until used once, they let the 135M model, which tends to write "the
     passage is a descriptive account of a personal experience", name who is in it; the score still chooses
@@ -292,7 +303,7 @@ def cut_sentences(text: str, n: int) -> str | None:
 MAX_ROWS = 24  # rows decoded in one step: past this a step costs about as much more as the rows it adds
 
 
-def decode_sentences(session: Session, requests: list[tuple[list[int], list[Sampling]]], n: int,
+def decode_sentences(session: Writer, requests: list[tuple[list[int], list[Sampling]]], n: int,
                      max_tokens: int) -> list[list[str]]:
     """For each request (prompt ids, samplings), what each sampling decodes after the prompt until n sentences
     are written (or a blank line, the end of the turn, or max_tokens): what a note or a part's summary asks

@@ -1,8 +1,8 @@
 """Summaries of whole documents: a note on each section from the sentences that carry it, then the summary part by
 part.
 
-    sections   (famcli.jobs.notes) the text is cut into sections of 1-3k tokens; the plain model reads the
-               sentences that carry each (famcli.jobs.extract, about NOTE_WORDS words) and writes one sentence on
+    sections   (famcli.summary.notes) the text is cut into sections of 1-3k tokens; the plain model reads the
+               sentences that carry each (famcli.summary.extract, about NOTE_WORDS words) and writes one sentence on
                them: a greedy note and drafts decoded with it (nudged towards the names the section brings in),
                the best kept; one that names someone the section never mentions is never kept. The notes of
                many sections are decoded in the same steps (famcli.core.branches.decode_prompts)
@@ -26,17 +26,18 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from famcli.common.choices import SummaryLength
 from famcli.core.generate import Sampling
 from famcli.documents.names import uses_name
 from famcli.documents.support import Source, support
-from famcli.jobs.notes import (
+from famcli.models.prompts import NO_REPEAT, chat_turn
+from famcli.summary.notes import (
     BOOSTS,
     HINT_NAMES,
     SUPPORTED,
     Section,
+    Writer,
     boost_names,
     cut_sentences,
     decode_sentences,
@@ -44,11 +45,7 @@ from famcli.jobs.notes import (
     plain_telling,
     score,
 )
-from famcli.jobs.prompts import NO_REPEAT, chat_turn
-from famcli.jobs.telling import finished
-
-if TYPE_CHECKING:  # annotations only
-    from famcli.jobs.session import Session
+from famcli.summary.telling import finished
 
 REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
 PART_TOKENS = 50  # summary tokens per part of the document (two sentences)
@@ -96,7 +93,7 @@ def part_weights(parts: list[list[Section]]) -> list[dict[str, float]]:
             for part, u in zip(counts, uses)]
 
 
-def part_summary(session: Session, sections: list[Section], weights: dict[str, float], max_tokens: int,
+def part_summary(session: Writer, sections: list[Section], weights: dict[str, float], max_tokens: int,
                  sampling: Sampling) -> Candidate:
     """The best of a few candidate summaries of one part (see the module's docstring)."""
     return summarize_planned(session, [part_plan(session, sections, weights, max_tokens, sampling)], max_tokens)[0]
@@ -115,7 +112,7 @@ class PartPlan:
     known: frozenset = frozenset()  # the names the document used before the part
 
 
-def part_plan(session: Session, sections: list[Section], weights: dict[str, float], max_tokens: int,
+def part_plan(session: Writer, sections: list[Section], weights: dict[str, float], max_tokens: int,
               sampling: Sampling) -> PartPlan:
     """A part's candidates: a greedy reduction of its notes and one boosted towards its names, a reduction told
     its names with two sampled ones; its two best notes as they are are added when the plan is chosen from."""
@@ -138,7 +135,7 @@ def part_plan(session: Session, sections: list[Section], weights: dict[str, floa
             for k in range(SAMPLED)])], source, known)
 
 
-def summarize_planned(session: Session, plans: list[PartPlan], max_tokens: int) -> list[Candidate]:
+def summarize_planned(session: Writer, plans: list[PartPlan], max_tokens: int) -> list[Candidate]:
     """Every part's candidates decoded together (`_reductions`), and each part's best: finished first, then the
     best score; the first of equals: greedy before sampled before extract."""
     wanted = [(plan.notes, instruction, rows) for plan in plans for instruction, rows in plan.requests]
@@ -168,7 +165,7 @@ def _rank(c: Candidate, plan: PartPlan) -> tuple[bool, bool, bool, float]:
             finished(c.text), c.score)
 
 
-def _fitting(session: Session, notes: list[str], weights: dict[str, float], source_words: set[str],
+def _fitting(session: Writer, notes: list[str], weights: dict[str, float], source_words: set[str],
              max_tokens: int) -> list[str]:
     """A part's notes, or, when they outgrow the model's window with the prompt and the answer, its best notes
     (by `score`) in document order that fit: a part of a long book read in many sections has many notes."""
@@ -185,7 +182,7 @@ def _fitting(session: Session, notes: list[str], weights: dict[str, float], sour
     return [notes[i] for i in kept] or [notes[ranked[0]]]
 
 
-def _reductions(session: Session, wanted: list[tuple[list[str], str, list[tuple[str, Sampling]]]],
+def _reductions(session: Writer, wanted: list[tuple[list[str], str, list[tuple[str, Sampling]]]],
                 max_tokens: int) -> list[list[Candidate]]:
     """For each (notes, instruction, rows), one reduction of the notes per row; every prompt read once and all
     decoded together."""
@@ -204,7 +201,7 @@ def _extract(notes: list[str], weights: dict[str, float], source_words: set[str]
     return " ".join(first[i] for i in sorted(ranked))
 
 
-def summarize_parts(session: Session, sections: list[Section], max_tokens: int,
+def summarize_parts(session: Writer, sections: list[Section], max_tokens: int,
                     sampling: Sampling) -> list[Candidate]:
     """The default summary: one chosen candidate per part, in order; read in order they tell the document
     from beginning to end. One paragraph written from all the notes at once named the beginning and little
@@ -334,7 +331,7 @@ def ending_part(parts: list[dict], last: Section) -> dict | None:
     return {"tokens": list(last.tokens), "summary": text, "from": last.source}
 
 
-def summarize_notes(session: Session, notes: list[str], instruction: str, max_tokens: int,
+def summarize_notes(session: Writer, notes: list[str], instruction: str, max_tokens: int,
                     sampling: Sampling) -> str:
     """A summary written from all the notes at once, read whole by the plain model (`--instruction`); notes
     that outgrow its window are first reduced in rounds (groups of consecutive notes become one note each)."""
@@ -348,11 +345,12 @@ def summarize_notes(session: Session, notes: list[str], instruction: str, max_to
     return _complete_plain(session, _notes_prompt(session, notes, instruction), max_tokens, sampling)
 
 
-def _notes_prompt(session: Session, notes: list[str], instruction: str) -> str:
+def _notes_prompt(session: Writer, notes: list[str], instruction: str) -> str:
     numbered = "\n".join(f"{i + 1}. {' '.join(n.split())}" for i, n in enumerate(notes))
-    return chat_turn(session, f"Notes on consecutive parts of a document, in order:\n{numbered}\n\n{instruction}")
+    turn = f"Notes on consecutive parts of a document, in order:\n{numbered}\n\n{instruction}"
+    return chat_turn(session.loaded.tokenizer, turn)
 
 
-def _complete_plain(session: Session, prompt: str, max_tokens: int, sampling: Sampling) -> str:
+def _complete_plain(session: Writer, prompt: str, max_tokens: int, sampling: Sampling) -> str:
     engine = session.final_reader()
     return session.complete(engine.new_state(), prompt, max_tokens, sampling, engine=engine)

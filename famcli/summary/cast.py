@@ -1,4 +1,4 @@
-"""Who and where: the first sentence of a document's summary (famcli.jobs.summary), told from the names of its
+"""Who and where: the first sentence of a document's summary (famcli.summary.summary), told from the names of its
 sections (famcli.documents.names), no model: the people who speak or act in most sections and the places the text
 writes after "at", "in", "to" (docs/summaries.md)."""
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from famcli.documents.names import TITLES, name_pattern
 
 if TYPE_CHECKING:  # annotations only
-    from famcli.jobs.notes import Section
+    from famcli.summary.notes import Section
 
 CAST, PLACES = 6, 3  # people and places the first sentence names (4 people: 24 of the 30 most mentioned in the
 # five corpus books named by the summary; 6: 26, examples/summary_grade.py)

@@ -4,7 +4,7 @@ always has `outline`, empty for a document without chapters).
 Chapters are the document's: an EPUB's (each piece its reader yields is one, named by the table of contents or
 its heading), a DOCX's heading-led sections, a plain text's chapter headings (`CHAPTER V.`, `Letter 4`,
 `VII. THE ADVENTURE OF ...`: famcli.documents.boilerplate.CHAPTER_LINE). A PDF's pages are not chapters. A chapter's
-line is its own most telling sentence (famcli.jobs.notes.own_sentence) among its first LINE_CHARS characters, so
+line is its own most telling sentence (famcli.summary.notes.own_sentence) among its first LINE_CHARS characters, so
 the outline says nothing the book does not: the line names what the chapter brings in more than what every chapter
 names.
 """
@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from famcli.documents.boilerplate import CHAPTER_LINE, clean_text
-from famcli.jobs.notes import Section, note_weights, own_sentence, section_names
-from famcli.jobs.telling import Rarity
+from famcli.summary.notes import Section, note_weights, own_sentence, section_names
+from famcli.summary.telling import Rarity
 
 
 LINE_CHARS = 60_000  # the characters of a chapter its line is chosen from: the choice grows faster than the text

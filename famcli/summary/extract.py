@@ -5,7 +5,7 @@ few hundred words of it, the sentences that say most of what the section says. T
 (Erkan and Radev, 2004): each sentence is a tf-idf vector of its stemmed words (PyStemmer, bm25s's English
 stop words: the tokenising the recall index already uses), two sentences are linked when their cosine passes a
 threshold, and a sentence's centrality is its PageRank over those links, the sentences many others echo. The
-centrality is raised by the section's particular names a sentence uses (the weights of famcli.jobs.notes), so the
+centrality is raised by the section's particular names a sentence uses (the weights of famcli.summary.notes), so the
 sentence where the new people act outranks a central line of description. The chosen sentences are read in
 the section's order.
 """

@@ -1,14 +1,9 @@
 """The prompts famcli puts to the model: the headers a reading starts with, the chat turn every instruction
-is wrapped in, and the repeat rule of notes and summaries. Imports nothing: the jobs that write prompts
-(asking, notes, summary, session) share it without importing one another.
+is wrapped in, and the repeat rule of notes and summaries. Imports nothing: what writes prompts (famcli.jobs'
+asking and session, famcli.summary's notes and summary) shares it without importing one another.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # annotations only
-    from famcli.jobs.session import Session
 
 READING_HEADER = "Read the following document carefully. Questions about it will follow.\n\n"
 
@@ -20,9 +15,8 @@ def question_header(question: str) -> str:
 NO_REPEAT = 3  # notes and summaries of a 135M model loop without it
 
 
-def chat_turn(session: Session, instruction: str) -> str:
-    """The instruction as a user turn of the model's chat template (plain text when it has none)."""
-    tok = session.loaded.tokenizer
+def chat_turn(tok, instruction: str) -> str:
+    """The instruction as a user turn of the tokenizer's chat template (plain text when it has none)."""
     if not getattr(tok, "chat_template", None):
         return f"\n\n{instruction}\n"
     turn = tok.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False,
