@@ -272,7 +272,7 @@ def test_html_is_read_in_linear_time(shape):
     minutes: inserting a newline before each paragraph looked up its place among its siblings)."""
     import time
 
-    from famcli.documents.formats import html_text
+    from famcli.documents.formats.html import html_text
 
     def seconds(n):
         body = "<div>x " * n + "</div>" * n if shape == "nested" else "<p>word here</p>" * n

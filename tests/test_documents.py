@@ -239,3 +239,59 @@ def test_stdin_shorter_than_a_magic_number():
     os.close(write_fd)
     assert "".join(read_stream(read_fd)) == "B"
     os.close(read_fd)
+
+
+def test_a_toy_format_plugs_in_with_one_class_and_one_registry_line(tmp_path):
+    """A format is one class (how it is recognised, how it is read) and one `register` line: a file that starts
+    with "ROT13" is read decoded, whatever its name; `batch` finds its suffix in a folder; messages list it."""
+    import codecs
+
+    from famcli.common.errors import UserError
+    from famcli.documents import formats
+    from famcli.jobs.batch import find_documents
+
+    class Rot13(formats.Format):
+        name, reads, suffixes = "rot13", "ROT13 text", (".r13",)
+
+        def recognise(self, head):
+            return head.bytes.startswith(b"ROT13\n")
+
+        def read(self, path, doc, password):
+            return iter([codecs.decode(path.read_text()[6:], "rot13")])
+
+    secret = tmp_path / "secret.r13"
+    secret.write_text("ROT13\nUryyb, jbeyq.\n")
+    formats.register(Rot13())
+    try:
+        doc = open_document(str(secret))
+        assert doc.kind == "rot13" and "".join(doc.pieces) == "Hello, world.\n"
+        assert ".r13" in formats.suffixes() and "ROT13 text" in formats.reads()
+        assert find_documents([str(tmp_path)]) == [secret]
+    finally:
+        formats.unregister("rot13")
+    assert open_document(str(secret)).kind == "text" and "ROT13" not in formats.reads()
+    with pytest.raises(UserError, match="no documents to read"):
+        find_documents([str(tmp_path)])
+
+
+def test_every_format_says_what_it_is_and_must_say_how_it_is_read():
+    """Each registered format has its own kind, a name for messages and suffixes; a format without `read` (or
+    `recognise`) cannot be made; built-in formats cannot be unregistered."""
+    from famcli.documents import formats
+
+    found = formats.formats()
+    assert [f.name for f in found] == ["pdf", "compressed", "epub", "docx", "html", "text"]
+    assert all(f.reads and f.suffixes for f in found)
+    assert formats.reads() == ("text, Markdown, logs, HTML, PDF, gzip/bz2/xz/zstd-compressed text, EPUB and "
+                               "DOCX")
+
+    class Unreadable(formats.Format):
+        name, reads = "none", "nothing"
+
+        def recognise(self, head):
+            return False
+
+    with pytest.raises(TypeError):
+        Unreadable()
+    with pytest.raises(ValueError):
+        formats.unregister("pdf")

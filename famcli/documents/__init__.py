@@ -1,6 +1,6 @@
-"""Documents as text: the reader every format shares (base), the formats (formats: PDF, EPUB, DOCX, HTML,
-compressed files), opening a path by its kind (registry), boilerplate left out of summaries (boilerplate), the
-names a text uses (names).
+"""Documents as text: what every format gives (base), the formats, one module each behind one registry (formats:
+PDF, compressed text, EPUB, DOCX, HTML, text), opening a path or a stream by its kind (registry), boilerplate
+left out of summaries (boilerplate), the names a text uses (names).
 
 May import: famcli.common, famcli.text. No model, no torch (docs/design.md, section 11).
 """

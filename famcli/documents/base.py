@@ -1,6 +1,5 @@
-"""What every document reader gives and raises: the base `famcli.documents.registry` (kinds, streams, compression) and
-`famcli.documents.formats` (PDF aside, the structured formats: EPUB, DOCX, HTML) share, so neither imports the other's
-module for it."""
+"""What every document reader gives and raises: the formats (famcli.documents.formats) and the opening of files and
+streams (famcli.documents.registry) share it, so neither imports the other for it."""
 
 from __future__ import annotations
 

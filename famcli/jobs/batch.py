@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from famcli.common.errors import Interrupted, UserError
-from famcli.documents.registry import DOCUMENT_SUFFIXES
+from famcli.documents.registry import suffixes
 from famcli.jobs.options import SessionOptions
 
 
@@ -43,7 +43,7 @@ def find_documents(items: Iterable[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            matches = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(DOCUMENT_SUFFIXES))
+            matches = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes()))
         elif path.is_file():
             matches = [path]
         else:

@@ -1,0 +1,74 @@
+"""PDF (pypdf): page by page from an open file handle, each page's text ending in a blank line, `doc.place` the
+page. Recognised by %PDF- at its start. An encrypted file needs the right --password; pages without text
+(scanned images) are skipped and noted, and a PDF with none fails. Limits: pypdf's own (its parser is bounded per
+object); a page that cannot be read ends the read with its number."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from famcli.documents.base import Document, DocumentError
+from famcli.documents.formats.base import Format, Head
+
+
+class Pdf(Format):
+    name = "pdf"
+    reads = "PDF"
+    suffixes = (".pdf",)
+
+    def recognise(self, head: Head) -> bool:
+        return head.bytes.startswith(b"%PDF-")
+
+    def read(self, path: Path, doc: Document, password: str | None) -> Iterator[str]:
+        return read_pdf(path, password, doc)
+
+
+def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
+    """Pages one by one from an open file handle; encrypted files need the right password."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    handle = open(path, "rb")
+    try:
+        reader = PdfReader(handle)
+        if reader.is_encrypted:
+            if not password:
+                raise DocumentError(f"{path} is encrypted: pass --password")
+            if not reader.decrypt(password):
+                raise DocumentError(f"wrong password for {path}")
+        n_pages = len(reader.pages)
+    except DocumentError:
+        handle.close()
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        handle.close()
+        raise DocumentError(f"{path} is not a readable PDF ({str(exc).splitlines()[0][:120]})") from None
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on damaged files
+        handle.close()
+        if "crypt" in type(exc).__name__.lower() or "AES" in str(exc):
+            raise DocumentError(f"{path} uses encryption this install cannot open ({exc})") from None
+        raise DocumentError(f"{path} is not a readable PDF ({type(exc).__name__})") from None
+    return _pdf_pages(reader, handle, n_pages, path, doc)
+
+
+def _pdf_pages(reader, handle, n_pages: int, path: Path, doc: Document) -> Iterator[str]:
+    """Each page's text, ending in a blank line (so tokenisation never joins two pages); doc.place follows."""
+    empty = 0
+    try:
+        for i in range(n_pages):
+            try:
+                text = reader.pages[i].extract_text() or ""
+            except Exception as exc:  # noqa: BLE001
+                raise DocumentError(f"{path}: page {i + 1} cannot be read ({type(exc).__name__})") from None
+            if not text.strip():
+                empty += 1
+                continue
+            doc.place = ("page", i + 1)
+            yield text.replace("\r\n", "\n").rstrip() + "\n\n"
+    finally:
+        handle.close()
+    if empty == n_pages:
+        raise DocumentError(f"{path} has no extractable text on any of its {n_pages} pages (scanned images?)")
+    if empty:
+        doc.notes.append(f"{empty} of {n_pages} PDF pages had no extractable text (scanned?) and were skipped")
