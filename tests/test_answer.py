@@ -230,3 +230,27 @@ def test_why_takes_the_sentences_after_the_one_that_matches(tiny, tmp_path):
     assert explains("She left because the harvest had failed.", evidence, question)
     assert not explains("Orla Quennell left Dunmore in the spring.", evidence, question)
     assert explains("anything", Evidence(evidence.passages, [], True, 0), question)  # not a why: no demand
+
+
+@pytest.mark.parametrize("answer_from", ["passages", "memory"])
+def test_asking_leaves_the_reading_as_it_was(tiny, tmp_path, answer_from):
+    """`ask` answers on a copy of the state or a fresh one: the caller's state keeps its recall index, its token
+    count and its buffers, with a recall index and without one (no hidden effect for the caller to undo)."""
+    import torch
+
+    from famcli.jobs.asking import ask
+    from famcli.jobs.reading import read_document
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The lighthouse keeper was called Ansel Brack. He lived on the rock for thirty years.\n" * 20)
+    for recall in (True, False):
+        session = session_for(tiny, answer_from)
+        if not recall:
+            session.recall = None
+        state = session.new_state(None)
+        index = session.lookup.new_index(None) if recall else None
+        read_document(session, state, str(doc), None, index=index)
+        before = (state.recall, state.n_tokens, state.k.clone())
+        assert (before[0] is not None) == recall
+        ask(session, state, "Who was the lighthouse keeper?", 8, Sampling())
+        assert state.recall is before[0] and state.n_tokens == before[1] and torch.equal(state.k, before[2])

@@ -64,13 +64,14 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
     """The answer to a question about what was read (famcli.jobs.answer). With a recall index, the model answers
     from the sentences that match the question: from a fresh state on the passages path, after the memory's
     state on the memory path; without one (--no-recall), the question is asked after the memory. `on_text`
-    gets the answer once it is checked."""
-    index, state.recall = state.recall, None
+    gets the answer once it is checked. The reading (`state`, its recall index) is left as it was: every answer
+    is decoded on a copy of the state or a fresh one, so a conversation asks each question of the same reading."""
+    index = state.recall
     sampling = dataclasses.replace(sampling, no_repeat_ngram=max(sampling.no_repeat_ngram, ANSWER_NO_REPEAT))
     if session.recall is None or index is None:
         tok = session.loaded.tokenizer
         prompt = tok.encode(chat_turn(tok, question), add_special_tokens=False)
-        text, cut = session.decode_answer(session.answerer(), state, prompt, max_tokens, sampling)
+        text, cut = session.decode_answer(session.answerer(), state.clone(), prompt, max_tokens, sampling)
         return _shown(Answer(text, [], "memory alone", cut), on_text)
     if not session.answers_from_memory:
         if session.lookup.answer_options.lists and asks_for_several(question):

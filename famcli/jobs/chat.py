@@ -39,12 +39,7 @@ class Conversation:
 
     def answer(self, question: str, on_text: Callable[[str], None] | None = None) -> str:
         """Answer from the reading, which stays as it was (the next question starts from it again)."""
-        index = self.state.recall
-        state = self.state if index is not None and self.session.recall is not None else self.state.clone()
-        try:
-            answer = ask(self.session, state, question, self.max_tokens, self.sampling, on_text)
-        finally:
-            self.state.recall = index  # ask() takes the index off the state it answers from
+        answer = ask(self.session, self.state, question, self.max_tokens, self.sampling, on_text)
         self.passages, self.truncated, self.last = answer.passages, answer.truncated, answer
         return answer.text
 

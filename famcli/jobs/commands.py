@@ -166,8 +166,8 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
     with saving_on_stop(session, state, save_state, reporter):
         reading = read_document(session, state, pieces_from, None, reporter, every, digest, prefix=prefix,
                                 index=index)
-    answer = ask(session, state.clone() if index is None else state, question, max_tokens,
-                 Sampling(seed=seed)).to_dict() if question else {"answer": None, "passages": []}
+    answer = ask(session, state, question, max_tokens, Sampling(seed=seed)).to_dict() if question else \
+        {"answer": None, "passages": []}
     return payload("stream", session, reading, t_start, digests=digests, question=question, **answer)
 
 

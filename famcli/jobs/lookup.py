@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -53,6 +54,7 @@ class Lookup:
         self._context_window, self._plain, self._window = loaded.context_window, plain, window
         self.rules = (options or RecallOptions()).rules
         self._passages = None
+        self._searches: weakref.WeakKeyDictionary[RecallIndex, ChunkSearch] = weakref.WeakKeyDictionary()
 
     def new_index(self, question: str | None = None, keys: bool = True) -> RecallIndex:
         """A recall index to hang on a state before reading; with the question, it keeps only scores.
@@ -137,7 +139,7 @@ class Lookup:
 
     def _search(self, index: RecallIndex) -> ChunkSearch:
         """The chunks' text and BM25 index, built once per reading: a conversation's later questions only score."""
-        search = getattr(index, "search", None)
+        search = self._searches.get(index)
         if search is None or search.n_chunks != index.n_chunks:
-            search = index.search = ChunkSearch(index, self._tokenizer.decode)
+            search = self._searches[index] = ChunkSearch(index, self._tokenizer.decode)
         return search
