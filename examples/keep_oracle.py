@@ -22,6 +22,7 @@ import random
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ import torch
 from famcli.core.config import MemoryConfig
 from famcli.core.generate import generate
 from famcli.core.memory import register
-from famcli.core.memory.base import Memory
+from famcli.core.memory.base import Memory, MemoryState
 from famcli.core.positions import rotate
 from famcli.documents.boilerplate import clean_text
 from famcli.documents.registry import open_document
@@ -50,6 +51,15 @@ NAMES = ("Osric Vellani", "Tamsin Quarrie", "Bertil Hanrahan", "Ines Okonkwo", "
 HEADER = "Read the text and remember the facts in it.\n\n"
 
 
+@dataclass
+class OracleState(MemoryState):
+    kept_k: torch.Tensor  # (L, Hkv, N, D) unrotated keys, in order
+    kept_pos: torch.Tensor  # (N,) their document positions (-1: empty)
+    keep_raw_k: torch.Tensor  # (L, Hkv, B, D) the block's tokens
+    keep_raw_v: torch.Tensor
+    keep_pos: torch.Tensor  # (1,)
+
+
 class Keep(Memory):
     """BSWA + N rows kept by a score: the first `sink` tokens always, then the best by `score(position)`."""
 
@@ -61,19 +71,17 @@ class Keep(Memory):
     def rows(cls, config) -> int:
         return cls.N
 
-    def init_state(self) -> dict[str, torch.Tensor]:
+    def init_state(self) -> OracleState:
         e, N, B = self.engine, self.n_rows, self.config.block_size
         kv = dict(dtype=e.param.dtype, device=e.param.device)
-        return {"kept_k": torch.zeros(e.n_layers, e.n_kv, N, e.head_dim, **kv),  # unrotated keys, in order
-                "kept_pos": torch.full((N,), -1, dtype=torch.long),  # their document positions (-1: empty)
-                "keep_raw_k": torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),  # the block's tokens
-                "keep_raw_v": torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),
-                "keep_pos": torch.zeros(1, dtype=torch.long)}
+        return OracleState(torch.zeros(e.n_layers, e.n_kv, N, e.head_dim, **kv), torch.full((N,), -1, dtype=torch.long),
+                           torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),
+                           torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv), torch.zeros(1, dtype=torch.long))
 
     def prepare(self, state, plan) -> None:
         from famcli import kernels
 
-        filled = int((state.mem["kept_pos"] >= 0).sum())
+        filled = int((state.mem.kept_pos >= 0).sum())
         plan.valid[:filled] = True  # rows not yet filled stay hidden
         plan.valid[filled:self.n_rows] = False
         plan.bias = kernels.attention_bias(plan.valid, plan.c, plan.base, plan.offset,
@@ -87,31 +95,31 @@ class Keep(Memory):
         window_start = max(0, plan.tau - self.engine.lookback) * self.config.block_size
         cos, sin = self.engine.rotary.tables(max(0, window_start - N), N)
         for l in range(self.engine.n_layers):
-            state.k[l][:, :N] = rotate(state.mem["kept_k"][l], cos, sin)
+            state.k[l][:, :N] = rotate(state.mem.kept_k[l], cos, sin)
 
     def observe(self, l, state, plan, k, v) -> None:
-        state.mem["keep_raw_k"][l][:, plan.offset:plan.offset + plan.c] = k
-        state.mem["keep_raw_v"][l][:, plan.offset:plan.offset + plan.c] = v
+        state.mem.keep_raw_k[l][:, plan.offset:plan.offset + plan.c] = k
+        state.mem.keep_raw_v[l][:, plan.offset:plan.offset + plan.c] = v
 
     def commit(self, state, new) -> None:
         """The block is complete: keep the best N of the rows held and the block's tokens, in document order."""
         B = self.config.block_size
         start = state.n_tokens // B * B  # the engine counts the block's last chunk after this
-        held = state.mem["kept_pos"]
+        held = state.mem.kept_pos
         cand_pos = torch.cat([held[held >= 0], torch.arange(start, start + B)])
         self.keep_best(state, cand_pos, self.score(cand_pos.tolist()).float())
 
     def keep_best(self, state, cand_pos: torch.Tensor, s: torch.Tensor) -> None:
         """Keep the N best of the held rows and the block's raw tokens (candidates in that order), in order."""
-        held, N = state.mem["kept_pos"], self.n_rows
+        held, N = state.mem.kept_pos, self.n_rows
         s = s + 1e6 * (cand_pos < self.SINK).float()  # the attention sinks stay
         order = torch.argsort(s, descending=True, stable=True)[:N]
         keep = order[torch.argsort(cand_pos[order])]
         n_held = int((held >= 0).sum())
         for l in range(self.engine.n_layers):
-            ks = torch.cat([state.mem["kept_k"][l][:, :n_held], state.mem["keep_raw_k"][l]], dim=1)
-            vs = torch.cat([state.v[l][:, :n_held], state.mem["keep_raw_v"][l]], dim=1)
-            state.mem["kept_k"][l][:, :len(keep)] = ks[:, keep]
+            ks = torch.cat([state.mem.kept_k[l][:, :n_held], state.mem.keep_raw_k[l]], dim=1)
+            vs = torch.cat([state.v[l][:, :n_held], state.mem.keep_raw_v[l]], dim=1)
+            state.mem.kept_k[l][:, :len(keep)] = ks[:, keep]
             state.v[l][:, :len(keep)] = vs[:, keep]
         held.fill_(-1)
         held[:len(keep)] = cand_pos[keep]
@@ -150,7 +158,7 @@ def trial(session, rng: random.Random, updates: int, fact: int) -> dict:
     session.read_ids(state, ids)
     out = session.loaded.tokenizer.decode(generate(session.answerer(), state, question, 10)).strip()
     right = re.search(rf"(?<![\w]){re.escape(answer)}(?![\w])", out) is not None
-    kept = sorted(set(state.mem["kept_pos"].tolist()) - {-1}) if "kept_pos" in state.mem else []
+    kept = sorted(set(state.mem.kept_pos.tolist()) - {-1}) if hasattr(state.mem, "kept_pos") else []
     return {"updates": updates, "fact": fact, "answer": answer, "said": out, "right": right,
             "needle_kept": all(p in kept for p in range(*at)) if kept else None, "tokens": len(ids),
             "seconds": round(time.perf_counter() - t0, 1)}

@@ -102,9 +102,9 @@ def test_fam_keep_norm_bounds_the_memory(llama):
         engine = Engine(llama, MemoryConfig(mode="fam", block_size=16, memory_segments=1, fam_length=4,
                                             fam_keep_norm=keep))
         state = engine.new_state()
-        start = state.mem["fam"].norm(dim=-1)
+        start = state.mem.fam.norm(dim=-1)
         engine.feed(state, ids)
-        norms[keep] = (start, state.mem["fam"].norm(dim=-1))
+        norms[keep] = (start, state.mem.fam.norm(dim=-1))
         assert state.updates == 300
     start, end = norms[False]
     assert (end / start).min() > 2  # without the option the FAM grows
@@ -114,7 +114,7 @@ def test_fam_keep_norm_bounds_the_memory(llama):
     a, b = engine.new_state(), engine.new_state()
     engine.feed(a, ids[:64])
     engine.feed(b, ids_of(64, seed=5))
-    assert (a.mem["fam"] - b.mem["fam"]).abs().max() > 1e-3
+    assert (a.mem.fam - b.mem.fam).abs().max() > 1e-3
 
 
 def test_fam_remembers_through_the_feedback_only(llama):

@@ -49,7 +49,7 @@ def kept(engine, ids, question) -> set[int]:
     if question:
         engine.memory.question(state, list(question))
     engine.feed(state, ids)
-    return set(state.mem["kept_pos"].tolist()) - {-1}
+    return set(state.mem.kept_pos.tolist()) - {-1}
 
 
 @pytest.mark.parametrize("at", [40, 58])  # inside block 1; across the end of block 1 (its answer in block 2)
@@ -87,10 +87,10 @@ def test_the_question_reads_the_same_in_any_chunking_and_after_save_load(llama, 
         start += size
     engine.save_state(state, tmp_path / "s.safetensors")
     resumed = engine.load_state(tmp_path / "s.safetensors")
-    assert torch.equal(resumed.mem["words"], state.mem["words"]) and resumed.mem["kept_pos"].dtype == torch.long
+    assert torch.equal(resumed.mem.words, state.mem.words) and resumed.mem.kept_pos.dtype == torch.long
     parts.append(engine.feed(resumed, ids[start:], all_logits=True))
     torch.testing.assert_close(torch.cat(parts), whole, atol=1e-4, rtol=1e-4)
-    assert torch.equal(resumed.mem["kept_pos"], whole_state.mem["kept_pos"])
+    assert torch.equal(resumed.mem.kept_pos, whole_state.mem.kept_pos)
 
 
 def test_rows_still_in_the_window_stay_hidden(llama):

@@ -26,9 +26,9 @@ def ids_of(n, seed=0):
 def test_shapes_and_state_size(llama):
     engine = Engine(llama, CONFIG)
     state = engine.new_state()
-    assert state.mem["slots"].shape == (2, 4, 64) and state.mem["slots"].dtype == torch.float32
+    assert state.mem.slots.shape == (2, 4, 64) and state.mem.slots.dtype == torch.float32
     assert state.k.shape[2] == 4 + 2 * 16  # slots, then a ring of two block slots; no sink, no FAM
-    assert "fam" not in state.mem and "q_fam" not in state.mem
+    assert not hasattr(state.mem, "fam") and not hasattr(state.mem, "q_fam")
     engine.feed(state, ids_of(16 * 2))
     size = state.nbytes()
     engine.feed(state, ids_of(16 * 40))
@@ -44,7 +44,7 @@ def test_block_tokens_read_the_slots(llama):
     ids = ids_of(16)
     a = engine.feed(engine.new_state(), ids, all_logits=True)
     state = engine.new_state()
-    state.mem["slots"] = state.mem["slots"] + torch.randn_like(state.mem["slots"])
+    state.mem.slots = state.mem.slots + torch.randn_like(state.mem.slots)
     b = engine.feed(state, ids, all_logits=True)
     assert (a - b).abs().max() > 1e-3
     # a document's earlier blocks reach a later block only through the slots when m = 0
@@ -52,7 +52,7 @@ def test_block_tokens_read_the_slots(llama):
     s1, s2 = engine.new_state(), engine.new_state()
     engine.feed(s1, first)
     engine.feed(s2, ids_of(16, seed=3))
-    s2.mem["slots"] = s1.mem["slots"].clone()  # same slots, different text before
+    s2.mem.slots = s1.mem.slots.clone()  # same slots, different text before
     torch.testing.assert_close(engine.feed(s1, second, all_logits=True), engine.feed(s2, second, all_logits=True))
 
 
@@ -116,11 +116,11 @@ def test_slot_norms_stay_bounded_over_10k_blocks():
 def test_slot_norms_bounded_in_the_engine_over_many_blocks(llama):
     engine = Engine(llama, CONFIG.replace(block_size=4))
     state = engine.new_state()
-    start = state.mem["slots"].norm(dim=-1).max().item()
+    start = state.mem.slots.norm(dim=-1).max().item()
     ids = ids_of(4 * 2000, seed=4)
     engine.feed(state, ids)
     assert state.updates == 2000
-    assert state.mem["slots"].norm(dim=-1).max().item() <= max(start, 64 ** 0.5) * (1 + 1e-4)
+    assert state.mem.slots.norm(dim=-1).max().item() <= max(start, 64 ** 0.5) * (1 + 1e-4)
 
 
 @pytest.mark.parametrize("segments", [0, 1])
@@ -134,7 +134,7 @@ def test_chunking_and_generation_order_do_not_change_memformer(llama, segments):
         parts.append(engine.feed(state, ids[start:start + size], all_logits=True))
         start += size
     torch.testing.assert_close(torch.cat(parts), whole, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(state.mem["slots"], whole_state.mem["slots"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(state.mem.slots, whole_state.mem.slots, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("split", [16, 21, 40])
@@ -146,7 +146,7 @@ def test_memformer_state_save_load_round_trip(llama, tmp_path, split):
     engine.feed(state, ids[:split])
     engine.save_state(state, tmp_path / "s.safetensors")
     resumed = engine.load_state(tmp_path / "s.safetensors")
-    assert resumed.mem["slots"].dtype == torch.float32 and resumed.mem["w_acc"] is not None
+    assert resumed.mem.slots.dtype == torch.float32 and resumed.mem.w_acc is not None
     torch.testing.assert_close(engine.feed(resumed, ids[split:], all_logits=True), straight, atol=1e-5, rtol=1e-5)
 
 

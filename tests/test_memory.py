@@ -3,6 +3,8 @@ memory is a module and a registry line, and the existing suite then tests it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 import torch
 from conftest import tiny_model
@@ -18,9 +20,15 @@ from famcli.core.memory import (
     trainable_modes,
     unregister,
 )
-from famcli.core.memory.base import Memory
+from famcli.core.memory.base import Memory, MemoryState
 from famcli.core.positions import rotate
 from famcli.training.mrbp import bptt, cut_blocks, mrbp
+
+
+@dataclass
+class MeanState(MemoryState):
+    mean: torch.Tensor  # (L, 1, d) the row the next block reads
+    sum: torch.Tensor  # (L, 1, d) the current block's outputs so far
 
 
 class MeanMemory(Memory):
@@ -52,14 +60,14 @@ class MeanMemory(Memory):
 
     def init_state(self):
         e = self.engine
-        return {"mean": self.initial().detach().clone(), "sum": torch.zeros(e.n_layers, 1, e.hidden)}
+        return MeanState(self.initial().detach().clone(), torch.zeros(e.n_layers, 1, e.hidden))
 
     def prepare(self, state, plan):
         if plan.starts:
             plan.extra["rope"] = self.engine.rotary.tables(plan.tau * self.config.block_size - 1, 1)
 
     def rows_in(self, l, state, plan):
-        return state.mem["mean"][l] if plan.starts else None
+        return state.mem.mean[l] if plan.starts else None
 
     def keep(self, l, state, plan, q, k, v):
         state.k[l][:, :1] = rotate(k, *plan.extra["rope"])
@@ -67,11 +75,11 @@ class MeanMemory(Memory):
 
     def finish(self, l, layer, state, plan, x, attn, keys, values):
         out = self.engine.finish(layer, x, attn)
-        total = out.sum(0, keepdim=True) + (0 if plan.starts else state.mem["sum"][l])
+        total = out.sum(0, keepdim=True) + (0 if plan.starts else state.mem.sum[l])
         if not plan.completes:
-            state.mem["sum"][l] = total
+            state.mem.sum[l] = total
             return out, None
-        return out, 0.5 * state.mem["mean"][l] + 0.5 * total / self.config.block_size
+        return out, 0.5 * state.mem.mean[l] + 0.5 * total / self.config.block_size
 
 
 TOY = "toy-mean"
@@ -107,6 +115,30 @@ def test_registry_lists_the_memories_and_refuses_unknown_ones():
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_every_memory_declares_its_state_and_what_it_must_provide(llama, mode):
+    """A memory's state is a dataclass of its own (one field per tensor, no string keys): the fields `carried`,
+    `within_block` and `fp32` name are its fields, and `rows` and `init_state` cannot be left out."""
+    import dataclasses
+
+    engine = Engine(llama, config_for(mode))
+    state, cls = engine.new_state(), memory_class(mode)
+    assert isinstance(state.mem, MemoryState) and dataclasses.is_dataclass(state.mem)
+    fields = {f.name for f in dataclasses.fields(state.mem)}
+    named = {n for n in (cls.carried, *cls.within_block, *cls.fp32) if n is not None}
+    assert named <= fields and set(state.mem.tensors()) <= fields
+    assert all(isinstance(t, torch.Tensor) for t in state.mem.tensors().values())
+    assert set(state.tensors()) == {"k", "v", *state.mem.tensors()}
+
+    class NoState(Memory):
+        @classmethod
+        def rows(cls, config):
+            return 0
+
+    with pytest.raises(TypeError, match="init_state"):
+        NoState(engine)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_chunking_does_not_change_logits(llama, mode):
     ids = ids_of(300)
     engine = Engine(llama, config_for(mode))
@@ -133,7 +165,7 @@ def test_save_load_continue_equals_never_stopping(llama, tmp_path, mode, split):
     engine.save_state(state, tmp_path / "s.safetensors")
     resumed = engine.load_state(tmp_path / "s.safetensors")
     assert resumed.n_tokens == split and resumed.updates == state.updates
-    assert resumed.mem.keys() == state.mem.keys()
+    assert resumed.mem.tensors().keys() == state.mem.tensors().keys() and type(resumed.mem) is type(state.mem)
     torch.testing.assert_close(engine.feed(resumed, ids[split:], all_logits=True), straight, atol=1e-5, rtol=1e-5)
 
 
@@ -165,7 +197,7 @@ def test_memory_is_updated_once_per_block_and_read_by_the_next(llama, mode):
     assert state.updates == 3
     changed = state.clone()
     carried = engine.memory.carried
-    changed.mem[carried] = changed.mem[carried] + torch.randn_like(changed.mem[carried])
+    setattr(changed.mem, carried, getattr(changed.mem, carried) + torch.randn_like(getattr(changed.mem, carried)))
     assert (engine.feed(changed, ids_of(40)) - engine.feed(state, ids_of(40))).abs().max() > 1e-3
 
 

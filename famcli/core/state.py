@@ -1,7 +1,7 @@
 """The reading state the engine carries from block to block, and its file format (safetensors, no pickle).
 
 Constant size whatever the document length: per layer the key/value buffer (memory rows | ring of
-m+1 blocks), the memory's own tensors (`mem`, named by the memory: `fam`, `slots`, ...), and the logits
+m+1 blocks), the memory's own tensors (`mem`, the memory's `MemoryState`: `fam`, `slots`, ...), and the logits
 after the last token read.
 """
 
@@ -14,6 +14,7 @@ import torch
 
 from famcli.common.errors import UserError
 from famcli.common.limits import MAX_STATE_TOKENS
+from famcli.core.memory.base import MemoryState
 
 STATE_FORMAT = "famcli-state-1"
 
@@ -22,7 +23,7 @@ STATE_FORMAT = "famcli-state-1"
 class State:
     k: torch.Tensor  # (L, Hkv, rows + ring*B, D) rotated keys (per-layer lists while training, famcli.training.mrbp)
     v: torch.Tensor  # (L, Hkv, rows + ring*B, D)
-    mem: dict[str, torch.Tensor] = field(default_factory=dict)  # the memory's tensors (famcli.core.memory)
+    mem: MemoryState = field(default_factory=MemoryState)  # the memory's tensors (famcli.core.memory)
     n_tokens: int = 0
     updates: int = 0  # memory updates so far (completed blocks of a memory that updates)
     logits: torch.Tensor | None = None  # (V,) fp32 logits after the last token read
@@ -30,7 +31,7 @@ class State:
     recall: object | None = None  # a famcli.recall.index.RecallIndex fed while reading (never cloned or saved here)
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        out = {"k": self.k, "v": self.v, **self.mem}
+        out = {"k": self.k, "v": self.v, **self.mem.tensors()}
         if self.logits is not None:
             out["logits"] = self.logits
         return out
@@ -39,7 +40,7 @@ class State:
         return sum(t.numel() * t.element_size() for t in self.tensors().values())
 
     def clone(self) -> "State":
-        return State(self.k.clone(), self.v.clone(), {n: t.clone() for n, t in self.mem.items()}, self.n_tokens,
+        return State(self.k.clone(), self.v.clone(), self.mem.clone(), self.n_tokens,
                      self.updates, None if self.logits is None else self.logits.clone(), dict(self.extra))
 
 
@@ -69,7 +70,7 @@ def _check(path, tensors: dict[str, torch.Tensor], meta: dict, state: State) -> 
     reading of fewer tokens than the ring), the dtype kind it has (floating with finite values, or integer), before any
     is used."""
     damaged = f"{path} is a damaged famcli state file"
-    expected = {"k": state.k, "v": state.v, **state.mem}
+    expected = {"k": state.k, "v": state.v, **state.mem.tensors()}
     for name in ("k", "v"):
         if name not in tensors:
             raise UserError(f"{damaged}: the tensor {name!r} is missing")
@@ -134,11 +135,12 @@ def load_state(engine, path, identity: dict | None = None) -> State:
     used = tensors["k"].shape[2]
     state.k[:, :, :used] = tensors["k"]
     state.v[:, :, :used] = tensors["v"]
-    for name in state.mem:
+    for name, fresh in state.mem.tensors().items():
         if name in tensors:
-            kind = state.mem[name].dtype  # integer tensors (positions, token ids) keep their type
-            state.mem[name] = tensors[name].to(kind if not kind.is_floating_point else
-                                               torch.float32 if name in engine.memory.fp32 else engine.param.dtype)
+            kind = fresh.dtype  # integer tensors (positions, token ids) keep their type
+            setattr(state.mem, name, tensors[name].to(kind if not kind.is_floating_point else
+                                                      torch.float32 if name in engine.memory.fp32 else
+                                                      engine.param.dtype))
     if "logits" in tensors:
         state.logits = tensors["logits"].float()
     state.n_tokens, state.updates = _count(path, meta, "n_tokens"), _count(path, meta, "fam_updates")

@@ -56,14 +56,20 @@ def block_loss(logits: torch.Tensor | None, block: Block) -> torch.Tensor:
 def _memory(engine: Engine, state: State) -> list[torch.Tensor]:
     """The tensors that carry information from one block to the next: the ring's keys and values per layer,
     then the memory's carried tensor (FAM, slots) when it has one."""
-    carried = engine.memory.carried
-    return list(state.k) + list(state.v) + ([state.mem[carried]] if carried in state.mem else [])
+    carried = _carried(engine, state)
+    return list(state.k) + list(state.v) + ([carried] if carried is not None else [])
 
 
 def _final_memory(engine: Engine, state: State) -> torch.Tensor | None:
     """The memory a document ends with, detached (what state passing hands to the next step)."""
-    carried = engine.memory.carried
-    return state.mem[carried].detach() if carried in state.mem else None
+    carried = _carried(engine, state)
+    return carried.detach() if carried is not None else None
+
+
+def _carried(engine: Engine, state: State):
+    """The memory's carried tensor in this state (the FAM, the slots), None when it has none."""
+    name = engine.memory.carried
+    return getattr(state.mem, name) if name is not None else None
 
 
 def _per_layer(t, L: int):
@@ -73,7 +79,8 @@ def _per_layer(t, L: int):
 def detached_state(engine: Engine, state: State) -> State:
     """A copy of a state with per-layer tensors (lists), detached: what MRBP saves per block."""
     L, memory = engine.n_layers, engine.memory
-    mem = {name: t.detach().clone() if name == memory.carried else _per_layer(t, L) for name, t in state.mem.items()}
+    mem = state.mem.with_tensors(**{name: t.detach().clone() if name == memory.carried else _per_layer(t, L)
+                                    for name, t in state.mem.tensors().items()})
     return State(k=_per_layer(state.k, L), v=_per_layer(state.v, L), mem=mem, n_tokens=state.n_tokens,
                  updates=state.updates)
 
@@ -82,9 +89,11 @@ def _leaves(engine: Engine, state: State) -> tuple[State, list[torch.Tensor]]:
     """A working copy whose memory tensors hang off fresh leaves that collect gradients."""
     leaves = [t.detach().clone().requires_grad_(True) for t in _memory(engine, state)]
     L = len(state.k)
-    mem = {name: [t.clone() for t in value] for name, value in state.mem.items() if name != engine.memory.carried}
-    if engine.memory.carried in state.mem:
+    mem = {name: [t.clone() for t in value] for name, value in state.mem.tensors().items()
+           if name != engine.memory.carried}
+    if _carried(engine, state) is not None:
         mem[engine.memory.carried] = leaves[2 * L]
+    mem = state.mem.with_tensors(**mem)
     work = State(k=[t.clone() for t in leaves[:L]], v=[t.clone() for t in leaves[L:2 * L]], mem=mem,
                  n_tokens=state.n_tokens, updates=state.updates)
     return work, leaves
@@ -95,8 +104,8 @@ def start_state(engine: Engine, memory: torch.Tensor | None) -> State:
     slots (L, K, d)) the example begins with (the learned initial one, or one passed on from the previous
     step)."""
     state = detached_state(engine, engine.new_state())
-    if memory is not None and engine.memory.carried in state.mem:
-        state.mem[engine.memory.carried] = memory
+    if memory is not None and _carried(engine, state) is not None:
+        setattr(state.mem, engine.memory.carried, memory)
     return state
 
 
@@ -136,7 +145,8 @@ def bptt(engine: Engine, fam0: torch.Tensor | None, blocks: list[Block]) -> tupl
         # out-of-place copies between blocks: the next block's writes must not touch saved tensors
         state.k, state.v = [t.clone() for t in state.k], [t.clone() for t in state.v]
         for name in engine.memory.within_block:
-            state.mem[name] = list(state.mem[name])
+            if getattr(state.mem, name) is not None:
+                setattr(state.mem, name, list(getattr(state.mem, name)))
         loss = loss + block_loss(engine.chunk_forward(state, block.ids, False, rows=block.rows), block)
     if loss.requires_grad:
         loss.backward()

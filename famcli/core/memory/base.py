@@ -12,13 +12,18 @@ calls the memory at four points, and the memory owns what happens there:
 
 and once per chunk `begin` (before the layers) and `commit` (after them, when the block is complete).
 Like transformers' cache layers and gpt-fast's `KVCache.update`, the state object owns its update: the
-memory's tensors live in `state.mem` under names the memory declares, so saving, cloning and memory replay
-back-propagation (famcli.training.mrbp) work for any memory without knowing which it is.
+memory's tensors live in `state.mem`, a `MemoryState` dataclass the memory declares with one field per tensor,
+so saving, cloning and memory replay back-propagation (famcli.training.mrbp) work for any memory without knowing
+which it is. A memory must say how many rows it keeps (`rows`) and what state it starts from (`init_state`);
+a hook it does not override does what plain BSWA does there (nothing, or the layer's own output).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -43,9 +48,27 @@ class Plan:
     ids: torch.Tensor | None = None  # the chunk's token ids
 
 
-class Memory:
+@dataclass
+class MemoryState:
+    """A memory's own tensors in the reading state (`State.mem`). Each memory declares a subclass with one field
+    per tensor, named as the state file names it (`FamState.fam`); a field is None where the memory does not use
+    it at this size. Fields hold a tensor, or a list of per-layer tensors while training (famcli.training.mrbp)."""
+
+    def tensors(self) -> dict[str, Any]:
+        """Field name -> tensor, the unused (None) left out."""
+        return {f.name: value for f in dataclasses.fields(self) if (value := getattr(self, f.name)) is not None}
+
+    def with_tensors(self, **tensors) -> MemoryState:
+        """A copy with these fields replaced (the others shared)."""
+        return dataclasses.replace(self, **tensors)
+
+    def clone(self) -> MemoryState:
+        return self.with_tensors(**{name: t.clone() for name, t in self.tensors().items()})
+
+
+class Memory(ABC):
     """One memory mode. Class attributes describe it; class methods check a configuration before any model
-    exists; an instance serves one engine."""
+    exists; an instance serves one engine. `carried`, `within_block` and `fp32` name fields of its state."""
 
     trainable = False  # has learned weights of its own (adapters, `famcli train`)
     carried: str | None = None  # the state tensor handed from block to block; MRBP differentiates through it
@@ -63,9 +86,9 @@ class Memory:
         """Refuse sizes this memory cannot work with (ConfigError)."""
 
     @classmethod
+    @abstractmethod
     def rows(cls, config) -> int:
         """Key/value rows this memory keeps before the ring buffer, per layer."""
-        return 0
 
     @classmethod
     def ring_blocks(cls, config, context_window: int) -> int:
@@ -99,9 +122,9 @@ class Memory:
         self.config = engine.config
         self.n_rows = self.rows(self.config)
 
-    def init_state(self) -> dict[str, torch.Tensor]:
+    @abstractmethod
+    def init_state(self) -> MemoryState:
         """This memory's tensors in a fresh state."""
-        return {}
 
     def initial(self) -> torch.Tensor | None:
         """The carried memory at the start of a document (with gradients when its weights learn)."""
@@ -120,7 +143,7 @@ class Memory:
 
     def question(self, state, ids: list[int]) -> None:
         """The question the document will be asked, known before it is read (token ids): a memory that
-        chooses what to keep by it stores it in `state.mem`."""
+        chooses what to keep by it stores it in its state (`state.mem`)."""
 
     # ----- the block step ------------------------------------------------------------------------
 
@@ -151,7 +174,7 @@ class Memory:
     def commit(self, state, new: list) -> None:
         """The block is complete: `new` holds what `finish` returned for every layer."""
         if self.carried is not None:
-            state.mem[self.carried] = torch.stack(new)
+            setattr(state.mem, self.carried, torch.stack(new))
             state.updates += 1
 
 

@@ -19,14 +19,22 @@ of the FAM it replaces: no new weights, the same direction (docs/training.md, ru
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from famcli import kernels
 from famcli.common.errors import ConfigError
-from famcli.core.memory.base import Memory, zero_shot_prompt
+from famcli.core.memory.base import Memory, MemoryState, zero_shot_prompt
 from famcli.core.positions import rotate
 
 PROMPT = "fam_prompt"  # the adapter tensor: the learned prompt, (N, d) at the token-embedding level
+
+
+@dataclass
+class FamState(MemoryState):
+    fam: torch.Tensor | None = None  # (L, N, d) F^l_{tau-1}, the FAM the current block reads and updates
+    q_fam: torch.Tensor | None = None  # (L, H, N, D) the FAM queries of the current block, kept between chunks
 
 
 class Fam(Memory):
@@ -66,12 +74,12 @@ class Fam(Memory):
                 self._initial = self.engine.run_prompt(self.prompt.to(self.engine.param))
         return self._initial
 
-    def init_state(self) -> dict[str, torch.Tensor]:
+    def init_state(self) -> FamState:
         e = self.engine
         if not self.n_rows:  # --fam-length 0: FAM off, BSWA alone
-            return {}
+            return FamState()
         q = torch.zeros(e.n_layers, e.n_heads, self.n_rows, e.head_dim, dtype=e.param.dtype, device=e.param.device)
-        return {"fam": self.initial().detach().clone(), "q_fam": q}
+        return FamState(self.initial().detach().clone(), q)
 
     def learnable(self) -> list[torch.Tensor]:
         if not isinstance(self.prompt, torch.nn.Parameter):
@@ -104,19 +112,19 @@ class Fam(Memory):
             plan.extra["fam_bias"] = kernels.attention_bias(valid, N, None, 0, e.n_heads // e.n_kv, e.param.dtype)
 
     def rows_in(self, l, state, plan):
-        return state.mem["fam"][l] if plan.starts and self.n_rows else None
+        return state.mem.fam[l] if plan.starts and self.n_rows else None
 
     def keep(self, l, state, plan, q, k, v) -> None:
         N = self.n_rows
         state.k[l][:, :N] = rotate(k, *plan.extra["rope_k"])
         state.v[l][:, :N] = v
-        state.mem["q_fam"][l] = rotate(q, *plan.extra["rope_q"])
+        state.mem.q_fam[l] = rotate(q, *plan.extra["rope_q"])
 
     def finish(self, l, layer, state, plan, x, attn, keys, values):
         if not plan.completes or not self.n_rows:
             return self.engine.finish(layer, x, attn), None
-        e, fam = self.engine, state.mem["fam"][l]
-        attn_f = kernels.block_attention(state.mem["q_fam"][l], keys, values, plan.extra["fam_valid"], None, 0,
+        e, fam = self.engine, state.mem.fam[l]
+        attn_f = kernels.block_attention(state.mem.q_fam[l], keys, values, plan.extra["fam_valid"], None, 0,
                                          e.scale, plan.extra["fam_bias"])
         residual = torch.zeros_like(fam) if state.updates == 0 and self.config.fam_zero_residual else fam
         out = e.finish(layer, torch.cat([residual, x]), torch.cat([attn_f, attn], dim=1))

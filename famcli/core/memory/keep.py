@@ -19,10 +19,12 @@ their counts, and the current block's raw keys, values and token ids (the candid
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from famcli.common.errors import ConfigError
-from famcli.core.memory.base import Memory
+from famcli.core.memory.base import Memory, MemoryState
 from famcli.core.positions import rotate
 from famcli.text import stop_words_plus
 
@@ -66,6 +68,21 @@ class Vocabulary:
         return cls(torch.zeros(size, dtype=torch.bool), torch.arange(size), torch.ones(size, dtype=torch.bool))
 
 
+@dataclass
+class KeepState(MemoryState):
+    kept_k: torch.Tensor  # (L, Hkv, N, D) the kept rows' keys, unrotated, in document order
+    kept_pos: torch.Tensor  # (N,) their positions (-1: empty)
+    kept_words: torch.Tensor  # (N, W) which question words each one's sentence holds
+    kept_near: torch.Tensor  # (N,) how far each is from them (block_words)
+    keep_raw_k: torch.Tensor  # (L, Hkv, B, D) the current block's keys, unrotated
+    keep_raw_v: torch.Tensor  # (L, Hkv, B, D) and values
+    keep_ids: torch.Tensor  # (B,) and token ids
+    words: torch.Tensor  # (W,) the question's word forms (-1: none)
+    word_uses: torch.Tensor  # (W,) how often each occurred in the text read
+    open_start: torch.Tensor  # (1,) where the sentence the last block ended inside began (-1: none)
+    open_words: torch.Tensor  # (W,) and its question words
+
+
 class Keep(Memory):
     """BSWA + `fam_length` rows: the first `sink_tokens` tokens, then the rows the question's words pick."""
 
@@ -98,20 +115,17 @@ class Keep(Memory):
                                else Vocabulary.plain(self.engine.model.config.vocab_size))
         return self.vocabulary
 
-    def init_state(self) -> dict[str, torch.Tensor]:
+    def init_state(self) -> KeepState:
         e, N, B = self.engine, self.n_rows, self.config.block_size
         kv = dict(dtype=e.param.dtype, device=e.param.device)
-        return {"kept_k": torch.zeros(e.n_layers, e.n_kv, N, e.head_dim, **kv),  # unrotated, in document order
-                "kept_pos": torch.full((N,), -1, dtype=torch.long),  # their positions (-1: empty)
-                "kept_words": torch.zeros(N, QUESTION_WORDS),  # which question words each one's sentence holds
-                "kept_near": torch.ones(N),  # how far each is from them (block_words)
-                "keep_raw_k": torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),  # the current block's
-                "keep_raw_v": torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),
-                "keep_ids": torch.zeros(B, dtype=torch.long),
-                "words": torch.full((QUESTION_WORDS,), -1, dtype=torch.long),  # the question's word forms
-                "word_uses": torch.zeros(QUESTION_WORDS),  # how often each occurred in the text read
-                "open_start": torch.full((1,), -1, dtype=torch.long),  # where the sentence the last block
-                "open_words": torch.zeros(QUESTION_WORDS)}  # ended inside began, and its question words
+        return KeepState(kept_k=torch.zeros(e.n_layers, e.n_kv, N, e.head_dim, **kv),
+                         kept_pos=torch.full((N,), -1, dtype=torch.long), kept_words=torch.zeros(N, QUESTION_WORDS),
+                         kept_near=torch.ones(N), keep_raw_k=torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),
+                         keep_raw_v=torch.zeros(e.n_layers, e.n_kv, B, e.head_dim, **kv),
+                         keep_ids=torch.zeros(B, dtype=torch.long),
+                         words=torch.full((QUESTION_WORDS,), -1, dtype=torch.long),
+                         word_uses=torch.zeros(QUESTION_WORDS), open_start=torch.full((1,), -1, dtype=torch.long),
+                         open_words=torch.zeros(QUESTION_WORDS))
 
     def question(self, state, ids: list[int]) -> None:
         """Keep what this question asks about (set before the document is read)."""
@@ -120,8 +134,8 @@ class Keep(Memory):
             if 0 <= i < len(v.form) and v.content[i] and int(v.form[i]) not in words:
                 words.append(int(v.form[i]))
         words = words[:QUESTION_WORDS]
-        state.mem["words"].fill_(-1)
-        state.mem["words"][:len(words)] = torch.tensor(words, dtype=torch.long)
+        state.mem.words.fill_(-1)
+        state.mem.words[:len(words)] = torch.tensor(words, dtype=torch.long)
 
     # ----- the block step ----------------------------------------------------------------------------
 
@@ -129,7 +143,7 @@ class Keep(Memory):
         """(rows the window has lost, where the window starts): kept rows still inside the window stay hidden,
         so no token is seen twice; the kept rows are in document order, so the visible ones come first."""
         window_start = max(0, tau - self.engine.lookback) * self.config.block_size
-        pos = state.mem["kept_pos"]
+        pos = state.mem.kept_pos
         return int(((pos >= 0) & (pos < window_start)).sum()), window_start
 
     def prepare(self, state, plan) -> None:
@@ -149,13 +163,13 @@ class Keep(Memory):
         visible, window_start = self._visible(state, plan.tau)
         cos, sin = self.engine.rotary.tables(window_start - visible, self.n_rows)
         for l in range(self.engine.n_layers):
-            state.k[l][:, :self.n_rows] = rotate(state.mem["kept_k"][l], cos, sin)
+            state.k[l][:, :self.n_rows] = rotate(state.mem.kept_k[l], cos, sin)
 
     def observe(self, l, state, plan, k, v) -> None:
-        state.mem["keep_raw_k"][l][:, plan.offset:plan.offset + plan.c] = k
-        state.mem["keep_raw_v"][l][:, plan.offset:plan.offset + plan.c] = v
+        state.mem.keep_raw_k[l][:, plan.offset:plan.offset + plan.c] = k
+        state.mem.keep_raw_v[l][:, plan.offset:plan.offset + plan.c] = v
         if l == 0:
-            state.mem["keep_ids"][plan.offset:plan.offset + plan.c] = plan.ids
+            state.mem.keep_ids[plan.offset:plan.offset + plan.c] = plan.ids
 
     def commit(self, state, new) -> None:
         """The block is complete: keep the best rows of those held and the block's tokens, in document order.
@@ -164,14 +178,14 @@ class Keep(Memory):
         statistics of the first blocks)."""
         B, N, mem = self.config.block_size, self.n_rows, state.mem
         start = state.n_tokens // B * B  # the engine counts the block's last chunk after this
-        held = mem["kept_pos"]
+        held = mem.kept_pos
         n_held = int((held >= 0).sum())
         block_words, block_near = self.block_words(state, start)
         cand_pos = torch.cat([held[:n_held], torch.arange(start, start + B)])
-        cand_words = torch.cat([mem["kept_words"][:n_held], block_words])
-        cand_near = torch.cat([mem["kept_near"][:n_held], block_near])
-        asked = mem["words"] >= 0
-        weight = torch.log1p((start + B) / (1 + mem["word_uses"])) * asked  # rarer: worth more
+        cand_words = torch.cat([mem.kept_words[:n_held], block_words])
+        cand_near = torch.cat([mem.kept_near[:n_held], block_near])
+        asked = mem.words >= 0
+        weight = torch.log1p((start + B) / (1 + mem.word_uses)) * asked  # rarer: worth more
         score = cand_words @ weight
         # within a sentence, the tokens nearest the question's words first (a long sentence keeps the words
         # around them), a held row before an equal newcomer (a kept sentence is not cut for an equal one); with
@@ -186,16 +200,16 @@ class Keep(Memory):
         best = best[torch.isfinite(s[best])]
         keep = best[torch.argsort(cand_pos[best])]
         for l in range(self.engine.n_layers):
-            ks = torch.cat([mem["kept_k"][l][:, :n_held], mem["keep_raw_k"][l]], dim=1)
-            vs = torch.cat([state.v[l][:, :n_held], mem["keep_raw_v"][l]], dim=1)
-            mem["kept_k"][l][:, :len(keep)] = ks[:, keep]
+            ks = torch.cat([mem.kept_k[l][:, :n_held], mem.keep_raw_k[l]], dim=1)
+            vs = torch.cat([state.v[l][:, :n_held], mem.keep_raw_v[l]], dim=1)
+            mem.kept_k[l][:, :len(keep)] = ks[:, keep]
             state.v[l][:, :len(keep)] = vs[:, keep]
         held.fill_(-1)
         held[:len(keep)] = cand_pos[keep]
-        mem["kept_words"].zero_()
-        mem["kept_words"][:len(keep)] = cand_words[keep]
-        mem["kept_near"].fill_(1.0)
-        mem["kept_near"][:len(keep)] = cand_near[keep]
+        mem.kept_words.zero_()
+        mem.kept_words[:len(keep)] = cand_words[keep]
+        mem.kept_near.fill_(1.0)
+        mem.kept_near[:len(keep)] = cand_near[keep]
         state.updates += 1
 
     def block_words(self, state, start: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,30 +217,30 @@ class Keep(Memory):
         sentence the previous block ended inside is one sentence with this block's first: both parts, held
         rows included, get the words of the whole), and how far it is from the nearest of them in its sentence
         within the block, as a share of NEAR (B,), 1 when none. Counts the words' uses."""
-        mem, words, B = state.mem, state.mem["words"], self.config.block_size
+        mem, words, B = state.mem, state.mem.words, self.config.block_size
         if not bool((words >= 0).any()):  # no question: no row is picked
             return torch.zeros(B, len(words)), torch.ones(B)
         v = self.tables()
-        ids = mem["keep_ids"].clamp(0, len(v.form) - 1)
+        ids = mem.keep_ids.clamp(0, len(v.form) - 1)
         match = (v.form[ids][:, None] == words[None, :]) & (words >= 0)[None, :] & v.content[ids][:, None]
-        mem["word_uses"] += match.sum(0).float()
+        mem.word_uses += match.sum(0).float()
         ends = v.ends[ids].long()
         sentence = torch.cumsum(ends, 0) - ends  # a sentence's end belongs to it
         n = int(sentence[-1]) + 1
         present = (torch.zeros(n, len(words)).index_add_(0, sentence, match.float()) > 0).float()
-        open_start = int(mem["open_start"])
+        open_start = int(mem.open_start)
         if open_start >= 0:  # the block began inside a sentence
-            present[0] = torch.maximum(present[0], mem["open_words"])
-            held = mem["kept_pos"]
+            present[0] = torch.maximum(present[0], mem.open_words)
+            held = mem.kept_pos
             same = (held >= open_start) & (held >= 0)
-            mem["kept_words"][same] = torch.maximum(mem["kept_words"][same], present[0])
+            mem.kept_words[same] = torch.maximum(mem.kept_words[same], present[0])
         if bool(ends[-1]):
-            mem["open_start"].fill_(-1)
-            mem["open_words"].zero_()
+            mem.open_start.fill_(-1)
+            mem.open_words.zero_()
         else:  # the last sentence goes on in the next block
             begins = start + int(torch.nonzero(sentence == n - 1)[0])
-            mem["open_start"].fill_(open_start if n == 1 and open_start >= 0 else begins)
-            mem["open_words"].copy_(present[-1])
+            mem.open_start.fill_(open_start if n == 1 and open_start >= 0 else begins)
+            mem.open_words.copy_(present[-1])
         at, hit = torch.arange(B), match.any(1)
         apart = (at[:, None] - at[None, :]).abs().float()
         apart[~hit[None, :].expand(B, B) | (sentence[:, None] != sentence[None, :])] = float("inf")

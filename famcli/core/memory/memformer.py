@@ -28,11 +28,12 @@ cross-attention layers (so a model starts with something it can read), and the s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from famcli.common.errors import AdapterError, ConfigError
-from famcli.core.memory.base import Memory, zero_shot_prompt
+from famcli.core.memory.base import Memory, MemoryState, zero_shot_prompt
 from famcli.core.positions import rotate
 
 WRITER_DIM = 64
@@ -126,6 +127,14 @@ class SlotWriter(torch.nn.Module):
         return (1 - gate) * slots.float() + gate * content
 
 
+@dataclass
+class MemformerState(MemoryState):
+    slots: torch.Tensor  # (L, K, d) fp32, the slots the current block reads
+    w_max: torch.Tensor  # (L, K) the writer's running softmax over the current block: its maximum,
+    w_sum: torch.Tensor  # (L, K) its sum
+    w_acc: torch.Tensor  # (L, K, d) and the weighted outputs
+
+
 class Memformer(Memory):
     """K slots per layer, read where FAM keys would be, written by the learned SlotWriter at each block's end."""
 
@@ -175,12 +184,11 @@ class Memformer(Memory):
     def initial(self) -> torch.Tensor:
         return self.writer.init_slots
 
-    def init_state(self) -> dict[str, torch.Tensor]:
+    def init_state(self) -> MemformerState:
         e, K = self.engine, self.n_rows
         f32 = {"dtype": torch.float32, "device": e.param.device}
-        return {"slots": self.writer.init_slots.detach().to(**f32).clone(),
-                "w_max": torch.zeros(e.n_layers, K, **f32), "w_sum": torch.zeros(e.n_layers, K, **f32),
-                "w_acc": torch.zeros(e.n_layers, K, e.hidden, **f32)}
+        return MemformerState(self.writer.init_slots.detach().to(**f32).clone(), torch.zeros(e.n_layers, K, **f32),
+                              torch.zeros(e.n_layers, K, **f32), torch.zeros(e.n_layers, K, e.hidden, **f32))
 
     def learnable(self) -> list[torch.Tensor]:
         return list(self.writer.requires_grad_(True).parameters())
@@ -206,7 +214,7 @@ class Memformer(Memory):
             plan.extra["rope_k"] = self.engine.rotary.tables(plan.tau * self.config.block_size - K, K)
 
     def rows_in(self, l, state, plan):
-        return state.mem["slots"][l].to(self.engine.param.dtype) if plan.starts else None
+        return state.mem.slots[l].to(self.engine.param.dtype) if plan.starts else None
 
     def keep(self, l, state, plan, q, k, v) -> None:
         state.k[l][:, :self.n_rows] = rotate(k, *plan.extra["rope_k"])
@@ -215,12 +223,12 @@ class Memformer(Memory):
     def finish(self, l, layer, state, plan, x, attn, keys, values):
         """Fold the chunk's outputs into the slots' running softmax; at the end of the block, the new slots."""
         out, m = self.engine.finish(layer, x, attn), state.mem
-        acc = None if plan.offset == 0 else (m["w_max"][l], m["w_sum"][l], m["w_acc"][l])
-        acc = self.writer.accumulate(l, m["slots"][l], out, acc)
+        acc = None if plan.offset == 0 else (m.w_max[l], m.w_sum[l], m.w_acc[l])
+        acc = self.writer.accumulate(l, m.slots[l], out, acc)
         if not plan.completes:
-            m["w_max"][l], m["w_sum"][l], m["w_acc"][l] = acc
+            m.w_max[l], m.w_sum[l], m.w_acc[l] = acc
             return out, None
-        return out, self.writer.update(l, m["slots"][l], acc)
+        return out, self.writer.update(l, m.slots[l], acc)
 
 
 def _writer_from(weights: dict[str, torch.Tensor]) -> SlotWriter:

@@ -11,19 +11,27 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from famcli.common.errors import ConfigError
-from famcli.core.memory.base import Memory
+from famcli.core.memory.base import Memory, MemoryState
 from famcli.core.positions import rotate
 
 
 class Bswa(Memory):
     """Block sliding window attention: nothing beyond the ring."""
 
+    @classmethod
+    def rows(cls, config) -> int:
+        return 0
 
-class Full(Memory):
+    def init_state(self) -> MemoryState:
+        return MemoryState()
+
+
+class Full(Bswa):
     """The plain model: a ring as long as the context window."""
 
     @classmethod
@@ -37,6 +45,11 @@ class Full(Memory):
     @classmethod
     def check_against(cls, config, context_window: int) -> None:
         """The window is the model's own: nothing to check."""
+
+
+@dataclass
+class SinkState(MemoryState):
+    sink_raw: torch.Tensor  # (L, Hkv, S, D) the first tokens' keys before rotation
 
 
 class Sink(Memory):
@@ -55,10 +68,10 @@ class Sink(Memory):
     def rows(cls, config) -> int:
         return config.sink_tokens
 
-    def init_state(self) -> dict[str, torch.Tensor]:
+    def init_state(self) -> SinkState:
         e = self.engine
-        return {"sink_raw": torch.zeros(e.n_layers, e.n_kv, self.n_rows, e.head_dim, dtype=e.param.dtype,
-                                        device=e.param.device)}  # (L, Hkv, S, D) keys before rotation
+        return SinkState(torch.zeros(e.n_layers, e.n_kv, self.n_rows, e.head_dim, dtype=e.param.dtype,
+                                     device=e.param.device))
 
     def head_visible(self, tau: int) -> bool:
         return tau > self.engine.lookback  # before that the first tokens are still in the window
@@ -71,11 +84,11 @@ class Sink(Memory):
         window_start = (plan.tau - self.engine.lookback) * self.config.block_size
         cos, sin = self.engine.rotary.tables(window_start - S, S)
         for l in range(self.engine.n_layers):
-            state.k[l][:, :S] = rotate(state.mem["sink_raw"][l], cos, sin)
+            state.k[l][:, :S] = rotate(state.mem.sink_raw[l], cos, sin)
 
     def observe(self, l: int, state, plan, k, v) -> None:
         first = min(self.n_rows - state.n_tokens, plan.c)
         if first > 0:
             at = state.n_tokens
-            state.mem["sink_raw"][l][:, at: at + first] = k[:, :first]
+            state.mem.sink_raw[l][:, at: at + first] = k[:, :first]
             state.v[l][:, at: at + first] = v[:, :first]  # values need no rotation
