@@ -264,7 +264,7 @@ def main() -> None:
 
     recall = RecallOptions()
     if args.answer_rules:  # (an older famcli has no rules: only asked for when given)
-        from famcli.answer.ask import Rules
+        from famcli.answer.rules import Rules
 
         recall = RecallOptions(rules=Rules.parse(args.answer_rules))
     session = open_session(SessionOptions(device=None), recall=recall)

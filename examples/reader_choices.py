@@ -14,9 +14,10 @@ import time
 
 from reader_questions import CORPUS, SETS, holds  # the grading, shared by the reader-question scripts
 
-from famcli.answer.ask import Rules, choices, find
+from famcli.answer.ask import choices, find
 from famcli.answer.find import Passages
 from famcli.answer.read import sentences_saying
+from famcli.answer.rules import Rules
 from famcli.documents.boilerplate import clean
 
 

@@ -109,7 +109,7 @@ def test_a_name_the_document_never_mentions_is_not_found_without_the_model(tiny,
 
 def test_a_cut_answer_is_marked(tiny, long_doc):
     session = session_for(tiny, "passages")
-    from famcli.answer.ask import Rules
+    from famcli.answer.rules import Rules
 
     session.lookup.rules = Rules(check=False)  # the model's own answer, cut at 2 tokens, is the answer
     result = ask_document(session, str(long_doc), "What is the secret password?", max_tokens=2)

@@ -248,9 +248,10 @@ def test_a_toy_format_plugs_in_with_one_class_and_one_registry_line(tmp_path):
 
     from famcli.common.errors import UserError
     from famcli.documents import formats
+    from famcli.documents.formats.base import Format
     from famcli.jobs.batch import find_documents
 
-    class Rot13(formats.Format):
+    class Rot13(Format):
         name, reads, suffixes = "rot13", "ROT13 text", (".r13",)
 
         def recognise(self, head):
@@ -278,6 +279,7 @@ def test_every_format_says_what_it_is_and_must_say_how_it_is_read():
     """Each registered format has its own kind, a name for messages and suffixes; a format without `read` (or
     `recognise`) cannot be made; built-in formats cannot be unregistered."""
     from famcli.documents import formats
+    from famcli.documents.formats.base import Format
 
     found = formats.formats()
     assert [f.name for f in found] == ["pdf", "compressed", "epub", "docx", "html", "text"]
@@ -285,7 +287,7 @@ def test_every_format_says_what_it_is_and_must_say_how_it_is_read():
     assert formats.reads() == ("text, Markdown, logs, HTML, PDF, gzip/bz2/xz/zstd-compressed text, EPUB and "
                                "DOCX")
 
-    class Unreadable(formats.Format):
+    class Unreadable(Format):
         name, reads = "none", "nothing"
 
         def recognise(self, head):

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from famcli.answer.ask import NOT_FOUND, Rules, answer, missing_names, quote
+from famcli.answer.ask import NOT_FOUND, answer, missing_names, quote
 from famcli.answer.find import Passage, Passages, cut_passages
 from famcli.answer.gather import gather
 from famcli.answer.now import was_before, where_now, where_now_subject
 from famcli.answer.read import asks_for_a_name, candidates, kind, sentences_saying
+from famcli.answer.rules import Rules
 from famcli.answer.text import fold, name_words
 
 
@@ -253,7 +254,7 @@ def test_rules_parse_and_refuse():
 
 
 def test_a_hard_wrapped_paragraph_is_read_as_prose_but_a_log_keeps_its_lines():
-    from famcli.answer.find import unwrapped
+    from famcli.documents.boilerplate import unwrapped
 
     wrapped = ("Sherlock Holmes sat moodily at one side of the\nfireplace cuddling his knees, while I was at\n"
                "the other, with my pipe.")

@@ -9,17 +9,17 @@ best few by how likely the question is given each passage (UPR, Sachan et al. 20
 from __future__ import annotations
 
 import bisect
-from functools import cached_property
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from famcli.answer.text import fold, name_words, stemmer, words
+from famcli.documents.boilerplate import clean_text, heading, unwrapped
 from famcli.documents.names import names
-from famcli.documents.boilerplate import HEADING, clean_text
 from famcli.documents.sentences import split_sentences
 
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
@@ -93,29 +93,6 @@ def cut_passages(text: str, size: int) -> list[tuple[int, int]]:
     return spans
 
 
-def unwrapped(text: str) -> str:
-    """A passage with the line breaks of its hard-wrapped paragraphs as spaces (a Gutenberg text wraps at ~70
-    characters: a sentence would be cut at its breaks). A paragraph is wrapped when it has 2+ lines, none over
-    100 characters, every line but its last at least 60% of its longest (a poem's are not), and fewer than half
-    of them beginning with a digit (a log's lines, a table's rows)."""
-    out = []
-    for i, paragraph in enumerate(re.split(r"(\n[ \t]*\n\s*)", text)):
-        lines = paragraph.split("\n")
-        if i % 2:  # the blank lines between paragraphs stay
-            out.append(paragraph)
-            continue
-        if len(lines) >= 2 and heading(lines[0]):  # a heading on the line above its chapter's text stands apart
-            out.append(lines[0] + "\n\n" + unwrapped("\n".join(lines[1:])))
-            continue
-        widths = [len(line.rstrip()) for line in lines]
-        numbered = sum(line.lstrip()[:1].isdigit() for line in lines)  # a log's timestamps, a table's rows
-        if len(lines) >= 2 and max(widths) <= 100 and min(widths[:-1]) >= 0.6 * max(widths) \
-                and numbered < len(lines) / 2:
-            paragraph = " ".join(line.strip() for line in lines)
-        out.append(paragraph)
-    return "".join(out)
-
-
 def the_work(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The passages that are the work, not its boilerplate (famcli.documents.boilerplate: a Gutenberg header and
     licence, a table of contents): those at least half of whose characters are on lines the boilerplate step
@@ -139,12 +116,6 @@ def the_work(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         return cumulative[i] + (c - starts[i] if i >= 0 and kept[i] else 0) if i >= 0 else 0
 
     return [(a, b) for a, b in spans if 2 * (kept_chars(b) - kept_chars(a)) >= b - a]
-
-
-def heading(text: str) -> bool:
-    """A chapter's heading line (CHAPTER IV, Letter 2, XIV. THE END): short, in a heading's form ("M. Krempe
-    said ..." is no heading)."""
-    return len(text.split()) <= 12 and HEADING.match(text) is not None
 
 
 class Passages:

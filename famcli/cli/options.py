@@ -146,7 +146,7 @@ def recall_options(no_recall: NoRecallOpt = False, recall_blocks: RecallBlocksOp
     """None with --no-recall, else the options a question is answered with (checked before loading)."""
     from famcli.recall.search import RecallOptions
 
-    from famcli.answer.ask import Rules
+    from famcli.answer.rules import Rules
 
     options = RecallOptions(blocks=recall_blocks, scorer=recall_scorer, answer_from=answer_from,
                             rules=Rules.parse(answer_rules))

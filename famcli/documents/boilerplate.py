@@ -207,3 +207,32 @@ def headings(text: str) -> list[str]:
     or a Roman numeral before a title in capitals, `VII. THE ADVENTURE OF THE BLUE CARBUNCLE`; a title may take
     two lines."""
     return [" ".join(m.group(1).split()) for m in CHAPTER_LINE.finditer(text)]
+
+
+def heading(text: str) -> bool:
+    """A chapter's heading line (CHAPTER IV, Letter 2, XIV. THE END): short, in a heading's form ("M. Krempe
+    said ..." is no heading)."""
+    return len(text.split()) <= 12 and HEADING.match(text) is not None
+
+
+def unwrapped(text: str) -> str:
+    """A passage with the line breaks of its hard-wrapped paragraphs as spaces (a Gutenberg text wraps at ~70
+    characters: a sentence would be cut at its breaks). A paragraph is wrapped when it has 2+ lines, none over
+    100 characters, every line but its last at least 60% of its longest (a poem's are not), and fewer than half
+    of them beginning with a digit (a log's lines, a table's rows)."""
+    out = []
+    for i, paragraph in enumerate(re.split(r"(\n[ \t]*\n\s*)", text)):
+        lines = paragraph.split("\n")
+        if i % 2:  # the blank lines between paragraphs stay
+            out.append(paragraph)
+            continue
+        if len(lines) >= 2 and heading(lines[0]):  # a heading on the line above its chapter's text stands apart
+            out.append(lines[0] + "\n\n" + unwrapped("\n".join(lines[1:])))
+            continue
+        widths = [len(line.rstrip()) for line in lines]
+        numbered = sum(line.lstrip()[:1].isdigit() for line in lines)  # a log's timestamps, a table's rows
+        if len(lines) >= 2 and max(widths) <= 100 and min(widths[:-1]) >= 0.6 * max(widths) \
+                and numbered < len(lines) / 2:
+            paragraph = " ".join(line.strip() for line in lines)
+        out.append(paragraph)
+    return "".join(out)

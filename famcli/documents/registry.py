@@ -16,10 +16,8 @@ from pathlib import Path
 
 from famcli.common.limits import PIPE_WAIT, env_number
 from famcli.documents.base import Document, DocumentError
-from famcli.documents.formats import format_of, reads, suffixes
-from famcli.documents.formats.base import Head
-from famcli.documents.formats.compressed import MAGIC, compression, inflate
-from famcli.documents.formats.text import CHUNK_BYTES, decode
+from famcli.documents.formats import format_of, formats, reads, suffixes
+from famcli.documents.formats.base import CHUNK_BYTES, Head, decode
 
 __all__ = ["open_document", "is_stream", "read_stream", "reads", "suffixes", "DocumentError"]
 
@@ -94,8 +92,8 @@ def _open_pipe(p: Path) -> int:
 
 
 def read_stream(fd: int, name: str = "<stdin>") -> Iterator[str]:
-    """Whatever bytes the pipe has, as soon as it has them (works under `tail -f`); a compressed stream
-    (by its first bytes) is decompressed as it arrives."""
+    """Whatever bytes the pipe has, as soon as it has them (works under `tail -f`); a stream whose first bytes
+    are those of a format read from pipes (compressed text) is read by it as it arrives."""
     def chunks():
         try:
             while block := os.read(fd, CHUNK_BYTES):
@@ -106,13 +104,14 @@ def read_stream(fd: int, name: str = "<stdin>") -> Iterator[str]:
 
     def sniffed():
         raw, first = chunks(), b""
-        for block in raw:  # a few bytes more while they could still begin a compressed stream
+        piped = [f for f in formats() if f.streams]
+        for block in raw:  # a few bytes more while they could still begin a format read from pipes
             first += block
-            if not any(m.startswith(first) and len(first) < len(m) for m in MAGIC):
+            if not any(m.startswith(first) and len(first) < len(m) for f in piped for m in f.magic):
                 break
-        kind = compression(first)
         rest = _prepend(first, raw) if first else iter(())
-        yield from inflate(rest, kind, name) if kind else rest
+        fmt = next((f for f in piped if first and f.recognise(Head(first, Path(name), name))), None)
+        yield from fmt.stream(rest, name) if fmt is not None else rest
 
     return decode(sniffed(), name)
 

@@ -54,8 +54,6 @@ class Answer:
                 "passages": [p.to_dict() for p in self.passages]}
 
 
-UNREAD_NOTE = ("Note: this text is mostly in a script the model cannot read (most of its letters have no token of "
-               "their own in the model's vocabulary): famcli quotes it instead of reading it.")
 ANSWER_NO_REPEAT = 4  # an answer may not repeat a 4-gram of its own: what stops a small model's loops
 
 

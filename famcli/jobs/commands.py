@@ -18,7 +18,7 @@ from famcli.common.errors import Interrupted, Stopped, UserError, is_user_error,
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
-from famcli.jobs.asking import UNREAD_NOTE, ask
+from famcli.jobs.asking import ask
 from famcli.jobs.lookup import Reading
 from famcli.jobs.opening import open_session
 from famcli.jobs.passkey import document_trial
@@ -31,8 +31,7 @@ from famcli.jobs.reading import (
     save_reading,
     saving_on_stop,
 )
-from famcli.jobs.report import Reporter, Silent
-from famcli.jobs.session import Session
+from famcli.jobs.report import UNREAD_NOTE, Reporter, Silent
 from famcli.jobs.summarize import summarize_document
 from famcli.models.prompts import READING_HEADER, question_header
 from famcli.summary.notes import Section, note_weights, section_names, write_notes
@@ -40,6 +39,7 @@ from famcli.summary.telling import Rarity, lined, telling_line
 
 if TYPE_CHECKING:
     from famcli.jobs.batch import Job
+    from famcli.jobs.session import Session
 
 
 def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 200,

@@ -13,6 +13,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from famcli.core.engine import ContextOverflow
 from famcli.documents.base import Document
@@ -20,7 +21,9 @@ from famcli.documents.registry import DocumentError, is_stream, open_document
 from famcli.documents.until import Until
 from famcli.jobs.lookup import Reading
 from famcli.jobs.report import Reporter, Silent
-from famcli.jobs.session import Session
+
+if TYPE_CHECKING:  # annotations only
+    from famcli.jobs.session import Session
 
 
 def open_reading(path: str, password=None, until: Until | None = None) -> Document:

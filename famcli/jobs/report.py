@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from famcli.core.config import MemoryConfig
 
 
+UNREAD_NOTE = ("Note: this text is mostly in a script the model cannot read (most of its letters have no token of "
+               "their own in the model's vocabulary): famcli quotes it instead of reading it.")
+
+
 class Reporter(Protocol):
     def note(self, text: str) -> None: ...
 

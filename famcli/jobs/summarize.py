@@ -13,17 +13,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from famcli.answer.text import stems
 from famcli.common.errors import Interrupted
 from famcli.core.generate import Sampling
 from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
-from famcli.jobs.asking import UNREAD_NOTE
 from famcli.jobs.lookup import Reading
 from famcli.jobs.reading import count_tokens, document_id, open_reading, payload, pieces_of, placed_pieces
-from famcli.jobs.report import Reporter, Silent
-from famcli.jobs.session import Session
+from famcli.jobs.report import UNREAD_NOTE, Reporter, Silent
 from famcli.summary.cast import cast, cast_sentence
 from famcli.summary.notes import (
     NOTE_BATCH,
@@ -45,6 +44,9 @@ from famcli.summary.summary import (
     told_in_order,
 )
 from famcli.summary.telling import Rarity
+
+if TYPE_CHECKING:  # annotations only
+    from famcli.jobs.session import Session
 
 
 def summarize_document(session: Session, file: str, password=None, sections: int = 16, max_tokens: int = 200,

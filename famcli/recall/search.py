@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from famcli.answer.ask import Rules
+from famcli.answer.rules import Rules
 from famcli.common.choices import ANSWER_PATHS, SCORERS, AnswerFrom, Scorer
 from famcli.common.errors import UserError
 from famcli.recall.index import RecallIndex, attention_scores, head_scores
@@ -36,7 +36,7 @@ class RecallOptions:
              are re-read whole when they fit the window
     answer_from  auto | passages | memory: whether the document is read through the model before answering
              (famcli.jobs.session.Session.answer_path)
-    rules    the passages path's rules and constants (famcli.answer.ask.Rules, --answer-rules)"""
+    rules    the passages path's rules and constants (famcli.answer.rules.Rules, --answer-rules)"""
 
     blocks: int = 4
     context: int = 32

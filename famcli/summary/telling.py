@@ -67,7 +67,7 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
     heading, a title in capitals or a verse. Speech (quote marks in it, or inside a quotation the paragraph
     opened before) quarters its value, a fragment (begun mid-way, in lower case: own_sentence takes it back to
     its start) halves it. A text of lines (a log) has none (`telling_line` chooses its line)."""
-    from famcli.answer.find import unwrapped
+    from famcli.documents.boilerplate import unwrapped
 
     best, best_score = None, 0.0
     text = unwrapped(text)  # a hard-wrapped paragraph's long sentence is whole, not cut at its line breaks

@@ -12,9 +12,12 @@ archives, UTF-16), and only then are HTML and text tried, text last (it takes wh
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from famcli.documents.base import DocumentError
-from famcli.documents.formats.base import Format, Head
+
+if TYPE_CHECKING:  # annotations only: the formats import their base, the registry only names them
+    from famcli.documents.formats.base import Format, Head
 
 _REGISTRY: dict[str, object] = {  # kind -> "module:Class" (imported when first used) or the format itself
     "pdf": "famcli.documents.formats.pdf:Pdf",

@@ -1,8 +1,10 @@
-"""What a document format is (`Format`) and what it is recognised from (`Head`: a file's first bytes and, for a
-ZIP container, its parts, listed once and checked against zip bombs before any part is read)."""
+"""What a document format is (`Format`), what it is recognised from (`Head`: a file's first bytes and, for a
+ZIP container, its parts, listed once and checked against zip bombs before any part is read), and the strict
+UTF-8 decoding every text format and stream ends in (`decode`)."""
 
 from __future__ import annotations
 
+import codecs
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ from typing import ClassVar
 
 from famcli.common.limits import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, Inflation, mb
 from famcli.documents.base import Document, DocumentError
+
+CHUNK_BYTES = 1 << 16
 
 
 @dataclass
@@ -54,6 +58,8 @@ class Format(ABC):
     reads: ClassVar[str]
     suffixes: ClassVar[tuple[str, ...]] = ()
     by_bytes: ClassVar[bool] = True
+    magic: ClassVar[tuple[bytes, ...]] = ()  # the first bytes that mark it, where it has such
+    streams: ClassVar[bool] = False  # it can be read from a pipe (`stream`)
 
     @abstractmethod
     def recognise(self, head: Head) -> bool:
@@ -62,6 +68,11 @@ class Format(ABC):
     @abstractmethod
     def read(self, path: Path, doc: Document, password: str | None) -> Iterator[str]:
         """The file's text pieces, each ending in a newline."""
+
+    def stream(self, chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
+        """For a format that `streams`: the text's bytes from a pipe whose first bytes are this format's, as they
+        arrive (a pipe in any other format is decoded as text, and fails as text does)."""
+        raise NotImplementedError(f"{self.name} is not read from a pipe")
 
 
 def check_zip(z: zipfile.ZipFile, name: str) -> None:
@@ -77,3 +88,38 @@ def check_zip(z: zipfile.ZipFile, name: str) -> None:
     if total > min(limits.total, MAX_ZIP_BYTES):
         raise DocumentError(f"{name} inflates to {mb(total)} in all (at most {mb(min(limits.total, MAX_ZIP_BYTES))}"
                             "): a zip bomb?")
+
+
+def decode(chunks: Iterator[bytes], name: str) -> Iterator[str]:
+    """Incremental strict UTF-8: BOM dropped, CRLF/CR made LF, NUL bytes taken as binary."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset, first, pending_cr = 0, True, False
+    for raw in chunks:
+        if b"\0" in raw:
+            where = offset + raw.index(b"\0")
+            raise DocumentError(f"{name} looks binary (NUL byte at byte {where}), not text")
+        try:
+            text = decoder.decode(raw)
+        except UnicodeDecodeError as exc:
+            raise DocumentError(f"{name} is not valid UTF-8 at byte {offset + exc.start}") from None
+        offset += len(raw)
+        if first and text:
+            text, first = text.removeprefix("\ufeff"), False
+        if pending_cr:
+            text, pending_cr = "\r" + text, False
+        if text.endswith("\r"):
+            text, pending_cr = text[:-1], True
+        if text:
+            yield text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        tail = decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise DocumentError(f"{name} is not valid UTF-8 at byte {offset} (truncated character at the end)") from None
+    if pending_cr or tail:
+        yield ("\n" if pending_cr else "") + tail
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK_BYTES):
+            yield block

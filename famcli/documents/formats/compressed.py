@@ -13,8 +13,7 @@ from pathlib import Path
 
 from famcli.common.limits import Inflation, LimitError
 from famcli.documents.base import Document, DocumentError
-from famcli.documents.formats.base import Format, Head
-from famcli.documents.formats.text import CHUNK_BYTES, decode, file_chunks
+from famcli.documents.formats.base import CHUNK_BYTES, Format, Head, decode, file_chunks
 
 MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
 ZSTD_SLICE = 1024  # compressed bytes a zstd call gets: at most ~40 MB of output even from a bomb
@@ -24,6 +23,8 @@ class Compressed(Format):
     name = "compressed"
     reads = "gzip/bz2/xz/zstd-compressed text"
     suffixes = (".gz", ".bz2", ".xz", ".zst")
+    magic = tuple(MAGIC)
+    streams = True
 
     def recognise(self, head: Head) -> bool:
         return compression(head.bytes) is not None
@@ -34,6 +35,10 @@ class Compressed(Format):
             kind = compression(f.read(8))
         doc.kind = f"text+{kind}"
         return read_compressed(path, kind, doc.name)
+
+    def stream(self, chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
+        first = next(chunks, b"")
+        return inflate(_prepend(first, chunks), compression(first), name)
 
 
 def compression(first: bytes) -> str | None:
@@ -113,3 +118,8 @@ def read_compressed(path: Path, kind: str, name: str) -> Iterator[str]:
             yield block
 
     return decode(checked(), name)
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest

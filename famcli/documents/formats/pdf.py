@@ -16,6 +16,7 @@ class Pdf(Format):
     name = "pdf"
     reads = "PDF"
     suffixes = (".pdf",)
+    magic = (b"%PDF-",)
 
     def recognise(self, head: Head) -> bool:
         return head.bytes.startswith(b"%PDF-")
