@@ -23,9 +23,10 @@ FACE = {"famcli", "famcli.__main__"}  # the package's face: its version and `pyt
 
 
 def graph(root: Path) -> dict[str, set[str]]:
-    """famcli module -> the famcli modules it imports (kernels/ installs as famcli.kernels)."""
+    """famcli module -> the famcli modules it imports (the kernels/ folder installs as famcli_kernels, whose
+    dispatch is famcli.kernels: both are the package "kernels" below)."""
     modules: dict[str, Path] = {}
-    for base, prefix in ((root, ("famcli",)), (root.parent / "kernels", ("famcli", "kernels"))):
+    for base, prefix in ((root, ("famcli",)), (root.parent / "kernels", ("famcli_kernels",))):
         for path in base.rglob("*.py"):
             modules[".".join((*prefix, *path.relative_to(base).with_suffix("").parts)).removesuffix(".__init__")] = path
     edges: dict[str, set[str]] = {}
@@ -70,6 +71,8 @@ def _runtime_nodes(tree: ast.AST):
 
 def package_of(module: str) -> str | None:
     parts = module.split(".")
+    if parts[0] == "famcli_kernels":
+        return "kernels"
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in PACKAGES) else None
 
 

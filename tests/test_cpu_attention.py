@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from famcli.kernels import cpu_attention
-from famcli.kernels.reference import block_attention_naive, visibility
+from famcli_kernels import cpu_attention
+from famcli_kernels.reference import block_attention_naive, visibility
 
 from famcli import kernels
 

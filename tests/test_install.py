@@ -15,20 +15,23 @@ from conftest import OUTSIDE, USER_ENV, famcli_process
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fresh_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=OUTSIDE, env=USER_ENV, capture_output=True, text=True,
+def fresh_python(code: str, cwd: Path = OUTSIDE) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=USER_ENV, capture_output=True, text=True,
                           timeout=300)
 
 
-def test_famcli_kernels_and_hub_kernels_do_not_shadow_each_other():
-    """famcli's kernels import as famcli.kernels; `kernels` stays the hub package that transformers imports."""
-    code = ("import json, famcli, famcli.kernels, kernels, transformers.modeling_utils\n"
-            "print(json.dumps([famcli.kernels.__file__, kernels.__file__, hasattr(kernels, 'get_kernel'),"
+@pytest.mark.parametrize("where", ["outside", "root"])
+def test_famcli_kernels_and_hub_kernels_do_not_shadow_each_other(where):
+    """famcli's kernels import as famcli_kernels (their dispatch as famcli.kernels); `kernels` stays the hub package
+    that transformers imports, also from the repository's root, where `python -c` and `python -m pytest` put the
+    checkout first on the path (the kernels/ folder has no __init__.py, so it never shadows a regular package)."""
+    code = ("import json, famcli.kernels, famcli_kernels.reference, kernels, transformers.modeling_utils\n"
+            "print(json.dumps([famcli_kernels.reference.__file__, kernels.__file__, hasattr(kernels, 'get_kernel'),"
             " callable(famcli.kernels.block_attention)]))")
-    done = fresh_python(code)
+    done = fresh_python(code, OUTSIDE if where == "outside" else REPO)
     assert done.returncode == 0, done.stderr
     ours, theirs, hub, dispatch = json.loads(done.stdout)
-    assert Path(ours).resolve() == REPO / "kernels" / "__init__.py" or "site-packages" in ours
+    assert Path(ours).resolve() == REPO / "kernels" / "reference.py" or "site-packages" in ours
     assert Path(theirs).resolve().parent != (REPO / "kernels") and hub and dispatch
 
 

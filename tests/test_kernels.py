@@ -9,9 +9,9 @@ import torch
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
-triton_attention = pytest.importorskip("famcli.kernels.triton_attention", reason="Triton is not installed")
+triton_attention = pytest.importorskip("famcli_kernels.triton_attention", reason="Triton is not installed")
 
-from famcli.kernels.reference import block_attention_naive  # noqa: E402
+from famcli_kernels.reference import block_attention_naive  # noqa: E402
 
 from famcli import kernels  # noqa: E402
 

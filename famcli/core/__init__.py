@@ -3,6 +3,6 @@ precision (layers, quant), the memories (memory/: one registry, one module per k
 block-by-block reader (engine) and its state (state), decoding (generate) and several continuations decoded
 in the same steps (branches).
 
-May import: famcli.common, famcli.text, famcli.recall (a saved state carries its index), famcli.kernels
-(docs/design.md, section 11).
+May import: famcli.common, famcli.text, famcli.recall (a saved state carries its index), famcli.kernels (and
+the kernels it dispatches to, famcli_kernels) (docs/design.md, section 11).
 """

@@ -21,7 +21,7 @@ import torch
 
 from famcli.core.generate import Sampling, next_token
 from famcli.core.positions import rotate
-from famcli.kernels.cpu_attention import bias_of, grouped_attention
+from famcli_kernels.cpu_attention import bias_of, grouped_attention
 
 
 def decode_branches(engine, state, prompt_ids, samplings: Sequence[Sampling], max_new_tokens: int,

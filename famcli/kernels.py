@@ -9,9 +9,11 @@ The backend is chosen once per device type, on first use: `FAMCLI_KERNEL=referen
 tests switch with `kernels.force(name)`. Triton is imported lazily, so CPU-only installs never need it.
 The derivations (the visibility rule, the masks, the online softmax) are in kernels/README.md.
 
-The folder lives at the repository's top level but installs and imports as `famcli.kernels` (setuptools'
-package-dir in pyproject.toml): the top-level import name `kernels` belongs to Hugging Face's hub-kernels
-distribution, which transformers depends on, and each would shadow the other.
+The kernels themselves live in the repository's top-level `kernels/` folder, which installs and imports as
+`famcli_kernels` (setuptools' package-dir in pyproject.toml). The folder has no `__init__.py`: the top-level
+import name `kernels` belongs to Hugging Face's hub-kernels distribution, which transformers imports, and a
+folder without one never shadows a regular package, even when the checkout is first on the path
+(`python -m pytest` from the repository's root).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from functools import lru_cache
 
 import torch
 
-from . import cpu_attention, reference
+from famcli_kernels import cpu_attention, reference
 
 __all__ = ["block_attention", "attention_bias", "backend_for", "force"]
 BACKENDS = ("reference", "cpu", "triton")
@@ -31,7 +33,7 @@ BACKENDS = ("reference", "cpu", "triton")
 @lru_cache(maxsize=None)
 def _triton():
     try:
-        from . import triton_attention
+        from famcli_kernels import triton_attention
     except ImportError:
         return None
     return triton_attention
