@@ -4,8 +4,8 @@ tokens, several facts to a document. Everything comes from a seed; nothing here 
 its templates, names and phrasings are its own (famcli.documents.haystack's, which the answer path was developed on,
 are not used), so the suite measures documents famcli was not tuned on.
 
-    .venv/bin/python examples/answer_suite.py --seed 11 --out docs/answer_suite.json            # new path only
-    .venv/bin/python examples/answer_suite.py --seed 11 --today --out docs/answer_suite.json    # and today's
+    .venv/bin/python examples/answer_suite.py --seed 11 --out docs/results/answer_suite.json            # new path only
+    .venv/bin/python examples/answer_suite.py --seed 11 --today --out docs/results/answer_suite.json    # and today's
 
 `--today` also answers every question the way famcli did before the fast path (the question, the best 128-token
 chunks, the end of the document and the question again, read with full attention from a fresh state, cut at

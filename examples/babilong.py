@@ -12,7 +12,7 @@ Each story has 6-10 facts about 4 people, 6 rooms and 3 objects, put in order be
 tokens per word). An answer is right when it names the expected room and no other room.
 
     python examples/babilong.py --lengths 4k,16k --stories 20 [--tasks qa1,qa2] [--book ../shared/corpus/pride.txt]
-        [--famcli .venv/bin/famcli] [--json docs/babilong/today.json] [--plot docs/babilong/today.png]
+        [--famcli .venv/bin/famcli] [--json docs/results/babilong/today.json] [--plot docs/results/babilong/today.png]
 """
 
 from __future__ import annotations

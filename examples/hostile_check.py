@@ -3,7 +3,7 @@ decompression and zip bombs (each a few KB to a few MB on disk, ~1 GB inflated),
 HTML with ever more block elements, nested or side by side (linear time means 4x the elements costs about 4x,
 not 16x).
 
-    python examples/hostile_check.py [--json docs/hostile_check.json]
+    python examples/hostile_check.py [--json docs/results/hostile_check.json]
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ and exactly k blocks after the target's block. The question is told to the memor
 the answer holds the expected value. The facts, names and paraphrased questions are the held-out tables of
 famcli/documents/haystack.json (the training data never uses them); each fact is said once.
 
-    python examples/keep_heldout.py --memory keep,sink --updates 8,64 --trials 8 > docs/keep/heldout.json
+    python examples/keep_heldout.py --memory keep,sink --updates 8,64 --trials 8 > docs/results/keep/heldout.json
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Documents: prose from the corpus books as filler (a random stretch per trial), a
 short header) and then exactly `k` more blocks of filler before the question, so the memory updates `k` times
 after the needle left the block it was in. Recall is off: the answer is read after the memory's state alone.
 
-    python examples/keep_oracle.py --updates 8,64,256 --trials 4 > docs/training/keep_oracle.json
+    python examples/keep_oracle.py --updates 8,64,256 --trials 4 > docs/results/training/keep_oracle.json
 """
 
 from __future__ import annotations

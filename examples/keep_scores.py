@@ -1,5 +1,5 @@
 """Which training-free score keeps a fact in a fixed-size memory? Issue 36, step 2 (after the oracle of
-examples/keep_oracle.py showed the model reads kept rows back: docs/training/keep_oracle.json).
+examples/keep_oracle.py showed the model reads kept rows back: docs/results/training/keep_oracle.json).
 
 The memory is keep_oracle's `Keep` (4 attention sinks + N rows per layer before the ring, raw keys re-rotated
 each block to sit just before the window), with one change: a block's tokens compete for the N rows when the

@@ -4,7 +4,7 @@ in its own wording (never the question's), with distractors of the same kind els
 questions whose answer is two or three sentences. 4k to 200k tokens. Every name, item and phrasing comes from
 a seed; famcli's own code knows none of them.
 
-    .venv/bin/python examples/list_suite.py --seed 5 --out docs/list_suite.json
+    .venv/bin/python examples/list_suite.py --seed 5 --out docs/results/list_suite.json
 
 Each question is answered twice in one run, side by side: `one prompt` (several-part answers off: the best
 sentences in one prompt, one answer) and `per item` (each matching sentence on its own, the items given

@@ -1,7 +1,7 @@
 """How well a check tells a summary note its text says from one it does not, on sentences people labelled.
 
 The items (examples/note_labels.py: drafts the model wrote for a section, with the sentences it read, in
-docs/note_labels/to_label_*.json) and their labels (docs/note_labels/labels_*.json, marked right or wrong by
+docs/results/note_labels/to_label_*.json) and their labels (docs/results/note_labels/labels_*.json, marked right or wrong by
 people reading those sentences, never by famcli code). For each check, the share of wrong sentences it rejects and of right ones it keeps. A check with
 a threshold has it chosen on the even-numbered items (the most wrong ones rejected while keeping at least
 KEEP of the right ones) and is reported on the odd-numbered ones, so the numbers are not fitted to themselves.
@@ -13,7 +13,7 @@ Checks:
             according to the text: <sentence>" (famcli.answer.score.Scorer)
   pmi       the draft's log-likelihood after the read sentences less its log-likelihood without them
 
-    python examples/note_check.py [--labels docs/note_labels] [--json docs/note_labels/check.json]
+    python examples/note_check.py [--labels docs/results/note_labels] [--json docs/results/note_labels/check.json]
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def rates(scores, right, cut) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--labels", type=Path, default=Path("docs/note_labels"))
+    parser.add_argument("--labels", type=Path, default=Path("docs/results/note_labels"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     items = {i["id"]: i for path in sorted(args.labels.glob("to_label_*.json"))

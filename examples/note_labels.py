@@ -5,10 +5,10 @@
 (section, draft). People then mark each item right or wrong by reading those sentences only (labels are never
 made by famcli code), and `measure` (examples/note_check.py) reports how a check separates them.
 
-    python examples/note_labels.py collect ../shared/corpus/*.txt --out docs/note_labels
-        -> docs/note_labels/runs/<book>.json (the summarize output) and docs/note_labels/items.json (not kept)
-    python examples/note_labels.py sample --per-book 40 --out docs/note_labels
-        -> docs/note_labels/to_label_<book>.json: a seeded random sample of each book's items, to be labelled
+    python examples/note_labels.py collect ../shared/corpus/*.txt --out docs/results/note_labels
+        -> docs/results/note_labels/runs/<book>.json (the summarize output) and docs/results/note_labels/items.json (not kept)
+    python examples/note_labels.py sample --per-book 40 --out docs/results/note_labels
+        -> docs/results/note_labels/to_label_<book>.json: a seeded random sample of each book's items, to be labelled
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect")
     c.add_argument("books", nargs="+", type=Path)
-    c.add_argument("--out", type=Path, default=Path("docs/note_labels"))
+    c.add_argument("--out", type=Path, default=Path("docs/results/note_labels"))
     s = sub.add_parser("sample")
     s.add_argument("--per-book", type=int, default=40)
-    s.add_argument("--out", type=Path, default=Path("docs/note_labels"))
+    s.add_argument("--out", type=Path, default=Path("docs/results/note_labels"))
     args = parser.parse_args()
     if args.command == "collect":
         collect(args.books, args.out)

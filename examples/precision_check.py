@@ -1,7 +1,7 @@
 """Does a precision keep the model's quality? Next-token loss through the memory on book text, per dtype,
 side by side in one run (the gate for `--dtype int8` and for what `auto` picks: within 1% of fp32).
 
-    .venv/bin/python examples/precision_check.py --dtypes fp32,int8 --tokens 8192 --out docs/precision.json
+    .venv/bin/python examples/precision_check.py --dtypes fp32,int8 --tokens 8192 --out docs/results/precision.json
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--memory", default="sink", help="a memory mode, or auto (what `famcli ask` runs)")
     parser.add_argument("--offset", type=int, default=20000, help="first token of each book's stretch")
     parser.add_argument("--books", default=",".join(BOOKS))
-    parser.add_argument("--out", default="docs/precision.json")
+    parser.add_argument("--out", default="docs/results/precision.json")
     args = parser.parse_args()
     corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
     rows = []

@@ -5,7 +5,7 @@ with its log-likelihood given the passages and without them. Graded here (any ex
 marks ignored), so the strategies can be compared on one run: the model's own answer, the best candidate by
 likelihood, by calibrated likelihood (PMI), each with and without the check that a sentence says it.
 
-    python examples/reader_choices.py --out docs/answers/choices.json
+    python examples/reader_choices.py --out docs/results/answers/choices.json
 """
 import argparse
 import json

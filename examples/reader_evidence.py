@@ -4,7 +4,7 @@
 the model's likelihood of the question given each passage (UPR). A passage holds the answer when it contains
 one of the question's expected words (case and accent marks ignored): that grading is this script's own.
 
-    python examples/reader_evidence.py --sizes 60,120,250 --rerank 10,20 --out docs/answers/evidence.json
+    python examples/reader_evidence.py --sizes 60,120,250 --rerank 10,20 --out docs/results/answers/evidence.json
 """
 import argparse, json, pathlib, time
 

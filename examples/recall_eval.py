@@ -1,7 +1,7 @@
 """Measure the recall scorers (docs/recall.md): recall@k of the chunk that holds the answer, per scorer and
 per layer for the attention scorer, and the exact-answer rate, on facts hidden in book text and on pass keys.
 
-    .venv/bin/python examples/recall_eval.py --lengths 4k,16k,64k --docs 2 --out docs/recall_eval.json
+    .venv/bin/python examples/recall_eval.py --lengths 4k,16k,64k --docs 2 --out docs/results/recall_eval.json
 
 Each document is read once through the memory (the default mode) with an index that keeps representative
 keys at every layer; every question is then scored against it.
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--bm25-only", action="store_true",
                         help="Skip reading through the model (BM25 needs only the text): for the longest documents")
-    parser.add_argument("--out", default="docs/recall_eval.json")
+    parser.add_argument("--out", default="docs/results/recall_eval.json")
     args = parser.parse_args()
     from famcli.jobs.passkey import parse_lengths
 

@@ -4,7 +4,7 @@ For documents that fit the model's window, compare the exact-answer rate of (a) 
 whole document with the question before and after it, and (b) the recall prompt (question, BM25's best
 passages, the recent window, question), on facts hidden in book text and on pass keys (docs/recall.md).
 
-    .venv/bin/python examples/whole_vs_recall.py --lengths 3k,4k,6k,8k --docs 2 --out docs/whole_vs_recall.json
+    .venv/bin/python examples/whole_vs_recall.py --lengths 3k,4k,6k,8k --docs 2 --out docs/results/whole_vs_recall.json
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2)
     parser.add_argument("--kinds", default="facts,passkey")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--out", default="docs/whole_vs_recall.json")
+    parser.add_argument("--out", default="docs/results/whole_vs_recall.json")
     args = parser.parse_args()
     loaded = load_model(None)
     loaded, config = prepare(loaded, "auto", "auto")

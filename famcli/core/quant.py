@@ -15,7 +15,7 @@ text when the model is loaded (cached per weights). And every row (token) is div
 the product and multiplied by it after, so the kernels' one activation scale per product becomes one scale per
 token: a token with a peak no longer coarsens every other token's steps. With both, all four layer products
 (q/k/v, attention output, gate/up and down) run in int8 at +0.75-0.92% next-token loss against fp32 on
-held-out book text (bf16: +0.02%), with the same pass-key answers (docs/benchmarks.md).
+held-out book text (bf16: +0.02%), with the same pass-key answers (docs/results.md).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _calibrate(model, tokenizer) -> dict[int, torch.Tensor]:
 
 
 ALPHA = 0.8  # the smoothing strength for products of the normed hidden state and of the attention output
-DOWN_ALPHA = 0.5  # and for the MLP's down projection (its gated input); measured in docs/benchmarks.md
+DOWN_ALPHA = 0.5  # and for the MLP's down projection (its gated input); measured in docs/results.md
 
 
 class Int8Linear:
@@ -148,7 +148,7 @@ def _prepack(q: torch.Tensor):
 def engine() -> str:
     """oneDNN where it can use AMX (1.9x fbgemm at a block's 256 rows), else fbgemm: alike at block shape
     with AVX2 or AVX-512 VNNI and 1.5-4x faster than oneDNN at 1-16 rows (decoding, streamed lines); measured
-    in docs/benchmarks.md. An instruction-set cap on oneDNN (ONEDNN_MAX_CPU_ISA) without AMX counts as none."""
+    in docs/results.md. An instruction-set cap on oneDNN (ONEDNN_MAX_CPU_ISA) without AMX counts as none."""
     engines = torch.backends.quantized.supported_engines
     cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
     amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() and ("AMX" in cap or cap in ("ALL", "DEFAULT"))

@@ -147,7 +147,7 @@ class Session:
     def answerer(self) -> Engine:
         """The engine that reads an answer's prompt after the memory and decodes it: the session's own, or
         with `--dtype int8` its twin with the layer products in fp32 (same memory, same state): int8 reads the
-        document, fp32 writes what the user reads (int8 answers lost pass keys, docs/benchmarks.md)."""
+        document, fp32 writes what the user reads (int8 answers lost pass keys, docs/results.md)."""
         if not self.engine.int8:
             return self.engine
         if self._answerer is None:

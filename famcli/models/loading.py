@@ -90,7 +90,7 @@ def pick_device(device: str | None = None) -> torch.device:
 def pick_dtype(dtype: Precision, device: torch.device, reading: bool = True) -> tuple[torch.dtype, bool]:
     """The activations' dtype, and whether the layer weights are int8 (`int8`: fp32 activations). `reading`:
     auto may choose int8 (training needs float weights)."""
-    if dtype == "auto":  # the fastest precision that keeps the model's answers (docs/benchmarks.md)
+    if dtype == "auto":  # the fastest precision that keeps the model's answers (docs/results.md)
         if device.type == "cuda":
             return (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16), False
         from famcli.models.precision import cpu_precision

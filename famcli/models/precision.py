@@ -1,5 +1,5 @@
 """Which precision `--dtype auto` reads in on a CPU: fp32, bf16 or int8 (famcli.core.quant), whichever is fastest
-here among those that keep the model's quality (docs/benchmarks.md, "What `auto` picks").
+here among those that keep the model's quality (docs/results.md, "What `auto` picks").
 
 CPU flags do not tell: bf16 is 5x fp32 with AMX and 0.12x on AVX2, and int8 and bf16 read alike on AVX-512
 BF16 without AMX. So the four layer products of one block are timed once per CPU, torch version, thread count
