@@ -1,6 +1,8 @@
 """famcli.summary.summary: sections, their names, and the candidate each part of the summary keeps."""
 
 from collections import Counter
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,8 +20,30 @@ class _WordTokens:  # a tokenizer of whole words: enough for the names a draft i
         return [sum(map(ord, w)) for w in text.split()]
 
 
-WORD_TOKENS = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens(), "context_window": 8192})(),
-                                   "tokens": type("Tokens", (), {"encode": staticmethod(str.split)})()})()
+@dataclass
+class _Loaded:
+    tokenizer: _WordTokens
+    context_window: int
+
+
+@dataclass
+class WordWriter:
+    """famcli.summary.notes.Writer with a tokenizer of whole words and no model: what the rules that only count
+    tokens need (no decoding: final_reader and stop_ids are never called here)."""
+
+    window: int = 8192
+
+    def __post_init__(self):
+        self.loaded, self.tokens = _Loaded(_WordTokens(), self.window), SimpleNamespace(encode=str.split)
+
+    def final_reader(self):
+        raise AssertionError("no model here")
+
+    def stop_ids(self) -> list[int]:
+        raise AssertionError("no model here")
+
+
+WORD_TOKENS = WordWriter()
 
 
 def test_boosted_names_are_the_most_particular_first_tokens_once_each():
@@ -256,8 +280,7 @@ def test_sigterm_during_summarize_prints_the_summary_of_the_notes_so_far(tiny, t
 def test_a_parts_notes_that_outgrow_the_window_keep_their_best_in_order():
     """A part of a long book read in many sections has more notes than the window holds (the tiny model's 2,048
     tokens overflowed); its best notes by score are kept, in document order."""
-    small = type("Session", (), {"loaded": type("Loaded", (), {"tokenizer": _WordTokens(), "context_window": 330})(),
-                                 "tokens": type("Tokens", (), {"encode": staticmethod(str.split)})()})()
+    small = WordWriter(window=330)
     notes = [f"Nothing much happens here in part {i} of the long and winding story at all." for i in range(8)]
     notes[2] = "Alice meets the Gryphon and the Mock Turtle by the sea."
     notes[6] = "The Mock Turtle sings of the Lobster Quadrille to Alice."
