@@ -1,7 +1,7 @@
 """A generated answer suite for `famcli ask` (docs/recall.md): pass keys, facts and questions the document
 cannot answer, hidden in prose from the corpus books, in text, EPUB, DOCX, HTML and gzip'd logs, 1k to 200k
 tokens, several facts to a document. Everything comes from a seed; nothing here is used by famcli itself, and
-its templates, names and phrasings are its own (famcli.documents.haystack's, which the answer path was developed on,
+its templates, names and phrasings are its own (famcli.passkey.haystack's, which the answer path was developed on,
 are not used), so the suite measures documents famcli was not tuned on.
 
     .venv/bin/python examples/answer_suite.py --seed 11 --out docs/results/answer_suite.json            # new path only
@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--answer-rules", default="", help="as famcli's --answer-rules (an ablation)")
     args = parser.parse_args()
 
-    from famcli.jobs.commands import ask_document
+    from famcli.jobs.asking import ask_document
     from famcli.jobs.opening import open_session
     from famcli.jobs.options import SessionOptions
     from famcli.recall.search import RecallOptions
@@ -297,7 +297,7 @@ def main() -> None:
 
 def today_read_rate(session, n: int) -> float:
     """Tokens per second of today's read through the default memory (what `ask` did before answering)."""
-    from famcli.jobs.passkey import FILLER
+    from famcli.passkey.trials import FILLER
 
     ids = session.tokens.encode(FILLER * (n // 20))[:n]
     state = session.engine.new_state()

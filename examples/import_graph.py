@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 PACKAGES = ("common", "text", "adapters", "kernels", "documents", "answer", "recall", "core", "models", "summary", "jobs",
-            "training", "measure", "cli")
+            "passkey", "chat", "batch", "training", "measure", "cli")
 FACE = {"famcli", "famcli.__main__"}  # the package's face: its version and `python -m famcli`
 
 

@@ -2,12 +2,12 @@
 `keep` carry a fact through k block updates when the question paraphrases it, read as `famcli ask --no-recall`
 reads?
 
-A document is a random stretch of a random corpus book (as famcli.documents.haystack takes them) with the
+A document is a random stretch of a random corpus book (as famcli.passkey.haystack takes them) with the
 target fact half a block in, `--distractors` other held-out facts (other templates) at sentence ends after it,
 and exactly k blocks after the target's block. The question is told to the memory and put before the document
 (question_header), and the answer is the product's own (famcli.jobs.asking.ask, no recall index); right when
 the answer holds the expected value. The facts, names and paraphrased questions are the held-out tables of
-famcli/documents/haystack.json (the training data never uses them); each fact is said once.
+famcli/passkey/haystack.json (the training data never uses them); each fact is said once.
 
     python examples/keep_heldout.py --memory keep,sink --updates 8,64 --trials 8 > docs/results/keep/heldout.json
 """
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from famcli.core.generate import Sampling
-from famcli.documents.haystack import TEMPLATES, book_text, random_fact
+from famcli.passkey.haystack import TEMPLATES, book_text, random_fact
 from famcli.jobs.asking import ask
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model

@@ -159,7 +159,7 @@ def main() -> None:
     import dataclasses
 
     from famcli.documents.registry import open_document
-    from famcli.jobs.commands import ask_document
+    from famcli.jobs.asking import ask_document
     from famcli.jobs.opening import open_session
     from famcli.jobs.options import SessionOptions
     from famcli.recall.search import RecallOptions

@@ -16,7 +16,7 @@ import json
 import random
 from pathlib import Path
 
-from famcli.jobs.passkey import FILLER, HEADER, NEEDLE, QUESTION, run_trial
+from famcli.passkey.trials import FILLER, HEADER, NEEDLE, QUESTION, run_trial
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.runtime import prepare

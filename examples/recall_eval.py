@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from famcli.documents.haystack import haystack
-from famcli.jobs.passkey import ASKED, HEADER, QUESTION, document_ids
+from famcli.passkey.haystack import haystack
+from famcli.passkey.trials import ASKED, HEADER, QUESTION, document_ids
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.prompts import chat_turn, question_header
@@ -75,7 +75,7 @@ def main() -> None:
                         help="Skip reading through the model (BM25 needs only the text): for the longest documents")
     parser.add_argument("--out", default="docs/results/recall_eval.json")
     args = parser.parse_args()
-    from famcli.jobs.passkey import parse_lengths
+    from famcli.passkey.trials import parse_lengths
 
     loaded = load_model(None)
     loaded, config = prepare(loaded, "auto", "auto")

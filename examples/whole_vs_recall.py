@@ -19,7 +19,7 @@ import numpy as np
 from recall_eval import questions
 
 from famcli.core.generate import Sampling
-from famcli.jobs.passkey import parse_lengths
+from famcli.passkey.trials import parse_lengths
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.runtime import prepare

@@ -17,7 +17,7 @@ from famcli.jobs.answer import (
     split_sentences,
     supported,
 )
-from famcli.jobs.commands import ask_document
+from famcli.jobs.asking import ask_document
 from famcli.jobs.session import Session
 from famcli.models.loading import load_model
 from famcli.models.runtime import prepare

@@ -1,4 +1,4 @@
-"""`famcli batch` (famcli.jobs.batch): many documents, one line each, locally and on Ray, resumable."""
+"""`famcli batch` (famcli.batch.runner): many documents, one line each, locally and on Ray, resumable."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import re
 import pytest
 
 from famcli.__main__ import main
+from famcli.batch import runner as batch
+from famcli.batch import worker
 from famcli.common.errors import UserError
-from famcli.jobs import batch, commands
 
 QUESTION = "What is the secret code?"
 
@@ -73,8 +74,8 @@ def test_resume_does_not_redo_finished_documents(capsys, tiny, library, tmp_path
     kept = sorted(first)[:1]
     out.write_text(json.dumps(first[kept[0]]) + "\n" + '{"file": "cut sho')  # killed while writing line 2
     ran = []
-    real = commands.Worker.run
-    monkeypatch.setattr(commands.Worker, "run", lambda self, path: ran.append(path) or real(self, path))
+    real = worker.Worker.run
+    monkeypatch.setattr(worker.Worker, "run", lambda self, path: ran.append(path) or real(self, path))
     assert main(args + ["--resume"]) == 0
     assert sorted(ran) == sorted(first)[1:]  # the finished document was not read again
     again = lines(out)
@@ -137,6 +138,6 @@ def test_ctrl_c_during_batch_summarize_keeps_the_partial_summary_and_resume_read
     line = json.loads(out.read_text())
     assert code == 130 and line["status"] == "partial" and line["partial"]["tokens_read"] > 0
     assert len(line["sections"]) == 2 and line["file"] == str(book)
-    from famcli.jobs.batch import finished
+    from famcli.batch.runner import finished
 
     assert finished(out) == set()  # --resume reads it again

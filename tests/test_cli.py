@@ -116,7 +116,7 @@ def test_summarize_and_passkey_run(capsys, tiny, tmp_path):
 
 
 def test_passkey_partial_recall_score():
-    from famcli.jobs.passkey import Trial, digits_table
+    from famcli.passkey.trials import Trial, digits_table
 
     def trial(key, answer):
         return Trial("fam", 1000, 0.5, key, answer, 1000)
@@ -146,12 +146,12 @@ def test_full_past_context_window_suggests_fam(capsys, tiny, tmp_path):
 def test_a_bug_is_an_internal_error_not_a_user_error(capsys, tiny, doc, monkeypatch):
     """A user error is one `Error:` line and exit 1; an unexpected exception is labelled as internal (exit 70),
     and FAMCLI_DEBUG=1 lets its traceback through."""
-    import famcli.jobs.commands
+    import famcli.jobs.asking
 
     def broken(*args, **kwargs):
         raise KeyError("oops")
 
-    monkeypatch.setattr(famcli.jobs.commands, "ask", broken)
+    monkeypatch.setattr(famcli.jobs.asking, "ask", broken)
     code, out, err = run_main(capsys, "ask", str(doc), "q", "--model", tiny, "-q")
     assert code == 70 and out == "" and len(err.splitlines()) == 1
     assert err.startswith("Error: internal error (KeyError, set FAMCLI_DEBUG=1 for details)")

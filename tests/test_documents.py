@@ -249,7 +249,7 @@ def test_a_toy_format_plugs_in_with_one_class_and_one_registry_line(tmp_path):
     from famcli.common.errors import UserError
     from famcli.documents import formats
     from famcli.documents.formats.base import Format
-    from famcli.jobs.batch import find_documents
+    from famcli.batch.runner import find_documents
 
     class Rot13(Format):
         name, reads, suffixes = "rot13", "ROT13 text", (".r13",)

@@ -97,7 +97,7 @@ def test_the_library_never_imports_its_command_line():
 
 
 def test_batch_finds_every_kind_of_document_famcli_reads(tmp_path):
-    from famcli.jobs.batch import find_documents
+    from famcli.batch.runner import find_documents
 
     for name in ("a.txt", "b.xhtml", "c.htm", "d.epub", "e.log.zst", "f.png", "g.py"):
         (tmp_path / name).write_text("x")

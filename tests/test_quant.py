@@ -100,7 +100,7 @@ def test_int8_reads_and_answers_in_fp32(tiny_model_dirs, tmp_path, monkeypatch, 
     """--dtype int8 reads the document with int8 products; the answer's prompt and every decoded token run in
     the model's own precision (int8 answers lost pass keys fp32 found, docs/results.md)."""
     from famcli.core import quant
-    from famcli.jobs.commands import ask_document
+    from famcli.jobs.asking import ask_document
     from famcli.jobs.session import Session
     from famcli.models.loading import load_model
     from famcli.models.runtime import prepare

@@ -331,7 +331,7 @@ def test_the_rules_travel_to_a_batch_worker_as_json():
 def test_a_session_s_next_document_never_answers_from_the_last_one_s_passages(tiny, tmp_path):
     """Two documents of the same length read one after the other by one session (a batch worker): the
     passages are the second's, even where its index takes the first one's memory address."""
-    from famcli.jobs.commands import ask_document
+    from famcli.jobs.asking import ask_document
     from famcli.jobs.session import Session
     from famcli.models.loading import load_model
     from famcli.models.runtime import prepare

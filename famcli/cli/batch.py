@@ -1,4 +1,4 @@
-"""`famcli batch ask | summarize | passkey`: one job over many documents, locally or on Ray (famcli.jobs.batch)."""
+"""`famcli batch ask | summarize | passkey`: one job over many documents, locally or on Ray (famcli.batch.runner)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import typer
 from famcli.cli.options import (
     ANSWER_TOKENS,
     MaxTokensOpt,
-    QuietOpt,
     NotesByOpt,
+    QuietOpt,
     SummaryLengthOpt,
     SummaryTokensOpt,
     Ui,
@@ -42,14 +42,14 @@ def _job(command: str, options: dict, session, recall=None):
     starts)."""
     from dataclasses import asdict
 
-    from famcli.jobs.batch import Job
+    from famcli.batch.runner import Job
 
     return Job(command, options, session, None if recall is None else asdict(recall))
 
 
 def _run(job, paths: list[str], out: Path, jobs, threads, resume: bool, ray: bool, address, quiet: bool) -> None:
-    from famcli.jobs.batch import run
-    from famcli.jobs.commands import Worker
+    from famcli.batch.runner import run
+    from famcli.batch.worker import Worker
 
     ui = Ui(quiet, progress=False)
 

@@ -39,7 +39,7 @@ def passkey(
     """The standard passkey retrieval check: accuracy per length x depth for each memory mode (full, sink and
     bswa always on the base model; the adapter serves fam and memformer)."""
     from famcli.jobs.options import memory_config
-    from famcli.jobs.passkey import check_cells, compare, markdown, parse_depths, parse_lengths, passkey_payload, plot
+    from famcli.passkey.trials import check_cells, compare, markdown, parse_depths, parse_lengths, passkey_payload, plot
     from famcli.models.loading import load_model
 
     t_start, size = time.perf_counter(), options.sizes
@@ -78,7 +78,7 @@ def bench(
 ):
     """Reading speed and peak memory per memory mode, precision and length, next to the matmul roofline, and
     with --startup how long a short question takes from a fresh process: all in one run, side by side."""
-    from famcli.jobs.passkey import parse_lengths
+    from famcli.passkey.trials import parse_lengths
     from famcli.measure.bench import describe, plot_rates, run
     from famcli.models.loading import pick_device, pick_dtype
 
@@ -137,7 +137,7 @@ def _ask_phases(model=None, dtype: str = "auto", path: str | None = None) -> dic
     from famcli.measure import startup
 
     t0 = time.perf_counter()
-    from famcli.jobs.commands import ask_document
+    from famcli.jobs.asking import ask_document
     from famcli.jobs.opening import open_session
     from famcli.jobs.options import SessionOptions
     from famcli.recall.search import RecallOptions

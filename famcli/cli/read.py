@@ -103,7 +103,7 @@ def ask(
     """Answer a question about a document from the sentences that match it (the document is indexed, not read
     through the model, unless the memory path is used: --answer-from)."""
     from famcli.core.generate import Sampling
-    from famcli.jobs.commands import ask_document
+    from famcli.jobs.asking import ask_document
     from famcli.jobs.opening import open_session
 
     check_writable(save_state, "state file")
@@ -140,7 +140,7 @@ def chat(
     """Read a document once, then answer question after question from that reading: an interactive prompt
     in a terminal, one answer per question line through a pipe (--json: one object per line)."""
     from famcli.core.generate import Sampling
-    from famcli.jobs.chat import Conversation, lines, repl
+    from famcli.chat.conversation import Conversation, lines, repl
     from famcli.jobs.commands import check_chat_file, read_for_chat
     from famcli.jobs.opening import open_session
 

@@ -1,14 +1,16 @@
 """Answering a question about what was read: the model's side of the answer path (docs/recall.md, "The answer
 path"; famcli.jobs.answer finds the evidence and checks answers without the model). `ask` picks how a question is
 answered (the memory alone, the document whole, item by item, a why and the sentence after it, or the evidence
-sentences) and returns an `Answer`.
+sentences) and returns an `Answer`; `ask_document` is the ask command's work: read (or load) the document, ask.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +18,7 @@ import numpy as np
 from famcli.core.engine import State
 from famcli.core.generate import Sampling
 from famcli.documents.sentences import split_sentences
+from famcli.documents.until import Until
 from famcli.jobs.answer import (
     NOT_FOUND,
     asks_for_several,
@@ -26,7 +29,10 @@ from famcli.jobs.answer import (
     quoted,
     supported,
 )
-from famcli.models.prompts import chat_turn, question_header
+from famcli.jobs.lookup import Reading
+from famcli.jobs.reading import count_tokens, document_id, loaded_reading, payload, read_document, saving_on_stop
+from famcli.jobs.report import UNREAD_NOTE, Reporter, Silent
+from famcli.models.prompts import READING_HEADER, chat_turn, question_header
 from famcli.recall.text import Passage, bm25_scores
 
 if TYPE_CHECKING:  # annotations only
@@ -216,3 +222,40 @@ def _shown(answer: Answer, on_text: Callable[[str], None] | None) -> Answer:
     if on_text is not None and answer.text:
         on_text(answer.text)
     return answer
+
+
+def ask_document(session: Session, file: str, question: str, password=None, max_tokens: int = 200,
+                 sampling: Sampling = Sampling(), save_state: Path | None = None, load_state: Path | None = None,
+                 reporter: Reporter = Silent(), until: Until | None = None) -> dict:
+    """On the passages path the document is only tokenised and indexed, and the answer is read from the
+    sentences that match the question; on the memory path it is read through the memory first (the question
+    before it) and the answer is read after the memory's state (Session.answer_path)."""
+    t_start, document = time.perf_counter(), document_id(file)
+    if load_state is not None:
+        state = loaded_reading(session, load_state, document, reporter)
+        # a reading saved on the passages path read nothing through the model: its index holds the document
+        reading = Reading(tokens=state.n_tokens or (state.recall.n_tokens if state.recall is not None else 0))
+    else:
+        path, why = session.answer_path()
+        state = session.new_state(None if save_state or path == "passages" else question)  # passages: no model read
+        # a saved reading must serve any question: a generic header (measured: better than none)
+        prefix = READING_HEADER if save_state else question_header(question)
+        index = None if session.recall is None else session.lookup.new_index(None if save_state else question)
+        total = count_tokens(session, file, password, until=until)
+        with saving_on_stop(session, state, save_state, reporter, document):
+            reading = read_document(session, state, file, password, reporter, prefix=prefix, index=index,
+                                    total=total, index_only=index is not None and path == "passages", until=until)
+        reporter.note(f"Answering from {'the memory' if path == 'memory' else 'passages'}: {why}.")
+    index = state.recall
+    t_answer = time.perf_counter()
+    answer = ask(session, state, question, max_tokens, sampling)
+    if answer.truncated:
+        reporter.note(f"Note: the answer was cut at {max_tokens} tokens (--max-tokens gives it more).")
+    if answer.unread:
+        reporter.note(UNREAD_NOTE)
+    extra = answer.to_dict()
+    if index is not None:
+        extra["recall"] = {**dataclasses.asdict(session.recall), "bytes_per_token": index.bytes_per_token()}
+    result = payload("ask", session, reading, t_start, question=question, **extra)
+    result["timings"]["answer_seconds"] = round(time.perf_counter() - t_answer, 3)
+    return result

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from famcli.common.errors import UserError
 from famcli.core.engine import ContextOverflow
 from famcli.documents.base import Document
 from famcli.documents.registry import DocumentError, is_stream, open_document
@@ -167,6 +168,23 @@ def load_reading(session: Session, path: Path, document: str):
     saved = state.extra.get("document")
     if saved and document != "<stdin>" and saved != document:
         raise DocumentError(f"{path} holds a reading of {saved}, not of {document}")
+    return state
+
+
+def loaded_reading(session: Session, path: Path, document: str, reporter: Reporter):
+    """A saved reading for a question (`load_reading`), with what the user should know about its recall index:
+    none saved, or one that --no-recall leaves unused."""
+    state = load_reading(session, path, document)
+    reporter.note(f"Loaded the reading of {state.n_tokens or (state.recall.n_tokens if state.recall else 0):,} "
+                  f"tokens from {path}.")
+    if session.recall is not None and state.recall is None:
+        reporter.note(f"Note: {path} has no recall index (saved with --no-recall); answering from the memory")
+    if session.recall is None and state.recall is not None:  # --no-recall: the memory alone, as asked
+        if not state.n_tokens:
+            raise UserError(f"{path} holds a recall index only (saved on the passages path: its memory read "
+                            "nothing), so --no-recall leaves nothing to answer from; leave --no-recall out")
+        reporter.note(f"Note: --no-recall: the recall index saved in {path} is not used; answering from the memory")
+        state.recall = None
     return state
 
 

@@ -1,5 +1,5 @@
-"""Measurement, kept out of the reading path: pass-key retrieval (passkey, with its haystacks: haystack), the
-reading benchmark (bench) and start-up timing (startup).
+"""Measurement, kept out of the reading path: the reading benchmark (bench), start-up timing (startup) and the
+comparison with llama.cpp (llamacpp); pass-key retrieval is famcli.passkey.
 
 May import: everything below famcli.cli (docs/design.md, section 11).
 """

@@ -5,7 +5,7 @@ command prints with `--json`, plus `file`, `status` (ok | error | partial: a sum
 again on `--resume`) and `error`. A document that cannot be read is
 an error line, never the end of the batch; `resume` skips documents already in the output. Each worker loads
 the model once and reads documents one after another with its share of the cores (the worker, which runs
-the command itself, is famcli.jobs.commands.Worker; this module only shares the documents out):
+the command itself, is famcli.batch.worker.Worker; this module only shares the documents out):
 
     local  worker processes on this machine (one in-process worker when there is one job)
     Ray    one actor per worker, placed by Ray with its CPUs and memory declared (`pip install 'famcli[ray]'`),
@@ -187,7 +187,7 @@ def run(worker_class: type, job: Job, items: Iterable[str], out: Path, jobs: int
         on_line: Callable[[dict, Progress], None] | None = None) -> Progress:
     """The whole batch: find the documents, skip finished ones when resuming, write each line as it comes.
     `worker_class(job, threads)` loads the model once; its `run(path)` gives a document's line
-    (famcli.jobs.commands.Worker runs the commands users name)."""
+    (famcli.batch.worker.Worker runs the commands users name)."""
     from famcli.common.outputs import check_writable
 
     documents = [str(p) for p in find_documents(items)]
