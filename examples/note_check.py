@@ -8,7 +8,7 @@ KEEP of the right ones) and is reported on the odd-numbered ones, so the numbers
 
 Checks:
   lexical   what famcli's notes use today: no name the read sentences lack, and SUPPORTED of the draft's
-            content words near its names in them (famcli.documents.support)
+            content words near its names in them (famcli.summary.support)
   yes       the model's own judgement: P("Yes") against P("No") after the read sentences and "Is this true
             according to the text: <sentence>" (famcli.answer.score.Scorer)
   pmi       the draft's log-likelihood after the read sentences less its log-likelihood without them
@@ -51,8 +51,8 @@ def pmi(scorer, turn, text: str, claim: str) -> float:
 
 
 def lexical(text: str, claim: str) -> float:
-    from famcli.documents.support import Source, support
     from famcli.summary.notes import SUPPORTED, invented_names
+    from famcli.summary.support import Source, support
 
     source = Source(text)
     return float(not invented_names(claim, source) and support(claim, source).share >= SUPPORTED)

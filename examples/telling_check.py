@@ -12,7 +12,11 @@ right when it is one of the passage's three. The grading is this script's own; o
     python examples/telling_check.py --no-rarity     # every word weighs 1 (an ablation)
     python examples/telling_check.py --show          # each pick, and the readers' first
 """
-import argparse, json, os, pathlib, random, re
+import argparse
+import json
+import os
+import pathlib
+import re
 
 HERE = pathlib.Path(__file__).resolve().parent
 CORPUS = pathlib.Path(os.environ.get("FAMCLI_CORPUS", HERE.parent.parent / "shared" / "corpus"))
@@ -47,8 +51,8 @@ def passages(text: str) -> list[str]:
 
 def main() -> None:
     from famcli.documents.boilerplate import clean
-    from famcli.documents.sentences import split_sentences
     from famcli.summary.telling import Rarity, central_sentence
+    from famcli.text.sentences import split_sentences
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-rarity", action="store_true")

@@ -1,8 +1,8 @@
-"""famcli.documents.names: proper names from capitalisation, the ones a passage is most about, and who acts in it."""
+"""famcli.text.names: proper names from capitalisation, the ones a passage is most about, and who acts in it."""
 
 from collections import Counter
 
-from famcli.documents.names import names, people, salient
+from famcli.text.names import names, people, salient
 
 TEXT = """Then Alice went on. ‘I'm sure the Mock Turtle knows,’ said Alice to the Gryphon. The Queen of Hearts
 was angry. Mr. Darcy bowed to Elizabeth at Pemberley, and Elizabeth smiled. Perhaps the Mock Turtle sang.

@@ -12,7 +12,8 @@ from famcli.answer.gather import gather
 from famcli.answer.now import was_before, where_now, where_now_subject
 from famcli.answer.read import asks_for_a_name, candidates, kind, sentences_saying
 from famcli.answer.rules import Rules
-from famcli.answer.text import fold, name_words
+from famcli.answer.text import name_words
+from famcli.text.words import fold
 
 
 def passages(text: str, size: int = 60) -> Passages:

@@ -204,11 +204,11 @@ def test_a_sections_own_sentence_is_the_one_richest_in_what_is_particular_to_it(
 
 
 def test_every_draft_inventing_a_name_falls_back_to_the_sections_own_sentence(tiny, monkeypatch):
-    from famcli.summary.notes import Section, section_names
     from famcli.jobs.session import Session
     from famcli.models.loading import load_model
     from famcli.models.runtime import prepare
     from famcli.recall.search import RecallOptions
+    from famcli.summary.notes import Section, section_names
 
     loaded, config = prepare(load_model(tiny, dtype="fp32"), "auto", "none")
     session = Session(loaded, config, RecallOptions())
@@ -304,7 +304,7 @@ def test_a_name_made_of_two_the_section_has_is_still_invented():
 
 
 def test_support_finds_the_words_near_the_names():
-    from famcli.documents.support import support
+    from famcli.summary.support import support
 
     text = ("Holmes read the letter from the King of Bohemia. Watson lit the lamp. "
             "Irene Adler sang at the opera that night, and the King watched her.")

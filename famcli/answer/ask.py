@@ -27,9 +27,10 @@ from famcli.answer.read import (
     upr_context,
 )
 from famcli.answer.rules import Rules
-from famcli.answer.text import bm25, fold, name_words, stems
+from famcli.answer.text import bm25, name_words, stems
 from famcli.documents.boilerplate import heading
-from famcli.documents.sentences import split_sentences
+from famcli.text.sentences import split_sentences
+from famcli.text.words import fold
 
 NOT_FOUND = "Not found in the document."
 

@@ -17,10 +17,12 @@ from functools import cached_property
 
 import numpy as np
 
-from famcli.answer.text import fold, name_words, stemmer, words
+from famcli.answer.text import name_words
 from famcli.documents.boilerplate import clean_text, heading, unwrapped
-from famcli.documents.names import names
-from famcli.documents.sentences import split_sentences
+from famcli.text import stemmer
+from famcli.text.names import names
+from famcli.text.sentences import split_sentences
+from famcli.text.words import fold, words
 
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 
@@ -151,7 +153,7 @@ class Passages:
     def written_names(self) -> tuple[list[dict[tuple[str, ...], str]], Counter]:
         """The names each passage writes (the runs of `names`), keyed by their folded words without titles
         ("Mr. Collins" and "Collins" are one key), and in how many passages each key is written."""
-        from famcli.documents.names import _runs
+        from famcli.text.names import _runs
 
         known, written = self.names, []
         for p in self.items:

@@ -23,8 +23,10 @@ import numpy as np
 
 from famcli.answer.find import Passage, Passages
 from famcli.answer.read import ASKING, _as_written, question_subject
-from famcli.answer.text import bm25, stemmer, stems, words
-from famcli.documents.sentences import split_sentences
+from famcli.answer.text import bm25, stems
+from famcli.text import stemmer
+from famcli.text.sentences import split_sentences
+from famcli.text.words import words
 
 SHARE_OF = 5  # a candidate's share is of the best five's summed scores
 NEAR = 10  # words: a name this far from the nearest of the question's words counts half in its passage

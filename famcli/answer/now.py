@@ -27,9 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from famcli.answer.find import Passage, Passages
-from famcli.answer.text import fold, name_words, stemmer, stop_words, words
-from famcli.documents.names import _runs
-from famcli.documents.sentences import split_sentences
+from famcli.answer.text import name_words, stop_words
+from famcli.text import stemmer
+from famcli.text.names import _runs
+from famcli.text.sentences import split_sentences
+from famcli.text.words import fold, words
 
 # "Where is X?", "Where are the apples now?": where something is now (not "where was", "where does": a story's
 # past or habits)
@@ -211,7 +213,7 @@ def _holder(sentence: str, key: tuple[str, ...], lowercase: frozenset[str] = fro
     """The first name before the thing in its own clause (no comma, semicolon, colon, bracket or quotation mark
     between): who has it ("Mary grabbed the milk."; not "Tashtego guides the bucket, ... like a pail of new
     milk."). A name is a capitalised run
-    (famcli.documents.names) none of whose words the document writes in lower case (`lowercase`: "Most" begins a
+    (famcli.text.names) none of whose words the document writes in lower case (`lowercase`: "Most" begins a
     sentence, "Mary" is someone). A story names its people at the start of its sentences, so the document's list
     of names (which wants a name seen mid-sentence) is not asked."""
     m = re.search(rf"(?<![\w-]){re.escape(key[0])}(?![\w-])", sentence, re.I) or \

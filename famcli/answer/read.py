@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from famcli.answer.text import name_words, stems, words
-from famcli.documents.names import _runs, name_pattern, names
-from famcli.documents.sentences import split_sentences
+from famcli.answer.text import name_words, stems
+from famcli.text.names import _runs, name_pattern, names
+from famcli.text.sentences import split_sentences
+from famcli.text.words import words
 
 # What a question asks for, from its first words. The one place the answer path reads a question's form.
 KINDS = (
@@ -56,7 +57,7 @@ def question_only(question: str) -> str:
 
 def candidates(text: str, question: str, what: str, known: set[str] | None = None) -> list[str]:
     """The spans of the kind asked for in the text, each once, none that only repeats the question's words.
-    Names are the capitalised runs the document writes as names (`known`: famcli.documents.names over the whole
+    Names are the capitalised runs the document writes as names (`known`: famcli.text.names over the whole
     document; without it, over the text)."""
     subject = question_subject(question) or stems(question)
     if what == "name":

@@ -1,45 +1,22 @@
-"""The small text tools of the answer path, each once: folding (case and accent marks), words, stems, stop
-words, and how a name a reader types is matched against what the document writes."""
+"""The small text tools of the answer path: its stop words, stems, how a name a reader types is matched against
+what the document writes, and BM25 over folded text (folding and words themselves: famcli.text.words)."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from functools import cache
 
 from famcli.text import stemmer
 from famcli.text import stop_words as famcli_stop_words
-
-NUMBER = re.compile(r"(?<![\w.,])\d+(?:,\d{3})*(?:\.\d+)*(?!\w)")  # 4,250 and 4250 are one number; 3.5 another
-WORD = re.compile(NUMBER.pattern + r"|\w+(?:['’]\w+)*")
-
-
-def fold(text: str) -> str:
-    """Lower case without accent marks ("Zoë" -> "zoe"); the same length rule as the text is not kept."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def words(text: str) -> list[str]:
-    """Folded words, possessive 's dropped ("Frankenstein's" -> "frankenstein"); a number is one word, written
-    without its thousands commas ("123,456" -> "123456")."""
-    return [w.replace(",", "") if w[:1].isdigit() else re.sub(r"['’]s$", "", w) for w in WORD.findall(fold(text))]
-
-
-def numbers(text: str) -> set[str]:
-    """The numbers a text writes in digits, without thousands commas: an answer may bring no number that its
-    evidence does not write ("123,456" is "123456", and neither is "123" and "456")."""
-    return {m.group().replace(",", "") for m in NUMBER.finditer(text)}
+from famcli.text.names import FUNCTION
+from famcli.text.words import fold, words
 
 
 @cache
 def stop_words() -> frozenset[str]:
     """Words that say nothing of their own in a question or an answer: bm25s's English list (33 words) and the
-    function words famcli.documents.names never takes for a name (pronouns, auxiliaries, question words:
+    function words famcli.text.names never takes for a name (pronouns, auxiliaries, question words:
     "she", "had", "did", "why"), lowered. Without the second list an answer's "she" had to be in the sentence
     that says it."""
-    from famcli.documents.names import FUNCTION
-
     return famcli_stop_words() | {w.lower() for w in FUNCTION} | {"because", "s", "t"}
 
 

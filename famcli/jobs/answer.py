@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from famcli.answer.text import NUMBER, numbers
-from famcli.answer.text import words as text_words
-from famcli.documents.sentences import split_sentences
 from famcli.recall.text import Bm25, Passage, bm25_scores, chunk_texts
 from famcli.text import stemmer, stop_words
+from famcli.text.sentences import split_sentences
+from famcli.text.words import NUMBER, numbers
+from famcli.text.words import words as text_words
 
 NOT_FOUND = "Not found in the document."
 RELATIVE = 0.5  # evidence sentences score at least this share of the best one

@@ -17,7 +17,6 @@ import numpy as np
 
 from famcli.core.engine import State
 from famcli.core.generate import Sampling
-from famcli.documents.sentences import split_sentences
 from famcli.documents.until import Until
 from famcli.jobs.answer import (
     NOT_FOUND,
@@ -34,6 +33,7 @@ from famcli.jobs.reading import count_tokens, document_id, loaded_reading, paylo
 from famcli.jobs.report import UNREAD_NOTE, Reporter, Silent
 from famcli.models.prompts import READING_HEADER, chat_turn, question_header
 from famcli.recall.text import Passage, bm25_scores
+from famcli.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # annotations only
     from famcli.jobs.session import Session

@@ -1,5 +1,5 @@
 """Who and where: the first sentence of a document's summary (famcli.summary.summary), told from the names of its
-sections (famcli.documents.names), no model: the people who speak or act in most sections and the places the text
+sections (famcli.text.names), no model: the people who speak or act in most sections and the places the text
 writes after "at", "in", "to" (docs/summaries.md)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from famcli.documents.names import TITLES, name_pattern
+from famcli.text.names import TITLES, name_pattern
 
 if TYPE_CHECKING:  # annotations only
     from famcli.summary.notes import Section
@@ -21,7 +21,7 @@ _AT = r"\b(?:at|in|to|from|near|into|towards?|through|across|reached|left|leavin
 
 def cast(sections: list[Section]) -> tuple[list[str], list[str]]:
     """The people a document is most about and its places, from the names of its sections: people are the
-    names that speak or act (famcli.documents.names.people) in 2 sections or more, the most named first (all
+    names that speak or act (famcli.text.names.people) in 2 sections or more, the most named first (all
     the forms of one person counted together: `merged_mentions`); places are
     the most used of the other names (among the CANDIDATES most used) written after "at", "in", "to",
     "from"... in 40% or more of their uses (3 or more). A name inside a kept one ("Darcy" beside "Mr Darcy")

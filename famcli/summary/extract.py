@@ -17,9 +17,9 @@ from collections import Counter
 
 import numpy as np
 
-from famcli.documents.names import uses_name
-from famcli.documents.sentences import split_sentences
 from famcli.text import stem_bag
+from famcli.text.names import uses_name
+from famcli.text.sentences import split_sentences
 
 SHORTEST, LONGEST = 5, 60  # words: a sentence outside this is a fragment, a heading or a run-on list
 LINK = 0.1  # cosine above which two sentences are linked

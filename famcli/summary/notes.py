@@ -18,12 +18,12 @@ from typing import Any, Protocol
 from famcli.core.branches import decode_prompts
 from famcli.core.generate import Sampling
 from famcli.documents.boilerplate import headings
-from famcli.documents.names import ABBREVIATIONS, names, people, salient, uses_name
-from famcli.documents.sentences import split_sentences
-from famcli.documents.support import Source, plain_titles, support
 from famcli.models.prompts import NO_REPEAT, chat_turn
 from famcli.summary.extract import carrying_sentences
+from famcli.summary.support import Source, plain_titles, support
 from famcli.summary.telling import Rarity, central_sentence, finished, telling_line
+from famcli.text.names import ABBREVIATIONS, names, people, salient, uses_name
+from famcli.text.sentences import split_sentences
 
 
 class Writer(Protocol):
@@ -79,7 +79,7 @@ def section_size(total_tokens: int | None, sections: int = 16, window: int = 819
 
 def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str], list[str]]:
     """A section's names with their counts, the few it is most about (people first), and those of its most
-    used names that speak or act in it (famcli.documents.names.people)."""
+    used names that speak or act in it (famcli.text.names.people)."""
     counts = names(text)
     candidates = salient(text, limit=2 * limit)
     who = people(text, candidates)
@@ -199,7 +199,7 @@ def note_samplings(session: Writer, section: Section, seed: int) -> list[Samplin
             dataclasses.replace(sampled, boost=tuple((t, BOOSTS[1]) for t in first))]
 
 
-SUPPORTED = 0.6  # share of a draft's content words found near its names in the section (famcli.documents.support)
+SUPPORTED = 0.6  # share of a draft's content words found near its names in the section (famcli.summary.support)
 
 
 def choose_note(section: Section, tries: list[str]) -> tuple[str, str]:

@@ -18,7 +18,6 @@ from famcli.documents.boilerplate import CHAPTER_LINE, clean_text
 from famcli.summary.notes import Section, note_weights, own_sentence, section_names
 from famcli.summary.telling import Rarity
 
-
 LINE_CHARS = 60_000  # the characters of a chapter its line is chosen from: the choice grows faster than the text
 
 

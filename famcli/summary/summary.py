@@ -29,8 +29,6 @@ from dataclasses import dataclass
 
 from famcli.common.choices import SummaryLength
 from famcli.core.generate import Sampling
-from famcli.documents.names import uses_name
-from famcli.documents.support import Source, support
 from famcli.models.prompts import NO_REPEAT, chat_turn
 from famcli.summary.notes import (
     BOOSTS,
@@ -45,7 +43,9 @@ from famcli.summary.notes import (
     plain_telling,
     score,
 )
+from famcli.summary.support import Source, support
 from famcli.summary.telling import finished
+from famcli.text.names import uses_name
 
 REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
 PART_TOKENS = 50  # summary tokens per part of the document (two sentences)
@@ -158,7 +158,7 @@ PART_ECHO = ("notes on consecutive parts", "these notes", "summarize")
 
 def _rank(c: Candidate, plan: PartPlan) -> tuple[bool, bool, bool, float]:
     """A part's candidates: one that names nobody the part's text lacks first, then one whose words are mostly
-    the text's near its names, then one that finishes its sentences, then the score (famcli.documents.support)."""
+    the text's near its names, then one that finishes its sentences, then the score (famcli.summary.support)."""
     if plan.source is None:
         return True, True, finished(c.text), c.score
     return (not invented_names(c.text, plan.source, plan.known), support(c.text, plan.source).share >= SUPPORTED,

@@ -11,8 +11,8 @@ import re
 from collections import Counter
 
 from famcli.documents.boilerplate import headings
-from famcli.documents.sentences import split_sentences
 from famcli.text import stem_bag
+from famcli.text.sentences import split_sentences
 
 CHUNK_WORDS = 1500  # words: the parts of the document a word's rarity is counted over (Rarity)
 

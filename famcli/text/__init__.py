@@ -1,5 +1,6 @@
 """The small tools for words every part of famcli uses, each built once: the Snowball English stemmer and the
-stop-word lists (issue 52: one text toolkit, where there were a Stemmer per call and a list per module).
+stop-word lists here; folding, words and numbers (words), sentences (sentences), and the names a text uses and
+who among them is a person (names). One text toolkit, where there were a Stemmer per call and a list per module.
 
 May import: famcli.common (docs/design.md, section 11). No model, no torch.
 """

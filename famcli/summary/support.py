@@ -2,7 +2,7 @@
 
 Two checks, both lexical, both against the text the sentence was written from:
 
-    names    every name the sentence uses (a capitalised run, famcli.documents.names) occurs in the text as a
+    names    every name the sentence uses (a capitalised run, famcli.text.names) occurs in the text as a
              whole, titles written either way ("Mr. Darcy" / "Mr Darcy"): "Jane Darcy" in a note on a section
              that has Jane and Darcy but no Jane Darcy is invented, though each word is the text's
     words    the sentence's content words (stemmed; stop words, its names and the words a summary uses of any
@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from famcli.documents.names import ABBREVIATIONS, TITLES, names, uses_name
-from famcli.documents.sentences import split_sentences
 from famcli.text import stemmer, stop_words_plus
+from famcli.text.names import ABBREVIATIONS, TITLES, names, uses_name
+from famcli.text.sentences import split_sentences
 
 # What a summary says of any text: no claim about this one.
 SUMMARY_WORDS = frozenset("""passage passages text texts section sections excerpt story stories scene scenes narrative
