@@ -7,6 +7,8 @@ question's expected words, case and accent marks ignored (the rule of ../shared/
     python examples/reader_questions.py .venv/bin/famcli --questions ../shared/bookqa/questions.json
     python examples/reader_questions.py .venv/bin/famcli --out own.jsonl -- --answer-rules check=off
     python examples/reader_questions.py --table own.jsonl dev.jsonl                 # a markdown row per run
+    FAMCLI_CORPUS=DIR python examples/reader_questions.py .venv/bin/famcli --questions examples/reader_questions_apart.json
+        # a book kept apart from the project (its "_source" says where the text is), in DIR
 
 It also reports how many answers are quotes ("The document says: ...") and how many say "Not found", and grades
 the short answer alone (the text before a quoted source, when the answer gives one) as `strict`."""
@@ -89,7 +91,8 @@ def main() -> None:
     questions = json.loads(pathlib.Path(args.questions).read_text())
     out = open(args.out, "w") if args.out else None
     totals = {"n": 0, "hit": 0, "strict": 0, "quoted": 0, "not_found": 0}
-    for name in [b for b in questions if not args.books or b in args.books.split(",")]:
+    books = [b for b in questions if not b.startswith("_")]  # "_source": where a book kept apart comes from
+    for name in [b for b in books if not args.books or b in args.books.split(",")]:
         rows = ask_book(args.famcli, CORPUS / name, questions[name], args.extra)
         for row in rows:
             print(f"{'ok  ' if row['hit'] else 'MISS'} {row.get('seconds') or 0:5.1f}s  {row['q']}\n"
