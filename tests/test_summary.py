@@ -488,22 +488,22 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
                        last) is None
 
 
-def test_the_summary_ends_on_the_final_scene_not_on_what_the_last_section_is_most_about():
+def test_the_summary_ends_on_the_book_s_last_narrated_sentence():
     """The last section of a book may be mostly about something else than its end (the night a story is told);
-    the ending is the telling sentence of its final paragraphs (about two pages), so the summary says how the
-    book ends."""
+    the ending is its last narrated sentence (not speech, not a fragment), so the summary says how the book
+    ends."""
     from famcli.summary.notes import Section, own_sentence
-    from famcli.summary.summary import ENDING_WORDS, ending_part, final_scene
+    from famcli.summary.summary import closing_sentence, ending_part
 
     story = ("The traveller showed the guests his machine, with the machine's levers, the machine's brass rails "
              "and the machine's crystal bars, and the guests laughed at the machine. ")
     waiting = ("Orla Venn waited alone in the empty laboratory for the traveller, who never came back from the "
                "journey he began that morning. ")
-    text = "\n\n".join([story * 6] * 6 + [waiting * 5] * 6)
-    assert len(" ".join([waiting * 5] * 6).split()) >= ENDING_WORDS  # the final scene is the waiting alone
+    said = "\u201cHe will come back,\u201d said the maid to Orla Venn, who did not answer her for a long while."
+    text = "\n\n".join([story * 6] * 6 + [waiting, said])
     last = Section((900, 1000), None, text=text, source="sentence")
     last.note = own_sentence(last)
-    assert "machine" in last.note and final_scene(last) == waiting.strip()
+    assert "machine" in last.note and closing_sentence(last) == waiting.strip()  # speech is not how it ends
     parts = [{"tokens": [0, 500], "summary": "A man builds a machine."},
              {"tokens": [500, 1000], "summary": "He tells the guests."}]
     assert ending_part(parts, last)["summary"] == waiting.strip()

@@ -40,20 +40,17 @@ from famcli.summary.notes import (
     cut_sentences,
     decode_sentences,
     invented_names,
-    own_sentence,
     plain_telling,
     score,
 )
 from famcli.summary.support import Source, support
-from famcli.summary.telling import finished
+from famcli.summary.telling import finished, last_told
 from famcli.text.names import uses_name
 
 REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
 PART_TOKENS = 50  # summary tokens per part of the document (two sentences)
 LENGTHS: dict[SummaryLength, int] = {"short": 100, "medium": 200, "long": 400}  # --length: summary tokens
 SAMPLED = 2  # sampled reductions per part, next to the two greedy ones and the extract
-ENDING_WORDS = 600  # the final scene a summary ends on, about two pages: 300 missed The Time Machine's ending for
-# its epilogue's musing, the last section whole missed it and Sherlock's (docs/summaries.md, "How it ends")
 PART_SAMPLING = Sampling(temperature=0.7, top_p=0.95, no_repeat_ngram=NO_REPEAT)
 
 
@@ -324,10 +321,10 @@ def _lower_first(text: str, names: frozenset[str] | set[str] = frozenset()) -> s
 
 def ending_part(parts: list[dict], last: Section) -> dict | None:
     """How a document ends, when the summary of its last part does not say it: the most telling sentence of its
-    final scene (`final_scene`), with the last section's tokens (what `--json` shows as `ending`). None when the
+    closing sentence (`closing_sentence`), with the last section's tokens (what `--json` shows as `ending`). None when the
     last part is that section alone, or its summary already holds the sentence, or there is one part, or the
     sentence stops mid-way."""
-    note = final_scene(last)
+    note = closing_sentence(last)
     text = cut_sentences(note + " ", 1) or note
     if len(parts) < 2 or not finished(text) or parts[-1]["tokens"][0] >= last.tokens[0] or \
             text in parts[-1]["summary"]:
@@ -335,16 +332,12 @@ def ending_part(parts: list[dict], last: Section) -> dict | None:
     return {"tokens": list(last.tokens), "summary": text, "from": last.source}
 
 
-def final_scene(last: Section, words: int = ENDING_WORDS) -> str:
-    """The most telling sentence (`own_sentence`) of the document's last paragraphs, about `words` words of
-    them: how a book ends is its final scene, not whatever its last section is most about (The Time Machine's
-    last section is most about the night of his story; its final scene is the narrator waiting for a traveller
-    who never returns). The last section's own note when that leaves nothing."""
-    paragraphs, scene, n = last.text.rstrip().split("\n\n"), [], 0
-    while paragraphs and n < words:
-        scene.insert(0, paragraphs.pop())
-        n += len(scene[0].split())
-    return own_sentence(dataclasses.replace(last, text="\n\n".join(scene))) or last.note
+def closing_sentence(last: Section) -> str:
+    """How a document ends: its last narrated sentence (`last_told`: told, whole, not speech), the sentence
+    readers chose as how the book ends for three of the five corpus books (docs/summaries.md, "How it ends");
+    not whatever its last section is most about (The Time Machine's last section is most about the night his
+    story is told). The last section's own note when it has none (a log)."""
+    return last_told(last.text) or last.note
 
 
 def summarize_notes(session: Writer, notes: list[str], instruction: str, max_tokens: int,

@@ -72,13 +72,25 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
     best, best_score = None, 0.0
     text = unwrapped(text)  # a hard-wrapped paragraph's long sentence is whole, not cut at its line breaks
     found = split_sentences(text)
+    if sum(finished(sentence) for _, sentence in found) < 0.5 * len(found):  # a log's lines end in no stop
+        return None
+    told = told_sentences(text, found, shortest, longest)
+    values = centroid_values([sentence for sentence, _ in told], text, rarity)
+    for (sentence, share), value in zip(told, values):
+        if share * value > best_score:
+            best, best_score = sentence, share * value
+    return best
+
+
+def told_sentences(text: str, found: list[tuple[int, str]], shortest: int = 8,
+                   longest: int = 60) -> list[tuple[str, float]]:
+    """The text's told sentences (`central_sentence`), each with what speech and a fragment leave of its value:
+    whole, of a readable length, ending in a stop, not a heading, a title in capitals or a verse."""
     widths = sorted(len(line.strip()) for line in text.splitlines() if line.strip())
     wide = widths[int(0.9 * (len(widths) - 1))] if widths else 0
     lower = set(re.findall(r"\b[a-z][a-z-]+\b", text))
     heads = " ".join(headings(text))  # "CHAPTER 57. Of Whales in Paint; in Teeth; ...": a title, not a sentence
-    if sum(finished(sentence) for _, sentence in found) < 0.5 * len(found):  # a log's lines end in no stop
-        return None
-    told = []  # (sentence, what speech and a fragment leave of its value)
+    told = []
     for (at, sentence), (after, _) in zip(found, found[1:] + [(len(text), "")]):
         words = sentence.split()
         if not shortest <= len(words) <= longest or not finished(sentence) or sentence in heads or \
@@ -86,11 +98,19 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
             continue
         share = 0.25 ** bool(_SPOKEN.search(sentence) or _quoted(text, at)) * 0.5 ** (not sentence[:1].isupper())
         told.append((sentence, share))
-    values = centroid_values([sentence for sentence, _ in told], text, rarity)
-    for (sentence, share), value in zip(told, values):
-        if share * value > best_score:
-            best, best_score = sentence, share * value
-    return best
+    return told
+
+
+def last_told(text: str) -> str | None:
+    """The last narrated sentence of a text: told (`told_sentences`), whole, not speech. None for a text of
+    lines (a log) or one without such a sentence."""
+    from famcli.documents.boilerplate import unwrapped
+
+    text = unwrapped(text)
+    found = split_sentences(text)
+    if sum(finished(sentence) for _, sentence in found) < 0.5 * len(found):
+        return None
+    return next((s for s, share in reversed(told_sentences(text, found)) if share == 1), None)
 
 
 def centroid_values(sentences: list[str], text: str, rarity: Rarity | None = None) -> list[float]:
