@@ -520,3 +520,24 @@ def test_a_text_note_opens_its_quotation():
                       weights={"White Rabbit": 1.0, "Alice": 1.0})
     assert own_sentence(section) == ("‘Oh dear! Oh dear! I shall be late!’ said the White Rabbit, hurrying past "
                                      "Alice and the Queen.")
+
+
+def test_a_log_is_summarized_in_its_own_whole_lines(tiny, tmp_path, capsys):
+    """A log's sections end at line ends (a line cut at a token count was a note "7T10:13:36 INFO ..."), its
+    summary is its own lines one under the other (no "Then,"), the warnings among them (a part's lines least
+    like its others), and the last line, the one error, ends it."""
+    import json
+
+    from famcli.__main__ import main
+
+    lines = [f"2026-12-07T10:{i // 60:02d}:{i % 60:02d} INFO worker-{i % 7} processed job {i} in {(37 * i) % 900} ms"
+             for i in range(1500)] + ["2026-12-07T11:00:00 ERROR worker-3 disk full on /var/lib/data"]
+    warning = "2026-12-07T10:05:00 WARN worker-2 retrying upload to s3 bucket after timeout"
+    lines[400:400] = [warning]
+    log = tmp_path / "app.log"
+    log.write_text("\n".join(lines) + "\n")
+    assert main(["summarize", str(log), "--model", tiny, "--json", "-q", "--sections", "8"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["sections"]) >= 4 and all(s["note"] in lines for s in result["sections"])
+    told = result["summary"].splitlines()
+    assert len(told) >= 3 and all(line in lines for line in told) and told[-1] == lines[-1] and warning in told

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from famcli.answer.text import stems
 from famcli.common.errors import Interrupted
 from famcli.core.generate import Sampling
+from famcli.documents.boilerplate import unwrapped
 from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
 from famcli.jobs.lookup import Reading
@@ -43,7 +44,8 @@ from famcli.summary.summary import (
     summary_parts,
     told_in_order,
 )
-from famcli.summary.telling import Rarity
+from famcli.summary.telling import Rarity, finished, of_lines
+from famcli.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # annotations only
     from famcli.jobs.session import Session
@@ -144,8 +146,22 @@ class SectionNotes:
             self.marks.append((self.done + len(self.buffer), self.where))
         self.buffer.extend(ids)
         while len(self.buffer) >= self.size:
-            self._write(self.buffer[:self.size])
-            self.buffer = self.buffer[self.size:]
+            cut = self._line_end(self.buffer[:self.size])
+            self._write(self.buffer[:cut])
+            self.buffer = self.buffer[cut:]
+
+    def _line_end(self, ids: list[int]) -> int:
+        """Where a section ends: in a text of lines (a log), after the last line break in its final quarter, so
+        that no line is cut in two (a log's line cut at a token count was a note beginning "7T10:13:36 INFO
+        ..."); at `size` tokens in prose (its notes are sentences, taken whole wherever the cut falls) or when
+        there is no line break (one long line)."""
+        decode = self.session.loaded.tokenizer.decode
+        if not of_lines(split_sentences(unwrapped(decode(ids)))):
+            return len(ids)
+        for j in range(len(ids) - 1, len(ids) - 1 - len(ids) // 4, -1):
+            if "\n" in decode(ids[j:j + 1]):
+                return j + 1
+        return len(ids)
 
     def end(self) -> None:
         if self.buffer:
@@ -224,8 +240,12 @@ def _summary_payload(session: Session, reading: Reading, t_start: float, written
         extra["ending"] = last
     people, places = cast(written)
     names = frozenset(w.replace("’", "'") for s in written for n in s.names for w in n.split())
-    told = told_in_order([p["summary"] for p in parts + ([last] if last else [])], whole=partial is None, names=names)
-    summary = " ".join(t for t in (cast_sentence(people, places), told) if t)
+    texts = [p["summary"] for p in parts + ([last] if last else [])]
+    noted = [s.note for s in written if s.note]  # a log's notes are lines that end in no stop: shown as lines
+    of_lines = 2 * sum(not finished(n) for n in noted) > len(noted)
+    told = "\n".join(t for t in texts if t.strip()) if of_lines else \
+        told_in_order(texts, whole=partial is None, names=names)
+    summary = ("\n" if of_lines else " ").join(t for t in (cast_sentence(people, places), told) if t)
     return payload("summarize", session, reading, t_start, summary=summary, cast={"people": people, "places": places},
                    parts=parts, outline=outline, notes=[s.note for s in written],
                    sections=[s.to_dict() for s in written],

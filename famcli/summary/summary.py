@@ -44,7 +44,7 @@ from famcli.summary.notes import (
     score,
 )
 from famcli.summary.support import Source, support
-from famcli.summary.telling import finished, last_told
+from famcli.summary.telling import finished, last_told, unusual
 from famcli.text.names import uses_name
 
 REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
@@ -195,10 +195,14 @@ def _reductions(session: Writer, wanted: list[tuple[list[str], str, list[tuple[s
 
 
 def _extract(notes: list[str], weights: dict[str, float], source_words: set[str]) -> str:
-    """The part's two best notes as they are, in order, each cut to its first sentence."""
+    """The part's two best notes as they are, in order, each cut to its first sentence; for a log (notes that end
+    in no stop: lines) the two least like the part's other lines (`unusual`: its warnings and errors), one under
+    the other."""
     first = [cut_sentences(n + " ", 1) or n for n in notes]
-    ranked = sorted(range(len(first)), key=lambda i: -score(first[i], weights, source_words, PART_ECHO))[:2]
-    return " ".join(first[i] for i in sorted(ranked))
+    lines = not any(finished(n) for n in first)
+    value = unusual(first) if lines else [score(n, weights, source_words, PART_ECHO) for n in first]
+    chosen = [first[i] for i in sorted(sorted(range(len(first)), key=lambda i: -value[i])[:2])]
+    return "\n".join(chosen) if lines else " ".join(chosen)
 
 
 def summarize_parts(session: Writer, sections: list[Section], max_tokens: int,
@@ -326,7 +330,9 @@ def ending_part(parts: list[dict], last: Section) -> dict | None:
     sentence stops mid-way."""
     note = closing_sentence(last)
     text = cut_sentences(note + " ", 1) or note
-    if len(parts) < 2 or not finished(text) or parts[-1]["tokens"][0] >= last.tokens[0] or \
+    whole_line = note in last.text.splitlines() or " ".join(note.split()) in map(" ".join, map(str.split,
+                                                                                             last.text.splitlines()))
+    if len(parts) < 2 or not (finished(text) or whole_line) or parts[-1]["tokens"][0] >= last.tokens[0] or \
             text in parts[-1]["summary"]:
         return None
     return {"tokens": list(last.tokens), "summary": text, "from": last.source}

@@ -72,7 +72,7 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
     best, best_score = None, 0.0
     text = unwrapped(text)  # a hard-wrapped paragraph's long sentence is whole, not cut at its line breaks
     found = split_sentences(text)
-    if sum(finished(sentence) for _, sentence in found) < 0.5 * len(found):  # a log's lines end in no stop
+    if of_lines(found):
         return None
     told = told_sentences(text, found, shortest, longest)
     values = centroid_values([sentence for sentence, _ in told], text, rarity)
@@ -108,9 +108,15 @@ def last_told(text: str) -> str | None:
 
     text = unwrapped(text)
     found = split_sentences(text)
-    if sum(finished(sentence) for _, sentence in found) < 0.5 * len(found):
+    if of_lines(found):
         return None
     return next((s for s, share in reversed(told_sentences(text, found)) if share == 1), None)
+
+
+def of_lines(found: list[tuple[int, str]]) -> bool:
+    """Whether a text's "sentences" (`split_sentences` of its hard-wrapped lines joined) are lines: most of them
+    end in no stop (a log, a table), where prose's end a sentence."""
+    return sum(finished(sentence) for _, sentence in found) < 0.5 * len(found)
 
 
 def centroid_values(sentences: list[str], text: str, rarity: Rarity | None = None) -> list[float]:
@@ -170,10 +176,15 @@ def telling_line(text: str, shortest: int = 4) -> str | None:
     lines = [" ".join(line.split()) for line in text.splitlines() if len(line.split()) >= shortest]
     if len(lines) < 2:
         return lines[0] if lines else None
+    rarity = unusual(lines)
+    return lines[max(range(len(lines)), key=rarity.__getitem__)]
+
+
+def unusual(lines: list[str]) -> list[float]:
+    """How unlike the others each line is: the mean, over its distinct words, of log(lines / lines holding it)."""
     words = [set(re.findall(r"[a-z]{2,}", line.lower())) for line in lines]
     holding = Counter(w for ws in words for w in ws)
-    rarity = [sum(math.log(len(lines) / holding[w]) for w in ws) / max(1, len(ws)) for ws in words]
-    return lines[max(range(len(lines)), key=rarity.__getitem__)]
+    return [sum(math.log(len(lines) / holding[w]) for w in ws) / max(1, len(ws)) for ws in words]
 
 
 def lined(text: str, least: int = 20, longest: int = 25) -> bool:
