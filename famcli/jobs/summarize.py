@@ -44,7 +44,7 @@ from famcli.summary.summary import (
     summary_parts,
     told_in_order,
 )
-from famcli.summary.telling import Rarity, finished, of_lines
+from famcli.summary.telling import Rarity, of_lines
 from famcli.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # annotations only
@@ -156,7 +156,7 @@ class SectionNotes:
         ..."); at `size` tokens in prose (its notes are sentences, taken whole wherever the cut falls) or when
         there is no line break (one long line)."""
         decode = self.session.loaded.tokenizer.decode
-        if not of_lines(split_sentences(unwrapped(decode(ids)))):
+        if not of_lines([sentence for _, sentence in split_sentences(unwrapped(decode(ids)))]):
             return len(ids)
         for j in range(len(ids) - 1, len(ids) - 1 - len(ids) // 4, -1):
             if "\n" in decode(ids[j:j + 1]):
@@ -241,11 +241,10 @@ def _summary_payload(session: Session, reading: Reading, t_start: float, written
     people, places = cast(written)
     names = frozenset(w.replace("’", "'") for s in written for n in s.names for w in n.split())
     texts = [p["summary"] for p in parts + ([last] if last else [])]
-    noted = [s.note for s in written if s.note]  # a log's notes are lines that end in no stop: shown as lines
-    of_lines = 2 * sum(not finished(n) for n in noted) > len(noted)
-    told = "\n".join(t for t in texts if t.strip()) if of_lines else \
+    lines = of_lines([s.note for s in written if s.note])  # a log's notes are its lines: shown as lines
+    told = "\n".join(t for t in texts if t.strip()) if lines else \
         told_in_order(texts, whole=partial is None, names=names)
-    summary = ("\n" if of_lines else " ").join(t for t in (cast_sentence(people, places), told) if t)
+    summary = ("\n" if lines else " ").join(t for t in (cast_sentence(people, places), told) if t)
     return payload("summarize", session, reading, t_start, summary=summary, cast={"people": people, "places": places},
                    parts=parts, outline=outline, notes=[s.note for s in written],
                    sections=[s.to_dict() for s in written],

@@ -330,8 +330,7 @@ def ending_part(parts: list[dict], last: Section) -> dict | None:
     sentence stops mid-way."""
     note = closing_sentence(last)
     text = cut_sentences(note + " ", 1) or note
-    whole_line = note in last.text.splitlines() or " ".join(note.split()) in map(" ".join, map(str.split,
-                                                                                             last.text.splitlines()))
+    whole_line = " ".join(note.split()) in {" ".join(line.split()) for line in last.text.splitlines()}
     if len(parts) < 2 or not (finished(text) or whole_line) or parts[-1]["tokens"][0] >= last.tokens[0] or \
             text in parts[-1]["summary"]:
         return None

@@ -10,7 +10,7 @@ import math
 import re
 from collections import Counter
 
-from famcli.documents.boilerplate import headings
+from famcli.documents.boilerplate import headings, unwrapped
 from famcli.text import stem_bag
 from famcli.text.sentences import split_sentences
 
@@ -67,14 +67,9 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
     heading, a title in capitals or a verse. Speech (quote marks in it, or inside a quotation the paragraph
     opened before) quarters its value, a fragment (begun mid-way, in lower case: own_sentence takes it back to
     its start) halves it. A text of lines (a log) has none (`telling_line` chooses its line)."""
-    from famcli.documents.boilerplate import unwrapped
-
     best, best_score = None, 0.0
     text = unwrapped(text)  # a hard-wrapped paragraph's long sentence is whole, not cut at its line breaks
-    found = split_sentences(text)
-    if of_lines(found):
-        return None
-    told = told_sentences(text, found, shortest, longest)
+    told = told_sentences(text, shortest, longest)
     values = centroid_values([sentence for sentence, _ in told], text, rarity)
     for (sentence, share), value in zip(told, values):
         if share * value > best_score:
@@ -82,10 +77,13 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
     return best
 
 
-def told_sentences(text: str, found: list[tuple[int, str]], shortest: int = 8,
-                   longest: int = 60) -> list[tuple[str, float]]:
-    """The text's told sentences (`central_sentence`), each with what speech and a fragment leave of its value:
-    whole, of a readable length, ending in a stop, not a heading, a title in capitals or a verse."""
+def told_sentences(text: str, shortest: int = 8, longest: int = 60) -> list[tuple[str, float]]:
+    """The told sentences of a text (its hard-wrapped lines joined: `unwrapped`), each with what speech and a
+    fragment leave of its value: whole, of a readable length, ending in a stop, not a heading, a title in
+    capitals or a verse; none in a text of lines (a log)."""
+    found = split_sentences(text)
+    if of_lines([sentence for _, sentence in found]):
+        return []
     widths = sorted(len(line.strip()) for line in text.splitlines() if line.strip())
     wide = widths[int(0.9 * (len(widths) - 1))] if widths else 0
     lower = set(re.findall(r"\b[a-z][a-z-]+\b", text))
@@ -104,19 +102,13 @@ def told_sentences(text: str, found: list[tuple[int, str]], shortest: int = 8,
 def last_told(text: str) -> str | None:
     """The last narrated sentence of a text: told (`told_sentences`), whole, not speech. None for a text of
     lines (a log) or one without such a sentence."""
-    from famcli.documents.boilerplate import unwrapped
-
-    text = unwrapped(text)
-    found = split_sentences(text)
-    if of_lines(found):
-        return None
-    return next((s for s, share in reversed(told_sentences(text, found)) if share == 1), None)
+    return next((s for s, share in reversed(told_sentences(unwrapped(text))) if share == 1), None)
 
 
-def of_lines(found: list[tuple[int, str]]) -> bool:
-    """Whether a text's "sentences" (`split_sentences` of its hard-wrapped lines joined) are lines: most of them
-    end in no stop (a log, a table), where prose's end a sentence."""
-    return sum(finished(sentence) for _, sentence in found) < 0.5 * len(found)
+def of_lines(pieces: list[str]) -> bool:
+    """Whether a text's sentences (`split_sentences` of its hard-wrapped lines joined), or a summary's notes, are
+    lines: most of them end in no stop (a log, a table), where prose's end a sentence."""
+    return sum(finished(piece) for piece in pieces) < 0.5 * len(pieces)
 
 
 def centroid_values(sentences: list[str], text: str, rarity: Rarity | None = None) -> list[float]:
