@@ -150,6 +150,38 @@ def test_unsure_of_a_why_quotes_the_sentence_that_matches_with_the_reason_after_
     assert said == [found.sentence]
 
 
+def _echo(context: str, continuations: list[str]) -> list[float]:
+    """A stand-in model: a continuation is as likely as the share of its words the context holds."""
+    seen = set(context.lower().replace(".", " ").split())
+    return [sum(w in seen for w in c.lower().replace(".", " ").split()) / len(c.split()) for c in continuations]
+
+
+def test_unsure_quotes_the_sentence_the_models_own_answer_points_at():
+    """The model misreads the right sentence ("a leg of oak" for a leg of whalebone): what it wrote is not said,
+    but the sentence that makes its answer likely is what to quote, over one that only makes the question
+    likely."""
+    evidence = ["The captain stood on the deck of the ship. His false leg was made of polished whalebone from a "
+                "sperm whale's jaw. What is the captain made of, the crew asked, and the captain's leg shook."]
+    question = "What is the captain's false leg made of?"
+    read = [Passage(0, 1, evidence[0])]
+    unpointed = quote(read, evidence, question, _echo)
+    assert unpointed.sentence.startswith("What is the captain made of")
+    pointed = quote(read, evidence, question, _echo, own="A leg of polished oak from a whale.", point=100)
+    assert pointed.sentence.startswith("His false leg was made of polished whalebone")
+
+
+def test_the_pointed_quote_is_a_rule_of_the_path():
+    book = passages("The captain stood on the deck of the ship. His false leg was made of polished whalebone from "
+                    "a sperm whale's jaw. What is the captain made of, the crew asked, and the captain's leg shook.",
+                    60)
+    wrong = lambda instruction: ("A leg of polished oak from a whale.", False)  # noqa: E731
+    question = "What is the captain's false leg made of?"
+    on = answer(book, question, _echo, wrong, lambda instruction: instruction, Rules(gather=False, point=100))
+    off = answer(book, question, _echo, wrong, lambda instruction: instruction, Rules(gather=False, point=0))
+    assert on.how == off.how == "quoted"
+    assert on.sentence.startswith("His false leg") and off.sentence.startswith("What is the captain made of")
+
+
 def _village(marriage: str, times: int) -> str:
     """A toy novel: Mr. Hale in every other paragraph; Mr. Thorne and Miss Pell in one each; the marriage written
     `times` times."""

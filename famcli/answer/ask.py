@@ -87,7 +87,8 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
         said = sentences_saying(c.text, question, evidence) if rules.check else [""]
         if said:
             return Found(c.text, c.text, read, said[0], "own" if c.own else "chosen", options, c.cut)
-    found = quote(read, evidence, question, loglik)
+    own = next((c.text for c in options if c.own), "")
+    found = quote(read, evidence, question, loglik, own, rules.point)
     found.choices = options
     return found
 
@@ -196,11 +197,13 @@ def bare_turn(question: str) -> str:
     return f"Question: {question}\nAnswer in a few words."
 
 
-def quote(read: list[Passage], evidence: list[str], question: str, loglik) -> Found:
-    """Unsure: the sentence of the evidence most likely to answer (by log P(question | sentence); by BM25 when
-    `loglik` is None) among those that share the question's words; for a why or how, such a sentence with the
-    one after it (read.units). Never one that only repeats the question (its content words all the question's),
-    asks one or is a heading."""
+def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: str = "", point: int = 0) -> Found:
+    """Unsure: the sentence of the evidence most likely to answer among those that share the question's words;
+    for a why or how, such a sentence with the one after it (read.units). Never one that only repeats the
+    question (its content words all the question's), asks one or is a heading. Most likely: by log P(question |
+    sentence) (UPR), plus `point`% of log P(the model's own answer `own` | sentence, question): the model's answer
+    is often the right sentence misread, so the sentence that makes it likely is the one to show (as
+    Generation-Augmented Retrieval adds the answer to the query, Mao et al. 2021); by BM25 when `loglik` is None."""
     asked, said = stems(question), []
     for e in evidence:
         for unit in units(e, kind(question) == "reason"):
@@ -211,8 +214,14 @@ def quote(read: list[Passage], evidence: list[str], question: str, loglik) -> Fo
     if not said:
         text = f"{NOT_FOUND} (no sentence of the best passages says more than the question.)"
         return Found(text, text, read)
-    scores = bm25(said[:16], question) if loglik is None else \
-        [loglik(upr_context(s), [" " + question])[0] for s in said[:16]]
+    said = said[:16]
+    if loglik is None:
+        scores = bm25(said, question)
+    elif own and point:
+        pair = [loglik(upr_context(s), [" " + question, f" {question}\nAnswer: {own}"]) for s in said]
+        scores = [q + point / 100 * (qa - q) for q, qa in pair]  # log P(question) + w log P(answer | question)
+    else:
+        scores = [loglik(upr_context(s), [" " + question])[0] for s in said]
     best = said[int(np.argmax(scores))]
     return Found(f"The document says: \u201c{best}\u201d", best, read, best, "quoted")
 

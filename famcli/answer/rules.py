@@ -33,6 +33,9 @@ class Rules:
     now        "Where is X?" is answered by the latest statement that places X, in document order, following the
                one who holds a thing, and "Where was X before Y?" by the place before (famcli.answer.now); off: as
                any question
+    point      percent: when unsure, the sentence quoted is the one most likely to give the question, plus this
+               share of the likelihood it gives the model's own answer after it (the model points at the sentence it
+               read its answer from, even when it wrote the answer wrong); 0: the question's likelihood alone
     now_places a statement places its subject only where the model takes what it names for a place one can be in
                (now.locative); off: whatever a preposition of place names"""
 
@@ -44,6 +47,7 @@ class Rules:
     spans: bool = False
     calibrate: bool = False
     check: bool = True
+    point: int = 50
     names: bool = True
     gather: bool = True
     gather_words: int = 120
@@ -53,7 +57,7 @@ class Rules:
     gather_asking: bool = True
     now: bool = True
     now_places: bool = True
-    ZERO_IS_OFF = frozenset({"gather_near"})
+    ZERO_IS_OFF = frozenset({"gather_near", "point"})
 
     @classmethod
     def parse(cls, text: str) -> "Rules":
