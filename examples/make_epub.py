@@ -36,8 +36,13 @@ def main(source: str, out: str) -> None:
     book.set_identifier(Path(source).stem)
     book.set_title(Path(source).stem.title())
     book.set_language("en")
+    text = Path(source).read_text(encoding="utf-8-sig")
+    for field, add in (("Title", book.set_title), ("Author", book.add_author)):  # a Gutenberg header's, as an EPUB has
+        found = re.search(rf"^{field}:[ \t]*(\S[^\n]*?)[ \t]*$", text[:6000], re.M)
+        if found:
+            add(found.group(1))
     items = []
-    for i, (title, text) in enumerate(chapters(Path(source).read_text(encoding="utf-8-sig")), start=1):
+    for i, (title, text) in enumerate(chapters(text), start=1):
         item = epub.EpubHtml(title=title, file_name=f"chapter_{i:03}.xhtml", lang="en")
         paragraphs = "".join(f"<p>{html.escape(' '.join(p.split()))}</p>" for p in text.split("\n\n") if p.strip())
         item.content = f"<html><body><h2>{html.escape(title)}</h2>{paragraphs}</body></html>"

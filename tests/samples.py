@@ -39,7 +39,20 @@ def encrypted_pdf(pages: list[str], password: str) -> bytes:
     return buf.getvalue()
 
 
-def epub_book(chapters: list[tuple[str, str]], path, encrypted: bool = False) -> None:
+def described_pdf(pages: list[str], title: str, author: str) -> bytes:
+    """`text_pdf` with a document information dictionary (title, author), written with pypdf."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(pages))))
+    writer.add_metadata({"/Title": title, "/Author": author})
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def epub_book(chapters: list[tuple[str, str]], path, encrypted: bool = False, author: str | None = None) -> None:
     """An EPUB written with ebooklib: one XHTML file per (title, text) chapter, in spine order, with a TOC."""
     from ebooklib import epub
 
@@ -47,6 +60,8 @@ def epub_book(chapters: list[tuple[str, str]], path, encrypted: bool = False) ->
     book.set_identifier("famcli-test")
     book.set_title("A Test Book")
     book.set_language("en")
+    if author:
+        book.add_author(author)
     items = []
     for i, (title, text) in enumerate(chapters, start=1):
         item = epub.EpubHtml(title=title, file_name=f"chap_{i}.xhtml", lang="en")
@@ -67,11 +82,13 @@ def epub_book(chapters: list[tuple[str, str]], path, encrypted: bool = False) ->
             z.writestr("META-INF/encryption.xml", "<encryption/>")
 
 
-def docx_report(blocks: list[tuple[str, str]], path) -> None:
+def docx_report(blocks: list[tuple[str, str]], path, author: str | None = None) -> None:
     """A DOCX written with python-docx: ("h1", text) headings, ("p", text) paragraphs, ("table", "a|b;c|d")."""
     import docx
 
     document = docx.Document()
+    if author:
+        document.core_properties.author = author
     for kind, text in blocks:
         if kind == "h1":
             document.add_heading(text, level=1)

@@ -73,6 +73,15 @@ def test_ask_end_to_end(tmp_path):
     assert "bluebird" in json.loads(result.stdout)["answer"].lower()
 
 
+def test_who_wrote_an_epub_is_its_author_end_to_end(tmp_path):
+    from samples import epub_book
+
+    epub_book([("One", FACTS)], tmp_path / "book.epub", author="Ada Pellworth")
+    result = famcli("ask", str(tmp_path / "book.epub"), "Who wrote this book?", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["answer"].startswith("Ada Pellworth.")
+
+
 def test_passkey_end_to_end_within_window():
     result = famcli("passkey", "--length", "400", "--depth", "0.2,0.8", "--trials", "2", "--memory", "bswa,fam",
                     "--json")

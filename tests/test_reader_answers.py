@@ -498,3 +498,68 @@ def test_the_sentence_shown_with_a_gathered_name_names_whom_the_question_is_abou
     found = answer(passages(story, 40), "Whom does Eleanor Vane marry?", _never, _never, _never,
                    Rules(gather_words=40))
     assert found.short == "Mr. Thorne" and "Eleanor Vane" in found.sentence
+
+
+_GUTENBERG = ("The Project Gutenberg EBook of The Orchard House, by Ada Pellworth\n\n"
+              "Title: The Orchard House\n\nAuthor: Ada Pellworth\n\n*** START OF THIS PROJECT GUTENBERG EBOOK ***\n\n"
+              "THE ORCHARD HOUSE\n\nBy Ada Pellworth\n\nCHAPTER I.\n\n" +
+              "Tom Hale wrote the letter to his sister in the spring, and Mr. Brand carried it to the town. " * 30)
+
+
+def _unused(*args, **kwargs):
+    raise AssertionError("the model is not asked: the front matter answers")
+
+
+@pytest.mark.parametrize("question", ["Who wrote this book?", "Who is the author?", "Who wrote The Orchard House?",
+                                      "What is the name of the author of this novel?", "Who's the writer of it?"])
+def test_who_wrote_the_book_is_answered_from_its_front_matter(question):
+    found = answer(passages(_GUTENBERG), question, _unused, _unused, _unused)
+    assert (found.how, found.short) == ("front", "Ada Pellworth")
+    assert found.text == "Ada Pellworth. The document says: \u201cAuthor: Ada Pellworth\u201d"
+
+
+@pytest.mark.parametrize("question", ["Who wrote the letter?", "Who wrote to his sister?", "When was it written?",
+                                      "Who carried the letter?"])
+def test_a_question_about_what_the_story_tells_is_not_about_the_author(question):
+    from famcli.answer.front import asks_for_the_author
+
+    assert not asks_for_the_author(question, _GUTENBERG)
+
+
+def test_the_author_from_a_title_page_and_none_without_one():
+    from famcli.answer.front import front_matter
+
+    assert front_matter("MOBY-DICK;\n\nor, THE WHALE.\n\nBy Herman Melville\n\n\nCONTENTS\n") == \
+        ("Herman Melville", "By Herman Melville")
+    assert front_matter("It was written by hand, by the light of a candle.\n\nby the way, nobody came.") is None
+    book = passages("Tom Hale wrote the letter in the spring. " * 40)
+    wrote = lambda instruction: ("Tom Hale.", False)  # noqa: E731
+    found = answer(book, "Who wrote this book?", _unused, _unused, _unused)
+    assert found.text == f"{NOT_FOUND} (it does not say who wrote it.)"  # not Tom Hale, who writes a letter in it
+    off = answer(passages(_GUTENBERG), "Who wrote this book?", lambda c, xs: [0.0 for _ in xs], wrote, lambda i: i,
+                 Rules(front=False))
+    assert off.how != "front"
+
+
+def test_the_files_metadata_names_its_author(tmp_path):
+    """EPUB (dc:creator), DOCX (core properties) and PDF (document information) say who wrote them beside their text:
+    the reader keeps it as the document's front matter, which the answer reads as it reads an "Author:" line."""
+    from samples import described_pdf, docx_report, epub_book
+
+    from famcli.documents.registry import open_document
+
+    epub_book([("One", "Tom Hale wrote the letter.")], tmp_path / "book.epub", author="Ada Pellworth")
+    docx_report([("p", "Tom Hale wrote the letter.")], tmp_path / "report.docx", author="Ada Pellworth")
+    (tmp_path / "paper.pdf").write_bytes(described_pdf(["Tom Hale wrote the letter."], "Orchard", "Ada Pellworth"))
+    for name in ("book.epub", "report.docx", "paper.pdf"):
+        doc = open_document(str(tmp_path / name))
+        text = "".join(doc.pieces)
+        assert "Ada Pellworth" not in text and "Author: Ada Pellworth" in doc.front.splitlines(), name
+        book = passages(text)
+        book.front = doc.front
+        found = answer(book, "Who wrote this?", _unused, _unused, _unused)
+        assert (found.how, found.short) == ("front", "Ada Pellworth"), name
+    epub_book([("One", "Tom Hale wrote the letter.")], tmp_path / "anonymous.epub")
+    doc = open_document(str(tmp_path / "anonymous.epub"))
+    "".join(doc.pieces)
+    assert "Author" not in doc.front

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from famcli.answer.find import Passage, Passages
+from famcli.answer.front import asks_for_the_author, front_matter
 from famcli.answer.gather import Gathered, gather
 from famcli.answer.now import locative, was_before, where_before, where_now, where_now_subject
 from famcli.answer.read import (
@@ -60,6 +61,8 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     `fits(instruction)`: whether the model's window holds the instruction and the answer (a small model's does
     not hold two passages: the last is cut to fit). `reads(text)`: whether the model can read the text's script;
     passages it cannot are quoted (their sentence BM25 ranks best), never read: it made up a translation."""
+    if rules.front and asks_for_the_author(question, f"{passages.front}\n\n{passages.text}"):
+        return written_by(passages)
     missing = missing_names(passages, question) if rules.names else []
     if missing:
         text = f"{NOT_FOUND} (it never mentions {missing[0]}.)"
@@ -91,6 +94,17 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     found = quote(read, evidence, question, loglik, own, rules.point)
     found.choices = options
     return found
+
+
+def written_by(passages: Passages) -> Found:
+    """Who wrote the document, from its front matter (famcli.answer.front); "Not found" when it does not say: the
+    names of the story are never its author's (the passages answered "South America" for The Time Machine)."""
+    said = front_matter(f"{passages.front}\n\n{passages.text}")
+    if said is None:
+        text = f"{NOT_FOUND} (it does not say who wrote it.)"
+        return Found(text, text)
+    who, line = said
+    return Found(f"{who}. The document says: \u201c{line}\u201d", who, [], line, "front")
 
 
 def latest(passages: Passages, question: str, is_place) -> Found | None:

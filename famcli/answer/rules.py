@@ -20,6 +20,8 @@ class Rules:
     spans      candidates of the kind asked for (names, numbers) beside the model's own answer
     calibrate  a candidate's score is log P(c | passages, q) - log P(c | q); off: the first term only
     check      an answer needs a sentence saying it about the question's subject; off: the best candidate
+    front      "Who wrote this book?" is answered from the document's front matter ("Author:", "By ..."), which the
+               passages leave out (famcli.answer.front); off: as any question
     names      "Not found" when the document holds none of the names the question asks about
     gather     a question that asks for a name outright (who, the name of) is answered by the name with the most
                evidence gathered across the `gather_pool` best passages of `gather_words` words
@@ -49,6 +51,7 @@ class Rules:
     check: bool = True
     point: int = 50
     names: bool = True
+    front: bool = True
     gather: bool = True
     gather_words: int = 120
     gather_pool: int = 100

@@ -24,6 +24,14 @@ class Document:
     kind: str = "text"  # text | html | pdf | epub | docx, with "+gzip" etc. for compressed text
     place: tuple[str, int | str] | None = None  # where the last piece came from: ("page", 3), ("chapter", "I.")
     stream: bool = False  # stdin, a named pipe or /dev/fd/N: read once, as it arrives
+    front: str = ""  # what the file says of itself beside its text ("Title: ...\nAuthor: ..."): its metadata
+
+    def describe(self, title: str | None, author: str | None) -> None:
+        """Keep the title and author the file's metadata gives (famcli.answer.front answers "Who wrote it?" by them),
+        each cut to one line of at most 200 characters; nothing when it gives none."""
+        lines = [f"{key}: {' '.join(str(value).split())[:200]}" for key, value in (("Title", title), ("Author", author))
+                 if value and str(value).strip()]
+        self.front = "\n".join(lines)
 
     @property
     def countable(self) -> bool:

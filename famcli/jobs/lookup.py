@@ -118,6 +118,7 @@ class Lookup:
                 a, b = index.chunk_span(c)
                 pieces.append((decode(index.ids[a:b].tolist()), a))
             self._passages = (index, index.n_tokens, Passages.from_pieces(pieces, self.rules.words))
+            self._passages[2].front = getattr(index, "front", "")  # a reading saved before it has none
         return self._passages[2]
 
     def scorer(self):

@@ -119,7 +119,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     doc = open_reading(path, password, until)
     if index_only:
         reading = session.lookup.index_text(index, _marking_places(doc, index))
-        state.recall = index
+        state.recall, index.front = index, doc.front
         reporter.note(f"Indexed {reading.tokens:,} tokens in {reading.seconds:.1f} s.")
         return reading
     read_before = 0
@@ -133,6 +133,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     reading.tokens += read_before
     if index is not None:
         index.finish()
+        index.front = doc.front
     reading.notes.extend(doc.notes)
     for note in doc.notes:
         reporter.note(f"Note: {note}")

@@ -30,6 +30,7 @@ def read_docx(path: Path, doc: Document) -> Iterator[str]:
     try:
         document = docx.Document(str(path))
         blocks = list(document.iter_inner_content())
+        doc.describe(document.core_properties.title, document.core_properties.author)
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds on damaged files
         raise DocumentError(f"{path} is not a readable DOCX ({type(exc).__name__}: {str(exc)[:100]})") from None
     return _docx_blocks(path, doc, blocks)

@@ -43,6 +43,7 @@ def read_epub(path: Path, doc: Document) -> Iterator[str]:
             warnings.simplefilter("ignore")
             book = epub.read_epub(str(path), options={"ignore_ncx": True})
         titles = _toc_titles(book.toc)
+        doc.describe(*(", ".join(str(v) for v, _ in book.get_metadata("DC", key) if v) for key in ("title", "creator")))
         chapters, seen = [], set()
         if len(book.spine) > MAX_SPINE:
             raise DocumentError(f"{path} has {len(book.spine):,} spine entries (at most {MAX_SPINE:,})")

@@ -39,6 +39,7 @@ def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
             if not reader.decrypt(password):
                 raise DocumentError(f"wrong password for {path}")
         n_pages = len(reader.pages)
+        _describe(reader, doc)
     except DocumentError:
         handle.close()
         raise
@@ -51,6 +52,17 @@ def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
             raise DocumentError(f"{path} uses encryption this install cannot open ({exc})") from None
         raise DocumentError(f"{path} is not a readable PDF ({type(exc).__name__})") from None
     return _pdf_pages(reader, handle, n_pages, path, doc)
+
+
+def _describe(reader, doc: Document) -> None:
+    """The PDF's title and author from its document information (Document.describe); a damaged one is noted, not
+    fatal: the pages may still be read."""
+    try:
+        meta = reader.metadata
+        if meta is not None:
+            doc.describe(meta.title, meta.author)
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on damaged dictionaries
+        doc.notes.append(f"its document information (title, author) cannot be read ({type(exc).__name__})")
 
 
 def _pdf_pages(reader, handle, n_pages: int, path: Path, doc: Document) -> Iterator[str]:
