@@ -107,10 +107,12 @@ def run_local(worker_class: type, job: Job, documents: list[str], workers: int, 
     pool = context.Pool(workers, initializer=_start_worker, initargs=(worker_class, job, threads))
     try:
         yield from pool.imap_unordered(_run_in_worker, documents)
-        pool.close()
-    finally:  # Ctrl-C or a signal: the lines written stay; the workers are stopped now, not when they finish
+    except BaseException:  # Ctrl-C, a signal, the caller stopping: the lines written stay; the workers stop now
         pool.terminate()
         pool.join()
+        raise
+    pool.close()  # done: the workers exit on their own (terminated, they left "leaked semaphore" warnings on stderr)
+    pool.join()
 
 
 _worker: object | Exception | None = None  # the model this worker process loaded once (the Pool initializer)
