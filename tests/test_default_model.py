@@ -77,9 +77,15 @@ def test_who_wrote_an_epub_is_its_author_end_to_end(tmp_path):
     from samples import epub_book
 
     epub_book([("One", FACTS)], tmp_path / "book.epub", author="Ada Pellworth")
-    result = famcli("ask", str(tmp_path / "book.epub"), "Who wrote this book?", "--json")
+    state = tmp_path / "book.fam"
+    result = famcli("ask", str(tmp_path / "book.epub"), "Who wrote this book?", "--json", "--save-state", str(state))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["answer"].startswith("Ada Pellworth.")
+    # a saved reading keeps the metadata; a question in the form of a list is still about the author
+    again = famcli("ask", "--load-state", str(state), str(tmp_path / "book.epub"), "Who are the authors of this book?",
+                   "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["answer"].startswith("Ada Pellworth.")
 
 
 def test_passkey_end_to_end_within_window():

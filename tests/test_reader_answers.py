@@ -170,6 +170,17 @@ def test_unsure_quotes_the_sentence_the_models_own_answer_points_at():
     assert pointed.sentence.startswith("His false leg was made of polished whalebone")
 
 
+def test_with_the_default_weight_the_models_answer_decides_between_sentences_the_question_ties():
+    evidence = ["The captain's false leg was made of the same stuff as his mast. "
+                "The captain's false leg was made of polished whalebone."]
+    question = "What is the captain's false leg made of?"
+    read = [Passage(0, 1, evidence[0])]
+    assert quote(read, evidence, question, _echo, own="Polished whalebone.", point=0).sentence.endswith("his mast.")
+    default = Rules().point
+    assert quote(read, evidence, question, _echo, own="Polished whalebone.", point=default).sentence.endswith(
+        "polished whalebone.")
+
+
 def test_the_pointed_quote_is_a_rule_of_the_path():
     book = passages("The captain stood on the deck of the ship. His false leg was made of polished whalebone from "
                     "a sperm whale's jaw. What is the captain made of, the crew asked, and the captain's leg shook.",
@@ -511,7 +522,8 @@ def _unused(*args, **kwargs):
 
 
 @pytest.mark.parametrize("question", ["Who wrote this book?", "Who is the author?", "Who wrote The Orchard House?",
-                                      "What is the name of the author of this novel?", "Who's the writer of it?"])
+                                      "What is the name of the author of this novel?", "Who's the writer of it?",
+                                      "Who are the authors of this book?"])
 def test_who_wrote_the_book_is_answered_from_its_front_matter(question):
     found = answer(passages(_GUTENBERG), question, _unused, _unused, _unused)
     assert (found.how, found.short) == ("front", "Ada Pellworth")
@@ -519,26 +531,36 @@ def test_who_wrote_the_book_is_answered_from_its_front_matter(question):
 
 
 @pytest.mark.parametrize("question", ["Who wrote the letter?", "Who wrote to his sister?", "When was it written?",
-                                      "Who carried the letter?"])
+                                      "Who carried the letter?", "Who was this book written for?",
+                                      "Whom did the author write to?", "Who wrote in the book?", "Who is writing?",
+                                      "Who is the writer in the story?"])
 def test_a_question_about_what_the_story_tells_is_not_about_the_author(question):
     from famcli.answer.front import asks_for_the_author
 
-    assert not asks_for_the_author(question, _GUTENBERG)
+    assert not asks_for_the_author(question, "", _GUTENBERG)
 
 
 def test_the_author_from_a_title_page_and_none_without_one():
     from famcli.answer.front import front_matter
 
-    assert front_matter("MOBY-DICK;\n\nor, THE WHALE.\n\nBy Herman Melville\n\n\nCONTENTS\n") == \
-        ("Herman Melville", "By Herman Melville")
-    assert front_matter("It was written by hand, by the light of a candle.\n\nby the way, nobody came.") is None
+    assert front_matter("", "MOBY-DICK;\n\nor, THE WHALE.\n\nBy Herman Melville\n\n\nCONTENTS\n") == \
+        ("Herman Melville", "By Herman Melville", False)
+    assert front_matter("", "by the way\n\nBy Simone de Beauvoir\n\nOne") == \
+        ("Simone de Beauvoir", "By Simone de Beauvoir", False)  # the first line that names someone
+    for prose in ("It was written by hand, by the light of a candle.\n\nby the way, nobody came.",
+                  "The carriage was stopped,\nby Mr. Brand on the road\n\nand so on", "Chapter\n\nBY NIGHT\n\nIt",
+                  "Notice\n\nBy Order of the Court\n\nAll", "He came at last,\nby Mr. Brand.\n\nThen"):
+        assert front_matter("", prose) is None, prose
+    assert front_matter("Author: python-docx", "Author: Ada Pellworth\n") == \
+        ("Ada Pellworth", "Author: Ada Pellworth", False)  # the writing program's name names nobody
+    assert front_matter("Author: bell hooks", "") == ("bell hooks", "Author: bell hooks", True)
     book = passages("Tom Hale wrote the letter in the spring. " * 40)
     wrote = lambda instruction: ("Tom Hale.", False)  # noqa: E731
     found = answer(book, "Who wrote this book?", _unused, _unused, _unused)
     assert found.text == f"{NOT_FOUND} (it does not say who wrote it.)"  # not Tom Hale, who writes a letter in it
     off = answer(passages(_GUTENBERG), "Who wrote this book?", lambda c, xs: [0.0 for _ in xs], wrote, lambda i: i,
-                 Rules(front=False))
-    assert off.how != "front"
+                 Rules(front=False, gather=False))
+    assert off.how == "own" and off.short == "Tom Hale."  # the story's name, as before the rule
 
 
 def test_the_files_metadata_names_its_author(tmp_path):
@@ -559,7 +581,12 @@ def test_the_files_metadata_names_its_author(tmp_path):
         book.front = doc.front
         found = answer(book, "Who wrote this?", _unused, _unused, _unused)
         assert (found.how, found.short) == ("front", "Ada Pellworth"), name
+        assert "The file's metadata says: \u201cAuthor: Ada Pellworth\u201d" in found.text, name
     epub_book([("One", "Tom Hale wrote the letter.")], tmp_path / "anonymous.epub")
-    doc = open_document(str(tmp_path / "anonymous.epub"))
-    "".join(doc.pieces)
-    assert "Author" not in doc.front
+    docx_report([("p", "Tom Hale wrote the letter.")], tmp_path / "anonymous.docx")  # python-docx's own name
+    for name in ("anonymous.epub", "anonymous.docx"):
+        doc = open_document(str(tmp_path / name))
+        book = passages("".join(doc.pieces))
+        book.front = doc.front
+        found = answer(book, "Who wrote this?", _unused, _unused, _unused)
+        assert found.text == f"{NOT_FOUND} (it does not say who wrote it.)", name

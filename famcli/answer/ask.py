@@ -39,7 +39,7 @@ NOT_FOUND = "Not found in the document."
 @dataclass
 class Found:
     """What a question got: the answer, the short answer alone, the passages read (best first), the sentence
-    that says it, and how (chosen | own | quoted | not found)."""
+    that says it, and how (chosen | own | quoted | gathered | latest | front | not found)."""
 
     text: str
     short: str
@@ -61,7 +61,7 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
     `fits(instruction)`: whether the model's window holds the instruction and the answer (a small model's does
     not hold two passages: the last is cut to fit). `reads(text)`: whether the model can read the text's script;
     passages it cannot are quoted (their sentence BM25 ranks best), never read: it made up a translation."""
-    if rules.front and asks_for_the_author(question, f"{passages.front}\n\n{passages.text}"):
+    if rules.front and asks_for_the_author(question, passages.front, passages.text):
         return written_by(passages)
     missing = missing_names(passages, question) if rules.names else []
     if missing:
@@ -99,12 +99,13 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
 def written_by(passages: Passages) -> Found:
     """Who wrote the document, from its front matter (famcli.answer.front); "Not found" when it does not say: the
     names of the story are never its author's (the passages answered "South America" for The Time Machine)."""
-    said = front_matter(f"{passages.front}\n\n{passages.text}")
+    said = front_matter(passages.front, passages.text)
     if said is None:
         text = f"{NOT_FOUND} (it does not say who wrote it.)"
         return Found(text, text)
-    who, line = said
-    return Found(f"{who}. The document says: \u201c{line}\u201d", who, [], line, "front")
+    who, line, meta = said
+    source = "The file's metadata says" if meta else "The document says"
+    return Found(f"{who}. {source}: \u201c{line}\u201d", who, [], line, "front")
 
 
 def latest(passages: Passages, question: str, is_place) -> Found | None:
@@ -214,10 +215,12 @@ def bare_turn(question: str) -> str:
 def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: str = "", point: int = 0) -> Found:
     """Unsure: the sentence of the evidence most likely to answer among those that share the question's words;
     for a why or how, such a sentence with the one after it (read.units). Never one that only repeats the
-    question (its content words all the question's), asks one or is a heading. Most likely: by log P(question |
-    sentence) (UPR), plus `point`% of log P(the model's own answer `own` | sentence, question): the model's answer
-    is often the right sentence misread, so the sentence that makes it likely is the one to show (as
-    Generation-Augmented Retrieval adds the answer to the query, Mao et al. 2021); by BM25 when `loglik` is None."""
+    question (its content words all the question's), asks one or is a heading. Most likely: (100 - `point`)% of the
+    question's mean log-likelihood per token after the sentence (UPR) plus `point`% of that of the question followed
+    by the model's own answer `own`: the model's answer is often the right sentence misread, so the sentence that
+    makes it likely is the one to show (as Generation-Augmented Retrieval adds the answer to the query, Mao et al.
+    2021); by BM25 when `loglik` is None. (Means per token: the longer the answer, the more of the second term is
+    the answer's.)"""
     asked, said = stems(question), []
     for e in evidence:
         for unit in units(e, kind(question) == "reason"):
@@ -233,7 +236,7 @@ def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: 
         scores = bm25(said, question)
     elif own and point:
         pair = [loglik(upr_context(s), [" " + question, f" {question}\nAnswer: {own}"]) for s in said]
-        scores = [q + point / 100 * (qa - q) for q, qa in pair]  # log P(question) + w log P(answer | question)
+        scores = [(1 - point / 100) * q + point / 100 * qa for q, qa in pair]  # mean log-likelihoods per token
     else:
         scores = [loglik(upr_context(s), [" " + question])[0] for s in said]
     best = said[int(np.argmax(scores))]

@@ -129,7 +129,7 @@ class Passages:
 
         self.text = text
         self.size = size
-        self.front = ""  # the document's metadata ("Title: ...\nAuthor: ...": famcli.answer.front), when its file has it
+        self.front = ""  # the file's metadata ("Title: ...\nAuthor: ...": famcli.answer.front), when it has any
         self._resized: dict[int, Passages] = {}
         spans = the_work(text, cut_passages(text, size))
         token_at = token_at or (lambda c: c)

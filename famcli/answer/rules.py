@@ -35,9 +35,10 @@ class Rules:
     now        "Where is X?" is answered by the latest statement that places X, in document order, following the
                one who holds a thing, and "Where was X before Y?" by the place before (famcli.answer.now); off: as
                any question
-    point      percent: when unsure, the sentence quoted is the one most likely to give the question, plus this
-               share of the likelihood it gives the model's own answer after it (the model points at the sentence it
-               read its answer from, even when it wrote the answer wrong); 0: the question's likelihood alone
+    point      percent: when unsure, the sentence quoted is the one whose score is highest: (100 - point)% of the
+               mean log-likelihood per token of the question after it, plus point% of that of the question followed
+               by "Answer:" and the model's own answer (the model points at the sentence it read its answer from,
+               even when it wrote the answer wrong); 0: the question's alone
     now_places a statement places its subject only where the model takes what it names for a place one can be in
                (now.locative); off: whatever a preposition of place names"""
 

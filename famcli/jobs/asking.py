@@ -78,7 +78,8 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
         text, cut = session.decode_answer(session.answerer(), state.clone(), prompt, max_tokens, sampling)
         return _shown(Answer(text, [], "memory alone", cut), on_text)
     if not session.answers_from_memory:
-        if session.lookup.answer_options.lists and asks_for_several(question):
+        if session.lookup.answer_options.lists and asks_for_several(question) and \
+                not _asks_for_the_author(session, index, question):  # "Who are the authors of this book?"
             parts = session.lookup.several_parts(index, question)
             if len(parts) >= 2:
                 return _shown(_item_by_item(session, parts, question, max_tokens,
@@ -127,6 +128,13 @@ def _plain_answer(session: Session, sentences: list[str], question: str, limit: 
 
 
 SHORT_TOKENS = 48  # the model's own short answer, one candidate among the passages' spans
+
+
+def _asks_for_the_author(session: Session, index, question: str) -> bool:
+    from famcli.answer.front import asks_for_the_author
+
+    passages = session.lookup.passages(index)
+    return session.lookup.rules.front and asks_for_the_author(question, passages.front, passages.text)
 
 
 def _from_passages(session: Session, index, question: str, max_tokens: int, sampling: Sampling) -> Answer:

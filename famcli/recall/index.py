@@ -171,7 +171,7 @@ class RecallIndex:
 
     def metadata(self) -> str:
         return json.dumps({"format": INDEX_FORMAT, "config": self.config.to_dict(), "layers": list(self.layers),
-                           "typecode": self.ids.typecode, "places": self.places})
+                           "typecode": self.ids.typecode, "places": self.places, "front": self.front})
 
     @classmethod
     def from_saved(cls, meta: str, tensors: dict[str, torch.Tensor], n_layers: int,
@@ -189,6 +189,8 @@ class RecallIndex:
         index.ids.frombytes(raw)
         if index.ids and max(index.ids) >= vocab_size:
             raise UserError("the state file's recall index holds token ids past this model's vocabulary")
+        front = info.get("front", "")  # the file's title and author (Document.front); none in files saved before
+        index.front = front[:1000] if isinstance(front, str) else ""
         places = info.get("places", [])
         index.places = [(int(p[0]), str(p[1]), p[2]) for p in places] or \
             [(int(start), "page", page) for start, page in info.get("pages", [])]  # files saved before chapters
