@@ -564,7 +564,8 @@ def test_the_author_from_a_title_page_and_none_without_one():
 
 
 def test_the_files_metadata_names_its_author(tmp_path):
-    """EPUB (dc:creator), DOCX (core properties) and PDF (document information) say who wrote them beside their text:
+    """EPUB (dc:creator), DOCX (core properties), PDF (document information) and HTML (<meta name="author">) say who
+    wrote them beside their text:
     the reader keeps it as the document's front matter, which the answer reads as it reads an "Author:" line."""
     from samples import described_pdf, docx_report, epub_book
 
@@ -573,7 +574,9 @@ def test_the_files_metadata_names_its_author(tmp_path):
     epub_book([("One", "Tom Hale wrote the letter.")], tmp_path / "book.epub", author="Ada Pellworth")
     docx_report([("p", "Tom Hale wrote the letter.")], tmp_path / "report.docx", author="Ada Pellworth")
     (tmp_path / "paper.pdf").write_bytes(described_pdf(["Tom Hale wrote the letter."], "Orchard", "Ada Pellworth"))
-    for name in ("book.epub", "report.docx", "paper.pdf"):
+    (tmp_path / "page.html").write_text("<html><head><title>Orchard</title><meta name='Author' content='Ada Pellworth'>"
+                                        "</head><body><p>Tom Hale wrote the letter.</p></body></html>")
+    for name in ("book.epub", "report.docx", "paper.pdf", "page.html"):
         doc = open_document(str(tmp_path / name))
         text = "".join(doc.pieces)
         assert "Ada Pellworth" not in text and "Author: Ada Pellworth" in doc.front.splitlines(), name

@@ -39,9 +39,9 @@ HEADINGS = ["h1", "h2", "h3"]
 PRE_NEWLINE, PRE_SPACE = "\x00", "\x01"  # stand-ins while the layout is normalised
 
 
-def html_text(markup: bytes | str) -> tuple[str, str | None]:
+def html_text(markup: bytes | str, doc: Document | None = None) -> tuple[str, str | None]:
     """The readable text of an HTML/XHTML page (paragraphs as blank-line separated lines, <pre> kept as is)
-    and its first heading.
+    and its first heading; with `doc`, the page's <title> and <meta name="author"> describe it (Document.describe).
 
     One walk over the parsed tree with an explicit stack, so time is linear in the number of nodes whatever the
     nesting depth or the number of siblings (the tree is never edited: bs4's insert and replace look up a node's
@@ -51,6 +51,10 @@ def html_text(markup: bytes | str) -> tuple[str, str | None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         soup = BeautifulSoup(markup, "lxml")
+    if doc is not None:
+        author = soup.find("meta", attrs={"name": re.compile(r"^\s*author\s*$", re.I)})
+        named = soup.title.get_text() if soup.title is not None else None
+        doc.describe(named, author.get("content") if isinstance(author, Tag) else None)
     blocks, hidden, headings = set(BLOCKS), set(HIDDEN), set(HEADINGS)
     pieces: list[str] = []
     title: str | None = None
@@ -102,7 +106,7 @@ def read_html(path: Path, doc: Document) -> Iterator[str]:
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text, _ = html_text(raw)
+        text, _ = html_text(raw, doc)
     except Exception as exc:  # noqa: BLE001 - parsers raise many kinds on damaged input
         raise DocumentError(f"{path} is not readable HTML ({type(exc).__name__})") from None
     if not text:
