@@ -593,3 +593,11 @@ def test_the_files_metadata_names_its_author(tmp_path):
         book.front = doc.front
         found = answer(book, "Who wrote this?", _unused, _unused, _unused)
         assert found.text == f"{NOT_FOUND} (it does not say who wrote it.)", name
+
+
+def test_sources_of_an_answer_read_from_no_passage_say_so():
+    from famcli.cli.read import with_sources
+
+    assert with_sources("Jane Austen.", [], True) == \
+        "Jane Austen.\n\nSources: none (no passage of the document was read for this answer)."
+    assert with_sources("Jane Austen.", [], False) == "Jane Austen."

@@ -121,10 +121,15 @@ def check_until(until, load_state) -> None:
 
 
 def with_sources(answer: str, passages: list[dict], sources: bool) -> str:
-    """The answer, followed with --sources by one line per passage it was read from."""
+    """The answer, followed with --sources by one line per passage it was read from (or by a line saying it was
+    read from none: a "Not found", the file's metadata; an empty "Sources:" left the reader guessing)."""
     from famcli.recall.text import source_line
 
-    return answer + ("\n\nSources:\n" + "\n".join(source_line(p) for p in passages) if sources else "")
+    if not sources:
+        return answer
+    if not passages:
+        return answer + "\n\nSources: none (no passage of the document was read for this answer)."
+    return answer + "\n\nSources:\n" + "\n".join(source_line(p) for p in passages)
 
 
 @grouped(options=session_options, recall=recall_options, ui=ui_options)
