@@ -29,7 +29,7 @@ class Document:
     def describe(self, title: str | None, author: str | None) -> None:
         """Keep the title and author the file's metadata gives (famcli.answer.front answers "Who wrote it?" by them),
         each cut to one line of at most 200 characters; nothing when it gives none."""
-        lines = [f"{key}: {' '.join(str(value).split())[:200]}" for key, value in (("Title", title), ("Author", author))
+        lines = [f"{key}: {' '.join(value.split())[:200]}" for key, value in (("Title", title), ("Author", author))
                  if isinstance(value, str) and value.strip()]
         self.front = "\n".join(lines)
 

@@ -131,10 +131,14 @@ SHORT_TOKENS = 48  # the model's own short answer, one candidate among the passa
 
 
 def _asks_for_the_author(session: Session, index, question: str) -> bool:
-    from famcli.answer.front import asks_for_the_author
+    """famcli.answer.front's test, the question's form first: the passages (a BM25 index of the whole document)
+    are built only for a question that says something was written, not for every list question."""
+    from famcli.answer.front import AUTHORING, asks_for_the_author
 
+    if not session.lookup.rules.front or not AUTHORING.search(question):
+        return False
     passages = session.lookup.passages(index)
-    return session.lookup.rules.front and asks_for_the_author(question, passages.front, passages.text)
+    return asks_for_the_author(question, passages.front, passages.text)
 
 
 def _from_passages(session: Session, index, question: str, max_tokens: int, sampling: Sampling) -> Answer:

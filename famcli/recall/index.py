@@ -80,7 +80,7 @@ class RecallIndex:
         self.reps: list[torch.Tensor] = []  # per chunk (layers, Hkv, r, D) fp16, question not known
         self.head_scores: list[torch.Tensor] = []  # per chunk (layers * H,) fp32, question known
         self.places: list[tuple[int, str, int | str]] = []  # (token offset, "page"/"chapter"/..., label)
-        self.front = ""  # the document's metadata (famcli.documents.base.Document.front), not saved with a reading
+        self.front = ""  # the document's metadata (famcli.documents.base.Document.front), saved with the reading
         self._q: dict[int, list[torch.Tensor]] = {l: [] for l in self.layers}  # pending (H, c, D) pieces
         self._k: dict[int, list[torch.Tensor]] = {l: [] for l in self.layers}
         self._pending = 0
