@@ -193,6 +193,94 @@ def test_the_pointed_quote_is_a_rule_of_the_path():
     assert on.sentence.startswith("His false leg") and off.sentence.startswith("What is the captain made of")
 
 
+@pytest.mark.parametrize("answer, said", [
+    ("The mill ground its sacks of flour every year.", False),  # how many, and no number
+    ("The mill ground 55682 sacks.", True),
+    ("It ground fifty-five thousand sacks.", False),  # a number the sentence does not hold
+])
+def test_an_answer_to_how_many_holds_a_number_the_sentence_says(answer, said):
+    evidence = ["The old mill at Firnick ground 55682 sacks of flour every year until its last year."]
+    assert bool(sentences_saying(answer, "How many sacks did the mill grind?", evidence)) is said
+
+
+@pytest.mark.parametrize("answer, question, evidence, said", [
+    # numbers, days and the words for writing are what an answer says, not stop words
+    ("They have five daughters.", "How many daughters do the Bennets have?",
+     ["Mr. Bennet had two daughters at home."], False),
+    ("They have five daughters.", "How many daughters do the Bennets have?",
+     ["Mr. Bennet had five daughters at home."], True),
+    ("He arrived by coach on Sunday.", "When did Hale arrive at the Bennets?",
+     ["Hale arrived by coach on a Monday."], False),
+    ("The shipping mark was the letter O in black paint.", "What shipping mark was painted on the crate?",
+     ["The crate was labelled with the shipping mark OD-4098 in black paint."], False),
+])
+def test_a_number_a_day_or_a_letter_in_an_answer_must_be_said(answer, question, evidence, said):
+    assert bool(sentences_saying(answer, question, evidence)) is said
+
+
+def test_the_model_reads_each_passage_on_its_own_and_the_first_said_answer_stands():
+    """Two passages: the model reading both at once answers from its prior ("Oxford", which neither says); reading
+    the one that holds the answer alone, it answers right, and a sentence of that passage says it."""
+    book = passages("Orla loved to study. Orla would study in the library every night, and the library was cold, "
+                    "and she would study until the candles burned out and the porter came to close the doors.\n\n"
+                    "At seventeen Orla was sent away to study at Ingolstadt, the old university town on the river, "
+                    "where she lodged with a widow near the gates and wrote home every week.", 40)
+    assert len(book.items) == 2
+
+    def model(instruction):
+        alone = "Ingolstadt" in instruction and "library" not in instruction
+        return ("Orla studied at Ingolstadt." if alone else "Orla studied at Oxford.", False)
+
+    question = "Where did Orla study?"
+    each = answer(book, question, _echo, model, lambda instruction: instruction, Rules(gather=False, now=False))
+    assert (each.how, each.text) == ("own", "Orla studied at Ingolstadt.")
+    assert each.sentence.startswith("At seventeen Orla was sent away to study at Ingolstadt")
+    together = answer(book, question, _echo, model, lambda instruction: instruction,
+                      Rules(gather=False, now=False, each=False))
+    assert together.how == "quoted"
+
+
+def test_of_two_said_answers_the_best_passage_s_stands():
+    """Both readings are said by their own passage: the best passage's (BM25 first: it writes the question's words
+    most) is read first and its answer stands; the other passage is never read."""
+    book = passages("Orla went to study at Ingolstadt. Orla would study there for years, and study hard, and study "
+                    "late; study was all Orla knew, they said, and study she did, through the long winters and the "
+                    "short wet summers of that town, with her books piled high on the table.\n\n"
+                    "Once, long before, Orla had gone to study at Dunmore for a single summer with her aunt, who "
+                    "kept a shop near the harbour and sold rope and tar and lamp oil to the fishermen who came in "
+                    "off the boats at dusk, tired and cold and wanting their supper.", 40)
+    assert len(book.items) == 2
+    seen = []
+
+    def model(instruction):
+        seen.append(instruction)
+        return ("Orla studied at Dunmore." if "Dunmore" in instruction else "Orla studied at Ingolstadt.", False)
+
+    found = answer(book, "Where did Orla study?", _echo, model, lambda instruction: instruction,
+                   Rules(gather=False, now=False))
+    assert (found.how, found.text) == ("own", "Orla studied at Ingolstadt.")
+    assert len(seen) == 1 and "Dunmore" not in seen[0]
+
+
+def test_unsure_the_quote_is_pointed_at_by_the_first_answer_that_writes_a_word_of_what_it_read():
+    """Neither reading is said by a sentence; the first answer writes only what its passage lacks ("Oxford"), the
+    second a word of its own passage ("whalebone"): that one points at the quote."""
+    book = passages("The captain's leg was a marvel, the crew said, and the captain's leg was the talk of every "
+                    "port, and the captain's leg was made of something nobody could name at first.\n\n"
+                    "Then the carpenter told me: the captain's leg was made of polished whalebone, cut from the jaw "
+                    "of a sperm whale. What the captain's leg was made of, said the mate, was his own business.", 40)
+    assert len(book.items) == 2
+
+    def model(instruction):
+        return ("A leg of polished whalebone oak." if "carpenter" in instruction and "marvel" not in instruction
+                else "It was made at Oxford.", False)
+
+    question = "What was the captain's leg made of?"
+    found = answer(book, question, _echo, model, lambda instruction: instruction,
+                   Rules(gather=False, now=False, point=100))
+    assert found.how == "quoted" and found.sentence.startswith("Then the carpenter told me")
+
+
 def _village(marriage: str, times: int) -> str:
     """A toy novel: Mr. Hale in every other paragraph; Mr. Thorne and Miss Pell in one each; the marriage written
     `times` times."""

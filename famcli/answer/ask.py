@@ -84,14 +84,32 @@ def answer(passages: Passages, question: str, loglik: Callable[[str, Sequence[st
         found = quote(read, [p.text for p in read], question, None)
         found.unread = True
         return found
-    evidence = fitted([p.text for p in read], question, fits)
-    options = choices(evidence, question, loglik, generate, turn, rules, passages.names)
-    for c in options:
-        said = sentences_saying(c.text, question, evidence) if rules.check else [""]
-        if said:
-            return Found(c.text, c.text, read, said[0], "own" if c.own else "chosen", options, c.cut)
-    own = next((c.text for c in options if c.own), "")
-    found = quote(read, evidence, question, loglik, own, rules.point)
+    return read_and_check(read, question, loglik, generate, turn, rules, fits, passages.names)
+
+
+def read_and_check(read: list[Passage], question: str, loglik, generate, turn, rules: Rules = Rules(),
+                   fits: Callable[[str], bool] = lambda instruction: True, known: set[str] | None = None) -> Found:
+    """The model reads the passages, each on its own, best first (`each`; else all at once), and the first
+    candidate a sentence of what it read says is the answer (`check`; off: the first candidate). Unsure, the quote
+    is pointed at by the first of its answers that writes a word of what it read beyond the question's (an answer
+    from the model's prior, "Oxford" where the passage says Ingolstadt, points at nothing), else by its first."""
+    if rules.each:
+        readings = [r for r in (fitted([p.text], question, fits) for p in read) if r]
+    else:
+        readings = [fitted([p.text for p in read], question, fits)]
+    options, owns = [], []
+    for evidence in readings:
+        these = choices(evidence, question, loglik, generate, turn, rules, known)
+        options += these
+        for c in these:
+            said = sentences_saying(c.text, question, evidence) if rules.check else [""]
+            if said:
+                return Found(c.text, c.text, read, said[0], "own" if c.own else "chosen", options, c.cut)
+        owns += [(c.text, evidence) for c in these if c.own]
+    asked = stems(question)
+    writes = [own for own, evidence in owns if (stems(own) - asked) & stems(" ".join(evidence))]
+    own = (writes or [own for own, _ in owns] or [""])[0]
+    found = quote(read, [e for evidence in readings for e in evidence], question, loglik, own, rules.point)
     found.choices = options
     return found
 

@@ -29,6 +29,13 @@ NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve 
                 "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
                 "hundred thousand million half dozen score").split()
 NUMBER = re.compile(r"\b(?:\d[\d,.]*|(?:(?:%s)(?:[\s-]+(?:and\s+)?)?)+)\b" % "|".join(NUMBER_WORDS), re.I)
+COUNT = re.compile(r"^\W*how\s+(many|old)\b", re.I)  # asks for a number, and only a number answers it
+COUNTED = re.compile(r"\d+|\b(?:(?:%s)s?|once|twice)\b" % "|".join(NUMBER_WORDS), re.I)
+
+
+def numbers_of(text: str) -> set[str]:
+    """The numbers a text writes, in digits or words, lowered ("hundreds", "twice" and the 5 of "5th" among them)."""
+    return {m.group(0).lower() for m in COUNTED.finditer(text)}
 
 
 # Of the questions that ask for a name, those that ask for one outright: who, whom, whose, "the name of", "called"
@@ -109,17 +116,19 @@ def sentences_saying(answer: str, question: str, evidence: list[str]) -> list[st
     """The sentences of the evidence that say the answer about the question's subject: each holds the answer's
     words (its content stems not in the question), a word of the question's subject (its names, when it has any)
     and a word of what the question asks about it (its other content words, when it has any): "Charlotte
-    ... Mr. Darcy" does not say whom Charlotte marries; "Charlotte ... married ... Mr. Collins" does."""
+    ... Mr. Darcy" does not say whom Charlotte marries; "Charlotte ... married ... Mr. Collins" does. A number, a
+    day or a part of a book is a word the answer says ("five daughters" is not said by "two daughters"), and an
+    answer to "how many" or "how old" says a number the question does not ("every year" is no answer)."""
     q_stems = stems(question)
-    a_stems = stems(answer) - q_stems
-    if not a_stems:
+    a_stems = stems(answer, naming=True) - stems(question, naming=True)
+    if not a_stems or (COUNT.match(question) and not numbers_of(answer) - numbers_of(question)):
         return []
     subject = question_subject(question)
     asked = q_stems - subject - ASKING
     out = []
     for passage in evidence:
         for sentence in units(passage, kind(question) == "reason"):
-            said = stems(sentence)
+            said = stems(sentence, naming=True)
             if a_stems <= said and (not subject or said & subject) and (not asked or said & asked):
                 out.append(sentence)
     return out

@@ -19,7 +19,12 @@ class Rules:
     rerank     re-rank the pool by log P(question | passage); off: BM25 order
     spans      candidates of the kind asked for (names, numbers) beside the model's own answer
     calibrate  a candidate's score is log P(c | passages, q) - log P(c | q); off: the first term only
-    check      an answer needs a sentence saying it about the question's subject; off: the best candidate
+    each       the model reads the passages one at a time, best first, and the first answer a sentence of the passage
+               it read says is the answer; unsure, the quote is pointed at by the first of its answers that writes a
+               word of its passage beyond the question's, else by its first (a 135M model reads one passage better
+               than two, and two readings are two chances); off: it reads them together, once
+    check      an answer needs a sentence saying it about the question's subject, and an answer to "how many" or
+               "how old" a number; off: the first candidate of the first reading
     front      "Who wrote this book?" is answered from the document's front matter ("Author:", "By ..."), which the
                passages leave out (famcli.answer.front); off: as any question
     names      "Not found" when the document holds none of the names the question asks about
@@ -49,6 +54,7 @@ class Rules:
     rerank: bool = False
     spans: bool = False
     calibrate: bool = False
+    each: bool = True
     check: bool = True
     point: int = 50
     names: bool = True

@@ -7,7 +7,7 @@ from functools import cache
 
 from famcli.text import stemmer
 from famcli.text import stop_words as famcli_stop_words
-from famcli.text.names import FUNCTION
+from famcli.text.names import FUNCTION, NAMING
 from famcli.text.words import fold, words
 
 
@@ -20,10 +20,16 @@ def stop_words() -> frozenset[str]:
     return famcli_stop_words() | {w.lower() for w in FUNCTION} | {"because", "s", "t"}
 
 
-def stems(text: str) -> set[str]:
-    """The stems of a text's content words (stop words out)."""
-    stop = stop_words()
+def stems(text: str, naming: bool = False) -> set[str]:
+    """The stems of a text's content words (stop words out). `naming`: also the words that name without being
+    names ("five", "Sunday", "letter": famcli.text.names.NAMING), which an answer says."""
+    stop = stop_words() - _naming() if naming else stop_words()
     return set(stemmer().stemWords([w for w in words(text) if w not in stop]))
+
+
+@cache
+def _naming() -> frozenset[str]:
+    return frozenset(w.lower() for w in NAMING)
 
 
 CONNECTORS = frozenset("of de van von la le du del da".split())  # inside a name: Catherine de Bourgh

@@ -15,18 +15,21 @@ from collections import Counter
 TITLES = {"Mr", "Mrs", "Ms", "Miss", "Dr", "Sir", "Lady", "Lord", "Captain", "Mister", "Madame", "Monsieur",
           "Mademoiselle", "Professor", "Colonel", "Uncle", "Aunt", "Saint", "St", "King", "Queen", "Prince",
           "Princess", "Duke", "Duchess"}
-# Capitalised words that are not names in English prose: pronouns, determiners, interjections, days and the
-# words that head chapters. They end a name run and never start one.
+# Capitalised words that are no names but name something (a number, a day, a part of a book): never a name, but
+# a word an answer says ("five", "Sunday", "the letter"; famcli.answer.read.sentences_saying keeps them).
+NAMING = frozenset("""One Two Three Four Five Six Seven Eight Nine Ten First Last Chapter Letter Book Volume Part
+Section Page Contents Preface Introduction Appendix Note Notes Footnote End Finis Monday Tuesday Wednesday Thursday
+Friday Saturday Sunday""".split())
+# Capitalised words that are not names in English prose: pronouns, determiners, interjections, and the words
+# above. They end a name run and never start one.
 FUNCTION = set("""I I'm I'll I've I'd A An The And But Or Nor If In On At Of To For With From By As It Its He She
 They We You His Her Hers Their Theirs My Mine Your Yours Our Ours Me Him Them Us This That These Those There Then
 When What Whom Whose Who Why How Where Which While Though Although Yes No Not Now So Well Do Does Did Done Is Are
 Was Were Be Been Being Have Has Had Having Oh Ah Alas Pray Upon After Before Very Up Out Down Over Into Still Yet
 Even Only Just All Some Any Every Each Both Either Neither Such Here Let Come Go Said Says Say Sure Indeed Perhaps
-Nothing Something Everything Anything One Two Three Four Five Six Seven Eight Nine Ten First Last Chapter Letter
-Book Volume Part Section Page Contents Preface Introduction Appendix Note Notes Footnote End Finis Monday Tuesday
-Wednesday Thursday Friday Saturday Sunday Thank Thanks Good Dear Why Whatever However Therefore Besides Again
-Also Never Ever Always Soon Once Twice Shall Should Would Could Will Can Must May Might Don't Can't Won't Didn't
-Isn't Wasn't Aren't Couldn't Wouldn't Shouldn't Off Mind Look See Hush Hark Nay Aye O""".split())
+Nothing Something Everything Anything Thank Thanks Good Dear Why Whatever However Therefore Besides Again Also Never
+Ever Always Soon Once Twice Shall Should Would Could Will Can Must May Might Don't Can't Won't Didn't Isn't Wasn't
+Aren't Couldn't Wouldn't Shouldn't Off Mind Look See Hush Hark Nay Aye O""".split()) | NAMING
 # Words whose full stop ends no sentence (`Mr. Darcy`, `Capt. Ahab`): shared with notes.cut_sentences. The
 # titles among them are not a name alone; `the Duchess` and `the King` are.
 ABBREVIATIONS = {"Mr", "Mrs", "Ms", "Dr", "St", "Mt", "Jr", "Sr", "Capt", "Col", "Gen", "Rev", "vs", "etc", "e.g",
