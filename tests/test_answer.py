@@ -107,6 +107,17 @@ def test_a_name_the_document_never_mentions_is_not_found_without_the_model(tiny,
     assert result["answer"].startswith(NOT_FOUND) and result["answer_path"] == "not found"
 
 
+def test_the_memory_path_answers_who_wrote_it_from_the_front_matter(tiny, tmp_path, monkeypatch):
+    """`--answer-from memory` too: "Who wrote this book?" is the file's, never a name of the story the memory read."""
+    book = tmp_path / "book.txt"
+    book.write_text("Title: The Orchard House\nAuthor: Mary Quennell\n\n\n"
+                    + "Tom Hale wrote the letter in the spring, and Orla read it by the window. " * 200)
+    session = session_for(tiny, "memory")
+    monkeypatch.setattr(session, "decode_answer", lambda *a: pytest.fail("the model was asked"))
+    result = ask_document(session, str(book), "Who wrote this book?")
+    assert result["answer"].startswith("Mary Quennell.") and result["answer_path"] == "front"
+
+
 def test_a_cut_answer_is_marked(tiny, long_doc):
     session = session_for(tiny, "passages")
     from famcli.answer.rules import Rules

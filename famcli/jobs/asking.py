@@ -86,6 +86,11 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
                                             lambda sentences, limit: _plain_answer(session, sentences, question,
                                                                                    limit, sampling)), on_text)
         return _shown(_from_passages(session, index, question, max_tokens, sampling), on_text)
+    if _asks_for_the_author(session, index, question):  # the file's author, not a name the memory read in the story
+        from famcli.answer.ask import written_by
+
+        found = written_by(session.lookup.passages(index))
+        return _shown(Answer(found.text, [], found.how, short=found.short, sentence=found.sentence), on_text)
     evidence = session.lookup.evidence(index, question)
     if evidence.names_missing:
         return _shown(Answer(f"{NOT_FOUND} (it never mentions {evidence.names_missing[0]}.)", [], "not found"),
