@@ -118,6 +118,20 @@ def test_the_memory_path_answers_who_wrote_it_from_the_front_matter(tiny, tmp_pa
     assert result["answer"].startswith("Mary Quennell.") and result["answer_path"] == "front"
 
 
+def test_the_memory_path_never_quotes_a_question(tiny, tmp_path, monkeypatch):
+    """Unsure on the memory path, the quote is the best matching sentence that does not ask a question: "And where
+    does Orla live now?" matches the question best and says nothing."""
+    book = tmp_path / "book.txt"
+    book.write_text("The weather was fine and the roads were dry all that month. " * 60
+                    + "\n\nAnd where does Orla live now? Orla does live in Dunmore now, by the harbour.\n\n"
+                    + "The garden was full of roses and the gardeners were painting them. " * 60)
+    session = session_for(tiny, "memory")
+    monkeypatch.setattr(session, "decode_answer", lambda *a: ("Nothing.", False))
+    result = ask_document(session, str(book), "Where does Orla live?")
+    assert result["answer_path"] == "quoted"
+    assert result["answer"] == "The document says: \u201cOrla does live in Dunmore now, by the harbour.\u201d"
+
+
 def test_a_cut_answer_is_marked(tiny, long_doc):
     session = session_for(tiny, "passages")
     from famcli.answer.rules import Rules

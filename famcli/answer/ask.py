@@ -243,8 +243,7 @@ def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: 
     for e in evidence:
         for unit in units(e, kind(question) == "reason"):
             first = split_sentences(unit)[0][1]
-            if stems(first) & asked and stems(unit) - asked and not first.rstrip("”\"’' ").endswith("?") \
-                    and not heading(first) and unit not in said:
+            if stems(first) & asked and stems(unit) - asked and not asks_or_heads(first) and unit not in said:
                 said.append(unit)
     if not said:
         text = f"{NOT_FOUND} (no sentence of the best passages says more than the question.)"
@@ -259,6 +258,11 @@ def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: 
         scores = [loglik(upr_context(s), [" " + question])[0] for s in said]
     best = said[int(np.argmax(scores))]
     return Found(f"The document says: \u201c{best}\u201d", best, read, best, "quoted")
+
+
+def asks_or_heads(sentence: str) -> bool:
+    """A sentence that asks a question or heads a chapter ("Who Stole the Tarts?"): never quoted as an answer."""
+    return sentence.rstrip("”\"’' ").endswith("?") or heading(sentence)
 
 
 def missing_names(passages: Passages, question: str) -> list[str]:

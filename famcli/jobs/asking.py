@@ -121,7 +121,11 @@ def ask(session: Session, state: State, question: str, max_tokens: int, sampling
         text, cut = answer_from(sentences, max_tokens)
         if not session.lookup.answer_options.check or cut or supported(text, sentences, question):
             return _shown(Answer(text, evidence.passages, "memory" if memory else "passages", cut), on_text)
-    return _shown(Answer(quoted(evidence.sentences[0]), evidence.passages[:1], "quoted"), on_text)
+    from famcli.answer.ask import asks_or_heads
+
+    # the best sentence that does not ask a question or head a chapter (the best one when all of them do)
+    told = next((p for p in evidence.passages if not asks_or_heads(p.text)), evidence.passages[0])
+    return _shown(Answer(quoted(told.text), [told], "quoted"), on_text)
 
 
 def _plain_answer(session: Session, sentences: list[str], question: str, limit: int,
