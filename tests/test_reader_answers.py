@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from famcli.answer.ask import NOT_FOUND, answer, missing_names, quote
+from famcli.answer.ask import NOT_FOUND, Found, answer, missing_names, quote
 from famcli.answer.find import Passage, Passages, cut_passages
 from famcli.answer.gather import gather
 from famcli.answer.now import was_before, where_now, where_now_subject
@@ -218,46 +218,54 @@ def test_a_number_a_day_or_a_letter_in_an_answer_must_be_said(answer, question, 
     assert bool(sentences_saying(answer, question, evidence)) is said
 
 
+def _two_passages(first: str, second: str) -> Passages:
+    book = passages(f"{first}\n\n{second}", 40)
+    assert len(book.items) == 2
+    return book
+
+
+def _answered(book: Passages, question: str, model, **rules) -> Found:
+    """The answer with a scripted model and the `_echo` scorer, on the path that reads passages."""
+    return answer(book, question, _echo, model, lambda instruction: instruction,
+                  Rules(gather=False, now=False, **rules))
+
+
 def test_the_model_reads_each_passage_on_its_own_and_the_first_said_answer_stands():
     """Two passages: the model reading both at once answers from its prior ("Oxford", which neither says); reading
     the one that holds the answer alone, it answers right, and a sentence of that passage says it."""
-    book = passages("Orla loved to study. Orla would study in the library every night, and the library was cold, "
-                    "and she would study until the candles burned out and the porter came to close the doors.\n\n"
-                    "At seventeen Orla was sent away to study at Ingolstadt, the old university town on the river, "
-                    "where she lodged with a widow near the gates and wrote home every week.", 40)
-    assert len(book.items) == 2
+    book = _two_passages("Orla loved to study. Orla would study in the library every night, and the library was "
+                         "cold, and she would study until the candles burned out and the porter came to close the "
+                         "doors.", "At seventeen Orla was sent away to study at Ingolstadt, the old university town "
+                         "on the river, where she lodged with a widow near the gates and wrote home every week.")
 
     def model(instruction):
         alone = "Ingolstadt" in instruction and "library" not in instruction
         return ("Orla studied at Ingolstadt." if alone else "Orla studied at Oxford.", False)
 
     question = "Where did Orla study?"
-    each = answer(book, question, _echo, model, lambda instruction: instruction, Rules(gather=False, now=False))
+    each = _answered(book, question, model)
     assert (each.how, each.text) == ("own", "Orla studied at Ingolstadt.")
     assert each.sentence.startswith("At seventeen Orla was sent away to study at Ingolstadt")
-    together = answer(book, question, _echo, model, lambda instruction: instruction,
-                      Rules(gather=False, now=False, each=False))
+    together = _answered(book, question, model, each=False)
     assert together.how == "quoted"
 
 
 def test_of_two_said_answers_the_best_passage_s_stands():
     """Both readings are said by their own passage: the best passage's (BM25 first: it writes the question's words
     most) is read first and its answer stands; the other passage is never read."""
-    book = passages("Orla went to study at Ingolstadt. Orla would study there for years, and study hard, and study "
-                    "late; study was all Orla knew, they said, and study she did, through the long winters and the "
-                    "short wet summers of that town, with her books piled high on the table.\n\n"
-                    "Once, long before, Orla had gone to study at Dunmore for a single summer with her aunt, who "
-                    "kept a shop near the harbour and sold rope and tar and lamp oil to the fishermen who came in "
-                    "off the boats at dusk, tired and cold and wanting their supper.", 40)
-    assert len(book.items) == 2
+    book = _two_passages("Orla went to study at Ingolstadt. Orla would study there for years, and study hard, and "
+                         "study late; study was all Orla knew, they said, and study she did, through the long "
+                         "winters and the short wet summers of that town, with her books piled high on the table.",
+                         "Once, long before, Orla had gone to study at Dunmore for a single summer with her aunt, "
+                         "who kept a shop near the harbour and sold rope and tar and lamp oil to the fishermen who "
+                         "came in off the boats at dusk, tired and cold and wanting their supper.")
     seen = []
 
     def model(instruction):
         seen.append(instruction)
         return ("Orla studied at Dunmore." if "Dunmore" in instruction else "Orla studied at Ingolstadt.", False)
 
-    found = answer(book, "Where did Orla study?", _echo, model, lambda instruction: instruction,
-                   Rules(gather=False, now=False))
+    found = _answered(book, "Where did Orla study?", model)
     assert (found.how, found.text) == ("own", "Orla studied at Ingolstadt.")
     assert len(seen) == 1 and "Dunmore" not in seen[0]
 
@@ -265,19 +273,18 @@ def test_of_two_said_answers_the_best_passage_s_stands():
 def test_unsure_the_quote_is_pointed_at_by_the_first_answer_that_writes_a_word_of_what_it_read():
     """Neither reading is said by a sentence; the first answer writes only what its passage lacks ("Oxford"), the
     second a word of its own passage ("whalebone"): that one points at the quote."""
-    book = passages("The captain's leg was a marvel, the crew said, and the captain's leg was the talk of every "
-                    "port, and the captain's leg was made of something nobody could name at first.\n\n"
-                    "Then the carpenter told me: the captain's leg was made of polished whalebone, cut from the jaw "
-                    "of a sperm whale. What the captain's leg was made of, said the mate, was his own business.", 40)
-    assert len(book.items) == 2
+    book = _two_passages("The captain's leg was a marvel, the crew said, and the captain's leg was the talk of "
+                         "every port, and the captain's leg was made of something nobody could name at first.",
+                         "Then the carpenter told me: the captain's leg was made of polished whalebone, cut from "
+                         "the jaw of a sperm whale. What the captain's leg was made of, said the mate, was his own "
+                         "business.")
 
     def model(instruction):
         return ("A leg of polished whalebone oak." if "carpenter" in instruction and "marvel" not in instruction
                 else "It was made at Oxford.", False)
 
     question = "What was the captain's leg made of?"
-    found = answer(book, question, _echo, model, lambda instruction: instruction,
-                   Rules(gather=False, now=False, point=100))
+    found = _answered(book, question, model, point=100)
     assert found.how == "quoted" and found.sentence.startswith("Then the carpenter told me")
 
 

@@ -23,13 +23,13 @@ def stop_words() -> frozenset[str]:
 def stems(text: str, naming: bool = False) -> set[str]:
     """The stems of a text's content words (stop words out). `naming`: also the words that name without being
     names ("five", "Sunday", "letter": famcli.text.names.NAMING), which an answer says."""
-    stop = stop_words() - _naming() if naming else stop_words()
+    stop = _stop_words_but_naming() if naming else stop_words()
     return set(stemmer().stemWords([w for w in words(text) if w not in stop]))
 
 
 @cache
-def _naming() -> frozenset[str]:
-    return frozenset(w.lower() for w in NAMING)
+def _stop_words_but_naming() -> frozenset[str]:
+    return stop_words() - {w.lower() for w in NAMING}
 
 
 CONNECTORS = frozenset("of de van von la le du del da".split())  # inside a name: Catherine de Bourgh
