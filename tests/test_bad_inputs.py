@@ -31,9 +31,9 @@ DOC = "The red fox lives in the forest.\nThe secret password is bluebird.\nThe e
 def files(tmp_path):
     """A folder of bad inputs next to a good document (doc.txt) and a good state file is made on demand."""
     content = {"doc.txt": DOC.encode(), "empty.txt": b"", "binary.bin": b"\x00\x01\x02ELF",
-               "latin1.txt": b"caf\xe9 au lait\n", "corrupt.pdf": b"%PDF-1.7 nonsense", "scanned.pdf": text_pdf([""]),
+               "corrupt.pdf": b"%PDF-1.7 nonsense", "scanned.pdf": text_pdf([""]),
                "locked.pdf": encrypted_pdf(["secret"], "pw"), "image.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 32,
-               "utf16.txt": "hello".encode("utf-16"), "archive.zip": zip_bytes({"a.txt": b"x"}), "logs.tar.gz": tar_bytes("gz"),
+               "archive.zip": zip_bytes({"a.txt": b"x"}), "logs.tar.gz": tar_bytes("gz"),
                "cut.log.gz": gzip.compress(b"a log line\n" * 2000)[:-40], "bad.bz2": b"BZh9 not bzip2 data at all",
                "broken.epub": zip_bytes({"mimetype": b"application/epub+zip"}),
                "broken.docx": zip_bytes({"word/document.xml": b"<w:document"}), "passwd": b"root:x:0:0:root:/root\n",
@@ -54,13 +54,11 @@ CASES = [
     ("ask {d} q", 1, "is a directory"),
     ("ask {d}/empty.txt q", 1, "is empty"),
     ("ask {d}/binary.bin q", 1, "looks binary"),
-    ("ask {d}/latin1.txt q", 1, "not valid UTF-8 at byte 3"),
     ("ask {d}/corrupt.pdf q", 1, "not a readable PDF"),
     ("ask {d}/scanned.pdf q", 1, "no extractable text"),
     ("ask {d}/locked.pdf q", 1, "encrypted: pass --password"),
     ("ask {d}/locked.pdf q --password nope", 1, "wrong password"),
     ("ask {d}/image.png q", 1, "a PNG image, not a document famcli reads"),
-    ("ask {d}/utf16.txt q", 1, "is UTF-16 text"),
     ("ask {d}/archive.zip q", 1, "is a ZIP archive"),
     ("ask {d}/logs.tar.gz q", 1, "gzip-compressed archive"),
     ("ask {d}/cut.log.gz q", 1, "truncated gzip"),
@@ -496,7 +494,9 @@ def test_a_script_the_model_cannot_read_is_quoted_not_read(tiny, tmp_path):
     summary = json.loads(done.stdout)
     notes = [s["note"] for s in summary["sections"]]
     assert all(n in path.read_text(encoding="utf-8") for n in notes), notes
-    assert all(p["summary"] and p["from"] == "extract" for p in summary["parts"])
+    assert summary["parts"][0]["summary"] and all(p["from"] == "extract" for p in summary["parts"])
+    said = [p["summary"] for p in summary["parts"] if p["summary"]]  # the text repeats itself; the summary does not
+    assert len(said) == len(set(said)), said
     english = tmp_path / "fox.txt"
     english.write_text(DOC * 20)
     done = famcli_process(["ask", english, "Where does the fox live?", "--model", tiny, "--json"],

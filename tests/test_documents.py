@@ -39,14 +39,61 @@ def test_crlf_split_across_read_chunks(tmp_path, monkeypatch):
     assert text_of(path) == "abc\ndef\nété\n"
 
 
+def opened(path):
+    doc = open_document(str(path))
+    return "".join(doc.pieces), doc.notes
+
+
+def test_a_text_that_is_not_utf8_is_read_as_windows_1252_with_a_note(tmp_path):
+    """An old Western text (Latin-1, Windows-1252 with its curly quotes) is read, not refused, and the reader is
+    told how; a UTF-8 text with one stray Windows-1252 byte keeps its UTF-8 (a character split across the read's
+    chunks included)."""
+    path = tmp_path / "old.txt"
+    path.write_bytes("Zoë went to Málaga with “Bob”.\n".encode("cp1252"))
+    text, notes = opened(path)
+    assert text == "Zoë went to Málaga with “Bob”.\n"
+    assert len(notes) == 1 and "not all UTF-8 (first at byte 2)" in notes[0] and "Windows-1252" in notes[0]
+    path.write_bytes("Zoë went to Málaga. ".encode() + b"Then Zo\xeb went home.\n")
+    assert opened(path)[0] == "Zoë went to Málaga. Then Zoë went home.\n"
+
+
+def test_a_stray_byte_after_a_split_character_is_placed_right(tmp_path, monkeypatch):
+    monkeypatch.setattr("famcli.documents.formats.base.CHUNK_BYTES", 3)
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("aé".encode() + b"\x93q\x94 ok\n")  # a, then é split across the first two chunks
+    text, notes = opened(path)
+    assert text == "aé“q” ok\n" and "first at byte 3" in notes[0]
+
+
+def test_utf16_and_utf32_with_a_bom_are_read(tmp_path):
+    for encoding in ("utf-16", "utf-16-be", "utf-32"):
+        path = tmp_path / f"{encoding}.txt"
+        bom = {"utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+        path.write_bytes(bom + "Zoë lives in Málaga.\r\nShe has a cat.\n".encode(encoding))
+        assert opened(path) == ("Zoë lives in Málaga.\nShe has a cat.\n", [])
+
+
+def test_a_non_latin_legacy_text_is_read_in_the_encoding_guessed_for_it(tmp_path):
+    path = tmp_path / "ru.txt"
+    russian = "Алиса сидела на берегу реки рядом с сестрой и начинала скучать. Она заглянула в книгу сестры.\n"
+    path.write_bytes((russian * 40).encode("cp1251"))
+    text, notes = opened(path)
+    assert text == russian * 40 and "cp1251" in notes[0] and "charset-normalizer" in notes[0]
+
+
+def test_characters_that_show_nothing_are_left_out(tmp_path):
+    """A soft hyphen or a zero-width space inside a name (web pages, EPUBs) would hide it from a search; the
+    zero-width joiner of an emoji stays."""
+    path = tmp_path / "shy.txt"
+    path.write_text("Victor Fran\u00adken\u00adstein met Al\u200bice\ufeff at the\u2060 inn. 👩\u200d🔬\n")
+    assert opened(path)[0] == "Victor Frankenstein met Alice at the inn. 👩\u200d🔬\n"
+
+
 @pytest.mark.parametrize("content,message", [
     (b"", "is empty"),
-    (b"hello \xff\xfe world", "not valid UTF-8 at byte 6"),
-    (b"ok\n\xe2\x82", "truncated character"),
     (b"\x7fELF\x02\x01\x01\x00\x00\x00", "looks binary"),
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "a PNG image, not a document famcli reads"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 20, "old Office file"),
-    ("hello".encode("utf-16"), "UTF-16 text"),
     (zip_bytes({"a.txt": b"x"}), "is a ZIP archive"),
     (zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.text"}), "OpenDocument"),
     (b"PK\x03\x04 damaged", "damaged ZIP"),
@@ -56,7 +103,6 @@ def test_crlf_split_across_read_chunks(tmp_path, monkeypatch):
     (gzip.compress(b"a log line\n" * 1000)[:-30], "truncated gzip"),
     (b"\x1f\x8b\x08\x00 not really gzip at all", "damaged gzip"),
     (b"\x28\xb5\x2f\xfd not zstd", "damaged zstd"),
-    (gzip.compress(b"ok\n\xff\xfe bad"), "not valid UTF-8 at byte 3"),
     (b"<html><body><script>x</script></body></html>", "HTML page with no text"),
 ])
 def test_bad_text_files(tmp_path, content, message):

@@ -488,6 +488,28 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
                        last) is None
 
 
+def test_a_text_that_repeats_itself_is_not_summarized_twice_over():
+    """A log, a transcript or a pasted page says the same sentence in many sections: each part tells what no part
+    before it told, a part with nothing new tells nothing, and the ending is not the last part again."""
+    from famcli.summary.summary import ending_part, extract_parts, told_in_order
+
+    said = ["The cat sat on the mat near the door.", "The dog barked at the mailman twice.",
+            "The cat sat on the mat near the door.", "The dog barked at the mailman twice.",
+            "The cat sat on the mat near the door.", "A storm broke over the town at night."]
+    sections = [Section((100 * i, 100 * (i + 1)), None, Counter({"Tom": 1}), [], note, text=note)
+                for i, note in enumerate(said)]
+    parts = extract_parts(sections, 150)  # three parts of two sections each
+    assert [p.text for p in parts] == ["The cat sat on the mat near the door. The dog barked at the mailman twice.",
+                                       "", "A storm broke over the town at night."]
+    assert told_in_order(["Rain fell. Rain fell.", "Then, rain fell.", "The sun rose."], whole=False) == \
+        "Rain fell. Then, the sun rose."
+    assert told_in_order(["🙂 The cat sat on the mat.", "cat sat on the mat."]) == "🙂 The cat sat on the mat."  # a piece
+    last = Section((500, 600), None, note="A storm broke over the town at night.", source="sentence")
+    part = [{"tokens": [0, 200], "summary": "A storm broke over the town at night."},
+            {"tokens": [200, 400], "summary": "Tom slept."}]
+    assert ending_part(part, last) is None  # an earlier part told it
+
+
 def test_the_summary_ends_on_the_book_s_last_narrated_sentence():
     """The last section of a book may be mostly about something else than its end (the night a story is told);
     the ending is its last narrated sentence (not speech, not a fragment), so the summary says how the book

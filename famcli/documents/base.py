@@ -9,6 +9,19 @@ from dataclasses import dataclass, field
 from famcli.common.errors import UserError
 
 
+# Characters that show nothing and join nothing: the soft hyphen (HTML's &shy;, in many EPUBs and web pages),
+# the zero-width space, the word joiner, a BOM inside the text (files joined together), the Mongolian vowel
+# separator. Left in, "Al\u00adice" is no "Alice" to a search or a name check, and a stray token to the model.
+# The zero-width joiner and non-joiner stay: they shape emoji and several scripts (Persian, the Indic ones).
+INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff\u180e"))
+
+
+def visible(pieces: Iterator[str]) -> Iterator[str]:
+    """A document's text pieces without the characters in INVISIBLE."""
+    for piece in pieces:
+        yield piece.translate(INVISIBLE)
+
+
 class DocumentError(UserError):
     """A document that cannot be read as text."""
 

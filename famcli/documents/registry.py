@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from famcli.common.limits import PIPE_WAIT, env_number
-from famcli.documents.base import Document, DocumentError
+from famcli.documents.base import Document, DocumentError, visible
 from famcli.documents.formats import format_of, formats, reads, suffixes
 from famcli.documents.formats.base import CHUNK_BYTES, Head, decode
 
@@ -32,11 +32,20 @@ def is_stream(path: str) -> bool:
 
 
 def open_document(path: str, password: str | None = None) -> Document:
-    """`-` is stdin; a file is read by what its first bytes say it is."""
+    """`-` is stdin; a file is read by what its first bytes say it is. Its text comes without the characters
+    that show nothing and join nothing (`visible`)."""
+    doc = _opened(path, password)
+    doc.pieces = visible(doc.pieces)
+    return doc
+
+
+def _opened(path: str, password: str | None) -> Document:
     if path == "-":
         if sys.stdin is None:
             raise DocumentError("stdin is closed: pipe the document in, or give it as FILE")
-        return Document("<stdin>", None, read_stream(sys.stdin.buffer.fileno()), stream=True)
+        doc = Document("<stdin>", None, iter(()), stream=True)
+        doc.pieces = read_stream(sys.stdin.buffer.fileno(), notes=doc.notes)
+        return doc
     p = Path(path)
     if not p.exists():
         raise DocumentError(f"no such file: {path}")
@@ -47,7 +56,9 @@ def open_document(path: str, password: str | None = None) -> Document:
             fd = _open_pipe(p) if p.is_fifo() else os.open(p, os.O_RDONLY)
         except OSError as exc:
             raise DocumentError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return Document(str(path), None, read_stream(fd, str(path)), stream=True)
+        doc = Document(str(path), None, iter(()), stream=True)
+        doc.pieces = read_stream(fd, str(path), doc.notes)
+        return doc
     try:
         size = p.stat().st_size
         with open(p, "rb") as f:
@@ -91,7 +102,7 @@ def _open_pipe(p: Path) -> int:
     return opened["fd"]
 
 
-def read_stream(fd: int, name: str = "<stdin>") -> Iterator[str]:
+def read_stream(fd: int, name: str = "<stdin>", notes: list[str] | None = None) -> Iterator[str]:
     """Whatever bytes the pipe has, as soon as it has them (works under `tail -f`); a stream whose first bytes
     are those of a format read from pipes (compressed text) is read by it as it arrives."""
     def chunks():
@@ -113,7 +124,7 @@ def read_stream(fd: int, name: str = "<stdin>") -> Iterator[str]:
         fmt = next((f for f in piped if first and f.recognise(Head(first, Path(name), name))), None)
         yield from fmt.stream(rest, name) if fmt is not None else rest
 
-    return decode(sniffed(), name)
+    return decode(sniffed(), name, notes)
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -120,6 +120,7 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     if index_only:
         reading = session.lookup.index_text(index, _marking_places(doc, index))
         state.recall, index.front = index, doc.front
+        _noted(reading, doc, reporter)
         reporter.note(f"Indexed {reading.tokens:,} tokens in {reading.seconds:.1f} s.")
         return reading
     read_before = 0
@@ -134,14 +135,20 @@ def read_document(session: Session, state, path: str, password=None, reporter: R
     if index is not None:
         index.finish()
         index.front = doc.front
-    reading.notes.extend(doc.notes)
-    for note in doc.notes:
-        reporter.note(f"Note: {note}")
+    _noted(reading, doc, reporter)
     if reading.tokens == 0:
         raise DocumentError(f"{path} holds no text")
     reporter.note(f"Read {reading.tokens:,} tokens in {reading.seconds:.1f} s "
                   f"({reading.tokens_per_second:,.0f} tokens/s).")
     return reading
+
+
+def _noted(reading: Reading, doc, reporter: Reporter) -> None:
+    """What the document's reader noticed (pages without text, a text that is not UTF-8): shown, and kept for
+    `--json` (`reader_notes`)."""
+    reading.notes.extend(doc.notes)
+    for note in doc.notes:
+        reporter.note(f"Note: {note}")
 
 
 def _marking_places(doc, index):

@@ -194,15 +194,36 @@ def _reductions(session: Writer, wanted: list[tuple[list[str], str, list[tuple[s
             for (_, _, rows), got in zip(wanted, texts)]
 
 
-def _extract(notes: list[str], weights: dict[str, float], source_words: set[str]) -> str:
+def _extract(notes: list[str], weights: dict[str, float], source_words: set[str],
+             told: set[str] | None = None) -> str:
     """The part's two best notes as they are, in order, each cut to its first sentence; for a log (notes that end
     in no stop: lines) the two least like the part's other lines (`unusual`: its warnings and errors), one under
-    the other."""
+    the other. A note already `told` (by an earlier part: a text that repeats itself) or said twice in the part
+    is not chosen again; the ones chosen join `told`."""
+    told = told if told is not None else set()
     first = [cut_sentences(n + " ", 1) or n for n in notes]
     lines = not any(finished(n) for n in first)
     value = unusual(first) if lines else [score(n, weights, source_words, PART_ECHO) for n in first]
-    chosen = [first[i] for i in sorted(sorted(range(len(first)), key=lambda i: -value[i])[:2])]
-    return "\n".join(chosen) if lines else " ".join(chosen)
+    chosen: list[int] = []
+    for i in sorted(range(len(first)), key=lambda i: -value[i]):
+        if len(chosen) < 2 and not _told(first[i], told):
+            chosen.append(i)
+            told.add(_said(first[i]))
+    texts = [first[i] for i in sorted(chosen)]
+    return "\n".join(texts) if lines else " ".join(texts)
+
+
+def _said(sentence: str) -> str:
+    """What a sentence says, for telling a repeat: its words, folded for case, without the link a summary
+    puts before it."""
+    return " ".join(re.findall(r"\w+", _LINK.sub("", sentence.strip()).casefold()))
+
+
+def _told(sentence: str, told: set[str]) -> bool:
+    """Whether a sentence's words were all told already, in that order: a repeat, or a piece of a told sentence
+    (a section cut mid-sentence begins with one)."""
+    said = f" {_said(sentence)} "
+    return any(said in f" {t} " for t in told)
 
 
 def summarize_parts(session: Writer, sections: list[Section], max_tokens: int,
@@ -220,11 +241,11 @@ def extract_parts(sections: list[Section], max_tokens: int) -> list[Candidate]:
     """The summary without the model: each part's two best notes as they are (what an interrupted run prints:
     nothing to wait for, nothing new said)."""
     parts = [sections[a:b] for a, b in summary_parts(len(sections), max_tokens)]
-    out = []
+    out, told = [], set()
     for part, weights in zip(parts, part_weights(parts)):
         notes = [s.note for s in part if s.note]
         words = {w for s in part for n in s.names for w in n.split()}
-        out.append(Candidate(_extract(notes, weights, words) if notes else "", "extract"))
+        out.append(Candidate(_extract(notes, weights, words, told) if notes else "", "extract"))
     return out
 
 
@@ -250,13 +271,18 @@ def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | 
     last part's, when the whole document was read, "It ends with ..."), any other "It also tells of ...". A
     part whose first sentence tells its events itself begins "Then," or "In the end,", without a link word of
     its own ("Moreover, ...", "But ..."); its first word keeps its capital only when it is a name (`names`: the
-    words of the document's names; without them only a few function words are lowered)."""
+    words of the document's names; without them only a few function words are lowered). A sentence the summary
+    has told already is not told again (a text that repeats itself: a log, a transcript, a pasted page)."""
     texts = [_ended(t) for t in texts if t.strip()]
-    out = []
+    out, said = [], set()
     for i, text in enumerate(texts):
         last = whole and i == len(texts) - 1 and len(texts) > 2
-        for k, sentence in enumerate(_sentences(text)):
+        k = 0  # the part's sentences told so far: one the summary has already told is not told again
+        for sentence in _sentences(text):
             sentence = _unlinked(sentence)
+            if _told(sentence, said):
+                continue
+            said.add(_said(sentence))
             about = _ABOUT_TEXT.match(sentence)
             if about and len(about["rest"].split()) >= 3:
                 lead = "It also tells of" if k else "It opens with" if i == 0 else \
@@ -269,6 +295,7 @@ def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | 
                                                                                    names))
             else:
                 out.append(sentence)
+            k += 1
     return " ".join(out)
 
 
@@ -326,13 +353,13 @@ def _lower_first(text: str, names: frozenset[str] | set[str] = frozenset()) -> s
 def ending_part(parts: list[dict], last: Section) -> dict | None:
     """How a document ends, when the summary of its last part does not say it: the most telling sentence of its
     closing sentence (`closing_sentence`), with the last section's tokens (what `--json` shows as `ending`). None when the
-    last part is that section alone, or its summary already holds the sentence, or there is one part, or the
+    last part is that section alone, or a part's summary already holds the sentence, or there is one part, or the
     sentence stops mid-way."""
     note = closing_sentence(last)
     text = cut_sentences(note + " ", 1) or note
     whole_line = " ".join(note.split()) in {" ".join(line.split()) for line in last.text.splitlines()}
     if len(parts) < 2 or not (finished(text) or whole_line) or parts[-1]["tokens"][0] >= last.tokens[0] or \
-            text in parts[-1]["summary"]:
+            any(_said(text) in _said(p["summary"]) for p in parts):
         return None
     return {"tokens": list(last.tokens), "summary": text, "from": last.source}
 

@@ -6,7 +6,7 @@ messages name it, how to recognise it from a file's first bytes, and how to read
 lazily, within its limits: each module's docstring says which). Adding a format is one module plus one line
 below (or `register(format)` at run time, as the tests do with a toy format). Formats are tried in this order,
 those recognised by their bytes first; then famcli rejects the binary files it knows but does not read (images,
-archives, UTF-16), and only then are HTML and text tried, text last (it takes whatever is left).
+archives), and only then are HTML and text tried, text last (it takes whatever is left).
 """
 
 from __future__ import annotations
@@ -89,6 +89,4 @@ def format_of(head: Head) -> Format:
     for magic, what in FOREIGN.items():
         if head.bytes.startswith(magic):
             raise DocumentError(f"{name} looks binary: it is {what}, not a document famcli reads ({reads()})")
-    if head.bytes.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DocumentError(f"{name} is UTF-16 text; famcli reads UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)")
     return next(fmt for fmt in found if not fmt.by_bytes and fmt.recognise(head))

@@ -1,10 +1,11 @@
 """What a document format is (`Format`), what it is recognised from (`Head`: a file's first bytes and, for a
-ZIP container, its parts, listed once and checked against zip bombs before any part is read), and the strict
-UTF-8 decoding every text format and stream ends in (`decode`)."""
+ZIP container, its parts, listed once and checked against zip bombs before any part is read), and the decoding
+every text format and stream ends in (`decode`: UTF-8, or what a text that is not UTF-8 is read as)."""
 
 from __future__ import annotations
 
 import codecs
+import itertools
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -90,18 +91,54 @@ def check_zip(z: zipfile.ZipFile, name: str) -> None:
                             "): a zip bomb?")
 
 
-def decode(chunks: Iterator[bytes], name: str) -> Iterator[str]:
-    """Incremental strict UTF-8: BOM dropped, CRLF/CR made LF, NUL bytes taken as binary."""
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+LEGACY = "cp1252"  # what a byte that is not UTF-8 is read as in Western text: Windows-1252, the encoding the WHATWG
+# Encoding standard reads "latin-1" and "ascii" labels as, and the default legacy one of Western locales
+NON_LATIN = 0.3  # share of the first non-UTF-8 chunk's letters written in bytes >= 0x80 above which the text is
+# taken for a non-Latin legacy encoding (Cyrillic, Greek, CJK) and its encoding guessed (charset-normalizer): a
+# Western text in Windows-1252 has a few accented letters among its ASCII ones
+GUESS_LETTERS = 100  # letters a chunk needs before its encoding is guessed (a few bytes say little about one)
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _as_legacy(exc: UnicodeDecodeError) -> tuple[str, int]:
+    """The `famcli-legacy` error handler: bytes that are not UTF-8 read one by one as Windows-1252 (the five it
+    leaves undefined as U+FFFD)."""
+    bad = exc.object[exc.start:exc.end]
+    return "".join(bytes([b]).decode(LEGACY, errors="replace") for b in bad), exc.end
+
+
+codecs.register_error("famcli-legacy", _as_legacy)
+
+
+def decode(chunks: Iterator[bytes], name: str, notes: list[str] | None = None) -> Iterator[str]:
+    """Incremental decoding: UTF-8, BOM dropped, CRLF/CR made LF, NUL bytes taken as binary. A UTF-16 or UTF-32
+    text is known by its BOM. A text that is not UTF-8 is read, not refused, and `notes` say how (the reader sees
+    them): from its first byte that is not UTF-8, as a non-Latin legacy encoding guessed by charset-normalizer
+    when most of that chunk's letters are such bytes (`NON_LATIN`: Cyrillic in Windows-1251, Chinese in GB18030),
+    else each such byte as Windows-1252 (an old Western text, or a UTF-8 one with a stray "smart quote")."""
+    notes = notes if notes is not None else []
+    chunks = iter(chunks)
+    first_raw = next(chunks, b"")
+    encoding = next((enc for bom, enc in BOMS if first_raw.startswith(bom)), "utf-8")
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
     offset, first, pending_cr = 0, True, False
-    for raw in chunks:
-        if b"\0" in raw:
+    for raw in itertools.chain([first_raw], chunks):
+        if encoding == "utf-8" and b"\0" in raw:
             where = offset + raw.index(b"\0")
             raise DocumentError(f"{name} looks binary (NUL byte at byte {where}), not text")
+        held = decoder.getstate()[0]  # the bytes of a character the last chunk began
         try:
             text = decoder.decode(raw)
         except UnicodeDecodeError as exc:
-            raise DocumentError(f"{name} is not valid UTF-8 at byte {offset + exc.start}") from None
+            if encoding != "utf-8":
+                raise DocumentError(f"{name} is not valid {encoding.upper()} at byte {offset + exc.start}") from None
+            decoder, how = _not_utf8(held + raw, name)
+            notes.append(f"{name} is not all UTF-8 (first at byte {offset + exc.start - len(held):,}): {how}")
+            encoding = "legacy"
+            text = decoder.decode(held + raw)
+        if "\0" in text:
+            raise DocumentError(f"{name} looks binary (a NUL character near byte {offset}), not text")
         offset += len(raw)
         if first and text:
             text, first = text.removeprefix("\ufeff"), False
@@ -114,9 +151,27 @@ def decode(chunks: Iterator[bytes], name: str) -> Iterator[str]:
     try:
         tail = decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise DocumentError(f"{name} is not valid UTF-8 at byte {offset} (truncated character at the end)") from None
+        raise DocumentError(f"{name} is not valid {encoding.upper()} at byte {offset} (truncated character at the "
+                            "end)") from None
     if pending_cr or tail:
         yield ("\n" if pending_cr else "") + tail
+
+
+def _not_utf8(sample: bytes, name: str) -> tuple[codecs.IncrementalDecoder, str]:
+    """How to read a text from its first bytes that are not UTF-8 on (`decode`), and what to tell the reader."""
+    high = sum(b >= 0x80 for b in sample)
+    letters = high + sum(97 <= (b | 32) <= 122 for b in sample)
+    if letters >= GUESS_LETTERS and high / letters > NON_LATIN:
+        from charset_normalizer import from_bytes  # only for a text that needs it
+
+        guess = from_bytes(sample).best()
+        if guess is not None and guess.encoding not in ("utf_8", "ascii"):
+            decoder = codecs.getincrementaldecoder(guess.encoding)("replace")
+            return decoder, (f"read as {guess.encoding} (charset-normalizer's guess); if the text looks wrong, "
+                             f"convert it to UTF-8 first (iconv -f ENCODING -t UTF-8 {name})")
+    decoder = codecs.getincrementaldecoder("utf-8")("famcli-legacy")
+    return decoder, ("each byte that is not UTF-8 read as Windows-1252; if the text looks wrong, convert it to "
+                     f"UTF-8 first (iconv -f ENCODING -t UTF-8 {name})")
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:

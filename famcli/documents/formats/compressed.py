@@ -34,7 +34,7 @@ class Compressed(Format):
         with open(path, "rb") as f:
             kind = compression(f.read(8))
         doc.kind = f"text+{kind}"
-        return read_compressed(path, kind, doc.name)
+        return read_compressed(path, kind, doc.name, doc.notes)
 
     def stream(self, chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
         first = next(chunks, b"")
@@ -103,7 +103,7 @@ def inflate(chunks: Iterator[bytes], kind: str, name: str) -> Iterator[bytes]:
         raise DocumentError(f"{name} is truncated {kind} data (the compressed stream ends early)")
 
 
-def read_compressed(path: Path, kind: str, name: str) -> Iterator[str]:
+def read_compressed(path: Path, kind: str, name: str, notes: list[str] | None = None) -> Iterator[str]:
     """Compressed text: the inner bytes must be text (a compressed PDF or archive is named as such)."""
     def checked():
         first = True
@@ -117,7 +117,7 @@ def read_compressed(path: Path, kind: str, name: str) -> Iterator[str]:
                 first = False
             yield block
 
-    return decode(checked(), name)
+    return decode(checked(), name, notes)
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

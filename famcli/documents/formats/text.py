@@ -1,6 +1,7 @@
-"""Plain text, Markdown and logs: strict UTF-8, read a block at a time (the last format tried: what no other
-format recognises and famcli does not reject is read as text). Limits: none on the size, since the text is never
-held whole; a NUL byte or invalid UTF-8 ends the read with the byte offset where it was found."""
+"""Plain text, Markdown and logs: UTF-8 (or UTF-16/32 with a BOM; a text that is not UTF-8 is read as
+`famcli.documents.formats.base.decode` says, with a note), read a block at a time (the last format tried: what no
+other format recognises and famcli does not reject is read as text). Limits: none on the size, since the text is
+never held whole; a NUL byte ends the read with the byte offset where it was found."""
 
 from __future__ import annotations
 
@@ -21,4 +22,4 @@ class Text(Format):
         return True
 
     def read(self, path: Path, doc: Document, password: str | None) -> Iterator[str]:
-        return decode(file_chunks(path), str(path))
+        return decode(file_chunks(path), str(path), doc.notes)
