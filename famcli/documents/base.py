@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from famcli.common.errors import UserError
 
-
 # Characters that show nothing and join nothing: the soft hyphen (HTML's &shy;, in many EPUBs and web pages),
 # the zero-width space, the word joiner, a BOM inside the text (files joined together), the Mongolian vowel
 # separator. Left in, "Al\u00adice" is no "Alice" to a search or a name check, and a stray token to the model.
