@@ -5,11 +5,13 @@ from __future__ import annotations
 
 
 def text_pdf(pages: list[str]) -> bytes:
-    """A valid PDF with one Helvetica text line per page ('' makes a page with no text)."""
+    """A valid PDF with one Helvetica text line per page (a page's "\n" starts a new line; '' makes a page with no
+    text)."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", None, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     kids = []
     for text in pages:
-        body = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode() if text else b""
+        shown = " T* ".join(f"({line}) Tj" for line in text.split("\n"))
+        body = f"BT /F1 12 Tf 14 TL 72 720 Td {shown} ET".encode() if text else b""
         objects.append(f"<< /Length {len(body)} >>\nstream\n".encode() + body + b"\nendstream")
         content = len(objects)
         objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R "

@@ -81,6 +81,17 @@ def test_a_non_latin_legacy_text_is_read_in_the_encoding_guessed_for_it(tmp_path
     assert text == russian * 40 and "cp1251" in notes[0] and "charset-normalizer" in notes[0]
 
 
+def test_a_pdf_word_hyphenated_at_a_line_end_is_one_word_again(tmp_path, caplog):
+    path = tmp_path / "book.pdf"
+    path.write_bytes(text_pdf(["Victor Franken-\nstein lived with his fa-\nther, in the Anglo-\nSaxon style."]))
+    text = text_of(path)
+    assert "Frankenstein" in text and "father, in" in " ".join(text.split()) and "Anglo-\nSaxon" in text
+    broken = tmp_path / "broken.pdf"  # a cross-reference table pypdf must repair: its warning is not the reader's
+    broken.write_bytes(text_pdf(["Some text."]).replace(b"startxref\n", b"startxref\n1"))
+    assert "Some text." in text_of(broken)
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")], caplog.text
+
+
 def test_characters_that_show_nothing_are_left_out(tmp_path):
     """A soft hyphen or a zero-width space inside a name (web pages, EPUBs) would hide it from a search; the
     zero-width joiner of an emoji stays."""

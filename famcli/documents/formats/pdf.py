@@ -1,10 +1,13 @@
 """PDF (pypdf): page by page from an open file handle, each page's text ending in a blank line, `doc.place` the
 page. Recognised by %PDF- at its start. An encrypted file needs the right --password; pages without text
-(scanned images) are skipped and noted, and a PDF with none fails. Limits: pypdf's own (its parser is bounded per
-object); a page that cannot be read ends the read with its number."""
+(scanned images) are skipped and noted, and a PDF with none fails. A word hyphenated at a line's end is joined
+again ("Franken-" + "stein"). pypdf's own warnings on damaged cross-references (which it repairs) are not shown.
+Limits: pypdf's own (its parser is bounded per object); a page that cannot be read ends the read with its number."""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +33,7 @@ def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # "incorrect startxref pointer": repaired, not the reader's
     handle = open(path, "rb")
     try:
         reader = PdfReader(handle)
@@ -78,10 +82,21 @@ def _pdf_pages(reader, handle, n_pages: int, path: Path, doc: Document) -> Itera
                 empty += 1
                 continue
             doc.place = ("page", i + 1)
-            yield text.replace("\r\n", "\n").rstrip() + "\n\n"
+            yield dehyphenated(text.replace("\r\n", "\n")).rstrip() + "\n\n"
     finally:
         handle.close()
     if empty == n_pages:
         raise DocumentError(f"{path} has no extractable text on any of its {n_pages} pages (scanned images?)")
     if empty:
         doc.notes.append(f"{empty} of {n_pages} PDF pages had no extractable text (scanned?) and were skipped")
+
+
+_BROKEN = re.compile(r"([^\W\d_])-[ \t]*\n[ \t]*([^\W\d_]\S*)")
+
+
+def dehyphenated(text: str) -> str:
+    """A page's words hyphenated at a line's end joined again: "Franken-\nstein" is Frankenstein to a search and
+    to the model. Only when the line goes on in lower case ("Anglo-\nSaxon" keeps its hyphen); the line break
+    moves after the word and its punctuation. A compound broken at its own hyphen ("well-\nknown") loses it, as in other PDF tools'
+    dehyphenation (PyMuPDF's): a word is found far more often than a compound is split there."""
+    return _BROKEN.sub(lambda m: m[1] + m[2] + "\n" if m[2][0].islower() else m[0], text)
