@@ -488,6 +488,18 @@ def test_the_parts_are_told_as_one_text_with_the_ending():
                        last) is None
 
 
+def test_a_short_document_s_note_is_its_most_telling_sentence_not_a_line():
+    """A letter or an article is one part of CHUNK_WORDS words, where the rarity makes every word as common as
+    any: its words then weigh alike, and the note is a whole sentence, not its most unusual wrapped line."""
+    from famcli.summary.telling import Rarity, central_sentence
+
+    text = ("Mara walked down to the old mill at dawn with her dog.\nThe great wheel of the mill turned slowly in "
+            "the river\nwhile Mara watched it from the bank.\nShe went home at noon.\nBirds sang by the river "
+            "all the morning long.\n")
+    assert central_sentence(text, Rarity().add(text).close()) == \
+        "The great wheel of the mill turned slowly in the river while Mara watched it from the bank."
+
+
 def test_a_text_that_repeats_itself_is_not_summarized_twice_over():
     """A log, a transcript or a pasted page says the same sentence in many sections: each part tells what no part
     before it told, a part with nothing new tells nothing, and the ending is not the last part again."""

@@ -114,14 +114,18 @@ def of_lines(pieces: list[str]) -> bool:
 def centroid_values(sentences: list[str], text: str, rarity: Rarity | None = None) -> list[float]:
     """Each sentence's centroid score against a text (central_sentence): the sum over its distinct content words
     of their count in the text times their rarity in the document, counting only the words the text repeats
-    (every word, when it repeats none that the sentences use: a short text)."""
+    (every word, when it repeats none that the sentences use: a short text). Where the rarity tells no word from
+    another (a document of one part: every word is in all its parts), every word weighs 1."""
     used = Counter(stem_bag(text))
     repeated = Counter({w: c for w, c in used.items() if c > 1})
     bags = [set(stem_bag(sentence)) for sentence in sentences]
-    for counts in (repeated, used):
-        values = [sum(counts[w] * (rarity.idf(w) if rarity is not None else 1.0) for w in bag) for bag in bags]
-        if any(values):
-            break
+    weighings = ([rarity.idf] if rarity is not None else []) + [lambda w: 1.0]
+    values = [0.0] * len(bags)
+    for weigh in weighings:  # a document of one part (under CHUNK_WORDS words: a letter, an article, the first
+        for counts in (repeated, used):  # digest of a stream) makes every word as rare as any: weigh them alike
+            values = [sum(counts[w] * weigh(w) for w in bag) for bag in bags]
+            if any(values):
+                return values
     return values
 
 
