@@ -37,6 +37,11 @@ def test_sentences_of_prose_and_of_a_log():
     assert len(split_sentences(log)) == 5
     offsets = [o for o, _ in split_sentences(log)]
     assert all(log[o:].startswith("2026") for o in offsets)
+    memo = "## Summary\nRevenue rose 12%. Costs\nwere flat.\n### Risks\nThe lease ends."  # Markdown headings
+    found = split_sentences(memo)
+    assert [s for _, s in found] == ["## Summary", "Revenue rose 12%.", "Costs were flat.", "### Risks",
+                                     "The lease ends."]
+    assert all(memo[o:].startswith(s.split()[0]) for o, s in found)
 
 
 def test_question_names():

@@ -500,6 +500,19 @@ def test_a_short_document_s_note_is_its_most_telling_sentence_not_a_line():
         "The great wheel of the mill turned slowly in the river while Mara watched it from the bank."
 
 
+def test_a_text_in_another_script_has_words_to_tell_its_sentence_by():
+    """Cyrillic, Greek, accented Latin: their words count (they were no words to `[a-z]+`, and the note of a
+    Russian text was a piece its section began with)."""
+    from famcli.summary.telling import Rarity, central_sentence
+    from famcli.text import stem_bag
+
+    assert stem_bag("Алиса сидела в кафе café") == ["алиса", "сидела", "кафе", "café"]
+    text = ("Алиса сидела на берегу реки рядом с сестрой. Белый Кролик с розовыми глазами пробежал мимо Алисы и "
+            "сестры. Она заглянула в книгу сестры, но там не было картинок.")
+    assert central_sentence(text, Rarity().add(text).close()) == \
+        "Белый Кролик с розовыми глазами пробежал мимо Алисы и сестры."
+
+
 def test_a_text_that_repeats_itself_is_not_summarized_twice_over():
     """A log, a transcript or a pasted page says the same sentence in many sections: each part tells what no part
     before it told, a part with nothing new tells nothing, and the ending is not the last part again."""

@@ -37,7 +37,8 @@ def stop_words_plus() -> frozenset[str]:
 
 
 def stem_bag(text: str) -> list[str]:
-    """A text's content words as Snowball stems: lower case, three letters or more, `stop_words` left out (the
-    tokenising of LexRank and of the centroid score, famcli.summary.extract and famcli.summary.telling)."""
+    """A text's content words as Snowball stems: lower case, three letters or more in any script (a Russian or
+    Greek text has words too; "café" is one), `stop_words` left out (the tokenising of LexRank and of the
+    centroid score, famcli.summary.extract and famcli.summary.telling)."""
     stop = stop_words()
-    return stemmer().stemWords([w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in stop])
+    return stemmer().stemWords([w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) > 2 and w not in stop])
