@@ -60,7 +60,7 @@ def documents(folder: Path) -> list[dict]:
     add("utf16.txt", (old * 40).encode("utf-16"), "What was the name of the café?", "Faro")
     add("cp1251.txt", (RUSSIAN * 30).encode("cp1251"), "Кто пробежал мимо?", "Кролик")
     hidden = "Victor Fran\u00adken\u00adstein studied in Ingol\u200bstadt. He was born in Gen\u00adeva. "
-    add("soft_hyphens.txt", (hidden + letter[:2000] + "\n") .encode(), "Where did Victor Frankenstein study?",
+    add("soft_hyphens.txt", (hidden + letter[:2000] + "\n").encode(), "Where did Victor Frankenstein study?",
         "Ingolstadt")
     lines = ["Victor Franken-", "stein was born in Gen-", "eva, and his friend Hen-", "ry Clerval studied lan-",
              "guages at the university."] * 4
@@ -96,8 +96,8 @@ def main() -> None:
             said = [" ".join(re.findall(r"\w+", s.casefold())) for s in sentences(summary)]
             pieces = [s for s in sentences(summary) if s[:1].islower() or not re.search(r"[.!?。][\"”’)]*$", s)]
             rows.append({**case, "ask_exit": code, "answer": answer, "holds": case["expected"].casefold() in
-                         answer.casefold(), "notes": notes, "summary_exit": s_code, "summary": summary,
-                         "repeated": len(said) - len(set(said)), "pieces": pieces})
+                         answer.casefold(), "notes": notes, "summary_exit": s_code, "summary_notes": s_notes,
+                         "summary": summary, "repeated": len(said) - len(set(said)), "pieces": pieces})
             print(f"{case['file']:18} ask {code} holds {rows[-1]['holds']!s:5} | summary {s_code} repeated "
                   f"{rows[-1]['repeated']} pieces {len(pieces)} | {answer[:90]!r}", flush=True)
     print(f"answers holding: {sum(r['holds'] for r in rows)}/{len(rows)}; summaries with a repeat: "

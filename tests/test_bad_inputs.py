@@ -142,6 +142,23 @@ def _id(case) -> str:
     return (case.values if hasattr(case, "values") else case)[0].replace("{d}/", "")[:80]
 
 
+@pytest.mark.parametrize("command", ["ask", "summarize"])
+def test_a_text_that_is_not_utf8_is_read_and_the_reader_is_told(capsys, tiny, tmp_path, command):
+    """Latin-1 and UTF-16 files were refused ("not valid UTF-8", "is UTF-16 text"); they are read, and a Latin-1
+    one says so on stderr."""
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes(("Zoë went to Málaga. " * 30 + "\n").encode("latin-1"))
+    wide = tmp_path / "utf16.txt"
+    wide.write_bytes(("Zoë went to Málaga. " * 30 + "\n").encode("utf-16"))
+    for path, told in ((latin, True), (wide, False)):
+        argv = [command, str(path)] + (["Where did Zoe go?"] if command == "ask" else []) + ["--model", tiny]
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        if command == "summarize":  # the document's own sentence, read right (the tiny model's answer is noise)
+            assert "Zoë went to Málaga." in out, out
+        assert ("Note: " in err and "not all UTF-8 (first at byte 2)" in err) == told, err
+
+
 @pytest.mark.parametrize("command,code,message", CASES, ids=[_id(c) for c in CASES])
 def test_bad_input_gives_one_line_error(capsys, files, tiny, command, code, message):
     if "{d}/doc.state" in command:  # a good reading, of another document

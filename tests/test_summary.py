@@ -529,6 +529,8 @@ def test_a_text_that_repeats_itself_is_not_summarized_twice_over():
     assert told_in_order(["Rain fell. Rain fell.", "Then, rain fell.", "The sun rose."], whole=False) == \
         "Rain fell. Then, the sun rose."
     assert told_in_order(["🙂 The cat sat on the mat.", "cat sat on the mat."]) == "🙂 The cat sat on the mat."  # a piece
+    assert told_in_order(["Alice grows taller than the house.", "Alice grows."], whole=False) == \
+        "Alice grows taller than the house. Then, Alice grows."  # a whole sentence of its own
     last = Section((500, 600), None, note="A storm broke over the town at night.", source="sentence")
     part = [{"tokens": [0, 200], "summary": "A storm broke over the town at night."},
             {"tokens": [200, 400], "summary": "Tom slept."}]

@@ -102,6 +102,8 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     if not notes.written:
         raise DocumentError(f"{file} holds no words to summarise (only blanks, punctuation or words such as "
                             "\"the\" and \"of\")" if notes.done else f"{file} holds no text")
+    for note in doc.notes:  # what the document's reader noticed: a text that is not UTF-8, pages without text
+        reporter.note(f"Note: {note}")
     reading = Reading(tokens=notes.done, seconds=time.perf_counter() - notes.t0, notes=list(doc.notes))
     return _summarized(session, reading, t_start, notes.written, outline.finish(), max_tokens, instruction, seed,
                        notes_by, reporter)

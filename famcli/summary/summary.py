@@ -220,10 +220,14 @@ def _said(sentence: str) -> str:
 
 
 def _told(sentence: str, told: set[str]) -> bool:
-    """Whether a sentence's words were all told already, in that order: a repeat, or a piece of a told sentence
-    (a section cut mid-sentence begins with one)."""
-    said = f" {_said(sentence)} "
-    return any(said in f" {t} " for t in told)
+    """Whether a sentence was told already: the same words, or, for a piece of a sentence (begun in lower case or
+    unfinished: a section cut mid-sentence begins with one), words all told in that order. A whole sentence
+    inside a longer one is its own ("Alice grows." after "Alice grows taller than the house.")."""
+    said = _said(sentence)
+    if said in told:
+        return True
+    piece = sentence.strip()[:1].islower() or not finished(sentence)
+    return piece and any(f" {said} " in f" {t} " for t in told)
 
 
 def summarize_parts(session: Writer, sections: list[Section], max_tokens: int,
@@ -359,7 +363,7 @@ def ending_part(parts: list[dict], last: Section) -> dict | None:
     text = cut_sentences(note + " ", 1) or note
     whole_line = " ".join(note.split()) in {" ".join(line.split()) for line in last.text.splitlines()}
     if len(parts) < 2 or not (finished(text) or whole_line) or parts[-1]["tokens"][0] >= last.tokens[0] or \
-            any(_said(text) in _said(p["summary"]) for p in parts):
+            _said(text) in {_said(told) for p in parts for told in _sentences(p["summary"])}:
         return None
     return {"tokens": list(last.tokens), "summary": text, "from": last.source}
 

@@ -108,6 +108,7 @@ def last_told(text: str) -> str | None:
 def of_lines(pieces: list[str]) -> bool:
     """Whether a text's sentences (`split_sentences` of its hard-wrapped lines joined), or a summary's notes, are
     lines: most of them end in no stop (a log, a table), where prose's end a sentence."""
+    pieces = [piece for piece in pieces if not _MARKDOWN_HEADING.match(piece)]  # "## Risks" ends in no stop
     return sum(finished(piece) for piece in pieces) < 0.5 * len(pieces)
 
 
@@ -129,6 +130,7 @@ def centroid_values(sentences: list[str], text: str, rarity: Rarity | None = Non
     return values
 
 
+_MARKDOWN_HEADING = re.compile(r"#{1,6}\s")
 _SPOKEN = re.compile(r"[\"“”‘]|(?<![\w.,!?])'|'(?!\w)")
 
 

@@ -14,8 +14,8 @@ _ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Capt|Col|Gen|
 def split_sentences(text: str) -> list[tuple[int, str]]:
     """(character offset, sentence) for each sentence of a text; lines of a long one are sentences of their own
     (logs, tables, verse). A title or an initial ("Mrs.", "J.") does not end a sentence; a full-width stop
-    ("。", "！", "？": Chinese and Japanese) ends one with or without a space after it. A Markdown heading ("## Risks")
-    is a sentence of its own, not the start of the paragraph written under it."""
+    ("。", "！", "？": Chinese and Japanese) ends one with or without a space after it. A Markdown heading
+    ("## Risks") is a sentence of its own, not the start of the paragraph written under it."""
     out, start = [], 0
     for m in [*_BOUNDARY.finditer(text), None]:
         if m is not None and _ABBREVIATION.search(text[start:m.start()]) and "\n\n" not in m.group(0):

@@ -93,52 +93,61 @@ def check_zip(z: zipfile.ZipFile, name: str) -> None:
 
 LEGACY = "cp1252"  # what a byte that is not UTF-8 is read as in Western text: Windows-1252, the encoding the WHATWG
 # Encoding standard reads "latin-1" and "ascii" labels as, and the default legacy one of Western locales
-NON_LATIN = 0.3  # share of the first non-UTF-8 chunk's letters written in bytes >= 0x80 above which the text is
-# taken for a non-Latin legacy encoding (Cyrillic, Greek, CJK) and its encoding guessed (charset-normalizer): a
-# Western text in Windows-1252 has a few accented letters among its ASCII ones
+NON_LATIN = 0.3  # share of the letters, from the first byte that is not UTF-8 to its chunk's end, written in bytes
+# >= 0x80 (most of them not UTF-8) above which the text is taken for a non-Latin legacy encoding (Cyrillic, Greek,
+# CJK) and its encoding guessed (charset-normalizer): a Western text in Windows-1252 has a few accented letters
+# among its ASCII ones
 GUESS_LETTERS = 100  # letters a chunk needs before its encoding is guessed (a few bytes say little about one)
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"))
-
-
-def _as_legacy(exc: UnicodeDecodeError) -> tuple[str, int]:
-    """The `famcli-legacy` error handler: bytes that are not UTF-8 read one by one as Windows-1252 (the five it
-    leaves undefined as U+FFFD)."""
-    bad = exc.object[exc.start:exc.end]
-    return "".join(bytes([b]).decode(LEGACY, errors="replace") for b in bad), exc.end
-
-
-codecs.register_error("famcli-legacy", _as_legacy)
+# a byte that is not UTF-8, decoded with errors="surrogateescape" (U+DC80-U+DCFF), as its Windows-1252 character
+_AS_LEGACY = {0xDC00 + b: bytes([b]).decode(LEGACY, errors="replace") for b in range(0x80, 0x100)}
 
 
 def decode(chunks: Iterator[bytes], name: str, notes: list[str] | None = None) -> Iterator[str]:
     """Incremental decoding: UTF-8, BOM dropped, CRLF/CR made LF, NUL bytes taken as binary. A UTF-16 or UTF-32
-    text is known by its BOM. A text that is not UTF-8 is read, not refused, and `notes` say how (the reader sees
-    them): from its first byte that is not UTF-8, as a non-Latin legacy encoding guessed by charset-normalizer
-    when most of that chunk's letters are such bytes (`NON_LATIN`: Cyrillic in Windows-1251, Chinese in GB18030),
-    else each such byte as Windows-1252 (an old Western text, or a UTF-8 one with a stray "smart quote")."""
+    text is known by its BOM (and ends the read where it is not valid). A text that is not UTF-8 is read, not
+    refused, and `notes` say how (the reader sees them): up to its first byte that is not UTF-8 as UTF-8, from
+    there on as a non-Latin legacy encoding guessed by charset-normalizer when most of the rest of that chunk's
+    letters are bytes that are not UTF-8 (`NON_LATIN`: Cyrillic in Windows-1251, Chinese in GB18030), else each
+    byte that is not UTF-8 as Windows-1252 (an old Western text, or a UTF-8 one with a stray curly quote)."""
     notes = notes if notes is not None else []
     chunks = iter(chunks)
-    first_raw = next(chunks, b"")
-    encoding = next((enc for bom, enc in BOMS if first_raw.startswith(bom)), "utf-8")
+    head = b""
+    for raw in chunks:  # four bytes at least, to tell a BOM (a pipe may give fewer first)
+        head += raw
+        if len(head) >= 4:
+            break
+    encoding = next((enc for bom, enc in BOMS if head.startswith(bom)), "utf-8")
+    wide = encoding != "utf-8"
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    offset, first, pending_cr = 0, True, False
-    for raw in itertools.chain([first_raw], chunks):
-        if encoding == "utf-8" and b"\0" in raw:
+    legacy, offset, first, pending_cr = False, 0, True, False
+
+    def switch(data: bytes, at: int, final: bool = False) -> str:  # from byte `at` of data (the held bytes, then
+        # the chunk) on
+        nonlocal decoder, legacy
+        decoder, how, legacy = _not_utf8(data[at:], name)
+        notes.append(f"{name} is not all UTF-8 (first at byte {offset - len(held) + at}): {how}; if the text looks "
+                     f"wrong, convert it to UTF-8 first: {_iconv(name)}")
+        return data[:at].decode("utf-8") + decoder.decode(data[at:], final=final)
+
+    for raw in itertools.chain([head] if head else [], chunks):
+        if not wide and b"\0" in raw:
             where = offset + raw.index(b"\0")
             raise DocumentError(f"{name} looks binary (NUL byte at byte {where}), not text")
         held = decoder.getstate()[0]  # the bytes of a character the last chunk began
         try:
             text = decoder.decode(raw)
-        except UnicodeDecodeError as exc:
-            if encoding != "utf-8":
-                raise DocumentError(f"{name} is not valid {encoding.upper()} at byte {offset + exc.start}") from None
-            decoder, how = _not_utf8(held + raw, name)
-            notes.append(f"{name} is not all UTF-8 (first at byte {offset + exc.start - len(held):,}): {how}")
-            encoding = "legacy"
-            text = decoder.decode(held + raw)
-        if "\0" in text:
-            raise DocumentError(f"{name} looks binary (a NUL character near byte {offset}), not text")
+        except UnicodeDecodeError as exc:  # exc.start counts from the held bytes
+            if wide:
+                raise DocumentError(f"{name} is not valid {encoding.upper()} at byte "
+                                    f"{offset - len(held) + exc.start}") from None
+            text = switch(held + raw, exc.start)
+        if legacy:
+            text = text.translate(_AS_LEGACY)
+        if wide and "\0" in text:
+            raise DocumentError(f"{name} looks binary (a NUL character in its bytes {offset}-{offset + len(raw)}), "
+                                "not text")
         offset += len(raw)
         if first and text:
             text, first = text.removeprefix("\ufeff"), False
@@ -148,30 +157,40 @@ def decode(chunks: Iterator[bytes], name: str, notes: list[str] | None = None) -
             text, pending_cr = text[:-1], True
         if text:
             yield text.replace("\r\n", "\n").replace("\r", "\n")
+    held = decoder.getstate()[0]
     try:
         tail = decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise DocumentError(f"{name} is not valid {encoding.upper()} at byte {offset} (truncated character at the "
-                            "end)") from None
+    except UnicodeDecodeError:  # a character begun at the very end: "Merci, Andr\xe9" in Windows-1252
+        if wide:
+            raise DocumentError(f"{name} is not valid {encoding.upper()} at byte {offset - len(held)} (a truncated "
+                                "character at the end)") from None
+        tail = switch(held, 0, final=True)
+    if legacy:
+        tail = tail.translate(_AS_LEGACY)
     if pending_cr or tail:
-        yield ("\n" if pending_cr else "") + tail
+        yield ("\n" if pending_cr else "") + tail.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _not_utf8(sample: bytes, name: str) -> tuple[codecs.IncrementalDecoder, str]:
-    """How to read a text from its first bytes that are not UTF-8 on (`decode`), and what to tell the reader."""
-    high = sum(b >= 0x80 for b in sample)
-    letters = high + sum(97 <= (b | 32) <= 122 for b in sample)
-    if letters >= GUESS_LETTERS and high / letters > NON_LATIN:
+def _not_utf8(rest: bytes, name: str) -> tuple[codecs.IncrementalDecoder, str, bool]:
+    """How to read a text from its first byte that is not UTF-8 on (`decode`): a decoder, what to tell the reader,
+    and whether the decoded text's escaped bytes are to be read as Windows-1252."""
+    high = sum(b >= 0x80 for b in rest)
+    letters = high + sum(97 <= (b | 32) <= 122 for b in rest)
+    escaped = sum(0xDC80 <= ord(c) <= 0xDCFF for c in rest.decode("utf-8", "surrogateescape"))
+    if letters >= GUESS_LETTERS and high > NON_LATIN * letters and 2 * escaped > high:
         from charset_normalizer import from_bytes  # only for a text that needs it
 
-        guess = from_bytes(sample).best()
-        if guess is not None and guess.encoding not in ("utf_8", "ascii"):
-            decoder = codecs.getincrementaldecoder(guess.encoding)("replace")
-            return decoder, (f"read as {guess.encoding} (charset-normalizer's guess); if the text looks wrong, "
-                             f"convert it to UTF-8 first (iconv -f ENCODING -t UTF-8 {name})")
-    decoder = codecs.getincrementaldecoder("utf-8")("famcli-legacy")
-    return decoder, ("each byte that is not UTF-8 read as Windows-1252; if the text looks wrong, convert it to "
-                     f"UTF-8 first (iconv -f ENCODING -t UTF-8 {name})")
+        guess = from_bytes(rest).best()
+        if guess is not None and guess.encoding not in ("utf_8", "ascii") and \
+                b"ab\n".decode(guess.encoding, errors="replace") == "ab\n":  # ASCII stays ASCII (not UTF-16)
+            return (codecs.getincrementaldecoder(guess.encoding)("replace"),
+                    f"from there on read as {guess.encoding} (charset-normalizer's guess)", False)
+    return (codecs.getincrementaldecoder("utf-8")("surrogateescape"),
+            "each byte that is not UTF-8 read as Windows-1252", True)
+
+
+def _iconv(name: str) -> str:
+    return "iconv -f ENCODING -t UTF-8" if name == "<stdin>" else f"iconv -f ENCODING -t UTF-8 {name} > {name}.utf8"
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:

@@ -28,12 +28,14 @@ class Pdf(Format):
         return read_pdf(path, password, doc)
 
 
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # "incorrect startxref pointer": pypdf repairs it, quietly
+
+
 def read_pdf(path: Path, password: str | None, doc: Document) -> Iterator[str]:
     """Pages one by one from an open file handle; encrypted files need the right password."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # "incorrect startxref pointer": repaired, not the reader's
     handle = open(path, "rb")
     try:
         reader = PdfReader(handle)
@@ -91,12 +93,16 @@ def _pdf_pages(reader, handle, n_pages: int, path: Path, doc: Document) -> Itera
         doc.notes.append(f"{empty} of {n_pages} PDF pages had no extractable text (scanned?) and were skipped")
 
 
-_BROKEN = re.compile(r"([^\W\d_])-[ \t]*\n[ \t]*([^\W\d_]\S*)")
+_BROKEN = re.compile(r"([^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*([^\W\d_]\S*)([ \t]*\n?)")
 
 
 def dehyphenated(text: str) -> str:
-    """A page's words hyphenated at a line's end joined again: "Franken-\nstein" is Frankenstein to a search and
-    to the model. Only when the line goes on in lower case ("Anglo-\nSaxon" keeps its hyphen); the line break
-    moves after the word and its punctuation. A compound broken at its own hyphen ("well-\nknown") loses it, as in other PDF tools'
-    dehyphenation (PyMuPDF's): a word is found far more often than a compound is split there."""
-    return _BROKEN.sub(lambda m: m[1] + m[2] + "\n" if m[2][0].islower() else m[0], text)
+    r"""A page's words hyphenated at a line's end joined again: "Franken-\nstein" is Frankenstein to a search and
+    to the model (a hyphen, a soft hyphen or U+2010). Only when the line goes on in lower case ("Anglo-\nSaxon"
+    keeps its hyphen); the line break moves after the word and its punctuation. A compound broken at its own
+    hyphen ("well-\nknown") loses it, as in other PDF tools' dehyphenation (PyMuPDF's): a word is found far more
+    often than a compound is split there."""
+    for _ in range(2):  # twice: a word over three lines ("Fran-", "ken-", "stein")
+        text = _BROKEN.sub(lambda m: m[0] if not m[2][0].islower() else
+                           m[1] + m[2] + (m[3] if "\n" in m[3] else "\n" + m[3]), text)
+    return text

@@ -1,7 +1,7 @@
-"""Plain text, Markdown and logs: UTF-8 (or UTF-16/32 with a BOM; a text that is not UTF-8 is read as
-`famcli.documents.formats.base.decode` says, with a note), read a block at a time (the last format tried: what no
-other format recognises and famcli does not reject is read as text). Limits: none on the size, since the text is
-never held whole; a NUL byte ends the read with the byte offset where it was found."""
+"""Plain text, Markdown and logs: UTF-8 (or UTF-16/32 with a BOM, whose invalid bytes end the read; a text that is
+not UTF-8 is read as `famcli.documents.formats.base.decode` says, with a note), read a block at a time (the last
+format tried: what no other format recognises and famcli does not reject is read as text). Limits: none on the
+size, since the text is never held whole; a NUL byte ends the read with the byte offset where it was found."""
 
 from __future__ import annotations
 
