@@ -123,8 +123,9 @@ def decode(chunks: Iterator[bytes], name: str, notes: list[str] | None = None) -
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     legacy, offset, first, pending_cr = False, 0, True, False
 
-    def switch(data: bytes, at: int, final: bool = False) -> str:  # from byte `at` of data (the held bytes, then
-        # the chunk) on
+    def switch(data: bytes, at: int, final: bool = False) -> str:
+        """Read on as `_not_utf8` says from byte `at` of data (the bytes held from the chunk before, then this one),
+        and say so."""
         nonlocal decoder, legacy
         decoder, how, legacy = _not_utf8(data[at:], name)
         notes.append(f"{name} is not all UTF-8 (first at byte {offset - len(held) + at}): {how}; if the text looks "
