@@ -334,7 +334,7 @@ def test_a_note_that_says_what_its_section_does_not_gives_way_to_the_sections_ow
 
 def test_notes_lose_the_opener_that_only_says_they_are_about_a_passage():
     from famcli.summary.notes import plain_telling
-    from famcli.summary.summary import told_in_order
+    from famcli.summary.told import told_in_order
 
     assert plain_telling("The passage describes a scene where Holmes finds the German letter.") == \
         "Holmes finds the German letter."
@@ -461,7 +461,7 @@ def test_the_cast_is_ranked_by_mentions_with_one_person_s_forms_together():
 def test_the_parts_are_told_as_one_text_with_the_ending():
     """"Then," before a part whose sentence tells its events, its first word lowered unless it is a name, a
     link word of its own dropped; the last section's note ends the summary when the last part does not say it."""
-    from famcli.summary.summary import ending_part, told_in_order
+    from famcli.summary.told import ending_part, told_in_order
 
     names = frozenset({"Orla", "Venn", "Castle", "Drum"})
     told = told_in_order(["Orla Venn rides out.", "Moreover, taking her horse, she crosses the river at night.",
@@ -516,7 +516,8 @@ def test_a_text_in_another_script_has_words_to_tell_its_sentence_by():
 def test_a_text_that_repeats_itself_is_not_summarized_twice_over():
     """A log, a transcript or a pasted page says the same sentence in many sections: each part tells what no part
     before it told, a part with nothing new tells nothing, and the ending is not the last part again."""
-    from famcli.summary.summary import ending_part, extract_parts, told_in_order
+    from famcli.summary.summary import extract_parts
+    from famcli.summary.told import ending_part, told_in_order
 
     said = ["The cat sat on the mat near the door.", "The dog barked at the mailman twice.",
             "The cat sat on the mat near the door.", "The dog barked at the mailman twice.",
@@ -542,7 +543,7 @@ def test_the_summary_ends_on_the_book_s_last_narrated_sentence():
     the ending is its last narrated sentence (not speech, not a fragment), so the summary says how the book
     ends."""
     from famcli.summary.notes import Section, own_sentence
-    from famcli.summary.summary import closing_sentence, ending_part
+    from famcli.summary.told import closing_sentence, ending_part
 
     story = ("The traveller showed the guests his machine, with the machine's levers, the machine's brass rails "
              "and the machine's crystal bars, and the guests laughed at the machine. ")

@@ -36,15 +36,9 @@ from famcli.summary.notes import (
     write_notes,
 )
 from famcli.summary.outline import Outline
-from famcli.summary.summary import (
-    ending_part,
-    extract_parts,
-    summarize_notes,
-    summarize_parts,
-    summary_parts,
-    told_in_order,
-)
+from famcli.summary.summary import extract_parts, summarize_notes, summarize_parts, summary_parts
 from famcli.summary.telling import Rarity, of_lines
+from famcli.summary.told import ending_part, told_in_order
 from famcli.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # annotations only

@@ -13,8 +13,8 @@ part.
                the part: the share of their uses in it), invents fewest and repeats nothing is kept (`score`);
                every part's candidates are decoded together
     summary    who and where (`cast`: the people who act in most sections, the places), then the parts'
-               summaries in order ("It opens with ...", "Then, ..."), and how the document ends (its last
-               section's note, when the last part's summary does not say it: `ending_part`)
+               summaries told as one text, in order and none twice, and how the document ends when the last
+               part's summary does not say it (famcli.summary.told)
 
 Measured on the corpus books (docs/summaries.md; graded by examples/summary_grade.py, which shares no code with it).
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -44,7 +43,8 @@ from famcli.summary.notes import (
     score,
 )
 from famcli.summary.support import Source, support
-from famcli.summary.telling import finished, last_told, unusual
+from famcli.summary.telling import finished, unusual
+from famcli.summary.told import told_already, words_said
 from famcli.text.names import uses_name
 
 REDUCE_NOTES = "Summarize these notes in two sentences, keeping the names and the events."
@@ -206,28 +206,11 @@ def _extract(notes: list[str], weights: dict[str, float], source_words: set[str]
     value = unusual(first) if lines else [score(n, weights, source_words, PART_ECHO) for n in first]
     chosen: list[int] = []
     for i in sorted(range(len(first)), key=lambda i: -value[i]):
-        if len(chosen) < 2 and not _told(first[i], told):
+        if len(chosen) < 2 and not told_already(first[i], told):
             chosen.append(i)
-            told.add(_said(first[i]))
+            told.add(words_said(first[i]))
     texts = [first[i] for i in sorted(chosen)]
     return "\n".join(texts) if lines else " ".join(texts)
-
-
-def _said(sentence: str) -> str:
-    """What a sentence says, for telling a repeat: its words, folded for case, without the link a summary
-    puts before it."""
-    return " ".join(re.findall(r"\w+", _LINK.sub("", sentence.strip()).casefold()))
-
-
-def _told(sentence: str, told: set[str]) -> bool:
-    """Whether a sentence was told already: the same words, or, for a piece of a sentence (begun in lower case or
-    unfinished: a section cut mid-sentence begins with one), words all told in that order. A whole sentence
-    inside a longer one is its own ("Alice grows." after "Alice grows taller than the house.")."""
-    said = _said(sentence)
-    if said in told:
-        return True
-    piece = sentence.strip()[:1].islower() or not finished(sentence)
-    return piece and any(f" {said} " in f" {t} " for t in told)
 
 
 def summarize_parts(session: Writer, sections: list[Section], max_tokens: int,
@@ -251,129 +234,6 @@ def extract_parts(sections: list[Section], max_tokens: int) -> list[Candidate]:
         words = {w for s in part for n in s.names for w in n.split()}
         out.append(Candidate(_extract(notes, weights, words, told) if notes else "", "extract"))
     return out
-
-
-_FUNCTION_WORDS = {"The", "A", "An", "This", "That", "These", "Those", "In", "On", "At", "It", "He", "She", "They",
-                   "His", "Her", "Their", "One", "After", "When", "As", "There"}
-
-
-# "The passage describes Elizabeth's visit to Rosings": what the 135M model writes of nearly every part. The words
-# after the verb are what the part tells; the opener says only that it is a text. Told in order, the document
-# "opens with", "then turns to" and "ends with" them instead (a report or minutes as well as a story).
-_ABOUT_TEXT = re.compile(
-    r"^(?:the|this) (?:passage|text|section|excerpt|story|chapter)(?: (?:also|then|further|now|mainly|primarily))? "
-    r"(?:describes|depicts|explores|focuses on|is about|introduces|presents|highlights|touches on|concludes|"
-    r"reveals|sets the stage for|conveys|portrays|is a continuation of|continues|tells of|recounts|shows|"
-    r"cent(?:er|re)s on|discusses|deals with|delves into|examines|outlines|details|covers|"
-    r"is an? (?:\w+ )?(?:account|description|depiction|story|tale) of)\s+"
-    r"(?:(?:a|the) scenes? (?:of|from|involving)\s+)?(?P<rest>.+)$", re.I | re.S)
-
-
-def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | set[str] = frozenset()) -> str:
-    """The parts' summaries as one text, in order. A sentence that only says a passage is about something
-    tells it instead: the first "It opens with ...", a later part's first "It then turns to ..." (the
-    last part's, when the whole document was read, "It ends with ..."), any other "It also tells of ...". A
-    part whose first sentence tells its events itself begins "Then," or "In the end,", without a link word of
-    its own ("Moreover, ...", "But ..."); its first word keeps its capital only when it is a name (`names`: the
-    words of the document's names; without them only a few function words are lowered). A sentence the summary
-    has told already is not told again (a text that repeats itself: a log, a transcript, a pasted page)."""
-    texts = [_ended(t) for t in texts if t.strip()]
-    out, said = [], set()
-    for i, text in enumerate(texts):
-        last = whole and i == len(texts) - 1 and len(texts) > 2
-        k = 0  # the part's sentences told so far: one the summary has already told is not told again
-        for sentence in _sentences(text):
-            sentence = _unlinked(sentence)
-            if _told(sentence, said):
-                continue
-            said.add(_said(sentence))
-            about = _ABOUT_TEXT.match(sentence)
-            if about and len(about["rest"].split()) >= 3:
-                lead = "It also tells of" if k else "It opens with" if i == 0 else \
-                    "It ends with" if last else "It then turns to"
-                out.append(f"{lead} {_lower_first(about['rest'], names)}")
-            elif k == 0 and i > 0 and (_LINK.match(sentence) or _THEN.match(sentence)):  # a link of its own:
-                out.append(sentence)  # "Next came ...", "He then related ..." (not "Then, he then related")
-            elif k == 0 and i > 0:
-                out.append(("In the end, " if last else "Then, ") + _lower_first(_unlinked(sentence, strict=False),
-                                                                                   names))
-            else:
-                out.append(sentence)
-            k += 1
-    return " ".join(out)
-
-
-def _ended(text: str) -> str:
-    """A part's summary that stops mid-sentence (every candidate did): its whole sentences, or, with none, the
-    words it has ended with a full stop, so that the next part's sentence does not run on from it."""
-    if finished(text):
-        return text.strip()
-    whole = _sentences(text)[:-1]
-    return " ".join(whole) if whole else text.strip().rstrip(",;:-—") + "."
-
-
-def _sentences(text: str) -> list[str]:
-    out, rest = [], text.strip()
-    while rest:
-        first = cut_sentences(rest + " ", 1) or rest
-        out.append(first)
-        rest = rest[len(first):].strip()
-    return out
-
-
-_LINK = re.compile(r"^(?:then|next|later|finally|in the end|meanwhile),?\s+(?=\w)", re.I)
-_LEANING = re.compile(r"^(?:(?:moreover|however|besides|indeed|nevertheless|accordingly|consequently|still|now|well|"
-                      r"so|thus|therefore),|and|but|yet)\s+(?=\w)", re.I)
-
-
-_THEN = re.compile(r"^\W*\w+(?:\s+\w+)?,?\s+then\b", re.I)  # "He then ...", "The Queen then ...", "No wonder, then,"
-_SUBJECT = re.compile(r"(?:[A-Z“\"‘']|(?:the|a|an|he|she|it|they|we|you|i|his|her|its|their|this|that|these|those|"
-                      r"there|one|all|some)\b)")  # what a sentence may begin with once its link word is gone
-
-
-def _unlinked(sentence: str, strict: bool = True) -> str:
-    """A sentence without the link word it opens with ("Then the passage ..."): the order supplies its own.
-    Not strict: also without one that leans on a sentence the summary does not have ("Moreover, ...", "But
-    ..."), where "Then," is put before it."""
-    m = _LINK.match(sentence)
-    if m and not _SUBJECT.match(sentence[m.end():]):  # "Next came the guests": the link is the sentence's own
-        return sentence
-    rest = _LINK.sub("", sentence)
-    if not strict:
-        cut = _LEANING.sub("", rest)
-        rest = cut if len(cut.split()) >= 4 else rest
-    return rest[0].upper() + rest[1:] if rest != sentence else sentence
-
-
-def _lower_first(text: str, names: frozenset[str] | set[str] = frozenset()) -> str:
-    """Text to follow "Then, " or "It ends with ": its first word lowered unless it is a name, or "I"."""
-    first = text.split()[0]
-    bare = first.strip(".,;:!?'\"“”‘’").replace("’", "'").removesuffix("'s")
-    if first in _FUNCTION_WORDS or names and bare not in names and bare != "I" and not bare.isupper():
-        return text[0].lower() + text[1:]
-    return text
-
-
-def ending_part(parts: list[dict], last: Section) -> dict | None:
-    """How a document ends, when the summary of its last part does not say it: the most telling sentence of its
-    closing sentence (`closing_sentence`), with the last section's tokens (what `--json` shows as `ending`). None when the
-    last part is that section alone, or a part's summary already holds the sentence, or there is one part, or the
-    sentence stops mid-way."""
-    note = closing_sentence(last)
-    text = cut_sentences(note + " ", 1) or note
-    whole_line = " ".join(note.split()) in {" ".join(line.split()) for line in last.text.splitlines()}
-    if len(parts) < 2 or not (finished(text) or whole_line) or parts[-1]["tokens"][0] >= last.tokens[0] or \
-            _said(text) in {_said(told) for p in parts for told in _sentences(p["summary"])}:
-        return None
-    return {"tokens": list(last.tokens), "summary": text, "from": last.source}
-
-
-def closing_sentence(last: Section) -> str:
-    """How a document ends: its last narrated sentence (`last_told`: told, whole, not speech), the sentence
-    readers chose as how the book ends for three of the five corpus books (docs/summaries.md, "How it ends");
-    not whatever its last section is most about (The Time Machine's last section is most about the night his
-    story is told). The last section's own note when it has none (a log)."""
-    return last_told(last.text) or last.note
 
 
 def summarize_notes(session: Writer, notes: list[str], instruction: str, max_tokens: int,
