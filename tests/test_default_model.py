@@ -133,6 +133,57 @@ def test_summarize_and_stream_end_to_end(tmp_path):
     assert lines[0].startswith("[") and "bluebird" in lines[-1].lower()
 
 
+MEMO = """# Quarterly operations memo
+
+## Summary
+
+Revenue rose 12% in the third quarter to 48 million pounds, driven by the new Rotterdam route. Costs rose faster
+than planned because diesel prices climbed for the second quarter running. Net margin fell from 6.1% to 5.4%.
+
+## Operations
+
+The Rotterdam route opened on 3 July and carried 41,000 containers by the end of September, ahead of the 35,000 we
+forecast. On-time delivery across the network slipped from 94% to 91%, mostly because of the strike at the
+Felixstowe terminal in August, which closed it for nine days. Two of our oldest trucks were retired and four
+electric tractors joined the Leeds depot.
+
+## People
+
+We hired 62 drivers, and driver turnover fell to 18% after the pay rise agreed in June. Mark Ellison, head of the
+Leeds depot, retires in December; Priya Raman will take over from him. The safety record improved: three lost-time
+injuries, against seven a year ago.
+
+## Risks
+
+Diesel prices are the largest risk: each ten pence per litre costs us about 1.2 million pounds a year. The contract
+with Baltic Lines, our second-largest customer, ends in March and has not been renewed yet. The new emissions rules
+in London start in 2027 and would ban a third of our current fleet from the city centre.
+
+## Decisions asked of the board
+
+We ask the board to approve 9 million pounds for twenty more electric tractors, and to authorise talks on a fuel
+hedge for half of next year's diesel. The board meets on 14 November to decide.
+"""
+
+
+def test_a_one_page_memo_is_told_in_whole_sentences_from_several_of_its_sections(tmp_path):
+    """A memo of 400 tokens was one section, so its summary was one sentence; a section cut at a token count made
+    notes of pieces ("In the end, 9 million pounds for ...")."""
+    doc = tmp_path / "memo.md"
+    doc.write_text(MEMO)
+    result = famcli("summarize", str(doc), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    flat = " ".join(MEMO.split())
+    assert len(payload["notes"]) >= 3
+    for note in payload["notes"]:  # each note a whole sentence of the memo
+        assert note[:1].isupper() and note.endswith(".") and " ".join(note.split()) in flat, note
+    told = [h for h in ("## Summary", "## Operations", "## People", "## Risks", "## Decisions")
+            if any(" ".join(n.split()) in " ".join(part.split()) for n in payload["notes"]
+                   for part in [MEMO.split(h)[1].split("##")[0]])]
+    assert len(told) >= 3, (told, payload["summary"])
+
+
 @pytest.mark.parametrize("dtype", ["auto", "int8"])
 def test_recall_finds_a_pass_key_far_outside_the_window(dtype):
     """20k tokens, the key at 10% depth: ~18k tokens back, 35 windows of the memory; read with recall (int8:

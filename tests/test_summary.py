@@ -8,7 +8,7 @@ import pytest
 
 from famcli.summary import notes as section_notes
 from famcli.summary import summary
-from famcli.summary.notes import Section, score, section_names, section_size
+from famcli.summary.notes import TEXT_SECTION_MIN, Section, score, section_names, section_size
 from famcli.summary.summary import Candidate, part_summary, part_weights, summary_parts
 
 GROUNDED = {"Alice": 2.0, "Mock Turtle": 1.5, "Gryphon": 1.0}
@@ -56,6 +56,21 @@ def test_boosted_names_are_the_most_particular_first_tokens_once_each():
 def test_section_size_fits_the_window_and_the_count():
     assert section_size(None) == 3000 and section_size(10_000, 16) == 1000 and section_size(40_000, 16) == 2500
     assert section_size(1_000_000, 16, window=2048) == 1024
+    # a note that is the section's own sentence needs a paragraph, not a thousand tokens: a memo gets several
+    assert section_size(400, 16, least=TEXT_SECTION_MIN) == TEXT_SECTION_MIN == 120
+    assert section_size(40_000, 16, least=TEXT_SECTION_MIN) == 2500
+
+
+def test_a_name_written_once_at_a_sentence_start_keeps_no_capital_after_then():
+    from famcli.summary.told import name_words, told_in_order
+
+    sections = [Section((0, 10), None, Counter({"Elizabeth": 5, "Thus Elizabeth": 1, "Justine": 2})),
+                Section((10, 20), None, Counter({"Elizabeth": 3, "Justine": 1}))]
+    names = name_words(sections)
+    assert "Thus" not in names and {"Elizabeth", "Justine"} <= names
+    told = told_in_order(["Elizabeth wept over the letter.", "Thus spoke my soul as I stood by the grave.",
+                          "Justine was tried and found guilty."], names=names)
+    assert "Then, thus spoke my soul" in told and "In the end, Justine was tried" in told
 
 
 def test_parts_cover_the_notes_in_order():

@@ -27,6 +27,8 @@ from famcli.jobs.report import UNREAD_NOTE, Reporter, Silent
 from famcli.summary.cast import cast, cast_sentence
 from famcli.summary.notes import (
     NOTE_BATCH,
+    SECTION_MIN,
+    TEXT_SECTION_MIN,
     UNREAD,
     Section,
     note_weights,
@@ -37,8 +39,8 @@ from famcli.summary.notes import (
 )
 from famcli.summary.outline import Outline
 from famcli.summary.summary import extract_parts, summarize_notes, summarize_parts, summary_parts
-from famcli.summary.telling import Rarity, of_lines
-from famcli.summary.told import ending_part, told_in_order
+from famcli.summary.telling import Rarity, finished, of_lines
+from famcli.summary.told import ending_part, name_words, told_in_order
 from famcli.text.sentences import split_sentences
 
 if TYPE_CHECKING:  # annotations only
@@ -62,7 +64,8 @@ def summarize_document(session: Session, file: str, password=None, sections: int
     Interrupted with the summary of the notes so far (their best notes, no model: `partial`)."""
     t_start = time.perf_counter()
     total = count_tokens(session, file, password, clean=not keep_all, until=until)
-    size = section_size(total, sections, session.loaded.context_window)
+    least = TEXT_SECTION_MIN if notes_by == "text" else SECTION_MIN  # a sentence of a paragraph; a model's note
+    size = section_size(total, sections, session.loaded.context_window, least)
     header = {"famcli_notes": 1, "document": document_id(file), "section_tokens": size, "keep_all": keep_all,
               "model": session.loaded.name, "notes_by": notes_by, "until": until.text if until else None}
     earlier = NotesFile.open(notes_out, header) if notes_out is not None else None
@@ -149,15 +152,30 @@ class SectionNotes:
     def _line_end(self, ids: list[int]) -> int:
         """Where a section ends: in a text of lines (a log), after the last line break in its final quarter, so
         that no line is cut in two (a log's line cut at a token count was a note beginning "7T10:13:36 INFO
-        ..."); at `size` tokens in prose (its notes are sentences, taken whole wherever the cut falls) or when
-        there is no line break (one long line)."""
+        ..."); in prose, before the last sentence that begins in its final quarter (after a stop or a blank
+        line), so that its notes are whole sentences (a memo cut at a token count gave "In the end, 9 million
+        pounds for ..."); at `size` tokens when there is neither (one long line, one long sentence)."""
         decode = self.session.loaded.tokenizer.decode
-        if not of_lines([sentence for _, sentence in split_sentences(unwrapped(decode(ids)))]):
+        text = decode(ids)
+        found = split_sentences(text)
+        if of_lines([sentence for _, sentence in split_sentences(unwrapped(text))]):
+            for j in range(len(ids) - 1, len(ids) - 1 - len(ids) // 4, -1):
+                if "\n" in decode(ids[j:j + 1]):
+                    return j + 1
             return len(ids)
-        for j in range(len(ids) - 1, len(ids) - 1 - len(ids) // 4, -1):
-            if "\n" in decode(ids[j:j + 1]):
-                return j + 1
-        return len(ids)
+        starts = [at for at, _ in found[1:] if at >= 0.75 * len(text) and
+                  (finished(text[:at]) or text[:at].rstrip(" \t").endswith("\n\n"))]
+        if not starts:
+            return len(ids)
+        end = len(text[:starts[-1]].rstrip())  # where the sentence before it ends
+        lo, hi = 1, len(ids)  # the fewest tokens whose text reaches that end
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if len(decode(ids[:mid])) < end:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     def end(self) -> None:
         if self.buffer:
@@ -235,7 +253,7 @@ def _summary_payload(session: Session, reading: Reading, t_start: float, written
     if last is not None:
         extra["ending"] = last
     people, places = cast(written)
-    names = frozenset(w.replace("’", "'") for s in written for n in s.names for w in n.split())
+    names = name_words(written)
     texts = [p["summary"] for p in parts + ([last] if last else [])]
     lines = of_lines([s.note for s in written if s.note])  # a log's notes are its lines: shown as lines
     told = "\n".join(t for t in texts if t.strip()) if lines else \

@@ -39,6 +39,9 @@ class Writer(Protocol):
 
 
 SECTION_MIN, SECTION_MAX = 1000, 3000  # tokens a section note is written from: read whole, with full attention
+# tokens: the least section whose note is its own sentence (the default, --notes-by text), about a paragraph, so
+# that a short document (a memo, a letter, an article) is told a sentence per paragraph or two, not in one sentence
+TEXT_SECTION_MIN = 120
 SECTION_NOTE = "In one sentence: what happens in this passage, and who is in it?"
 HINT_NAMES = 4  # names a section's note is told about
 
@@ -68,13 +71,14 @@ class Section:
                 "from": self.source, "read": self.extract, "drafts": self.drafts}
 
 
-def section_size(total_tokens: int | None, sections: int = 16, window: int = 8192) -> int:
-    """Tokens per section: about `sections` over a known length, within what the model reads well at once
-    (and half its window at most, leaving room for the prompt and the note)."""
+def section_size(total_tokens: int | None, sections: int = 16, window: int = 8192, least: int = SECTION_MIN) -> int:
+    """Tokens per section: about `sections` over a known length, `least` at the least (SECTION_MIN: what the
+    model writes a note on; TEXT_SECTION_MIN: a note that is the section's own sentence), within what the model
+    reads well at once (and half its window at most, leaving room for the prompt and the note)."""
     cap = min(SECTION_MAX, window // 2)
     if not total_tokens:
         return cap
-    return min(cap, max(SECTION_MIN, -(-total_tokens // sections)))
+    return min(cap, max(least, -(-total_tokens // sections)))
 
 
 def section_names(text: str, limit: int = HINT_NAMES) -> tuple[Counter, list[str], list[str]]:

@@ -1,7 +1,8 @@
 """Summaries of whole documents: a note on each section from the sentences that carry it, then the summary part by
 part.
 
-    sections   (famcli.summary.notes) the text is cut into sections of 1-3k tokens; the plain model reads the
+    sections   (famcli.summary.notes) the text is cut into sections of whole sentences, a sixteenth of it each
+               (a paragraph to 3k tokens; 1-3k for the model's notes); the plain model reads the
                sentences that carry each (famcli.summary.extract, about NOTE_WORDS words) and writes one sentence on
                them: a greedy note and drafts decoded with it (nudged towards the names the section brings in),
                the best kept; one that names someone the section never mentions is never kept. The notes of

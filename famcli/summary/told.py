@@ -7,6 +7,7 @@ what each rule fixed.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from famcli.summary.notes import Section, cut_sentences
 from famcli.summary.telling import finished, last_told
@@ -101,6 +102,14 @@ def _unlinked(sentence: str, strict: bool = True) -> str:
         cut = _LEANING.sub("", rest)
         rest = cut if len(cut.split()) >= 4 else rest
     return rest[0].upper() + rest[1:] if rest != sentence else sentence
+
+
+def name_words(sections: list[Section]) -> frozenset[str]:
+    """The words of the names the document writes twice or more, what `told_in_order` keeps capitalised after
+    "Then,": "Thus Elizabeth", once at a sentence's start, is no name, and "Then, Thus spoke ..." was a capital
+    after a comma."""
+    uses = sum((s.names for s in sections), Counter())
+    return frozenset(w.replace("’", "'") for n, k in uses.items() if k > 1 for w in n.split())
 
 
 def _lower_first(text: str, names: frozenset[str] | set[str] = frozenset()) -> str:
