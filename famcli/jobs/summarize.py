@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from famcli.answer.text import stems
 from famcli.common.errors import Interrupted
 from famcli.core.generate import Sampling
-from famcli.documents.boilerplate import unwrapped
+from famcli.documents.boilerplate import heading, unwrapped
 from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
 from famcli.jobs.lookup import Reading
@@ -164,7 +164,7 @@ class SectionNotes:
                     return j + 1
             return len(ids)
         starts = [at for at, _ in found[1:] if at >= 0.75 * len(text) and
-                  (finished(text[:at]) or text[:at].rstrip(" \t").endswith("\n\n"))]
+                  (finished(text[:at]) or text[:at].rstrip(" \t").endswith("\n\n")) and not _in_heading(text, at)]
         if not starts:
             return len(ids)
         end = len(text[:starts[-1]].rstrip())  # where the sentence before it ends
@@ -218,6 +218,13 @@ class SectionNotes:
             self.reporter.note(f"[{_where(section.to_dict())}] {section.note}")
             self.progress(section.tokens[1] - section.tokens[0])
         self.pending.clear()
+
+
+def _in_heading(text: str, at: int) -> bool:
+    """Whether a place falls inside a heading's line ("CHAPTER II. | The Storm"): no section is cut there, or its
+    chapter would lose its title."""
+    begins, ends = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+    return begins < at and heading(text[begins:ends if ends >= 0 else len(text)])
 
 
 def _summarized(session: Session, reading: Reading, t_start: float, written: list[Section], outline: list[dict],
