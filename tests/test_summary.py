@@ -70,7 +70,7 @@ def test_a_name_written_once_at_a_sentence_start_keeps_no_capital_after_then():
     assert "Thus" not in names and {"Elizabeth", "Justine"} <= names
     told = told_in_order(["Elizabeth wept over the letter.", "Thus spoke my soul as I stood by the grave.",
                           "Justine was tried and found guilty."], names=names)
-    assert "Then, thus spoke my soul" in told and "In the end, Justine was tried" in told
+    assert "letter. Thus spoke my soul" in told and "In the end, Justine was tried" in told  # its own link
 
 
 def test_parts_cover_the_notes_in_order():

@@ -51,8 +51,9 @@ def told_in_order(texts: list[str], whole: bool = True, names: frozenset[str] | 
                 lead = "It also tells of" if k else "It opens with" if i == 0 else \
                     "It ends with" if last else "It then turns to"
                 out.append(f"{lead} {_lower_first(about['rest'], names)}")
-            elif k == 0 and i > 0 and (_LINK.match(sentence) or _THEN.match(sentence)):  # a link of its own:
-                out.append(sentence)  # "Next came ...", "He then related ..." (not "Then, he then related")
+            elif k == 0 and i > 0 and (_LINK.match(sentence) or _THEN.match(sentence) or _LEANS.match(sentence)):
+                out.append(sentence)  # a link of its own: "Next came ...", "He then related ..." (not "Then, he
+                # then related"), "Thus spoke my soul ..." (not "Then, thus spoke": it leans on its own link)
             elif k == 0 and i > 0:
                 out.append(("In the end, " if last else "Then, ") + _lower_first(_unlinked(sentence, strict=False),
                                                                                    names))
@@ -85,6 +86,7 @@ _LEANING = re.compile(r"^(?:(?:moreover|however|besides|indeed|nevertheless|acco
                       r"so|thus|therefore),|and|but|yet)\s+(?=\w)", re.I)
 
 
+_LEANS = re.compile(r"^(?:thus|hence|so|therefore|accordingly|consequently)\s+(?=\w)", re.I)  # no comma: not cut
 _THEN = re.compile(r"^\W*\w+(?:\s+\w+)?,?\s+then\b", re.I)  # "He then ...", "The Queen then ...", "No wonder, then,"
 _SUBJECT = re.compile(r"(?:[A-Z“\"‘']|(?:the|a|an|he|she|it|they|we|you|i|his|her|its|their|this|that|these|those|"
                       r"there|one|all|some)\b)")  # what a sentence may begin with once its link word is gone
