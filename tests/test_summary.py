@@ -606,3 +606,16 @@ def test_a_log_is_summarized_in_its_own_whole_lines(tiny, tmp_path, capsys):
     assert len(result["sections"]) >= 4 and all(s["note"] in lines for s in result["sections"])
     told = result["summary"].splitlines()
     assert len(told) >= 3 and all(line in lines for line in told) and told[-1] == lines[-1] and warning in told
+
+
+def test_a_paragraph_whose_first_line_runs_on_is_told_by_a_sentence_not_a_line():
+    """A paragraph whose lines are not alike (a first line run on past the others) is not unwrapped, its long
+    sentence was cut at its line breaks, and the note was one of its lines: "hot day made her feel very sleepy
+    and stupid), whether the pleasure"."""
+    text = ("Victor studied in Ingolstadt. He was born in Geneva. Alice was beginning to get very tired of sitting by "
+            "her sister on the\nbank, and of having nothing to do: once or twice she had peeped into the\nbook her "
+            "sister was reading, but it had no pictures or conversations in\nit, and what is the use of a book, "
+            "thought Alice, without pictures or\nconversations?\n\nSo she was considering in her own mind (as well "
+            "as she could, for the\nhot day made her feel very sleepy and stupid), whether the pleasure\n")
+    note = section_notes.own_sentence(Section((0, 120), None, Counter({"Alice": 2}), text=text))
+    assert note.startswith("Alice was beginning") and note.endswith("conversations?") and "\n" not in note, note

@@ -152,9 +152,10 @@ class SectionNotes:
     def _line_end(self, ids: list[int]) -> int:
         """Where a section ends: in a text of lines (a log), after the last line break in its final quarter, so
         that no line is cut in two (a log's line cut at a token count was a note beginning "7T10:13:36 INFO
-        ..."); in prose, before the last sentence that begins in its final quarter (after a stop or a blank
-        line), so that its notes are whole sentences (a memo cut at a token count gave "In the end, 9 million
-        pounds for ..."); at `size` tokens when there is neither (one long line, one long sentence)."""
+        ..."); in prose, before its last sentence that begins after a stop or a blank line (a sentence that
+        runs past the end goes whole to the next section), so that its notes are whole sentences (a memo cut at a
+        token count gave "In the end, 9 million pounds for ..."); at `size` tokens when there is neither (one long
+        line, one long sentence)."""
         decode = self.session.loaded.tokenizer.decode
         text = decode(ids)
         found = split_sentences(text)
@@ -163,8 +164,8 @@ class SectionNotes:
                 if "\n" in decode(ids[j:j + 1]):
                     return j + 1
             return len(ids)
-        starts = [at for at, _ in found[1:] if at >= 0.75 * len(text) and
-                  (finished(text[:at]) or text[:at].rstrip(" \t").endswith("\n\n")) and not _in_heading(text, at)]
+        starts = [at for at, _ in found[1:] if (finished(text[:at]) or text[:at].rstrip(" \t").endswith("\n\n"))
+                  and not _in_heading(text, at)]
         if not starts:
             return len(ids)
         end = len(text[:starts[-1]].rstrip())  # where the sentence before it ends
