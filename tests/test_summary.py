@@ -619,3 +619,12 @@ def test_a_paragraph_whose_first_line_runs_on_is_told_by_a_sentence_not_a_line()
             "as she could, for the\nhot day made her feel very sleepy and stupid), whether the pleasure\n")
     note = section_notes.own_sentence(Section((0, 120), None, Counter({"Alice": 2}), text=text))
     assert note.startswith("Alice was beginning") and note.endswith("conversations?") and "\n" not in note, note
+
+
+def test_a_sentence_that_ends_in_an_ascii_quote_is_finished():
+    """Read as unfinished, "... conversations?'" made a paragraph of a plain-ASCII text look like a log's lines,
+    and its section's note was one of its lines."""
+    from famcli.summary.telling import finished
+
+    assert finished("thought Alice 'without pictures or conversations?'") and finished('"I am," said he.')
+    assert not finished("thought Alice 'without pictures or")

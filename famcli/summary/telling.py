@@ -195,4 +195,4 @@ def lined(text: str, least: int = 20, longest: int = 25) -> bool:
 def finished(text: str) -> bool:
     """Whether text ends a sentence (a draft cut off by the token limit does not): a reader sees a summary
     stop mid-sentence, so an unfinished candidate is kept only when every candidate is unfinished."""
-    return re.search(r"[.!?。！？][\"”’)」』）]*$", text.strip()) is not None
+    return re.search(r"[.!?。！？][\"'”’)」』）]*$", text.strip()) is not None  # an ASCII quote closes one too
