@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import textwrap
 import time
 
 import pytest
@@ -489,3 +490,15 @@ def test_bench_rows_say_what_auto_resolved_to():
     from famcli.models.precision import cpu_precision
 
     assert _named("auto", "cpu") == f"auto ({cpu_precision()})" and _named("fp32", "cpu") == "fp32"
+
+
+def test_a_digest_of_hard_wrapped_prose_shows_no_unusual_line(tiny):
+    """Hard-wrapped prose has many short lines, as a log does, and its digest showed a "most unusual line" that was
+    a piece of a sentence ("same when I got up this morning? I almost think I can remember feeling a")."""
+    sentence = ("Alice walked down the long hall past the little doors, and she wondered how she would ever get out "
+                "into that lovely garden with its bright flowers and its cool fountains. ")
+    prose = "\n".join(textwrap.wrap(sentence * 12, 70)) + "\n"
+    result = famcli("stream", "--model", tiny, "--every", "1500", "--json", input=prose)  # a token a byte
+    assert result.returncode == 0, result.stderr
+    digest = json.loads(result.stdout)["digests"][0]
+    assert digest["unusual_line"] is None and digest["digest"].startswith("Alice walked"), digest
