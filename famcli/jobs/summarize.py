@@ -168,15 +168,18 @@ class SectionNotes:
                   and not _in_heading(text, at)]
         if not starts:
             return len(ids)
-        end = len(text[:starts[-1]].rstrip())  # where the sentence before it ends
-        lo, hi = 1, len(ids)  # the fewest tokens whose text reaches that end
-        while lo < hi:
+        rest = len(text) - len(text[:starts[-1]].rstrip())  # characters after the sentence before it ends
+        # the fewest tokens whose text reaches that end: the most tokens from the end whose text is no longer than
+        # `rest`, found from the end (the cut is near it) by doubling steps, then halving (a prefix's text would be
+        # decoded whole at every step)
+        step, hi = 1, len(ids)  # ids[hi:] fits in `rest`
+        while hi - step > 0 and len(decode(ids[hi - step:])) <= rest:
+            hi, step = hi - step, step * 2
+        lo = max(0, hi - step)  # ids[lo:] does not fit (all of them are longer than `rest`)
+        while hi - lo > 1:
             mid = (lo + hi) // 2
-            if len(decode(ids[:mid])) < end:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+            lo, hi = (lo, mid) if len(decode(ids[mid:])) <= rest else (mid, hi)
+        return hi
 
     def end(self) -> None:
         if self.buffer:
