@@ -78,7 +78,7 @@ def test_passages_path_never_runs_the_model_before_the_question(tiny, long_doc, 
     result = ask_document(session, str(long_doc), "What is the secret password?", max_tokens=4)
     assert fed == [] and result["answer_path"] in ("own", "chosen", "quoted")
     assert result["tokens_read"] > 2048 and any("bluebird" in p["snippet"] for p in result["passages"])
-    assert result["passages"][0]["snippet"] == NEEDLE.strip()
+    assert result["passages"][0]["snippet"].startswith(NEEDLE.strip())  # a quote shows the sentence after it too
 
 
 def test_memory_path_answers_after_the_memory_state(tiny, long_doc, monkeypatch):

@@ -628,3 +628,12 @@ def test_a_sentence_that_ends_in_an_ascii_quote_is_finished():
 
     assert finished("thought Alice 'without pictures or conversations?'") and finished('"I am," said he.')
     assert not finished("thought Alice 'without pictures or")
+
+
+def test_a_catalogue_is_no_told_sentence():
+    from famcli.summary.telling import told_sentences
+
+    catalogue = ("Run over a few:—The Authors of the Bible; Aristotle; Pliny; Aldrovandi; Sir Thomas Browne; Gesner; "
+                 "Ray; Linnaeus; Rondeletius; Willoughby; Green; Artedi; Sibbald; Brisson; and Marten.")
+    told = "The whale rose beside the boat; the harpooneer stood; the mate shouted; the oars bent, and it was gone."
+    assert [s for s, _ in told_sentences(f"{catalogue} {told}")] == [told]

@@ -109,7 +109,8 @@ def read_and_check(read: list[Passage], question: str, loglik, generate, turn, r
     asked = stems(question)
     writes = [own for own, evidence in owns if (stems(own) - asked) & stems(" ".join(evidence))]
     own = (writes or [own for own, _ in owns] or [""])[0]
-    found = quote(read, [e for evidence in readings for e in evidence], question, loglik, own, rules.point)
+    found = quote(read, [e for evidence in readings for e in evidence], question, loglik, own, rules.point,
+                  rules.after)
     found.choices = options
     return found
 
@@ -230,9 +231,10 @@ def bare_turn(question: str) -> str:
     return f"Question: {question}\nAnswer in a few words."
 
 
-def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: str = "", point: int = 0) -> Found:
-    """Unsure: the sentence of the evidence most likely to answer among those that share the question's words;
-    for a why or how, such a sentence with the one after it (read.units). Never one that only repeats the
+def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: str = "", point: int = 0,
+          after: bool = False) -> Found:
+    """Unsure: the sentence of the evidence most likely to answer among those that share the question's words,
+    with the sentence after it (`after`, and always for a why or how: read.units). Never one that only repeats the
     question (its content words all the question's), asks one or is a heading. Most likely: (100 - `point`)% of the
     question's mean log-likelihood per token after the sentence (UPR) plus `point`% of that of the question followed
     by the model's own answer `own`: the model's answer is often the right sentence misread, so the sentence that
@@ -241,7 +243,7 @@ def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: 
     the answer's.)"""
     asked, said = stems(question), []
     for e in evidence:
-        for unit in units(e, kind(question) == "reason"):
+        for unit in units(e, after or kind(question) == "reason"):
             first = split_sentences(unit)[0][1]
             if stems(first) & asked and stems(unit) - asked and not asks_or_heads(first) and unit not in said:
                 said.append(unit)

@@ -61,7 +61,7 @@ def _pieces(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]
     body = text[start:end]
     if words_in(body) <= 1.5 * size:
         return [(start, end)]
-    cuts, count, spans, at = [], 0, [], 0
+    count, spans, at = 0, [], 0
     for offset, sentence in split_sentences(body):
         if count >= size and offset > at:
             spans.append((start + at, start + offset))
@@ -75,7 +75,7 @@ def cut_passages(text: str, size: int) -> list[tuple[int, int]]:
     """The text as passages of whole paragraphs, about `size` words each: short paragraphs (a line of
     dialogue) join the ones after them, long ones are cut at sentence ends, a heading (CHAPTER IV, Letter 2)
     begins a passage."""
-    spans, open_at, count = [], None, 0
+    spans, open_at, count, last = [], None, 0, 0  # last: where the passage open so far ends
     for a, b in paragraphs(text):
         if open_at is not None and heading(text[a:b]):  # a chapter begins a passage of its own
             spans.append((open_at, last))

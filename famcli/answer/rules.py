@@ -45,7 +45,11 @@ class Rules:
                by "Answer:" and the model's own answer (the model points at the sentence it read its answer from,
                even when it wrote the answer wrong); 0: the question's alone
     now_places a statement places its subject only where the model takes what it names for a place one can be in
-               (now.locative); off: whatever a preposition of place names"""
+               (now.locative); off: whatever a preposition of place names
+    after      the quote, when unsure, is a sentence that shares the question's words with the sentence after it (the
+               answer is often told just after the sentence that matches the question: "Was it not Moby Dick that
+               took off thy leg?" after "Captain Ahab," said Starbuck); off: the sentence alone (a why or how
+               question's is always the two)"""
 
     words: int = 250
     pool: int = 10
@@ -57,6 +61,7 @@ class Rules:
     each: bool = True
     check: bool = True
     point: int = 50
+    after: bool = True
     names: bool = True
     front: bool = True
     gather: bool = True

@@ -80,7 +80,7 @@ def central_sentence(text: str, rarity: Rarity | None = None, shortest: int = 8,
 def told_sentences(text: str, shortest: int = 8, longest: int = 60) -> list[tuple[str, float]]:
     """The told sentences of a text (its hard-wrapped lines joined: `unwrapped`), each with what speech and a
     fragment leave of its value: whole, of a readable length, ending in a stop, not a heading, a title in
-    capitals or a verse; none in a text of lines (a log)."""
+    capitals, a verse or a catalogue (`_listed`); none in a text of lines (a log)."""
     found = split_sentences(text)
     if of_lines([sentence for _, sentence in found]):
         return []
@@ -92,7 +92,7 @@ def told_sentences(text: str, shortest: int = 8, longest: int = 60) -> list[tupl
     for (at, sentence), (after, _) in zip(found, found[1:] + [(len(text), "")]):
         words = sentence.split()
         if not shortest <= len(words) <= longest or not finished(sentence) or sentence in heads or \
-                _title_case(words, lower) or _verse(text[at:after], wide):
+                _title_case(words, lower) or _verse(text[at:after], wide) or _listed(sentence):
             continue
         share = 0.25 ** bool(_SPOKEN.search(sentence) or _quoted(text, at)) * 0.5 ** (not sentence[:1].isupper())
         told.append((sentence, share))
@@ -165,6 +165,13 @@ def _title_case(words: list[str], lower: set[str]) -> bool:
     "Elizabeth and Jane Bennet met Mr. Bingley at Netherfield" is a sentence."""
     bare = (w.strip(".,;:!?'\"“”‘’()—-") for w in words[1:])
     return sum(w[:1].isupper() and w.lower() in lower for w in bare) >= 3
+
+
+def _listed(sentence: str) -> bool:
+    """A catalogue rather than a sentence: five or more items between semicolons, most of three words or fewer
+    ("Run over a few:—The Authors of the Bible; Aristotle; Pliny; Aldrovandi; ..."): it names and tells nothing."""
+    items = sentence.split(";")
+    return len(items) >= 5 and sorted(len(item.split()) for item in items)[len(items) // 2] <= 3
 
 
 def telling_line(text: str, shortest: int = 4) -> str | None:
