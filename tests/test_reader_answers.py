@@ -187,8 +187,8 @@ def test_the_pointed_quote_is_a_rule_of_the_path():
                     60)
     wrong = lambda instruction: ("A leg of polished oak from a whale.", False)  # noqa: E731
     question = "What is the captain's false leg made of?"
-    on = answer(book, question, _echo, wrong, lambda instruction: instruction, Rules(gather=False, point=100, after=False))
-    off = answer(book, question, _echo, wrong, lambda instruction: instruction, Rules(gather=False, point=0, after=False))
+    on, off = (answer(book, question, _echo, wrong, lambda instruction: instruction,
+                      Rules(gather=False, point=point, after=False)) for point in (100, 0))
     assert on.how == off.how == "quoted"
     assert on.sentence.startswith("His false leg") and off.sentence.startswith("What is the captain made of")
 

@@ -24,6 +24,7 @@ from famcli.answer.read import (
     candidates,
     kind,
     sentences_saying,
+    units,
     upr_context,
 )
 from famcli.answer.rules import Rules
@@ -233,18 +234,16 @@ def bare_turn(question: str) -> str:
 def quote(read: list[Passage], evidence: list[str], question: str, loglik, own: str = "", point: int = 0,
           after: bool = False) -> Found:
     """Unsure: the sentence of the evidence most likely to answer among those that share the question's words,
-    with the sentence after it unless that is a heading (`after`, and always for a why or how). Never one that only repeats the
+    with the sentence after it (`after`, and always for a why or how: read.units). Never one that only repeats the
     question (its content words all the question's), asks one or is a heading. Most likely: (100 - `point`)% of the
     question's mean log-likelihood per token after the sentence (UPR) plus `point`% of that of the question followed
     by the model's own answer `own`: the model's answer is often the right sentence misread, so the sentence that
     makes it likely is the one to show (as Generation-Augmented Retrieval adds the answer to the query, Mao et al.
     2021); by BM25 when `loglik` is None. (Means per token: the longer the answer, the more of the second term is
     the answer's.)"""
-    asked, said, pair = stems(question), [], after or kind(question) == "reason"
+    asked, said = stems(question), []
     for e in evidence:
-        sentences = [sentence for _, sentence in split_sentences(e)]
-        for first, then in zip(sentences, sentences[1:] + [""]):  # the sentence, and the one after it unless a heading
-            unit = f"{first} {then}" if pair and then and not heading(then) else first
+        for first, unit in units(e, after or kind(question) == "reason"):
             if stems(first) & asked and stems(unit) - asked and not asks_or_heads(first) and unit not in said:
                 said.append(unit)
     if not said:

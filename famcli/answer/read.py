@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from famcli.answer.text import name_words, stems
+from famcli.documents.boilerplate import heading
 from famcli.text.names import _runs, name_pattern, names
 from famcli.text.sentences import split_sentences
 from famcli.text.words import words
@@ -100,13 +101,12 @@ class Choice:
     cut: bool = False  # (the model's own answer) cut at its token limit
 
 
-def units(passage: str, reason: bool = False) -> list[str]:
-    """What can say an answer: a passage's sentences; for a why or how question, each sentence with the one
-    after it."""
+def units(passage: str, pair: bool = False) -> list[tuple[str, str]]:
+    """What can say an answer, each with its first sentence: a passage's sentences; with `pair` (a why or how
+    question, a quote), each sentence with the one after it unless that one is a heading."""
     sentences = [sentence for _, sentence in split_sentences(passage)]
-    if not reason:
-        return sentences
-    return [" ".join(sentences[i:i + 2]) for i in range(len(sentences))]
+    return [(first, f"{first} {then}" if pair and then and not heading(then) else first)
+            for first, then in zip(sentences, sentences[1:] + [""])]
 
 
 ASKING = frozenset({"name", "call"})  # stems a question asks with that no sentence need repeat ("the name of")
@@ -127,7 +127,7 @@ def sentences_saying(answer: str, question: str, evidence: list[str]) -> list[st
     asked = q_stems - subject - ASKING
     out = []
     for passage in evidence:
-        for sentence in units(passage, kind(question) == "reason"):
+        for _, sentence in units(passage, kind(question) == "reason"):
             said = stems(sentence, naming=True)
             if a_stems <= said and (not subject or said & subject) and (not asked or said & asked):
                 out.append(sentence)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from famcli.common.errors import Stopped
 from famcli.core.generate import Sampling
-from famcli.documents.boilerplate import unwrapped
 from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
 from famcli.jobs.asking import ask
@@ -32,8 +31,7 @@ from famcli.jobs.reading import (
 from famcli.jobs.report import Reporter, Silent
 from famcli.models.prompts import READING_HEADER, question_header
 from famcli.summary.notes import Section, note_weights, section_names, write_notes
-from famcli.summary.telling import Rarity, lined, of_lines, telling_line
-from famcli.text.sentences import split_sentences
+from famcli.summary.telling import Rarity, lined, telling_line, text_of_lines
 
 if TYPE_CHECKING:
     from famcli.jobs.session import Session
@@ -101,9 +99,7 @@ def stream_input(session: Session, pieces_from: str = "-", every: int = 2048, ma
                           weights=note_weights(counts, seen), known=frozenset(seen), rarity=rarity.add(text).close())
         seen.update(counts)
         write_notes(session, [section], seed, by=notes_by)
-        # a log's line least like the others; hard-wrapped prose has lines too, but its sentences end in stops
-        prose = not of_lines([sentence for _, sentence in split_sentences(unwrapped(text))])
-        unusual = telling_line(text) if lined(text) and not prose else None
+        unusual = telling_line(text) if lined(text) and text_of_lines(text) else None  # a log's, not prose's
         digests.append({"tokens": st.n_tokens, "digest": section.note, "from": section.source, "names": hint,
                         "unusual_line": None if unusual == section.note else unusual})
         if on_digest:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from famcli.answer.text import stems
 from famcli.common.errors import Interrupted
 from famcli.core.generate import Sampling
-from famcli.documents.boilerplate import heading, unwrapped
+from famcli.documents.boilerplate import heading
 from famcli.documents.registry import DocumentError
 from famcli.documents.until import Until
 from famcli.jobs.lookup import Reading
@@ -39,7 +39,7 @@ from famcli.summary.notes import (
 )
 from famcli.summary.outline import Outline
 from famcli.summary.summary import extract_parts, summarize_notes, summarize_parts, summary_parts
-from famcli.summary.telling import Rarity, finished, of_lines
+from famcli.summary.telling import Rarity, finished, of_lines, text_of_lines
 from famcli.summary.told import ending_part, name_words, told_in_order
 from famcli.text.sentences import split_sentences
 
@@ -158,14 +158,13 @@ class SectionNotes:
         line, one long sentence)."""
         decode = self.session.loaded.tokenizer.decode
         text = decode(ids)
-        found = split_sentences(text)
-        if of_lines([sentence for _, sentence in split_sentences(unwrapped(text))]):
+        if text_of_lines(text):
             for j in range(len(ids) - 1, len(ids) - 1 - len(ids) // 4, -1):
                 if "\n" in decode(ids[j:j + 1]):
                     return j + 1
             return len(ids)
-        starts = [at for at, _ in found[1:] if (finished(text[:at]) or text[:at].rstrip(" \t").endswith("\n\n"))
-                  and not _in_heading(text, at)]
+        starts = [at for at, _ in split_sentences(text)[1:]
+                  if (finished(text[:at]) or text[:at].rstrip(" \t").endswith("\n\n")) and not _in_heading(text, at)]
         if not starts:
             return len(ids)
         rest = len(text) - len(text[:starts[-1]].rstrip())  # characters after the sentence before it ends

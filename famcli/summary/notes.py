@@ -165,7 +165,8 @@ def write_notes(session: Writer, sections: list[Section], seed: int = 0, max_tok
 
 def own_sentence(section: Section) -> str:
     """A section's note in its own words: its most telling sentence (`central_sentence`; of any length, its lines
-    joined, when none is of a readable length), a text of lines' most unusual line, else its first whole sentence (the first of all is cut wherever the section began)."""
+    joined, when none is of a readable length), a text of lines' most unusual line, else its first whole sentence
+    (the first of all is cut wherever the section began)."""
     spans = split_sentences(section.text)
     told = [s for _, s in spans]
     whole = [s for s in told[1:] if finished(s)] or told or [section.text.strip()[:300]]
@@ -176,7 +177,8 @@ def own_sentence(section: Section) -> str:
     # others): told by the most central of its sentences, its line breaks spaces, not by one of its lines
     # (telling_line is for a text of lines: a log)
     chosen = central_sentence(body, section.rarity) or \
-        central_sentence(" ".join(body.split()), section.rarity, longest=10**6) or telling_line(section.text) or whole[0]
+        central_sentence(" ".join(body.split()), section.rarity, longest=10**6) or telling_line(section.text) or \
+        whole[0]
     told_body = [s for _, s in split_sentences(body)]
     at = told_body.index(chosen) if chosen in told_body else -1
     # "said Alice; ...", "I shall be late!’ said the Rabbit": the sentences before it open its quotation

@@ -112,6 +112,12 @@ def of_lines(pieces: list[str]) -> bool:
     return sum(finished(piece) for piece in pieces) < 0.5 * len(pieces)
 
 
+def text_of_lines(text: str) -> bool:
+    """Whether a text is made of lines (a log, a table) rather than of sentences, its hard-wrapped paragraphs
+    joined: hard-wrapped prose has short lines too, but its sentences end in stops."""
+    return of_lines([sentence for _, sentence in split_sentences(unwrapped(text))])
+
+
 def centroid_values(sentences: list[str], text: str, rarity: Rarity | None = None) -> list[float]:
     """Each sentence's centroid score against a text (central_sentence): the sum over its distinct content words
     of their count in the text times their rarity in the document, counting only the words the text repeats

@@ -84,9 +84,9 @@ def _sentences(text: str) -> list[str]:
 _LINK = re.compile(r"^(?:then|next|later|finally|in the end|meanwhile),?\s+(?=\w)", re.I)
 _LEANING = re.compile(r"^(?:(?:moreover|however|besides|indeed|nevertheless|accordingly|consequently|still|now|well|"
                       r"so|thus|therefore),|and|but|yet)\s+(?=\w)", re.I)
-
-
-_LEANS = re.compile(r"^(?:thus|hence|so|therefore|accordingly|consequently)\s+(?=\w)", re.I)  # no comma: not cut
+# those of them that lean on what came before with no comma either ("Thus spoke my soul"): not cut, the sentence's
+# own link
+_LEANS = re.compile(r"^(?:accordingly|consequently|so|thus|hence|therefore)\s+(?=\w)", re.I)
 _THEN = re.compile(r"^\W*\w+(?:\s+\w+)?,?\s+then\b", re.I)  # "He then ...", "The Queen then ...", "No wonder, then,"
 _SUBJECT = re.compile(r"(?:[A-Z“\"‘']|(?:the|a|an|he|she|it|they|we|you|i|his|her|its|their|this|that|these|those|"
                       r"there|one|all|some)\b)")  # what a sentence may begin with once its link word is gone
